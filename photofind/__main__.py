@@ -1,0 +1,5 @@
+"""`python -m photofind` runs the CLI."""
+
+from photofind.cli import main
+
+raise SystemExit(main())

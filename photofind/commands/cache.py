@@ -1,0 +1,34 @@
+"""`photofind cache info|prune|clear`: look after the scan cache."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("cache", help="show, prune or clear the scan cache")
+    p.add_argument("action", choices=["info", "prune", "clear"],
+                   help="info: sizes; prune: forget deleted files; clear: delete the cache")
+    p.add_argument("--cache", metavar="PATH", help="cache database (default: per-user cache dir)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from photofind.core.cache import Cache
+    from photofind.paths import default_cache_path
+
+    path = Path(args.cache or default_cache_path())
+    if args.action == "clear":
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        print(f"removed {path}")
+        return 0
+    with Cache(path) as cache:
+        if args.action == "prune":
+            print(f"forgot {cache.prune_missing()} files that no longer exist")
+        stats = cache.stats()
+    print(f"{path}: {stats['files']} files, {stats['images']} images, "
+          f"{stats['embeddings']} embeddings, {stats['bytes'] / 1e6:.1f} MB")
+    return 0

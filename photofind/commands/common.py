@@ -1,0 +1,74 @@
+"""Options and helpers that several subcommands share."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from contextlib import contextmanager
+from typing import Iterator
+
+
+def add_engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--weights",
+        metavar="PATH|random",
+        help="ResNet-34 weights file; 'random' = seeded random init, for tests and offline "
+        "benchmarks only (its groups are meaningless). Default: $PHOTOFIND_WEIGHTS, then the "
+        "torch hub cache, then a download.",
+    )
+    p.add_argument("--cache", metavar="PATH", help="cache database (default: per-user cache dir)")
+    p.add_argument("--exclude", metavar="GLOB", action="append", default=[],
+                   help="skip files and folders matching GLOB (repeatable)")
+    p.add_argument("--hidden", action="store_true", help="also scan hidden files and folders")
+    p.add_argument("--no-embed", action="store_true",
+                   help="skip the CNN: exact and pixel-level duplicates only")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="inference precision (auto: the fastest this machine runs faithfully)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def settings_from_args(args: argparse.Namespace, roots, **overrides):
+    from photofind.core.types import ScanSettings, Thresholds
+
+    thresholds = Thresholds()
+    if getattr(args, "threshold", None) is not None:
+        thresholds = Thresholds(near=args.threshold, similar=min(thresholds.similar, args.threshold))
+    return ScanSettings(
+        roots=tuple(roots),
+        exclude=tuple(args.exclude),
+        include_hidden=args.hidden,
+        thresholds=thresholds,
+        weights=args.weights,
+        cache_path=args.cache,
+        device=args.device,
+        precision=args.precision,
+        embed=not args.no_embed,
+        **overrides,
+    )
+
+
+@contextmanager
+def cancel_on_sigint(token) -> Iterator[None]:
+    """First Ctrl-C asks the engine to stop cleanly (work is kept); a second one aborts."""
+
+    def handler(signum, frame):  # noqa: ARG001
+        if token.is_cancelled():
+            raise KeyboardInterrupt
+        token.cancel()
+        print("\nstopping after the current batch (Ctrl-C again to abort)...", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"

@@ -1,0 +1,94 @@
+"""`photofind scan PATH...`: find duplicate and similar photos, print a summary, write JSON/CSV."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from photofind.commands.common import add_engine_options, cancel_on_sigint, human_bytes, settings_from_args
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("scan", help="scan folders for duplicate and similar photos",
+                       description="Scan folders for exact duplicates, near-duplicates and similar photos.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="folders (or files) to scan")
+    p.add_argument("--json", metavar="FILE", help="write the result as JSON ('-' for stdout)")
+    p.add_argument("--csv", metavar="FILE", help="write one row per grouped file as CSV ('-' for stdout)")
+    p.add_argument("--threshold", type=float, metavar="T",
+                   help="cosine similarity for near-duplicates, 0..1 (default: calibrated)")
+    p.add_argument("--show", type=int, default=20, metavar="N", help="groups to list in the summary")
+    add_engine_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from photofind.cli import EXIT_CANCELLED, EXIT_OK, EXIT_SKIPPED, EXIT_USAGE
+    from photofind.commands.textprogress import TextProgress
+    from photofind.core.pipeline import scan
+    from photofind.core.progress import CancelToken
+    from photofind.core.report import write_csv, write_json
+
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        print(f"photofind scan: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.threshold is not None and not 0.0 < args.threshold <= 1.0:
+        print("photofind scan: --threshold must be in (0, 1]", file=sys.stderr)
+        return EXIT_USAGE
+    settings = settings_from_args(args, [str(Path(p).resolve()) for p in args.paths])
+    token = CancelToken()
+    progress = TextProgress(token, enabled=not args.quiet)
+    with cancel_on_sigint(token):
+        result = scan(settings, progress=progress)
+    progress.close()
+    to_stdout = "-" in (args.json, args.csv)
+    out = sys.stderr if to_stdout else sys.stdout
+    if args.json:
+        write_json(result, sys.stdout if args.json == "-" else args.json)
+    if args.csv:
+        write_csv(result, sys.stdout if args.csv == "-" else args.csv)
+    print_summary(result, out, args.show)
+    if result.cancelled:
+        return EXIT_CANCELLED
+    return EXIT_SKIPPED if result.skipped else EXIT_OK
+
+
+def print_summary(result, out, show: int) -> None:
+    from collections import Counter
+
+    from photofind.core.report import group_bytes_reclaimable
+
+    for w in result.warnings:
+        print(f"warning: {w}", file=out)
+    if result.model is None:
+        print(f"note: {result.model_problem}", file=out)
+    elif result.model.weights.startswith("random"):
+        print("note: using RANDOM weights (testing only): similarity groups are not meaningful", file=out)
+    s = result.stats
+    print(
+        f"{len(result.records)} photos read ({s.from_cache} from cache, {s.embedded} embedded, "
+        f"{s.reused_embeddings} reused) in {s.seconds:.1f} s; {len(result.skipped)} skipped",
+        file=out,
+    )
+    if result.cancelled:
+        print("cancelled: finished work is cached; scan again to resume", file=out)
+        return
+    tiers = Counter(g.tier.value for g in result.groups)
+    reclaim = sum(group_bytes_reclaimable(result, g) for g in result.groups if g.tier.value != "similar")
+    tier_text = ", ".join(f"{n} {t}" for t, n in tiers.items()) or "none"
+    print(f"{len(result.groups)} groups ({tier_text}); {human_bytes(reclaim)} reclaimable", file=out)
+    for g in result.groups[:show]:
+        keep = result.records[g.keep_index]
+        why = ", ".join(g.why)
+        print(f"  #{g.id} {g.tier.value} ({why}) min sim {g.min_similarity:.3f}", file=out)
+        print(f"      keep {keep.path}", file=out)
+        for m in g.members[1:]:
+            print(f"      dup  {result.records[m.index].path}  ({m.similarity:.3f})", file=out)
+    if len(result.groups) > show:
+        print(f"  ... {len(result.groups) - show} more (use --json for all)", file=out)
+    for sk in result.skipped[:show]:
+        print(f"  skipped {sk.path}: {sk.reason.value} ({sk.detail})", file=out)
+    if len(result.skipped) > show:
+        print(f"  ... {len(result.skipped) - show} more skipped", file=out)

@@ -1,0 +1,1 @@
+"""The photofind engine. Nothing in this package may import Qt, and torch only lazily."""

@@ -1,0 +1,326 @@
+"""SQLite cache of everything a scan learns, so an unchanged file is never read twice.
+
+Files are keyed by path and invalidated by (size, mtime_ns). What depends only on the bytes
+(image facts, hashes, embeddings) is keyed by content hash, so a byte-identical copy, or a
+file that was renamed, reuses it. Embeddings are also keyed by model id: they are only
+comparable within one model. A corrupt or foreign database is moved aside and rebuilt.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from photofind.core.hashing import from_signed64, to_signed64
+from photofind.core.types import FileRef, ImageFacts, Skipped, SkipReason
+
+SCHEMA_VERSION = 1
+APP_ID = "photofind-cache"
+_CHUNK = 500  # bound parameters per IN (...) query; SQLite's default limit is far higher
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE files (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    content_hash TEXT,
+    skip_reason TEXT,
+    skip_detail TEXT
+);
+CREATE INDEX files_by_hash ON files(content_hash);
+CREATE TABLE images (
+    content_hash TEXT PRIMARY KEY,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    taken TEXT,
+    camera TEXT,
+    phash INTEGER,
+    thumb BLOB
+);
+CREATE TABLE embeddings (
+    content_hash TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (content_hash, model_id)
+);
+CREATE TABLE blobs (
+    namespace TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (namespace, key)
+);
+"""
+
+
+@dataclass(frozen=True)
+class CachedFile:
+    """What the cache knows about an unchanged file."""
+
+    content_hash: str | None
+    facts: ImageFacts | None
+    phash: int | None
+    skipped: Skipped | None
+    embedding: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file's results, written atomically with its image row and embedding."""
+
+    file: FileRef
+    content_hash: str | None = None
+    facts: ImageFacts | None = None
+    phash: int | None = None
+    thumb: bytes | None = None
+    skipped: Skipped | None = None
+    embedding: np.ndarray | None = None
+
+
+class Cache:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.warnings: list[str] = []
+        self._lock = threading.RLock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = self._open_or_rebuild()
+
+    # -- opening -------------------------------------------------------------------------
+
+    def _open_or_rebuild(self) -> sqlite3.Connection:
+        try:
+            return self._open()
+        except sqlite3.DatabaseError as exc:
+            moved = self._move_aside()
+            self.warnings.append(
+                f"The cache at {self.path} was unusable ({exc}); it was moved to {moved} "
+                "and a new one was started. Photos will be read again once."
+            )
+            return self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not tables:
+                db.executescript(_SCHEMA)
+                # Written last: a database killed before this line is treated as foreign.
+                db.executemany(
+                    "INSERT INTO meta(key, value) VALUES (?, ?)",
+                    [("schema", str(SCHEMA_VERSION)), ("created", str(time.time())), ("app", APP_ID)],
+                )
+                return db
+            meta = dict(db.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
+            if meta.get("app") != APP_ID:
+                raise sqlite3.DatabaseError("not a photofind cache")
+            if meta.get("schema") != str(SCHEMA_VERSION):
+                raise sqlite3.DatabaseError(f"schema {meta.get('schema')} != {SCHEMA_VERSION}")
+            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("integrity check failed")
+            return db
+        except BaseException:
+            db.close()
+            raise
+
+    def _move_aside(self) -> Path:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = self.path.with_name(f"{self.path.name}.broken-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(str(self.path) + suffix)
+            if src.exists():
+                os.replace(src, Path(str(target) + suffix))
+        return target
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "Cache":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def lookup(self, files: Sequence[FileRef], model_id: str | None) -> dict[str, CachedFile]:
+        """Cached results for files whose size and mtime still match, in batched queries."""
+        found: dict[str, CachedFile] = {}
+        by_path = {f.path: f for f in files}
+        paths = list(by_path)
+        with self._lock:
+            for start in range(0, len(paths), _CHUNK):
+                chunk = paths[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"""SELECT f.path, f.size, f.mtime_ns, f.content_hash, f.skip_reason,
+                               f.skip_detail, i.width, i.height, i.format, i.taken, i.camera,
+                               i.phash, e.vector
+                        FROM files f
+                        LEFT JOIN images i ON i.content_hash = f.content_hash
+                        LEFT JOIN embeddings e
+                               ON e.content_hash = f.content_hash AND e.model_id = ?
+                        WHERE f.path IN ({marks})""",
+                    [model_id or "", *chunk],
+                )
+                for row in rows:
+                    path, size, mtime_ns, chash, reason, detail, w, h, fmt, taken, camera, ph, vec = row
+                    ref = by_path[path]
+                    if size != ref.size or mtime_ns != ref.mtime_ns:
+                        continue
+                    skipped = Skipped(path, SkipReason(reason), detail or "") if reason else None
+                    if skipped is None and w is None:
+                        continue  # a file row without its image row is not a usable entry
+                    found[path] = CachedFile(
+                        content_hash=chash,
+                        facts=None if w is None else ImageFacts(w, h, fmt, taken, camera),
+                        phash=None if ph is None else from_signed64(ph),
+                        skipped=skipped,
+                        embedding=None if vec is None else np.frombuffer(vec, dtype=np.float32),
+                    )
+        return found
+
+    def embeddings_for_hashes(self, hashes: Iterable[str], model_id: str) -> dict[str, np.ndarray]:
+        result: dict[str, np.ndarray] = {}
+        keys = list(dict.fromkeys(hashes))
+        with self._lock:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for chash, vec in self._db.execute(
+                    f"SELECT content_hash, vector FROM embeddings WHERE model_id = ? "
+                    f"AND content_hash IN ({marks})",
+                    [model_id, *chunk],
+                ):
+                    result[chash] = np.frombuffer(vec, dtype=np.float32)
+        return result
+
+    def thumbs_for_hashes(self, hashes: Iterable[str]) -> dict[str, bytes]:
+        result: dict[str, bytes] = {}
+        keys = list(dict.fromkeys(hashes))
+        with self._lock:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for chash, thumb in self._db.execute(
+                    f"SELECT content_hash, thumb FROM images WHERE thumb IS NOT NULL "
+                    f"AND content_hash IN ({marks})",
+                    chunk,
+                ):
+                    result[chash] = thumb
+        return result
+
+    # -- writing -------------------------------------------------------------------------
+
+    def store(self, entries: Sequence[FileEntry], model_id: str | None) -> None:
+        """Write a batch in one transaction: a killed scan leaves whole rows or none."""
+        if not entries:
+            return
+        with self._lock, self._transaction():
+            for e in entries:
+                skip = e.skipped
+                self._db.execute(
+                    "INSERT OR REPLACE INTO files(path, size, mtime_ns, content_hash, skip_reason,"
+                    " skip_detail) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        e.file.path,
+                        e.file.size,
+                        e.file.mtime_ns,
+                        e.content_hash,
+                        skip.reason.value if skip else None,
+                        skip.detail if skip else None,
+                    ),
+                )
+                if e.facts is not None and e.content_hash:
+                    f = e.facts
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO images(content_hash, width, height, format, taken,"
+                        " camera, phash, thumb) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            e.content_hash,
+                            f.width,
+                            f.height,
+                            f.format,
+                            f.taken,
+                            f.camera,
+                            None if e.phash is None else to_signed64(e.phash),
+                            e.thumb,
+                        ),
+                    )
+                if e.embedding is not None and e.content_hash and model_id:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO embeddings(content_hash, model_id, vector)"
+                        " VALUES (?, ?, ?)",
+                        (e.content_hash, model_id, np.asarray(e.embedding, np.float32).tobytes()),
+                    )
+
+    def put_blob(self, namespace: str, key: str, value: bytes) -> None:
+        with self._lock, self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO blobs(namespace, key, value) VALUES (?, ?, ?)",
+                (namespace, key, value),
+            )
+
+    def get_blob(self, namespace: str, key: str) -> bytes | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM blobs WHERE namespace = ? AND key = ?", (namespace, key)
+            ).fetchone()
+        return None if row is None else row[0]
+
+    def _transaction(self) -> "_Tx":
+        return _Tx(self._db)
+
+    # -- maintenance -----------------------------------------------------------------------
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            count = lambda table: self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: E731
+            return {t: count(t) for t in ("files", "images", "embeddings")} | {
+                "bytes": self.path.stat().st_size if self.path.exists() else 0
+            }
+
+    def prune_missing(self) -> int:
+        """Forget files that no longer exist; returns how many rows went."""
+        with self._lock:
+            gone = [p for (p,) in self._db.execute("SELECT path FROM files") if not os.path.exists(p)]
+            with self._transaction():
+                for start in range(0, len(gone), _CHUNK):
+                    chunk = gone[start : start + _CHUNK]
+                    self._db.execute(
+                        f"DELETE FROM files WHERE path IN ({','.join('?' * len(chunk))})", chunk
+                    )
+                self._db.execute(
+                    "DELETE FROM images WHERE content_hash NOT IN "
+                    "(SELECT content_hash FROM files WHERE content_hash IS NOT NULL)"
+                )
+                self._db.execute(
+                    "DELETE FROM embeddings WHERE content_hash NOT IN (SELECT content_hash FROM images)"
+                )
+        return len(gone)
+
+    def iter_paths(self) -> Iterator[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT path FROM files ORDER BY path").fetchall()
+        return (r[0] for r in rows)
+
+
+class _Tx:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, *_: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,108 @@
+"""ScanResult -> JSON and CSV: the stable contract that tests, scripts and scorers read."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any, TextIO
+
+from photofind.core.types import Group, ScanResult
+
+JSON_VERSION = 1
+
+
+def group_bytes_reclaimable(result: ScanResult, group: Group) -> int:
+    return sum(result.records[m.index].file.size for m in group.members[1:])
+
+
+def group_as_json(result: ScanResult, group: Group) -> dict[str, Any]:
+    keep = result.records[group.keep_index]
+    files = []
+    for m in group.members:
+        r = result.records[m.index]
+        files.append(
+            {
+                "path": r.path,
+                "similarity": round(m.similarity, 6),
+                "bytes": r.file.size,
+                "width": r.facts.width,
+                "height": r.facts.height,
+                "format": r.facts.format,
+                "taken": r.facts.taken,
+                "camera": r.facts.camera,
+                "content_hash": r.content_hash,
+                "keep": m.index == group.keep_index,
+            }
+        )
+    return {
+        "id": group.id,
+        "tier": group.tier.value,
+        "keep": keep.path,
+        "min_similarity": round(group.min_similarity, 6),
+        "mean_similarity": round(group.mean_similarity, 6),
+        "why": list(group.why),
+        "bytes_reclaimable": group_bytes_reclaimable(result, group),
+        "files": files,
+    }
+
+
+def result_as_json(result: ScanResult) -> dict[str, Any]:
+    t = result.settings.thresholds
+    return {
+        "version": JSON_VERSION,
+        "model": result.model.as_json() if result.model else None,
+        "model_problem": result.model_problem,
+        "roots": list(result.settings.roots),
+        "thresholds": {"near": t.near, "similar": t.similar},
+        "files_scanned": result.stats.files_found,
+        "files_read": len(result.records),
+        "cancelled": result.cancelled,
+        "stats": {
+            "files_found": result.stats.files_found,
+            "from_cache": result.stats.from_cache,
+            "decoded": result.stats.decoded,
+            "embedded": result.stats.embedded,
+            "reused_embeddings": result.stats.reused_embeddings,
+            "seconds": round(result.stats.seconds, 3),
+        },
+        "skipped": [
+            {"path": s.path, "reason": s.reason.value, "detail": s.detail} for s in result.skipped
+        ],
+        "groups": [group_as_json(result, g) for g in result.groups],
+        "warnings": list(result.warnings),
+    }
+
+
+def write_json(result: ScanResult, target: str | Path | TextIO) -> None:
+    payload = json.dumps(result_as_json(result), indent=2, ensure_ascii=False)
+    _write_text(payload + "\n", target)
+
+
+CSV_COLUMNS = [
+    "group", "tier", "keep", "path", "similarity", "bytes", "width", "height", "format", "taken", "camera",
+]
+
+
+def write_csv(result: ScanResult, target: str | Path | TextIO) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for g in result.groups:
+        doc = group_as_json(result, g)
+        for f in doc["files"]:
+            writer.writerow(
+                {"group": g.id, "tier": doc["tier"], **{k: f[k] for k in CSV_COLUMNS[2:]}}
+            )
+    _write_text(buf.getvalue(), target)
+
+
+def _write_text(text: str, target: str | Path | TextIO) -> None:
+    if hasattr(target, "write"):
+        target.write(text)  # type: ignore[union-attr]
+        return
+    path = Path(target)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)  # readers never see half a report

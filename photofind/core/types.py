@@ -1,0 +1,193 @@
+"""Immutable data shared by the engine, the CLI and the GUI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+
+class Tier(str, Enum):
+    """How sure we are that the members of a group are the same photo, strongest first."""
+
+    EXACT = "exact"  # same bytes
+    PIXELS = "pixels"  # same decoded pixels, different bytes (metadata only)
+    NEAR = "near"  # same photo after resize, re-encode, small crop, light edit
+    SIMILAR = "similar"  # same scene or burst: a different photo
+
+    @property
+    def rank(self) -> int:
+        return list(Tier).index(self)
+
+
+class SkipReason(str, Enum):
+    """Why a file was not used. The value is what the JSON contract carries."""
+
+    EMPTY = "zero-byte"
+    TRUNCATED = "truncated"
+    CORRUPT = "corrupt"
+    NOT_AN_IMAGE = "not-an-image"
+    UNSUPPORTED = "unsupported"
+    DECOMPRESSION_BOMB = "decompression-bomb"
+    UNREADABLE = "unreadable"
+    PERMISSION = "permission-denied"
+    CHANGED = "changed-while-reading"
+
+    @property
+    def cacheable(self) -> bool:
+        """Reasons that depend only on the bytes, so an unchanged file need not be retried.
+        Permission and I/O errors, or a missing codec, may go away without the file changing."""
+        return self in (SkipReason.EMPTY, SkipReason.TRUNCATED, SkipReason.CORRUPT,
+                        SkipReason.NOT_AN_IMAGE, SkipReason.DECOMPRESSION_BOMB)
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A discovered file, identified by its stat facts so the cache can tell if it changed."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    dev: int = 0
+    ino: int = 0
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """What decoding tells us about a photo, as the user sees it (orientation applied)."""
+
+    width: int
+    height: int
+    format: str
+    taken: str | None = None  # EXIF DateTimeOriginal as ISO 8601, no timezone
+    camera: str | None = None  # "Make Model"
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """A photo that was read successfully."""
+
+    file: FileRef
+    content_hash: str
+    facts: ImageFacts
+    phash: int | None = None  # 64-bit DCT perceptual hash of the displayed image
+
+    @property
+    def path(self) -> str:
+        return self.file.path
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that was not used, with a machine-readable reason and a human detail."""
+
+    path: str
+    reason: SkipReason
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One photo in a group. `similarity` is its cosine to the group's keeper (1.0 for exact)."""
+
+    index: int  # position in ScanResult.records
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Group:
+    id: int
+    tier: Tier
+    members: tuple[Member, ...]  # keeper first
+    min_similarity: float
+    mean_similarity: float
+    why: tuple[str, ...] = ()  # human reasons: "same bytes", "resized", "re-encoded", ...
+
+    @property
+    def keep_index(self) -> int:
+        return self.members[0].index
+
+    @property
+    def indices(self) -> tuple[int, ...]:
+        return tuple(m.index for m in self.members)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Cosine thresholds per tier. `near` needs the pixel check as well as this cosine."""
+
+    near: float = 0.90
+    similar: float = 0.80
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    roots: tuple[str, ...]
+    exclude: tuple[str, ...] = ()  # glob patterns matched against the path and the name
+    include_hidden: bool = False
+    follow_symlinks: bool = True
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    weights: str | None = None  # explicit path, "random", or None to resolve
+    cache_path: str | None = None
+    batch_size: int = 16
+    device: str = "auto"
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16
+    embed: bool = True  # False: exact and perceptual duplicates only
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Identity of the embedding model. Embeddings are comparable only with an equal `id`."""
+
+    id: str
+    arch: str
+    weights: str  # "imagenet1k-v1", "random(seed=0)", "file:<name>"
+    source: str  # where the weights came from: a path, "hub cache", "download", "random"
+    dim: int = 512
+    device: str = "cpu"
+    precision: str = "fp32"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "arch": self.arch,
+            "weights": self.weights,
+            "source": self.source,
+            "dim": self.dim,
+            "device": self.device,
+            "precision": self.precision,
+        }
+
+
+@dataclass(frozen=True)
+class ScanStats:
+    files_found: int = 0
+    from_cache: int = 0
+    decoded: int = 0
+    embedded: int = 0
+    reused_embeddings: int = 0  # byte-identical copies that skipped inference
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    settings: ScanSettings
+    records: tuple[ImageRecord, ...]
+    skipped: tuple[Skipped, ...]
+    groups: tuple[Group, ...]
+    model: ModelInfo | None  # None: no weights, exact and perceptual matching only
+    model_problem: str | None = None  # why there is no model, in words for the user
+    embeddings: Any = None  # np.ndarray (len(records), dim) float32, rows may be zero if missing
+    thumbs: Any = None  # np.ndarray (len(records), 32, 32) uint8 grayscale, for pixel checks
+    stats: ScanStats = field(default_factory=ScanStats)
+    cancelled: bool = False
+    warnings: tuple[str, ...] = ()
