@@ -10,11 +10,11 @@ from photofind.core.progress import CancelToken, RateMeter
 
 
 class TextProgress:
-    def __init__(self, token: CancelToken, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
+    def __init__(self, token: CancelToken, stream: TextIO | None = None, enabled: bool = True) -> None:
         self.token = token
-        self.stream = stream
+        self.stream = stream or sys.stderr  # looked up now, so redirection after import works
         self.enabled = enabled
-        self.tty = stream.isatty()
+        self.tty = self.stream.isatty()
         self._meter = RateMeter()
         self._last = 0.0
         self._last_phase = ""

@@ -164,7 +164,10 @@ def _process(todo, embedder, model_id, cache, progress, workers, batch_size, pha
             reused = cache.embeddings_for_hashes(unknown, model_id)
             vectors.update(reused)
             stats["reused_embeddings"] += sum(1 for h in unknown if h in reused)
-        to_embed = [r for r in pending if r.prepared is not None and r.entry.content_hash not in vectors]
+        # One inference per distinct content: byte copies in the same batch share it.
+        needed = [r for r in pending if r.prepared is not None and r.entry.content_hash not in vectors]
+        to_embed = list({r.entry.content_hash: r for r in needed}.values())
+        stats["reused_embeddings"] += len(needed) - len(to_embed)
         if to_embed and embedder is not None:
             out = embedder.embed(np.stack([r.prepared for r in to_embed]))
             for r, vec in zip(to_embed, out):
