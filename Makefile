@@ -12,3 +12,6 @@ test:
 bench:
 	scripts/setup
 	.venv/bin/python benchmarks/run_all.py
+
+screenshots:
+	scripts/screenshots

@@ -26,6 +26,9 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help="inference precision (auto: the fastest this machine runs faithfully)")
+    p.add_argument("--rotations", action="store_true",
+                   help="also match copies rotated by 90/180/270 degrees or mirrored (slower "
+                   "verification: up to 8 checks for each pair that fails the upright one)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -45,6 +48,8 @@ def settings_from_args(args: argparse.Namespace, roots, **overrides):
         device=args.device,
         precision=args.precision,
         embed=not args.no_embed,
+        rotations=getattr(args, "rotations", False),
+        calibrate=getattr(args, "threshold", None) is None,
         **overrides,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from photofind.commands import cleanup
 from photofind.commands.common import add_engine_options, cancel_on_sigint, human_bytes, settings_from_args
 
 
@@ -18,6 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="cosine similarity for near-duplicates, 0..1 (default: calibrated)")
     p.add_argument("--show", type=int, default=20, metavar="N", help="groups to list in the summary")
     add_engine_options(p)
+    cleanup.add_options(p)
     p.set_defaults(run=run)
 
 
@@ -37,19 +39,27 @@ def run(args: argparse.Namespace) -> int:
     if args.threshold is not None and not 0.0 < args.threshold <= 1.0:
         print("photofind scan: --threshold must be in (0, 1]", file=sys.stderr)
         return EXIT_USAGE
-    settings = settings_from_args(args, [str(Path(p).resolve()) for p in args.paths])
+    problem = cleanup.validate(args)
+    if problem:
+        print(f"photofind scan: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    settings = settings_from_args(args, [str(Path(p).resolve()) for p in args.paths],
+                                  **cleanup.settings_overrides(args))
     token = CancelToken()
     progress = TextProgress(token, enabled=not args.quiet)
     with cancel_on_sigint(token):
         result = scan(settings, progress=progress)
     progress.close()
-    to_stdout = "-" in (args.json, args.csv)
+    to_stdout = "-" in (args.json, args.csv, args.plan_json, args.plan_csv)
     out = sys.stderr if to_stdout else sys.stdout
     if args.json:
         write_json(result, sys.stdout if args.json == "-" else args.json)
     if args.csv:
         write_csv(result, sys.stdout if args.csv == "-" else args.csv)
     print_summary(result, out, args.show)
+    acted = cleanup.run_after_scan(args, result, out)
+    if acted is not None:
+        return acted
     if result.cancelled:
         return EXIT_CANCELLED
     return EXIT_SKIPPED if result.skipped else EXIT_OK
@@ -75,6 +85,7 @@ def print_summary(result, out, show: int) -> None:
     if result.cancelled:
         print("cancelled: finished work is cached; scan again to resume", file=out)
         return
+    print(thresholds_line(result), file=out)
     tiers = Counter(g.tier.value for g in result.groups)
     reclaim = sum(group_bytes_reclaimable(result, g) for g in result.groups if g.tier.value != "similar")
     tier_text = ", ".join(f"{n} {t}" for t, n in tiers.items()) or "none"
@@ -92,3 +103,20 @@ def print_summary(result, out, show: int) -> None:
         print(f"  skipped {sk.path}: {sk.reason.value} ({sk.detail})", file=out)
     if len(result.skipped) > show:
         print(f"  ... {len(result.skipped) - show} more skipped", file=out)
+
+
+def thresholds_line(result) -> str:
+    """Which cosine thresholds grouped this scan, and where they came from."""
+    t = result.settings.thresholds
+    cal = getattr(result, "calibration", None)
+    text = f"thresholds: near {t.near:.4f} (+ pixel check), similar {t.similar:.4f}"
+    if cal is not None:
+        text += (f"; calibrated on this library: estimated precision {cal.estimated_precision:.3f} "
+                 f"(target {cal.target_precision:.2f}), near-duplicate recall {cal.near_recall:.3f}")
+    elif result.model is not None and getattr(result.settings, "calibrate", False):
+        text += "; defaults (too few photos to calibrate)"
+    elif result.model is not None:
+        text += "; set by you"
+    if getattr(result.settings, "rotations", False):
+        text += "; rotated and mirrored copies matched"
+    return text

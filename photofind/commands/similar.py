@@ -1,20 +1,109 @@
-"""`photofind similar IMAGE`: the photos most like one image (provided by the matching engine)."""
+"""`photofind similar IMAGE --in PATH...`: the photos of a library most like one image.
+
+The library is scanned through the cache (fast when it is already cached), the image is
+embedded the way the scan embeds photos, and photofind.core.similar ranks the library.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
+from typing import Any
+
+from photofind.commands.common import add_engine_options, cancel_on_sigint, settings_from_args
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("similar", help="list the photos most similar to an image")
+    p = sub.add_parser("similar", help="list the photos most similar to an image",
+                       description="List the photos of a library most similar to an image, "
+                       "best first. The image may be inside or outside the library; it is "
+                       "never listed itself.")
     p.add_argument("image", help="an image inside or outside the library")
     p.add_argument("--in", dest="roots", nargs="+", metavar="PATH", required=True, help="library folders")
-    p.add_argument("--top", type=int, default=20, metavar="N")
-    p.add_argument("--json", metavar="FILE")
+    p.add_argument("--top", type=int, default=20, metavar="N", help="how many photos to list (default 20)")
+    p.add_argument("--json", metavar="FILE", help="write the results as JSON ('-' for stdout)")
+    p.add_argument("--threshold", type=float, metavar="T",
+                   help="cosine similarity for near-duplicates, 0..1 (default: calibrated)")
+    add_engine_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("photofind similar: not implemented yet", file=sys.stderr)
-    return 2
+    from photofind.cli import EXIT_CANCELLED, EXIT_OK, EXIT_USAGE
+    from photofind.commands.textprogress import TextProgress
+    from photofind.core.pipeline import make_embedder, scan
+    from photofind.core.progress import CancelToken
+    from photofind.core.similar import SimilarSearchError, find_similar
+
+    image = Path(args.image)
+    problem = _usage_problem(args, image)
+    if problem:
+        print(f"photofind similar: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    settings = settings_from_args(args, [str(Path(p).resolve()) for p in args.roots])
+    embedder, why = make_embedder(settings)
+    if embedder is None:
+        print(f"photofind similar: needs the similarity model, which is not available: {why}", file=sys.stderr)
+        return EXIT_USAGE
+    token = CancelToken()
+    progress = TextProgress(token, enabled=not args.quiet)
+    with cancel_on_sigint(token):
+        result = scan(settings, embedder=embedder, progress=progress)
+    progress.close()
+    if result.cancelled:
+        print("cancelled: finished work is cached; run again to resume", file=sys.stderr)
+        return EXIT_CANCELLED
+    query = str(image.resolve())
+    try:
+        hits = find_similar(query, result.records, result.embeddings, top=args.top, thumbs=result.thumbs,
+                            thresholds=result.settings.thresholds, embedder=embedder)
+    except SimilarSearchError as exc:
+        print(f"photofind similar: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    doc = {
+        "query": query,
+        "results": [
+            {"path": result.records[h.index].path, "similarity": round(h.similarity, 6),
+             "tier": h.tier.value if h.tier else None}
+            for h in hits
+        ],
+    }
+    if args.json:
+        _write_json(doc, args.json)
+    _print_results(doc, result, sys.stderr if args.json == "-" else sys.stdout)
+    return EXIT_OK
+
+
+def _usage_problem(args: argparse.Namespace, image: Path) -> str | None:
+    if not image.is_file():
+        return f"no such image: {args.image}"
+    missing = [p for p in args.roots if not Path(p).exists()]
+    if missing:
+        return f"no such file or folder: {', '.join(missing)}"
+    if args.top < 1:
+        return "--top must be at least 1"
+    if args.threshold is not None and not 0.0 < args.threshold <= 1.0:
+        return "--threshold must be in (0, 1]"
+    return None
+
+
+def _write_json(doc: dict[str, Any], target: str) -> None:
+    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if target == "-":
+        sys.stdout.write(text)
+        return
+    path = Path(target)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)  # readers never see half a file
+
+
+def _print_results(doc: dict[str, Any], result: Any, out) -> None:
+    if result.model is not None and result.model.weights.startswith("random"):
+        print("note: using RANDOM weights (testing only): similarities are not meaningful", file=out)
+    print(f"{len(doc['results'])} photos most like {doc['query']}:", file=out)
+    for r in doc["results"]:
+        tier = f"  [{r['tier']}]" if r["tier"] else ""
+        print(f"  {r['similarity']:.3f}  {r['path']}{tier}", file=out)

@@ -190,6 +190,37 @@ class Cache:
                     )
         return found
 
+    def images_for_hashes(self, hashes: Iterable[str], model_id: str | None) -> dict[str, CachedFile]:
+        """What any file with these bytes decodes to: facts, pHash and, when `model_id` is
+        given, its embedding. Hashes without an image row (or, with a model, without an
+        embedding) are left out, so the caller knows it must decode those."""
+        result: dict[str, CachedFile] = {}
+        keys = list(dict.fromkeys(hashes))
+        with self._lock:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"""SELECT i.content_hash, i.width, i.height, i.format, i.taken, i.camera,
+                               i.phash, e.vector
+                        FROM images i
+                        LEFT JOIN embeddings e
+                               ON e.content_hash = i.content_hash AND e.model_id = ?
+                        WHERE i.content_hash IN ({marks})""",
+                    [model_id or "", *chunk],
+                )
+                for chash, w, h, fmt, taken, camera, ph, vec in rows:
+                    if model_id and vec is None:
+                        continue
+                    result[chash] = CachedFile(
+                        content_hash=chash,
+                        facts=ImageFacts(w, h, fmt, taken, camera),
+                        phash=None if ph is None else from_signed64(ph),
+                        skipped=None,
+                        embedding=None if vec is None else np.frombuffer(vec, dtype=np.float32),
+                    )
+        return result
+
     def embeddings_for_hashes(self, hashes: Iterable[str], model_id: str) -> dict[str, np.ndarray]:
         result: dict[str, np.ndarray] = {}
         keys = list(dict.fromkeys(hashes))

@@ -1,120 +1,435 @@
-"""Turn records and embeddings into groups. Minimal version: exact groups by content hash,
-near groups by brute-force cosine with complete linkage (a member must match every member)."""
+"""Records + embeddings -> tiered groups (exact, pixels, near; similar), without chaining.
+
+Decided semantics, which the GUI, the CLI and the JSON contract rely on:
+* Every file is in at most one duplicate group (tier exact, pixels or near). Byte-identical
+  copies ride along with their twin.
+* A duplicate pair has cosine >= thresholds.near AND `verify.pixel_check` confirms the same
+  photo. A photo without an embedding (or a scan without a model) relies on the pixel check
+  alone. With `rotations`, a pair the pixel check finds rotated or mirrored needs no cosine:
+  the CNN is not rotation invariant. A group's tier is its weakest pair's: a pair is
+  "pixels" when `verify.same_pixels` proves equal decoded pixels, else "near".
+* Similar groups are a second layer. A duplicate group takes part through its keeper only,
+  so the members of a similar group are never duplicates of each other. Their cosines are
+  >= thresholds.similar, but the pixels said "different photo" (same scene, burst).
+* No chaining: complete linkage. Pairs merge strongest first, and a photo or group joins
+  another only if EVERY cross pair matches (the duplicate rule, or the similar cosine). So
+  A~B and B~C never put A with C unless A~C. A group stops growing at MAX_DUPLICATE_GROUP or
+  MAX_SIMILAR_GROUP members, and its `why` says so: big clusters are split, never merged
+  silently.
+* Candidates come from the embedding pair search (`pairsearch.find_pairs`, exact below
+  ~12k photos, LSH above) and from `verify.phash_candidates`. A cross pair the every-member
+  rule needs is computed directly, candidate or not.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from typing import Sequence
+from datetime import datetime
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from photofind.core import verify
 from photofind.core.keep import pick_keeper
+from photofind.core.lsh import Hyperplanes, load_hyperplanes
+from photofind.core.pairsearch import EXACT_BELOW, auto_params, contains, find_pairs, unique_sorted
+from photofind.core.progress import NULL_PROGRESS, Progress
 from photofind.core.types import Group, ImageRecord, Member, Thresholds, Tier
 
-_BLOCK = 2048
-
-
-def exact_sets(records: Sequence[ImageRecord]) -> list[list[int]]:
-    """Indices of records sharing a content hash, one list per hash, in record order."""
-    by_hash: dict[str, list[int]] = defaultdict(list)
-    for i, r in enumerate(records):
-        by_hash[r.content_hash].append(i)
-    return list(by_hash.values())
-
-
-def cosine_pairs(emb: np.ndarray, threshold: float) -> list[tuple[float, int, int]]:
-    """All pairs (i < j) with cosine >= threshold, by blocked matrix products."""
-    pairs: list[tuple[float, int, int]] = []
-    n = len(emb)
-    for start in range(0, n, _BLOCK):
-        block = emb[start : start + _BLOCK] @ emb.T
-        rows, cols = np.nonzero(block >= threshold)
-        for r, c in zip(rows.tolist(), cols.tolist()):
-            i = start + r
-            if i < c:
-                pairs.append((float(block[r, c]), i, c))
-    pairs.sort(key=lambda p: (-p[0], p[1], p[2]))
-    return pairs
-
-
-def complete_link(emb: np.ndarray, pairs, threshold: float) -> list[list[int]]:
-    """Merge clusters strongest pair first, only when every cross pair meets the threshold,
-    so A~B and B~C never pull in an A that does not match C."""
-    cluster_of: dict[int, int] = {}
-    members: dict[int, list[int]] = {}
-    for _sim, i, j in pairs:
-        ci, cj = cluster_of.get(i, i), cluster_of.get(j, j)
-        if ci == cj:
-            continue
-        a, b = members.get(ci, [i]), members.get(cj, [j])
-        if float((emb[a] @ emb[b].T).min()) < threshold:
-            continue
-        merged = a + b
-        members[ci] = merged
-        members.pop(cj, None)
-        for k in merged:
-            cluster_of[k] = ci
-    return [sorted(m) for m in members.values() if len(m) > 1]
+MAX_DUPLICATE_GROUP = 64
+MAX_SIMILAR_GROUP = 100
+FLOOR_MARGIN = 0.05  # a Regrouper's candidates reach this far below the scan's thresholds
+SIZE_NOTE = "size limit reached: more matches were not merged"
+BURST_SECONDS = 10.0
+_TURNED = ("rotated", "mirrored")
 
 
 def group_records(
-    records: Sequence[ImageRecord], embeddings: np.ndarray | None, thresholds: Thresholds
+    records: Sequence[ImageRecord],
+    embeddings: np.ndarray | None,
+    thresholds: Thresholds,
+    *,
+    thumbs: np.ndarray | None = None,
+    rotations: bool = False,
+    policy: Any = None,
+    cache: Any = None,
+    model_id: str | None = None,
+    exact_below: int = EXACT_BELOW,
+    progress: Progress = NULL_PROGRESS,
 ) -> list[Group]:
-    """Every file lands in at most one group; byte-identical copies ride with their twin."""
-    copies = exact_sets(records)
-    reps = [c[0] for c in copies]
-    copies_of = {c[0]: c for c in copies}
-    clusters: list[list[int]] = []
-    if embeddings is not None and len(reps) > 1:
-        emb = embeddings[reps]
-        valid = np.linalg.norm(emb, axis=1) > 0.5  # rows of zeros: not embedded
-        emb = np.where(valid[:, None], emb, 0.0).astype(np.float32)
-        pairs = [p for p in cosine_pairs(emb, thresholds.near) if valid[p[1]] and valid[p[2]]]
-        for cluster in complete_link(emb, pairs, thresholds.near):
-            clusters.append([k for rep in cluster for k in copies_of[reps[rep]]])
-    clustered = {k for c in clusters for k in c}
-    for c in copies:
-        if len(c) > 1 and c[0] not in clustered:
-            clusters.append(list(c))
-    groups = [_make_group(records, embeddings, c) for c in clusters]
-    groups.sort(key=lambda g: (g.tier.rank, -len(g.members), records[g.keep_index].path))
-    return [Group(**{**g.__dict__, "id": n}) for n, g in enumerate(groups, start=1)]
+    """Duplicate groups, then similar groups, for one scan (see the module docstring).
+    `cache` + `model_id` keep the LSH planes stable across scans of big libraries."""
+    regrouper = Regrouper(
+        records, embeddings, thumbs, floor=min(thresholds.near, thresholds.similar),
+        recall_threshold=thresholds.near, rotations=rotations, policy=policy, cache=cache,
+        model_id=model_id, exact_below=exact_below, progress=progress,
+    )
+    return regrouper.group(thresholds)
 
 
-def _make_group(records, embeddings, indices: list[int]) -> Group:
-    keep = pick_keeper(records, indices)
-    same_bytes = {records[i].content_hash for i in indices} == {records[keep].content_hash}
-    sims = {}
-    for i in indices:
-        if records[i].content_hash == records[keep].content_hash:
-            sims[i] = 1.0
-        else:
-            sims[i] = float(np.dot(embeddings[i], embeddings[keep]))
-    others = sorted((i for i in indices if i != keep), key=lambda i: (-sims[i], records[i].path))
-    members = tuple(Member(i, sims[i]) for i in [keep, *others])
-    pair_sims = [sims[i] for i in others]
-    tier = Tier.EXACT if same_bytes else Tier.NEAR
+class Regrouper:
+    """Candidate pairs found once (at cosine >= `floor`), then `group(thresholds)` for any
+    thresholds from them: no decoding or inference, deterministic, fast enough for a slider.
+
+    Pixel verdicts are computed on first need and kept. The first `group` call fetches them
+    for every pair down to `verify_floor`, so later calls above it never read a file."""
+
+    def __init__(
+        self,
+        records: Sequence[ImageRecord],
+        embeddings: np.ndarray | None = None,
+        thumbs: np.ndarray | None = None,
+        *,
+        floor: float | None = None,
+        verify_floor: float | None = None,
+        recall_threshold: float | None = None,
+        rotations: bool = False,
+        policy: Any = None,
+        cache: Any = None,
+        model_id: str | None = None,
+        exact_below: int = EXACT_BELOW,
+        progress: Progress = NULL_PROGRESS,
+    ) -> None:
+        default = Thresholds()
+        self.records = tuple(records)
+        self.rotations = rotations
+        self.policy = policy
+        self._search_args = (cache, model_id, exact_below, recall_threshold or default.near)
+        self._progress = progress
+        self.verify_floor = verify_floor
+        first: dict[str, int] = {}
+        self.copies: list[list[int]] = []
+        for i, r in enumerate(self.records):
+            c = first.setdefault(r.content_hash, len(self.copies))
+            if c == len(self.copies):
+                self.copies.append([])
+            self.copies[c].append(i)
+        self.reps = np.array([c[0] for c in self.copies], np.int64)
+        self._class = np.empty(len(self.records), np.int64)  # record -> its content class
+        for c, members in enumerate(self.copies):
+            self._class[members] = c
+        n_reps = len(self.reps)
+        self.vectors = None
+        self.valid = np.zeros(n_reps, bool)
+        if embeddings is not None and len(self.records):
+            emb = np.ascontiguousarray(embeddings, dtype=np.float32)
+            # Without byte copies the representatives are all rows: no second copy of a big array.
+            self.vectors = emb if len(self.reps) == len(emb) else emb[self.reps]
+            self.valid = np.einsum("ij,ij->i", self.vectors, self.vectors) > 0.25  # zero rows: not embedded
+        self.thumbs = thumbs if thumbs is not None else np.zeros((len(self.records), 32, 32), np.uint8)
+        self._verdicts: dict[int, str | None] = {}
+        self._pixels: dict[int, bool] = {}
+        self._reasons: dict[tuple[int, int], str | None] = {}
+        self.floor = np.inf
+        self._ensure_floor(min(default.near, default.similar) - FLOOR_MARGIN if floor is None else floor)
+
+    @classmethod
+    def from_result(cls, result: Any, *, floor: float | None = None, cache: Any = None) -> "Regrouper":
+        """For the GUI: candidates FLOOR_MARGIN below the scan's thresholds, verdicts likewise."""
+        t = result.settings.thresholds
+        return cls(
+            result.records, result.embeddings, result.thumbs,
+            floor=min(t.near, t.similar) - FLOOR_MARGIN if floor is None else floor,
+            verify_floor=t.near - FLOOR_MARGIN, recall_threshold=t.near,
+            rotations=getattr(result.settings, "rotations", False), cache=cache,
+            model_id=result.model.id if result.model else None,
+        )
+
+    # -- candidates ---------------------------------------------------------------------------
+
+    def _ensure_floor(self, floor: float) -> None:
+        if floor >= self.floor:
+            return
+        cache, model_id, exact_below, recall_threshold = self._search_args
+        n = len(self.reps)
+        found_a, found_b, phash_a, phash_b = [], [], [], []
+        if self.vectors is not None and self.valid.sum() >= 2:
+            idx = np.flatnonzero(self.valid)
+            vecs = self.vectors if len(idx) == len(self.vectors) else self.vectors[idx]
+            planes = None
+            if len(idx) >= exact_below:
+                params = auto_params(vecs, recall_threshold)
+                planes = (load_hyperplanes(cache, model_id, vecs, params) if cache is not None and model_id
+                          else Hyperplanes.fit(vecs, params))
+            pairs = find_pairs(vecs, floor - 1e-6, planes=planes, exact_below=exact_below, progress=self._progress)
+            found_a.append(idx[pairs.i])
+            found_b.append(idx[pairs.j])
+        has_phash = np.array([self.records[r].phash is not None for r in self.reps], bool)
+        if has_phash.sum() >= 2:
+            idx = np.flatnonzero(has_phash)
+            hashes = np.array([self.records[self.reps[k]].phash for k in idx], np.uint64)
+            variants = None
+            if self.rotations:
+                from photofind.core.hashing import dihedral_phashes
+
+                variants = np.stack([dihedral_phashes(self.thumbs[self.reps[k]]) for k in idx])
+            pp = np.asarray(verify.phash_candidates(hashes, variants=variants), np.int64).reshape(-1, 2)
+            phash_a.append(idx[pp[:, 0]])
+            phash_b.append(idx[pp[:, 1]])
+        emb = _codes(found_a, found_b, n)
+        via_phash = _codes(phash_a, phash_b, n)
+        codes = unique_sorted(np.concatenate([emb, via_phash]))
+        self.edge_a, self.edge_b = codes // max(n, 1), codes % max(n, 1)
+        self.edge_phash = contains(via_phash, codes)
+        self.edge_cos = self._cos_pairs(self.edge_a, self.edge_b)
+        self.edge_score = self.edge_cos.copy()
+        missing = np.isnan(self.edge_cos)
+        self.edge_score[missing] = self._fallback_scores(self.edge_a[missing], self.edge_b[missing])
+        self.floor = floor
+
+    def _cos_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Cosines in float64 (NaN where a photo has no embedding): one arithmetic for every
+        comparison, so a candidate and a cross check never disagree at the threshold."""
+        out = np.full(len(a), np.nan)
+        if self.vectors is None:
+            return out
+        ok = self.valid[a] & self.valid[b]
+        ia, ib = a[ok], b[ok]
+        vals = np.empty(len(ia))
+        for s in range(0, len(ia), 8192):
+            x = self.vectors[ia[s : s + 8192]].astype(np.float64)
+            vals[s : s + 8192] = np.einsum("ij,ij->i", x, self.vectors[ib[s : s + 8192]].astype(np.float64))
+        out[ok] = vals
+        return out
+
+    def _cos_matrix(self, xs: Sequence[int], ys: Sequence[int]) -> np.ndarray:
+        if self.vectors is None:
+            return np.full((len(xs), len(ys)), np.nan)
+        c = self.vectors[list(xs)].astype(np.float64) @ self.vectors[list(ys)].astype(np.float64).T
+        return np.where(self.valid[list(xs)][:, None] & self.valid[list(ys)][None, :], c, np.nan)
+
+    def _fallback_scores(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Similarity without embeddings: pHash agreement (1 - distance / 64), else 0."""
+        out = np.zeros(len(a))
+        for k, (x, y) in enumerate(zip(a.tolist(), b.tolist())):
+            hx, hy = self.records[self.reps[x]].phash, self.records[self.reps[y]].phash
+            if hx is not None and hy is not None:
+                out[k] = 1.0 - (hx ^ hy).bit_count() / 64.0
+        return out
+
+    # -- pixel verdicts ---------------------------------------------------------------------------
+
+    def verdict(self, x: int, y: int) -> str | None:
+        """verify.pixel_check for representatives x, y (memoised)."""
+        lo, hi = (x, y) if x < y else (y, x)
+        key = lo * len(self.reps) + hi
+        if key not in self._verdicts:
+            ra, rb = self.reps[lo], self.reps[hi]
+            check: Callable = verify.pixel_check
+            args = (self.records[ra], self.records[rb], self.thumbs[ra], self.thumbs[rb])
+            self._verdicts[key] = check(*args, rotations=True) if self.rotations else check(*args)
+        return self._verdicts[key]
+
+    def _same_pixels(self, x: int, y: int) -> bool:
+        lo, hi = (x, y) if x < y else (y, x)
+        key = lo * len(self.reps) + hi
+        if key not in self._pixels:
+            ra, rb = self.reps[lo], self.reps[hi]
+            same = getattr(verify, "same_pixels", None)
+            self._pixels[key] = bool(same and same(self.records[ra], self.records[rb], self.thumbs[ra], self.thumbs[rb]))
+        return self._pixels[key]
+
+    def _is_duplicate(self, x: int, y: int, cos: float, near: float) -> bool:
+        # A pHash-close pair is judged by its pixels even below the cosine: the CNN misses
+        # copies the pixel check proves (grayscale, tone edits, weak or random weights).
+        close = self._phash_close(x, y)
+        if not np.isnan(cos) and cos < near and not self.rotations and not close:
+            return False
+        reason = self.verdict(x, y)
+        if reason is None:
+            return False
+        return bool(np.isnan(cos) or cos >= near or reason in _TURNED or close)
+
+    def _phash_close(self, x: int, y: int) -> bool:
+        a, b = self.records[self.reps[x]].phash, self.records[self.reps[y]].phash
+        return a is not None and b is not None and (a ^ b).bit_count() <= verify.PHASH_NEAR
+
+    # -- grouping --------------------------------------------------------------------------------
+
+    def group(self, thresholds: Thresholds) -> list[Group]:
+        """All groups at `thresholds`, sorted by tier, size, then the keeper's path; ids from 1."""
+        near, similar = thresholds.near, thresholds.similar
+        self._ensure_floor(min(near, similar))
+        cos, score = self.edge_cos, self.edge_score
+        nan = np.isnan(cos)
+        prefetch = min(near, self.verify_floor) if self.verify_floor is not None else near
+        eligible = nan | (cos >= prefetch) | (self.edge_phash & self.rotations)
+        for x, y in zip(self.edge_a[eligible].tolist(), self.edge_b[eligible].tolist()):
+            self.verdict(x, y)
+        dup = np.array([self._is_duplicate(x, y, c, near) for x, y, c in
+                        zip(self.edge_a.tolist(), self.edge_b.tolist(), cos.tolist())], bool)
+        order = np.lexsort((self.edge_b, self.edge_a, -score))
+        order = order[dup[order]]
+
+        def accept_dup(xs: list[int], ys: list[int]) -> bool:
+            c = self._cos_matrix(xs, ys)
+            return all(self._is_duplicate(x, y, c[i, j], near) for i, x in enumerate(xs) for j, y in enumerate(ys))
+
+        clusters, capped = complete_linkage(self.edge_a[order], self.edge_b[order], accept_dup, MAX_DUPLICATE_GROUP)
+        groups: list[Group] = []
+        node_record = {}  # representative -> the record that stands for its group in the similar layer
+        in_cluster = set()
+        for cluster, flagged in zip(clusters, capped):
+            in_cluster.update(cluster)
+            g = self._duplicate_group(cluster, flagged)
+            groups.append(g)
+            node_record[int(self._class[g.keep_index])] = g.keep_index
+        for c, members in enumerate(self.copies):
+            if c in in_cluster:
+                continue
+            if len(members) > 1:
+                g = self._duplicate_group([c], False)
+                groups.append(g)
+                node_record[c] = g.keep_index
+            else:
+                node_record[c] = members[0]
+        groups.extend(self._similar_groups(node_record, similar))
+        groups.sort(key=lambda g: (g.tier.rank, -len(g.members), self.records[g.keep_index].path))
+        return [Group(n, g.tier, g.members, g.min_similarity, g.mean_similarity, g.why)
+                for n, g in enumerate(groups, start=1)]
+
+    def _pick(self, indices: list[int]) -> int:
+        return pick_keeper(self.records, indices, self.policy) if self.policy is not None else pick_keeper(self.records, indices)
+
+    def _duplicate_group(self, cluster: list[int], flagged: bool) -> Group:
+        indices = sorted(i for c in cluster for i in self.copies[c])
+        keep = self._pick(indices)
+        kc = int(self._class[keep])
+        pair_sim = self._pair_scores(cluster)
+        sims = {i: 1.0 if self._class[i] == kc else pair_sim[(kc, int(self._class[i]))] for i in indices if i != keep}
+        others = sorted(sims, key=lambda i: (-sims[i], self.records[i].path))
+        weights = [(len(self.copies[c]) * (len(self.copies[c]) - 1) // 2, 1.0) for c in cluster]
+        weights += [(len(self.copies[x]) * len(self.copies[y]), s) for (x, y), s in pair_sim.items() if x < y]
+        tier = Tier.EXACT if len(cluster) == 1 else Tier.PIXELS
+        if any(not self._same_pixels(x, y) for x in cluster for y in cluster if x < y):
+            tier = Tier.NEAR
+        why = ["same bytes"] if any(len(self.copies[c]) > 1 for c in cluster) else []
+        for c in dict.fromkeys(int(self._class[i]) for i in others):
+            if c != kc:
+                other = self.copies[c][0]
+                why.append("same pixels" if tier is Tier.PIXELS
+                           else self._reason(keep, other) or self.verdict(kc, c) or "near")
+        if flagged:
+            why.append(SIZE_NOTE)
+        return _make_group(tier, keep, others, sims, weights, why)
+
+    def _reason(self, keep: int, other: int) -> str | None:
+        """Why `other` duplicates the keeper, worded from the keeper's side (memoised: a
+        slider move must not run the pixel check again)."""
+        key = (keep, other)
+        if key not in self._reasons:
+            check = verify.pixel_check
+            args = (self.records[keep], self.records[other], self.thumbs[keep], self.thumbs[other])
+            self._reasons[key] = check(*args, rotations=True) if self.rotations else check(*args)
+        return self._reasons[key]
+
+    def _pair_scores(self, cluster: Sequence[int]) -> dict[tuple[int, int], float]:
+        c = self._cos_matrix(cluster, cluster)
+        fallback = {}
+        out = {}
+        for i, x in enumerate(cluster):
+            for j, y in enumerate(cluster):
+                if x == y:
+                    continue
+                v = c[i, j]
+                if np.isnan(v):
+                    key = (min(x, y), max(x, y))
+                    if key not in fallback:
+                        fallback[key] = float(self._fallback_scores(np.array([key[0]]), np.array([key[1]]))[0])
+                    v = fallback[key]
+                out[(x, y)] = float(v)
+        return out
+
+    def _similar_groups(self, node_record: dict[int, int], similar: float) -> list[Group]:
+        is_node = np.zeros(len(self.reps), bool)
+        is_node[list(node_record)] = True
+        a, b, cos = self.edge_a, self.edge_b, self.edge_cos
+        ok = is_node[a] & is_node[b] & ~np.isnan(cos)
+        ok[ok] = cos[ok] >= similar
+        order = np.lexsort((b, a, -np.nan_to_num(cos, nan=-2.0)))
+        order = order[ok[order]]
+
+        def accept(xs: list[int], ys: list[int]) -> bool:
+            return bool(self._cos_matrix(xs, ys).min() >= similar)
+
+        clusters, capped = complete_linkage(a[order], b[order], accept, MAX_SIMILAR_GROUP)
+        out = []
+        for cluster, flagged in zip(clusters, capped):
+            indices = [node_record[c] for c in cluster]
+            keep = self._pick(indices)
+            kc = int(self._class[keep])
+            c = self._cos_matrix(cluster, cluster)
+            pos = {x: k for k, x in enumerate(cluster)}
+            sims = {i: float(c[pos[kc], pos[int(self._class[i])]]) for i in indices if i != keep}
+            others = sorted(sims, key=lambda i: (-sims[i], self.records[i].path))
+            upper = c[np.triu_indices(len(cluster), 1)]
+            why = ["same scene"] + (["burst"] if _is_burst([self.records[i] for i in indices]) else [])
+            if flagged:
+                why.append(SIZE_NOTE)
+            out.append(_make_group(Tier.SIMILAR, keep, others, sims, [(1, float(v)) for v in upper], why))
+        return out
+
+
+def complete_linkage(
+    a: np.ndarray, b: np.ndarray, accept: Callable[[list[int], list[int]], bool], max_size: int
+) -> tuple[list[list[int]], list[bool]]:
+    """Clusters from edges (a[k], b[k]) taken in the given order (strongest first). Two
+    clusters merge only if `accept(A, B)`: every cross pair matches. Returns clusters of >= 2,
+    each sorted, and whether each hit `max_size` (it stopped growing, rather than grow past it)."""
+    root: dict[int, int] = {}
+    members: dict[int, list[int]] = {}
+    capped: set[int] = set()
+    for x, y in zip(a.tolist(), b.tolist()):
+        rx, ry = root.get(x, x), root.get(y, y)
+        if rx == ry:
+            continue
+        xs, ys = members.get(rx, [x]), members.get(ry, [y])
+        if len(xs) + len(ys) > max_size:
+            capped.update(r for r, m in ((rx, xs), (ry, ys)) if len(m) > 1)
+            continue
+        if not accept(xs, ys):
+            continue
+        keep, gone = (rx, ry) if len(xs) >= len(ys) else (ry, rx)
+        members[keep] = xs + ys
+        members.pop(gone, None)
+        for k in members[keep]:
+            root[k] = keep
+        if gone in capped:
+            capped.add(keep)
+    clusters = sorted((sorted(m), r in capped) for r, m in members.items())
+    return [c for c, _ in clusters], [f for _, f in clusters]
+
+
+def _make_group(tier: Tier, keep: int, others: list[int], sims: dict[int, float],
+                weighted: list[tuple[int, float]], why: list[str]) -> Group:
+    """`weighted`: (how many file pairs, similarity) over all internal pairs."""
+    pairs = [(w, s) for w, s in weighted if w > 0]
+    total = sum(w for w, _ in pairs)
     return Group(
         id=0,
         tier=tier,
-        members=members,
-        min_similarity=min(pair_sims) if pair_sims else 1.0,
-        mean_similarity=float(np.mean(pair_sims)) if pair_sims else 1.0,
-        why=("same bytes",) if same_bytes else _why(records, keep, others),
+        members=(Member(keep, 1.0), *(Member(i, sims[i]) for i in others)),
+        min_similarity=min((s for _, s in pairs), default=1.0),
+        mean_similarity=sum(w * s for w, s in pairs) / total if total else 1.0,
+        why=tuple(dict.fromkeys(why)),
     )
 
 
-def _why(records, keep: int, others: Sequence[int]) -> tuple[str, ...]:
-    reasons = []
-    k = records[keep].facts
-    for i in others:
-        f = records[i].facts
-        if records[i].content_hash == records[keep].content_hash:
-            reasons.append("same bytes")
-        elif (f.width, f.height) != (k.width, k.height):
-            reasons.append("resized" if abs(f.width / f.height - k.width / k.height) < 0.02 else "cropped")
-        elif f.format != k.format:
-            reasons.append("converted")
-        else:
-            reasons.append("re-encoded")
-    return tuple(dict.fromkeys(reasons))
+def _codes(a_parts: list[np.ndarray], b_parts: list[np.ndarray], n: int) -> np.ndarray:
+    if not a_parts:
+        return np.zeros(0, np.int64)
+    a, b = np.concatenate(a_parts).astype(np.int64), np.concatenate(b_parts).astype(np.int64)
+    keep = a != b
+    a, b = a[keep], b[keep]
+    return unique_sorted(np.minimum(a, b) * n + np.maximum(a, b))
+
+
+def _is_burst(records: Sequence[ImageRecord]) -> bool:
+    """Same camera, shot within BURST_SECONDS of each other."""
+    cameras = {r.facts.camera for r in records}
+    if len(cameras) != 1 or None in cameras:
+        return False
+    try:
+        times = [datetime.fromisoformat(r.facts.taken).timestamp() for r in records if r.facts.taken]
+    except (TypeError, ValueError):
+        return False
+    return len(times) == len(records) and max(times) - min(times) <= BURST_SECONDS

@@ -41,13 +41,71 @@ def gray_thumb(image: Image.Image, size: int = 32) -> np.ndarray:
 
 
 def phash(image: Image.Image) -> int:
-    """64-bit DCT perceptual hash: the signs of the 8x8 lowest frequencies against their
-    median, as in the well-known pHash construction."""
-    pixels = gray_thumb(image, 32)
+    """64-bit DCT perceptual hash of the picture inside any letterbox bars: the signs of the
+    8x8 lowest frequencies against their median, as in the well-known pHash construction.
+    Bars are cut first so a letterboxed or pillarboxed copy hashes like its original."""
+    box = content_box(image)
+    if box != (0, 0, image.width, image.height):
+        image = image.crop(box)
+    return phash_of_thumb(gray_thumb(image, 32))
+
+
+def phash_of_thumb(thumb: np.ndarray) -> int:
+    """pHash of a 32x32 grayscale thumbnail."""
     d = _dct_matrix(32)
-    coeffs = (d @ pixels @ d.T)[:8, :8].ravel()
+    coeffs = (d @ np.asarray(thumb, dtype=np.float32) @ d.T)[:8, :8].ravel()
     bits = coeffs > np.median(coeffs[1:])
     return int(np.packbits(bits).view(">u8")[0])
+
+
+# The eight symmetries of a square: identity, three rotations, and four mirror images.
+# Applied to the squashed thumbnail they equal the thumbnail of the rotated/mirrored photo.
+DIHEDRAL = ("identity", "rot90", "rot180", "rot270", "mirror", "mirror_rot90", "mirror_rot180", "mirror_rot270")
+
+
+def dihedral(thumb: np.ndarray, k: int) -> np.ndarray:
+    """Variant k (index into DIHEDRAL) of a square array."""
+    t = np.fliplr(thumb) if k >= 4 else thumb
+    return np.rot90(t, k % 4)
+
+
+def dihedral_phashes(thumb: np.ndarray) -> np.ndarray:
+    """(8,) uint64 pHashes of the thumbnail's eight symmetries (DIHEDRAL order). Cheap: a
+    32x32 DCT each, so rotated and mirrored copies can be matched without new decoding."""
+    return np.array([phash_of_thumb(dihedral(thumb, k)) for k in range(8)], dtype=np.uint64)
+
+
+def content_box(image: Image.Image, *, tolerance: float = 6.0, min_bar: float = 0.02,
+                min_content: float = 0.3) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the picture without uniform bars along its edges.
+    A bar is a run of edge rows or columns of one flat dark or light colour; runs under
+    `min_bar` of the side, or without a twin on the opposite edge, are picture."""
+    small = image.convert("L")
+    scale = max(small.size) / 256
+    if scale > 1:
+        small = small.resize((max(1, round(image.width / scale)), max(1, round(image.height / scale))),
+                             Image.Resampling.BOX)
+    g = np.asarray(small, dtype=np.float32)
+    h, w = g.shape
+
+    def run(lines: np.ndarray) -> int:
+        ref = lines[0].mean()
+        if 40 <= ref <= 215:  # bars are black or white; a flat blue sky is picture
+            return 0
+        flat = (lines.std(axis=1) < tolerance) & (np.abs(lines.mean(axis=1) - ref) < tolerance)
+        return int(np.argmin(flat)) if not flat.all() else len(lines)
+
+    top, bottom = run(g), run(g[::-1])
+    left, right = run(g.T), run(g.T[::-1])
+    # Letterbox and pillarbox bars come in pairs; one flat edge alone is part of the picture.
+    if min(top, bottom) < min_bar * h:
+        top = bottom = 0
+    if min(left, right) < min_bar * w:
+        left = right = 0
+    if h - top - bottom < min_content * h or w - left - right < min_content * w:
+        return (0, 0, image.width, image.height)
+    sx, sy = image.width / w, image.height / h
+    return (round(left * sx), round(top * sy), round((w - right) * sx), round((h - bottom) * sy))
 
 
 def hamming(a: int, b: int) -> int:

@@ -3,20 +3,18 @@
 
 from __future__ import annotations
 
-import os
 import time
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import Sequence
 
 import numpy as np
 
-from photofind.core.cache import Cache, CachedFile, FileEntry
+from photofind.core.cache import Cache
 from photofind.core.discover import discover
 from photofind.core.embed import Embedder, ResNetEmbedder
-from photofind.core.hashing import content_hash, gray_thumb, phash
-from photofind.core.imageio import decode_bytes
-from photofind.core.progress import NULL_PROGRESS, Cancelled, Phase, Progress, check_cancel
+from photofind.core.ingest import IngestState, ingest
+from photofind.core.precision import PRECISIONS
+from photofind.core.progress import NULL_PROGRESS, Cancelled, Phase, Progress
 from photofind.core.types import (
     FileRef,
     ImageRecord,
@@ -24,57 +22,25 @@ from photofind.core.types import (
     ScanResult,
     ScanSettings,
     ScanStats,
-    Skipped,
-    SkipReason,
 )
+from photofind.core.vectors import VectorTable
 from photofind.core.weights import WeightsUnavailable, resolve_weights
 from photofind.paths import default_cache_path
+
+_LOOKUP_CHUNK = 4096  # files per cache read: batched SQL, bounded per-file objects
 
 
 def make_embedder(settings: ScanSettings) -> tuple[Embedder | None, str | None]:
     """The embedder the settings ask for, or (None, why) when no weights can be had."""
     if not settings.embed:
         return None, "visual similarity is turned off"
+    if settings.precision not in PRECISIONS:
+        return None, f"precision must be one of {', '.join(PRECISIONS)}, not {settings.precision!r}"
     try:
         choice = resolve_weights(settings.weights)
     except WeightsUnavailable as exc:
         return None, str(exc)
     return ResNetEmbedder(choice, device=settings.device, precision=settings.precision), None
-
-
-@dataclass
-class _Read:
-    """What a pool thread learned about one file."""
-
-    entry: FileEntry
-    prepared: np.ndarray | None = None
-
-
-def _read_one(file: FileRef, embedder: Embedder | None) -> _Read:
-    try:
-        with open(file.path, "rb") as fh:
-            data = fh.read()
-    except PermissionError:
-        return _Read(FileEntry(file, skipped=Skipped(file.path, SkipReason.PERMISSION, "no permission to read the file")))
-    except OSError as exc:
-        return _Read(FileEntry(file, skipped=Skipped(file.path, SkipReason.UNREADABLE, exc.strerror or str(exc))))
-    if len(data) != file.size:
-        return _Read(FileEntry(file, skipped=Skipped(file.path, SkipReason.CHANGED, "the file changed while it was read")))
-    chash = content_hash(data)
-    decoded = decode_bytes(data, file.path)
-    del data
-    if isinstance(decoded, Skipped):
-        return _Read(FileEntry(file, content_hash=chash, skipped=decoded))
-    image = decoded.image
-    entry = FileEntry(
-        file,
-        content_hash=chash,
-        facts=decoded.facts,
-        phash=phash(image),
-        thumb=gray_thumb(image, 32).astype(np.uint8).tobytes(),
-    )
-    prepared = embedder.prepare(image) if embedder is not None else None
-    return _Read(entry, prepared)
 
 
 def scan(
@@ -119,133 +85,92 @@ def _scan(settings, embedder, model, problem, cache, progress, workers, started)
     except Cancelled:
         return _result(settings, model, problem, {}, [], None, stats, started, cache, cancelled=True)
     stats["files_found"] = len(found.files)
-    skipped: list[Skipped] = list(found.skipped)
-    cached = cache.lookup(found.files, model_id)
-    done: dict[str, tuple[FileRef, CachedFile | FileEntry]] = {}
-    todo: list[FileRef] = []
-    for f in found.files:
-        hit = cached.get(f.path)
-        if hit is None or (hit.skipped is None and model_id and hit.embedding is None):
-            todo.append(f)
-        elif hit.skipped is not None:
-            skipped.append(hit.skipped)
-        else:
-            done[f.path] = (f, hit)
-    stats["from_cache"] = len(done) + sum(1 for f in found.files if cached.get(f.path) and cached[f.path].skipped)
-
-    vectors: dict[str, np.ndarray] = {}
-    for _f, hit in done.values():
-        if hit.embedding is not None:
-            vectors[hit.content_hash] = hit.embedding
+    table = VectorTable([f.path for f in found.files], model.dim) if model else None
+    state = IngestState(skipped=list(found.skipped), table=table, stats=stats)
+    todo = _from_cache(found.files, cache, model_id, state)
 
     phase = Phase.EMBED if embedder is not None else Phase.READ
     cancelled = False
     try:
-        _process(todo, embedder, model_id, cache, progress, workers, settings.batch_size,
-                 phase, done, skipped, vectors, stats)
+        ingest(todo, embedder, cache, state, phase=phase, batch_size=settings.batch_size,
+               workers=workers, progress=progress)
     except Cancelled:
         cancelled = True
-    return _result(settings, model, problem, done, skipped, vectors if model else None,
-                   stats, started, cache, cancelled=cancelled, progress=progress)
+    if embedder is not None:
+        model = embedder.model  # now says which device and precision really ran
+    return _result(settings, model, problem, state.done, state.skipped, table,
+                   stats, started, cache, cancelled=cancelled, progress=progress, embedder=embedder)
 
 
-def _process(todo, embedder, model_id, cache, progress, workers, batch_size, phase,
-             done, skipped, vectors, stats) -> None:
-    if not todo:
-        return
-    workers = workers or max(1, min(8, os.cpu_count() or 1))
-    window = max(2 * batch_size, 4 * workers)  # bounded: memory stays flat however big the library
-    pending: list[_Read] = []  # read, waiting for a batch to fill before inference
-
-    def flush() -> None:
-        unknown = [r.entry.content_hash for r in pending if r.entry.content_hash not in vectors]
-        if model_id and unknown:
-            # A renamed or copied file whose bytes were embedded before: no inference needed.
-            reused = cache.embeddings_for_hashes(unknown, model_id)
-            vectors.update(reused)
-            stats["reused_embeddings"] += sum(1 for h in unknown if h in reused)
-        # One inference per distinct content: byte copies in the same batch share it.
-        needed = [r for r in pending if r.prepared is not None and r.entry.content_hash not in vectors]
-        to_embed = list({r.entry.content_hash: r for r in needed}.values())
-        stats["reused_embeddings"] += len(needed) - len(to_embed)
-        if to_embed and embedder is not None:
-            out = embedder.embed(np.stack([r.prepared for r in to_embed]))
-            for r, vec in zip(to_embed, out):
-                vectors.setdefault(r.entry.content_hash, vec)
-            stats["embedded"] += len(to_embed)
-        entries = []
-        for r in pending:
-            e = r.entry
-            if e.content_hash in vectors and model_id:
-                e = replace(e, embedding=vectors[e.content_hash])
-            entries.append(e)
-            done[e.file.path] = (e.file, e)
-        cache.store(entries, model_id)
-        pending.clear()
-
-    processed = 0
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="photofind-read") as pool:
-        queue: deque[Future[_Read]] = deque()
-        it = iter(todo)
-        try:
-            for f in it:
-                queue.append(pool.submit(_read_one, f, embedder))
-                if len(queue) >= window:
-                    break
-            while queue:
-                check_cancel(progress)
-                result = queue.popleft().result()
-                nxt = next(it, None)
-                if nxt is not None:
-                    queue.append(pool.submit(_read_one, nxt, embedder))
-                processed += 1
-                entry = result.entry
-                if entry.skipped is not None:
-                    skipped.append(entry.skipped)
-                    if entry.skipped.reason.cacheable:
-                        cache.store([entry], model_id)
-                else:
-                    stats["decoded"] += 1
-                    if entry.content_hash in vectors:
-                        stats["reused_embeddings"] += 1
-                        result.prepared = None
-                    pending.append(result)
-                    if len(pending) >= batch_size:
-                        flush()
-                progress.update(phase, processed, len(todo))
-            flush()
-        except Cancelled:
-            for fut in queue:
-                fut.cancel()
-            raise
+def _from_cache(files: Sequence[FileRef], cache: Cache, model_id: str | None,
+                state: IngestState) -> list[FileRef]:
+    """Take what the cache knows about unchanged files; return the files left to read.
+    In chunks, so the cache's per-file objects never exist for the whole library at once."""
+    todo: list[FileRef] = []
+    table, done, skipped = state.table, state.done, state.skipped
+    for start in range(0, len(files), _LOOKUP_CHUNK):
+        chunk = files[start : start + _LOOKUP_CHUNK]
+        cached = cache.lookup(chunk, model_id)
+        with_vectors: tuple[list, list, list] = ([], [], [])
+        for f in chunk:
+            hit = cached.get(f.path)
+            if hit is None or (hit.skipped is None and model_id and hit.embedding is None):
+                todo.append(f)
+                continue
+            state.stats["from_cache"] += 1
+            if hit.skipped is not None:
+                skipped.append(hit.skipped)
+                continue
+            done[f.path] = ImageRecord(f, hit.content_hash, hit.facts, hit.phash)
+            if table is not None and hit.embedding is not None:
+                for column, value in zip(with_vectors, (f.path, hit.content_hash, hit.embedding)):
+                    column.append(value)
+        if table is not None:
+            table.put_many(*with_vectors)
+    return todo
 
 
-def _result(settings, model, problem, done, skipped, vectors, stats, started, cache,
-            *, cancelled: bool, progress: Progress = NULL_PROGRESS) -> ScanResult:
+def _result(settings, model, problem, done, skipped, table, stats, started, cache,
+            *, cancelled: bool, progress: Progress = NULL_PROGRESS, embedder=None) -> ScanResult:
     from photofind.core.grouping import group_records  # here: grouping may pull in heavier code
 
-    records: list[ImageRecord] = []
-    for path in sorted(done):
-        f, item = done[path]
-        records.append(ImageRecord(file=f, content_hash=item.content_hash, facts=item.facts, phash=item.phash))
+    records = [done[path] for path in sorted(done)]
+    done.clear()  # the records hold it all now; memory goes to grouping instead
     embeddings = None
-    if vectors is not None and records:
-        dim = model.dim
-        embeddings = np.zeros((len(records), dim), dtype=np.float32)
-        for i, r in enumerate(records):
-            vec = vectors.get(r.content_hash)
-            if vec is not None:
-                embeddings[i] = vec
+    if table is not None and records:
+        embeddings = table.take([r.path for r in records])
     thumbs = np.zeros((len(records), 32, 32), dtype=np.uint8)
-    stored = cache.thumbs_for_hashes(r.content_hash for r in records)
-    for i, r in enumerate(records):
-        raw = stored.get(r.content_hash)
-        if raw is not None and len(raw) == 32 * 32:
-            thumbs[i] = np.frombuffer(raw, dtype=np.uint8).reshape(32, 32)
+    blank = bytes(32 * 32)
+    for start in range(0, len(records), _LOOKUP_CHUNK):
+        part = records[start : start + _LOOKUP_CHUNK]
+        stored = cache.thumbs_for_hashes(r.content_hash for r in part)
+        raw = b"".join(_thumb_or(stored.get(r.content_hash), blank) for r in part)
+        thumbs[start : start + len(part)] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 32, 32)
     groups = ()
+    choice_notes: tuple[str, ...] = ()
+    calibration = None
+    if not cancelled and settings.calibrate and embedder is not None and embeddings is not None:
+        # Thresholds learned from this library's own photos (cached per model id).
+        from photofind.core.calibrate import calibrate
+
+        try:
+            calibration = calibrate(records, embeddings, embedder, cache=cache, progress=progress)
+        except Cancelled:
+            cancelled = True
+        if calibration is not None:
+            settings = replace(settings, thresholds=calibration.thresholds)
     if not cancelled:
         progress.update(Phase.GROUP, 0, 1)
-        groups = group_records(records, embeddings, settings.thresholds)
+        try:
+            groups = group_records(records, embeddings, settings.thresholds, thumbs=thumbs,
+                                   rotations=getattr(settings, "rotations", False), cache=cache,
+                                   model_id=model.id if model else None, progress=progress)
+        except Cancelled:  # stopped while grouping: the files stay cached, the groups are dropped
+            cancelled, groups = True, ()
+        # The user's keeper rules and remembered "not a duplicate" / "keep all" decisions.
+        from photofind.core.decisions import apply_for_scan
+
+        groups, choice_notes = apply_for_scan(groups, records, embeddings, settings)
         progress.update(Phase.GROUP, 1, 1)
     return ScanResult(
         settings=settings,
@@ -258,5 +183,10 @@ def _result(settings, model, problem, done, skipped, vectors, stats, started, ca
         thumbs=thumbs,
         stats=ScanStats(**stats, seconds=time.monotonic() - started),
         cancelled=cancelled,
-        warnings=tuple(cache.warnings),
+        warnings=tuple(cache.warnings) + choice_notes,
+        calibration=calibration,
     )
+
+
+def _thumb_or(raw: bytes | None, blank: bytes) -> bytes:
+    return raw if raw is not None and len(raw) == len(blank) else blank

@@ -56,6 +56,10 @@ def result_as_json(result: ScanResult) -> dict[str, Any]:
         "model_problem": result.model_problem,
         "roots": list(result.settings.roots),
         "thresholds": {"near": t.near, "similar": t.similar},
+        # How the thresholds were chosen: None when the user set one or the library was too
+        # small to learn from (photofind.core.calibrate).
+        "calibration": result.calibration.as_json() if getattr(result, "calibration", None) else None,
+        "rotations": bool(getattr(result.settings, "rotations", False)),
         "files_scanned": result.stats.files_found,
         "files_read": len(result.records),
         "cancelled": result.cancelled,

@@ -53,9 +53,12 @@ def test_weights_file_loads_into_resnet(tmp_path, random_resnet):
     import torch
 
     from photofind.core.embed import ResNetEmbedder
+    from photofind.core.resnet import build_resnet34
 
     path = tmp_path / "weights.pth"
-    torch.save(random_resnet._net.state_dict(), path)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)  # the same draw as the random_resnet fixture's weights
+        torch.save(build_resnet34().state_dict(), path)  # torchvision's layout, as users have it
     loaded = ResNetEmbedder(w.resolve_weights(str(path)), device="cpu", precision="fp32")
     batch = np.random.default_rng(0).normal(size=(2, 3, 224, 224)).astype(np.float32)
     a, b = random_resnet.embed(batch), loaded.embed(batch)

@@ -1,0 +1,163 @@
+"""Build the matching-quality evaluation set from real photographs installed on this machine.
+
+The photos come from Debian wallpaper packages and scikit-image's bundled data; nothing is
+downloaded. Each source photo is downscaled and written with every derivative in
+photofind.core.derivatives; large photos become burst families (hard negatives: different
+photos of one scene), and scikit-image's stereo pair is a second kind of hard negative.
+The truth file maps each written file to its source, transform and family.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from photofind.core import derivatives as d
+
+BG = "/usr/share/backgrounds"
+# Photographs only (illustrations and renders are left out): (name, file, package).
+PHOTOS = [
+    ("bridge", f"{BG}/Bridge_by_Sander_Klootwijk.jpg", "lomiri-wallpapers-20.04"),
+    ("fig", f"{BG}/Picture_0B_by_freespace.jpg", "lomiri-wallpapers-20.04"),
+    ("brushes", f"{BG}/Picture_1A_by_freespace.jpg", "lomiri-wallpapers-20.04"),
+    ("wine", f"{BG}/Wine_by_Jakkub_Mede.jpg", "lomiri-wallpapers-20.04"),
+    ("pattern", f"{BG}/analogpattern_by_Peter_Nerlich.jpg", "ukui-wallpapers"),
+    ("bird", f"{BG}/free_by_Peter_Nerlich.jpg", "ukui-wallpapers"),
+    ("dogs", f"{BG}/friends_by_Aitzol_Berasategi.jpg", "ukui-wallpapers"),
+    ("clock", f"{BG}/greentock_by_Peter_Nerlich.jpg", "ukui-wallpapers"),
+    ("stream", f"{BG}/life_by_Aitzol_Berasategi.jpg", "ukui-wallpapers"),
+    ("aqua", f"{BG}/mate/nature/Aqua.jpg", "mate-backgrounds"),
+    ("blinds", f"{BG}/mate/nature/Blinds.jpg", "mate-backgrounds"),
+    ("dune", f"{BG}/mate/nature/Dune.jpg", "mate-backgrounds"),
+    ("flower", f"{BG}/mate/nature/FreshFlower.jpg", "mate-backgrounds"),
+    ("garden", f"{BG}/mate/nature/Garden.jpg", "mate-backgrounds"),
+    ("meadow", f"{BG}/mate/nature/GreenMeadow.jpg", "mate-backgrounds"),
+    ("ladybird", f"{BG}/mate/nature/LadyBird.jpg", "mate-backgrounds"),
+    ("raindrops", f"{BG}/mate/nature/RainDrops.jpg", "mate-backgrounds"),
+    ("storm", f"{BG}/mate/nature/Storm.jpg", "mate-backgrounds"),
+    ("dandelion", f"{BG}/mate/nature/TwoWings.jpg", "mate-backgrounds"),
+    ("wood", f"{BG}/mate/nature/Wood.jpg", "mate-backgrounds"),
+    ("sunflower", f"{BG}/mate/nature/YellowFlower.jpg", "mate-backgrounds"),
+    ("astronaut", "skimage:astronaut.png", "scikit-image (pip)"),
+    ("cat", "skimage:chelsea.png", "scikit-image (pip)"),
+    ("coffee", "skimage:coffee.png", "scikit-image (pip)"),
+    ("rocket", "skimage:rocket.jpg", "scikit-image (pip)"),
+]
+# Large photos cut into bursts of different frames of one scene.
+BURSTS = [
+    ("bird-tree", f"{BG}/Kleiber_by_Lukas_Baubkus.jpg", "lomiri-wallpapers-20.04"),
+    ("dandelions", f"{BG}/seeding_by_Clements_Engelhardt.jpg", "ukui-wallpapers"),
+    ("sunset", f"{BG}/sunset_by_Aitzol_Berasategi.jpg", "ukui-wallpapers"),
+    ("leaves", f"{BG}/Dragonfly_by_Bolly.jpg", "lomiri-wallpapers-20.04"),
+    ("mountains", f"{BG}/aitzgorri_by_Aitzol_Berasategi.jpg", "ukui-wallpapers"),
+    ("valley", f"{BG}/picosdeeuropa_by_Aitzol_Berasategi.jpg", "ukui-wallpapers"),
+]
+STEREO = [("motorcycle", ("skimage:motorcycle_left.png", "skimage:motorcycle_right.png"), "scikit-image (pip)")]
+BURST_DERIVATIVES = ("copy", "resize50", "jpeg60")
+LONG_SIDE = 1024
+FRAMES = 3
+
+
+@dataclass(frozen=True)
+class Missing:
+    name: str
+    package: str
+
+
+def _open(locator: str, draft: int | None = None) -> Image.Image | None:
+    if locator.startswith("skimage:"):
+        try:
+            import skimage
+        except ImportError:
+            return None
+        path = Path(skimage.__file__).parent / "data" / locator.split(":", 1)[1]
+    else:
+        path = Path(locator)
+    if not path.is_file():
+        return None
+    with Image.open(path) as im:
+        if draft:
+            im.draft("RGB", (draft, draft))
+        return im.convert("RGB")
+
+
+def _downscale(im: Image.Image, long_side: int = LONG_SIDE) -> Image.Image:
+    im = im.copy()
+    im.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
+    return im
+
+
+def build(out: Path, *, transforms: tuple[str, ...] | None = None, limit: int | None = None) -> tuple[dict, list[Missing]]:
+    """Write the set under `out/photos` and its truth to `out/truth.json`; reuse a complete
+    earlier build. Returns (truth, photos that are not installed)."""
+    names = transforms or tuple(s.name for s in d.TRANSFORMS)
+    truth_path = out / "truth.json"
+    key = {"names": list(names), "limit": limit, "long_side": LONG_SIDE, "version": 5}
+    if truth_path.is_file():
+        old = json.loads(truth_path.read_text())
+        if old.get("key") == key:
+            return old, [Missing(**m) for m in old.get("missing", [])]
+    files: dict[str, dict] = {}
+    missing: list[Missing] = []
+    root = out / "photos"
+
+    def write(rel: str, data: bytes, **info) -> None:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not (path.is_file() and path.read_bytes() == data):  # unchanged files keep their cache entries
+            path.write_bytes(data)
+        files[rel] = info
+
+    photos = PHOTOS[:limit] if limit else PHOTOS
+    for n, (name, locator, package) in enumerate(photos):
+        im = _open(locator, draft=2 * LONG_SIDE)
+        if im is None:
+            missing.append(Missing(name, package))
+            continue
+        im = _downscale(im)
+        write(f"{name}/original.jpg", d.encode(im)[0], source=name, transform="original", kind="same", family=name)
+        for t in names:
+            data, ext = d.make(t, im, seed=1000 * n + 7)
+            write(f"{name}/{t}.{ext}", data, source=name, transform=t, kind=d.BY_NAME[t].kind, family=name)
+    bursts = BURSTS[: max(1, limit // 4)] if limit else BURSTS
+    for n, (family, locator, package) in enumerate(bursts):
+        big = _open(locator, draft=3 * LONG_SIDE)
+        if big is None:
+            missing.append(Missing(family, package))
+            continue
+        frames = d.burst_frames(big, FRAMES, np.random.default_rng(500 + n), LONG_SIDE)
+        for k, frame in enumerate(frames):
+            write(f"burst-{family}/frame{k}-original.jpg", d.encode(frame)[0], source=f"{family}#{k}",
+                  transform="original", kind="same", family=family)
+            for t in BURST_DERIVATIVES:
+                data, ext = d.make(t, frame, seed=k)
+                write(f"burst-{family}/frame{k}-{t}.{ext}", data, source=f"{family}#{k}", transform=t,
+                      kind=d.BY_NAME[t].kind, family=family)
+    for family, (left, right), package in STEREO:
+        pair = [_open(left), _open(right)]
+        if any(p is None for p in pair):
+            missing.append(Missing(family, package))
+            continue
+        for k, view in enumerate(pair):
+            data, ext = d.make("copy", _downscale(view), seed=k)
+            write(f"stereo-{family}/view{k}.{ext}", data, source=f"{family}#{k}", transform="copy",
+                  kind="same", family=family)
+    truth = {"key": key, "root": str(root), "files": files, "missing": [m.__dict__ for m in missing]}
+    truth_path.parent.mkdir(parents=True, exist_ok=True)
+    truth_path.write_text(json.dumps(truth, indent=1))
+    return truth, missing
+
+
+def install_hint(missing: list[Missing]) -> str:
+    debs = sorted({m.package for m in missing if "pip" not in m.package})
+    pips = sorted({m.package.split()[0] for m in missing if "pip" in m.package})
+    parts = []
+    if debs:
+        parts.append("apt-get install " + " ".join(debs))
+    if pips:
+        parts.append("pip install " + " ".join(pips))
+    return "; ".join(parts)

@@ -1,0 +1,245 @@
+"""Find where one photo sits inside another: the crop/letterbox check behind the near tier.
+
+A crop, a straightened or letterboxed copy is the same photo only if its whole field of view
+lies inside the other's. Two frames of a burst overlap just as much, but each sees something
+the other does not. So the search is limited to regions inside the bigger picture, and the
+verdict uses fine detail, where a shift of a few percent is many pixels.
+
+Images are grayscale squares with the aspect squashed away (as the scan's thumbnails are),
+so a region has independent x and y extents. A coarse exhaustive search on 32x32 uses
+closed-form correlations for every (y-extent, x-extent) pair at once; the best few are then
+refined on the detail images by a small pattern search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+COARSE = 32
+MIN_EXTENT = 0.5  # smallest crop side we look for (letterbox bars are cut off before this)
+COARSE_STEP = 2  # coarse pixels between the spans tried exhaustively
+MID_GATE = 0.4  # detail correlation at half resolution below which the full one is not tried
+
+
+@dataclass(frozen=True)
+class Fit:
+    """`inner` (index 0 or 1) fills region (x0, y0, x1, y1) of the other image."""
+
+    inner: int
+    region: tuple[float, float, float, float]
+    score: float  # correlation of fine detail in the region, -1..1
+
+    @property
+    def area(self) -> float:
+        x0, y0, x1, y1 = self.region
+        return (x1 - x0) * (y1 - y0)
+
+
+def resample_matrix(n_out: int, n_in: int, start: float, stop: float) -> np.ndarray:
+    """(n_out, n_in) linear interpolation that samples input span [start, stop) (0..1)."""
+    pos = (start + (np.arange(n_out) + 0.5) / n_out * (stop - start)) * n_in - 0.5
+    pos = np.clip(pos, 0.0, n_in - 1.0)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, n_in - 1)
+    frac = (pos - lo).astype(np.float32)
+    m = np.zeros((n_out, n_in), np.float32)
+    rows = np.arange(n_out)
+    np.add.at(m, (rows, lo), 1.0 - frac)
+    np.add.at(m, (rows, hi), frac)
+    return m
+
+
+@dataclass(frozen=True)
+class _Grid:
+    spans: np.ndarray  # (h, 2) start, stop along one axis
+    mats: np.ndarray  # (h, n, n) resampling matrix of each span
+    sums: np.ndarray  # (h, n) column sums: a region's mean in closed form
+    grams: np.ndarray  # (h, n*n) flattened W^T W: a region's energy in closed form
+
+
+@lru_cache(maxsize=2)
+def _extents(n: int = COARSE) -> _Grid:
+    """Spans on a grid of COARSE_STEP coarse pixels with size >= MIN_EXTENT. The grid is
+    coarse on purpose (45 spans per axis, so 2,025 regions): the pattern search that follows
+    corrects the last pixels, and the closed-form scores cost O(spans^2)."""
+    spans = []
+    lowest = int(np.ceil(MIN_EXTENT * n))
+    for size_px in range(n, lowest - 1, -COARSE_STEP):
+        for start_px in range(0, n - size_px + 1, COARSE_STEP):
+            spans.append((start_px / n, (start_px + size_px) / n))
+    mats = np.stack([resample_matrix(n, n, a, b) for a, b in spans])
+    grams = (np.transpose(mats, (0, 2, 1)) @ mats).reshape(len(spans), -1)
+    return _Grid(np.array(spans, np.float32), mats, mats.sum(axis=1), grams)
+
+
+def coarse_scores(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """Correlation of `inner` with every region of `outer` (both n x n): (h_y, h_x)."""
+    grid = _extents(outer.shape[0])
+    w = grid.mats
+    n2 = float(inner.size)
+    x = outer.astype(np.float32)
+    y = inner.astype(np.float32)
+    u = w @ x  # rows resampled, per y-extent
+    v = y @ w  # per x-extent: <W_y X W_x^T, Y> = <W_y X, Y W_x>
+    h = len(w)
+    cross = u.reshape(h, -1) @ v.reshape(h, -1).T
+    mean = (grid.sums @ x @ grid.sums.T) / n2
+    p = np.transpose(u, (0, 2, 1)) @ u  # ||W_y X W_x^T||^2 = <U^T U, W_x^T W_x>
+    sq = p.reshape(h, -1) @ grid.grams.T
+    ny = float(np.linalg.norm(y - y.mean()))
+    var = np.maximum(sq - n2 * mean**2, 1e-6)
+    return (cross - n2 * mean * float(y.mean())) / np.sqrt(var) / max(ny, 1e-6)
+
+
+@lru_cache(maxsize=4)
+def _blur_matrix(n: int, sigma: float) -> np.ndarray:
+    x = np.arange(n)
+    k = np.exp(-0.5 * ((x[:, None] - x[None, :]) / sigma) ** 2).astype(np.float32)
+    return k / k.sum(axis=1, keepdims=True)
+
+
+def detail(z: np.ndarray, sigma: float = 2.0) -> np.ndarray:
+    """High-pass: the image minus its blur. Smooth gradients (skies, walls) correlate with
+    anything; edges and texture only with the same photo, correctly aligned."""
+    b = _blur_matrix(z.shape[0], sigma)
+    return z - b @ z @ b.T
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    a = a.ravel()
+    b = b.ravel()
+    a = a - a.mean()
+    b = b - b.mean()
+    d = float(np.sqrt(float(a @ a) * float(b @ b)))
+    return float(a @ b) / d if d > 1e-6 else 0.0
+
+
+@lru_cache(maxsize=8192)
+def _taps(n: int, start: float, stop: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two-tap linear interpolation indices and weights sampling span [start, stop)."""
+    pos = (start + (np.arange(n) + 0.5) / n * (stop - start)) * n - 0.5
+    pos = np.clip(pos, 0.0, n - 1.0)
+    lo = np.floor(pos).astype(np.int64)
+    return lo, np.minimum(lo + 1, n - 1), (pos - lo).astype(np.float32)
+
+
+def _rows(z: np.ndarray, y0: float, y1: float) -> np.ndarray:
+    lo, hi, f = _taps(z.shape[0], y0, y1)
+    return z[lo] * (1.0 - f)[:, None] + z[hi] * f[:, None]
+
+
+def _cols(rows: np.ndarray, x0: float, x1: float) -> np.ndarray:
+    lo, hi, f = _taps(rows.shape[0], x0, x1)
+    return rows[:, lo] * (1.0 - f) + rows[:, hi] * f
+
+
+def sample_region(z: np.ndarray, region) -> np.ndarray:
+    """Region (x0, y0, x1, y1) of square `z` resampled to z's size: the same numbers as the
+    resampling matrices, by gathering two taps per pixel instead of two matrix products."""
+    x0, y0, x1, y1 = region
+    return _cols(_rows(z, y0, y1), x0, x1)
+
+
+def region_score(outer_detail: np.ndarray, inner_detail: np.ndarray, region) -> float:
+    """Detail correlation of `inner` with the region of `outer`. Resampling the outer's
+    detail (instead of taking the detail of the resampled region) is exact for a shift and
+    close enough for the mild zooms a crop search explores, at half the cost."""
+    return _corr(sample_region(outer_detail, region), inner_detail)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One image at the three levels the search uses, computed once per image."""
+
+    coarse: np.ndarray  # COARSE x COARSE raw gray
+    mid: np.ndarray  # detail at half resolution
+    fine: np.ndarray  # detail at full resolution
+
+
+def prepare(gray: np.ndarray) -> Prepared:
+    z = np.asarray(gray, dtype=np.float32)
+    n = z.shape[0]
+    return Prepared(downsample(z, COARSE), detail(downsample(z, max(COARSE, n // 2))), detail(z))
+
+
+class _Scorer:
+    """Detail correlation of a fixed inner image with regions of a fixed outer one. The
+    inner is normalised once, and row resampling is shared by regions with the same
+    vertical span (half of a pattern search's moves change only x)."""
+
+    def __init__(self, outer_d: np.ndarray, inner_d: np.ndarray) -> None:
+        self.outer = outer_d
+        c = inner_d.ravel() - inner_d.mean()
+        self.inner = c / max(float(np.sqrt(c @ c)), 1e-6)
+        self.size = float(c.size)
+        self._rows: dict[tuple[float, float], np.ndarray] = {}
+
+    def __call__(self, region) -> float:
+        x0, y0, x1, y1 = region
+        rows = self._rows.get((y0, y1))
+        if rows is None:
+            rows = self._rows[(y0, y1)] = _rows(self.outer, y0, y1)
+        r = _cols(rows, x0, x1).ravel()
+        total = float(r.sum())
+        energy = float(r @ r) - total * total / self.size
+        return float(r @ self.inner) / float(np.sqrt(energy)) if energy > 1e-6 else 0.0
+
+
+def _refine(outer_d: np.ndarray, inner_d: np.ndarray, region, steps=(2.0, 1.0, 0.5)) -> tuple[tuple, float]:
+    """Pattern search over the four region edges (of detail images), inside the outer image."""
+    n = outer_d.shape[0]
+    score = _Scorer(outer_d, inner_d)
+    best = tuple(float(v) for v in region)
+    best_score = score(best)
+    for step_px in steps:
+        step = step_px / n
+        improved = True
+        while improved:
+            improved = False
+            for k in range(4):
+                for sign in (-1.0, 1.0):
+                    cand = list(best)
+                    cand[k] += sign * step
+                    x0, y0, x1, y1 = cand
+                    if min(x0, y0) < -1e-6 or max(x1, y1) > 1 + 1e-6:
+                        continue
+                    if x1 - x0 < MIN_EXTENT * 0.9 or y1 - y0 < MIN_EXTENT * 0.9:
+                        continue
+                    s = score(tuple(cand))
+                    if s > best_score + 1e-4:
+                        best, best_score, improved = tuple(cand), s, True
+    return best, best_score
+
+
+def downsample(z: np.ndarray, n: int) -> np.ndarray:
+    f = z.shape[0] // n
+    return z if f == 1 else z.reshape(n, f, n, f).mean(axis=(1, 3))
+
+
+def _peaks(scores: np.ndarray, top: int, gate: float) -> list[tuple[int, int]]:
+    """The `top` best coarse regions at or above `gate`."""
+    flat = np.argsort(scores, axis=None)[::-1][:top]
+    return [(int(iy), int(ix)) for iy, ix in zip(*np.unravel_index(flat, scores.shape)) if scores[iy, ix] >= gate]
+
+
+def find_containment(a: Prepared, b: Prepared, *, top: int = 3, gate: float = -1.0) -> Fit:
+    """Best region of one image that the other fills, in either direction. Directions whose
+    best coarse correlation is under `gate` are not refined (their score is reported as -1)."""
+    best = Fit(0, (0.0, 0.0, 1.0, 1.0), -1.0)
+    spans = _extents(COARSE).spans
+    for inner_idx, (outer, inner) in enumerate(((b, a), (a, b))):
+        scores = coarse_scores(outer.coarse, inner.coarse)
+        for iy, ix in _peaks(scores, top, gate):
+            (y0, y1), (x0, x1) = spans[iy], spans[ix]
+            # Coarse-to-fine: most of the walk happens at half resolution, where it is cheaper.
+            region, mid_score = _refine(outer.mid, inner.mid, (x0, y0, x1, y1), (2.0, 1.0))
+            if mid_score < MID_GATE:  # far from any verdict of "same": not worth full detail
+                best = max(best, Fit(inner_idx, region, mid_score), key=lambda f: f.score)
+                continue
+            region, score = _refine(outer.fine, inner.fine, region, (1.0, 0.5))
+            if score > best.score:
+                best = Fit(inner_idx, region, score)
+    return best

@@ -1,0 +1,190 @@
+"""Carry out a clean-up plan: journal first, re-check each file at the last moment, act, and
+report every file's outcome. One file's failure never stops the others."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from enum import Enum
+
+from photofind.core import trash
+from photofind.core.actions import Action, Plan, PlanItem, check_plan
+from photofind.core.fileops import free_path, move_no_overwrite, replace_with_link, same_file
+from photofind.core.hashing import content_hash_file
+from photofind.core.journal import Journal
+from photofind.core.keep import clear_path_cache, in_protected
+from photofind.core.progress import NULL_PROGRESS, Progress
+
+PHASE = "cleaning up"
+# Test hook: exit abruptly after acting on N files, before their outcome is journaled, so a
+# test can prove that undo copes with a batch killed at its worst moment.
+CRASH_AFTER_ENV = "PHOTOFIND_TEST_CRASH_AFTER"
+
+
+class PermanentDeleteNotConfirmed(PermissionError):
+    """Permanent deletion was asked for without `allow_permanent=True`."""
+
+
+class Status(str, Enum):
+    DONE = "done"
+    SKIPPED = "skipped"  # a safety check failed: the file was left exactly as it was
+    FAILED = "failed"  # the action itself failed (permission, disk...)
+    CANCELLED = "cancelled"  # the user stopped the batch before this file
+
+
+@dataclass(frozen=True)
+class Outcome:
+    item: PlanItem
+    status: Status
+    reason: str = ""
+    location: str | None = None  # where the file went (trash entry, move destination)
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    batch_id: int
+    action: Action
+    outcomes: tuple[Outcome, ...]
+    cancelled: bool = False
+
+    def count(self, status: Status) -> int:
+        return sum(1 for o in self.outcomes if o.status is status)
+
+    @property
+    def bytes_done(self) -> int:
+        return sum(o.item.file.size for o in self.outcomes if o.status is Status.DONE)
+
+
+def execute(plan: Plan, *, journal: Journal | None = None, progress: Progress = NULL_PROGRESS,
+            allow_permanent: bool = False) -> BatchReport:
+    """Act on every item of `plan`, in order. The batch is in the journal before the first
+    file is touched; each outcome is written as soon as it is known."""
+    check_plan(plan)
+    if plan.action is Action.DELETE and not allow_permanent:
+        raise PermanentDeleteNotConfirmed("permanent deletion needs an explicit confirmation")
+    own = journal is None
+    journal = journal or Journal()
+    try:
+        return _run(plan, journal, progress)
+    finally:
+        journal.flush()
+        if own:
+            journal.close()
+
+
+def _run(plan: Plan, journal: Journal, progress: Progress) -> BatchReport:
+    clear_path_cache()
+    batch = journal.begin(plan)
+    crash_after = int(os.environ.get(CRASH_AFTER_ENV, "0") or 0)
+    removed: set[str] = set()
+    outcomes: list[Outcome] = []
+    cancelled = False
+    total = len(plan.items)
+    progress.update(PHASE, 0, total)
+    for seq, item in enumerate(plan.items):
+        if cancelled or progress.is_cancelled():
+            cancelled = True
+            outcome = Outcome(item, Status.CANCELLED, "stopped before this file")
+            journal.record(batch, seq, outcome.status.value, outcome.reason)
+            outcomes.append(outcome)
+            continue
+        why, mode = _recheck(plan, item, removed)
+        if why is not None:
+            outcome = Outcome(item, Status.SKIPPED, why)
+        else:
+            outcome = _act(plan, item, journal, batch, seq)
+            if outcome.status is Status.DONE:
+                removed.add(item.path)
+                if crash_after and len(removed) >= crash_after:
+                    os._exit(86)
+        journal.record(batch, seq, outcome.status.value, outcome.reason, outcome.location, mode)
+        outcomes.append(outcome)
+        progress.update(PHASE, seq + 1, total)
+    journal.finish(batch, cancelled)
+    return BatchReport(batch, plan.action, tuple(outcomes), cancelled)
+
+
+def _recheck(plan: Plan, item: PlanItem, removed: set[str]) -> tuple[str | None, int | None]:
+    """Why the file must be left alone now (None: go ahead), and its permission bits."""
+    path, keeper = item.path, item.keeper.path
+    if in_protected(path, plan.protected):
+        return "inside a protected folder", None
+    if path == keeper or same_file(path, keeper):
+        return "it is the kept file", None
+    if keeper in removed:
+        return "the kept file was removed earlier in this batch", None
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return "no longer exists", None
+    except OSError as exc:
+        return f"cannot be checked: {exc.strerror or exc}", None
+    if stat.S_ISLNK(st.st_mode):
+        return "is now a symbolic link", None
+    if not stat.S_ISREG(st.st_mode):
+        return "is no longer a regular file", None
+    if st.st_size != item.file.size or st.st_mtime_ns != item.file.mtime_ns:
+        return "changed since scan", None
+    if item.file.ino and (st.st_dev, st.st_ino) != (item.file.dev, item.file.ino):
+        return "changed since scan (replaced by another file)", None
+    why = _keeper_problem(item)
+    if why is not None:
+        return why, None
+    if plan.action in (Action.HARDLINK, Action.DELETE):
+        # Irreversible for these bytes: prove them against the scan, not just size and time.
+        if plan.action is Action.HARDLINK and st.st_dev != os.stat(keeper).st_dev:
+            return "on another volume than the kept file: cannot hard-link", None
+        try:
+            if content_hash_file(path) != item.content_hash:
+                return "changed since scan (content)", None
+            if content_hash_file(keeper) != item.keeper_hash:
+                return "the kept file changed since scan (content)", None
+        except OSError as exc:
+            return f"cannot be verified: {exc.strerror or exc}", None
+    return None, stat.S_IMODE(st.st_mode)
+
+
+def _keeper_problem(item: PlanItem) -> str | None:
+    keeper = item.keeper.path
+    try:
+        st = os.stat(keeper)
+    except FileNotFoundError:
+        return "the kept file no longer exists"
+    except OSError as exc:
+        return f"the kept file cannot be checked: {exc.strerror or exc}"
+    if not stat.S_ISREG(st.st_mode):
+        return "the kept file is no longer a regular file"
+    if st.st_size != item.keeper.size or st.st_mtime_ns != item.keeper.mtime_ns:
+        return "the kept file changed since scan"
+    try:
+        with open(keeper, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        return f"the kept file cannot be read: {exc.strerror or exc}"
+    return None
+
+
+def _act(plan: Plan, item: PlanItem, journal: Journal, batch: int, seq: int) -> Outcome:
+    try:
+        if plan.action is Action.TRASH:
+            location = trash.send(item.path)
+            return Outcome(item, Status.DONE, "" if location else "in the system trash", location)
+        if plan.action is Action.MOVE:
+            assert item.target is not None
+            target = str(free_path(item.target))
+            if target != item.target:
+                journal.set_target(batch, seq, target)  # before moving: undo must find it
+            move_no_overwrite(item.path, target)
+            return Outcome(item, Status.DONE, "", target)
+        if plan.action is Action.HARDLINK:
+            replace_with_link(item.path, item.keeper.path)
+            return Outcome(item, Status.DONE, "", item.keeper.path)
+        if plan.action is Action.DELETE:
+            os.unlink(item.path)
+            return Outcome(item, Status.DONE, "permanently deleted")
+    except OSError as exc:
+        return Outcome(item, Status.FAILED, exc.strerror or str(exc))
+    except Exception as exc:  # noqa: BLE001 - one file's surprise must not stop the batch
+        return Outcome(item, Status.FAILED, f"{type(exc).__name__}: {exc}")
+    raise ValueError(f"unknown action {plan.action}")

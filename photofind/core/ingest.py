@@ -1,0 +1,329 @@
+"""Turn the files the cache does not know into cached records: read, hash and decode in a
+thread pool while the calling thread runs batched inference, committing batch by batch.
+
+Memory stays flat: at most `window` files are in flight (each a 224-px float array plus,
+while it is read, the file's bytes), whatever the size of the library. Results are kept as
+small records, and embeddings go straight into the scan's VectorTable.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from photofind.core.cache import Cache, CachedFile, FileEntry
+from photofind.core.embed import INPUT_SIZE, Embedder, usable_cores
+from photofind.core.hashing import content_hash, gray_thumb, phash
+from photofind.core.imageio import decode_bytes
+from photofind.core.progress import NULL_PROGRESS, Cancelled, Progress, check_cancel
+from photofind.core.types import FileRef, ImageFacts, ImageRecord, Skipped, SkipReason
+from photofind.core.vectors import VectorTable
+
+MAX_DECODE_THREADS = 16  # past this the GIL-held parts of decoding stop scaling
+
+
+@dataclass
+class IngestState:
+    """What the stage adds to; the caller owns it and keeps it when a scan is cancelled."""
+
+    done: dict[str, ImageRecord] = field(default_factory=dict)  # path -> readable photo
+    skipped: list[Skipped] = field(default_factory=list)
+    table: VectorTable | None = None  # None: no model, no embeddings
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Read:
+    """What a pool thread learned about one file."""
+
+    entry: FileEntry
+    prepared: np.ndarray | None = None
+    known: CachedFile | None = None  # these bytes were decoded (and embedded) before
+
+
+@dataclass(frozen=True)
+class ThreadPlan:
+    """Who gets the cores. Decoding a 12-MP JPEG costs about 1.5x the CPU time of its bf16
+    inference, so while both run, torch gets about 2 cores in 5 and the decoders the rest.
+
+    A multi-threaded torch beside more decoders than free cores stalls at every layer's
+    barrier, waiting for a thread the OS has parked (measured: half the speed on 2 cores).
+    So torch threads and decoders never add up to more than the cores, except for a single
+    torch thread, which has no barrier: then the decoders use every core and soak up the
+    time inference leaves. When inference is the bottleneck (the next batch is decoded
+    before the current one is embedded) the decoders pause and torch takes every core:
+    time-slicing is then the best two stages sharing the same cores can do.
+    """
+
+    cores: int
+    decoders: int
+    torch_threads: int  # while the decoders run
+
+    @classmethod
+    def for_cores(cls, cores: int, workers: int | None = None, *, accelerator: bool = False) -> "ThreadPlan":
+        """With an accelerator (CUDA, MPS) inference needs no CPU: every core decodes."""
+        torch_threads = 1 if accelerator else max(1, round(cores / 2.5))
+        if workers:
+            decoders = workers
+        elif torch_threads == 1:
+            decoders = cores
+        else:
+            decoders = cores - torch_threads
+        return cls(cores, max(1, min(decoders, MAX_DECODE_THREADS)), torch_threads)
+
+
+def ingest(
+    todo: Sequence[FileRef],
+    embedder: Embedder | None,
+    cache: Cache,
+    state: IngestState,
+    *,
+    phase: str,
+    batch_size: int = 16,
+    workers: int | None = None,
+    progress: Progress = NULL_PROGRESS,
+) -> None:
+    """Read, decode and embed `todo` into `state` and the cache. Raises Cancelled between
+    files; every batch finished before that is already committed."""
+    if not todo:
+        return
+    for key in ("decoded", "embedded", "reused_embeddings"):
+        state.stats.setdefault(key, 0)
+    accelerator = getattr(embedder, "device_hint", "cpu") not in ("cpu", "auto")
+    plan = ThreadPlan.for_cores(usable_cores(), workers, accelerator=accelerator)
+    previous_threads = getattr(embedder, "threads", None)
+    _start_loading(embedder)
+    try:
+        _run(todo, embedder, cache, state, phase, max(1, batch_size), plan, progress)
+    finally:
+        if hasattr(embedder, "set_threads"):
+            embedder.set_threads(previous_threads)
+
+
+def _start_loading(embedder) -> None:
+    """Load the model (seconds: torch's import, the weights) while the first files decode.
+    A failure is left for embed(), which loads again and raises it where it is handled."""
+    load = getattr(embedder, "load", None)
+    if load is None:
+        return
+
+    def quietly() -> None:
+        try:
+            load()
+        except Exception:  # noqa: BLE001 - re-raised by the first embed() call
+            pass
+
+    threading.Thread(target=quietly, name="photofind-model-load", daemon=True).start()
+
+
+def _run(todo, embedder, cache, state, phase, batch_size, plan: ThreadPlan, progress) -> None:
+    model_id = embedder.model.id if embedder is not None else None
+    finished: dict[str, tuple[ImageFacts, int | None]] = {}  # hash -> facts, in this scan
+    known = _KnownBytes(cache, model_id, state.table, finished)
+    batch = _Batch(embedder, model_id, cache, state, finished)
+    prepare = embedder.prepare if embedder is not None else None
+    gate = threading.Event()  # cleared while inference has every core
+    gate.set()
+    # Bounded: the pool never runs more than `window` files ahead of inference.
+    window = max(2 * batch_size, 4 * plan.decoders)
+    processed = 0
+    with ThreadPoolExecutor(max_workers=plan.decoders, thread_name_prefix="photofind-read") as pool:
+        queue: deque[Future[_Read]] = deque()
+        files = iter(todo)
+
+        def submit(f: FileRef) -> None:
+            queue.append(pool.submit(_read_one, f, prepare, known, gate))
+
+        for f in files:
+            submit(f)
+            if len(queue) >= window:
+                break
+        try:
+            while queue:
+                check_cancel(progress)
+                result = queue.popleft().result()
+                nxt = next(files, None)
+                if nxt is not None:
+                    submit(nxt)
+                processed += 1
+                batch.add(result)
+                if len(batch) >= batch_size:
+                    check_cancel(progress)  # not a second of inference after a cancel
+                    _flush(batch, queue, gate, plan, batch_size, embedder)
+                progress.update(phase, processed, len(todo))
+            _flush(batch, queue, gate, plan, batch_size, embedder)
+        except Cancelled:
+            for fut in queue:
+                fut.cancel()
+            batch.flush_without_inference()
+            raise
+        finally:
+            gate.set()  # a parked decoder must not outlive the scan
+
+
+def _flush(batch: "_Batch", queue: deque, gate: threading.Event, plan: ThreadPlan,
+           batch_size: int, embedder) -> None:
+    """Embed the batch with as many torch threads as leave the decoders their cores."""
+    set_threads = getattr(embedder, "set_threads", None)
+    if set_threads is None or not batch.needs_inference():
+        batch.flush()
+        return
+    ready = sum(1 for fut in queue if fut.done())
+    if ready == len(queue):  # the decoders are idle: nothing to share the cores with
+        set_threads(plan.cores)
+        batch.flush()
+    elif ready >= batch_size:  # inference is the bottleneck: decoders pause meanwhile
+        gate.clear()
+        try:
+            set_threads(plan.cores)
+            batch.flush()
+        finally:
+            gate.set()
+    else:
+        set_threads(plan.torch_threads)
+        batch.flush()
+
+
+class _KnownBytes:
+    """Called from pool threads: what these bytes decoded to before, if anything, so a
+    byte-identical copy (or a touched or renamed file) skips decoding and inference."""
+
+    def __init__(self, cache: Cache, model_id: str | None, table: VectorTable | None,
+                 finished: dict) -> None:
+        self._cache, self._model_id = cache, model_id
+        self._table, self._finished = table, finished
+
+    def __call__(self, chash: str) -> CachedFile | None:
+        here = self._finished.get(chash)
+        vec = self._table.get(chash) if self._table is not None else None
+        if here is not None and (self._model_id is None or vec is not None):
+            return CachedFile(chash, here[0], here[1], None, vec)
+        return self._cache.images_for_hashes([chash], self._model_id).get(chash)
+
+
+class _Batch:
+    """Files waiting for inference; flushed as one inference call and one transaction."""
+
+    def __init__(self, embedder, model_id, cache: Cache, state: IngestState, finished: dict) -> None:
+        self._embedder, self._model_id, self._cache = embedder, model_id, cache
+        self._state, self._finished = state, finished
+        self._pending: list[_Read] = []
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def add(self, result: _Read) -> None:
+        stats, entry = self._state.stats, result.entry
+        if entry.skipped is not None:
+            self._state.skipped.append(entry.skipped)
+            if entry.skipped.reason.cacheable:
+                self._cache.store([entry], self._model_id)
+            return
+        if result.known is not None:
+            stats["reused_embeddings"] += 1
+            table = self._state.table
+            if result.known.embedding is not None and table is not None:
+                table.put(entry.file.path, entry.content_hash, result.known.embedding)
+        else:
+            stats["decoded"] += 1
+        self._pending.append(result)
+
+    def needs_inference(self) -> bool:
+        return self._embedder is not None and any(
+            r.prepared is not None and r.known is None for r in self._pending
+        )
+
+    def flush(self) -> None:
+        table, stats = self._state.table, self._state.stats
+        first: dict[str, _Read] = {}
+        for r in self._pending:
+            h = r.entry.content_hash
+            if r.prepared is None or r.known is not None or table is None:
+                continue
+            if h in table or h in first:
+                stats["reused_embeddings"] += 1  # a copy decoded at the same time as its twin
+                continue
+            first[h] = r
+        if first and self._embedder is not None:
+            todo = list(first.values())
+            out = self._embedder.embed(np.stack([r.prepared for r in todo]))
+            for r, vec in zip(todo, out):
+                table.put(r.entry.file.path, r.entry.content_hash, vec)
+            stats["embedded"] += len(todo)
+        self._commit()
+
+    def flush_without_inference(self) -> None:
+        """On cancel: keep what needs no model (the embedding comes on the next scan)."""
+        table = self._state.table
+        self._pending = [r for r in self._pending
+                         if r.known is not None or table is None or r.entry.content_hash in table]
+        self._commit()
+
+    def _commit(self) -> None:
+        if not self._pending:
+            return
+        table, done = self._state.table, self._state.done
+        rows = []
+        for r in self._pending:
+            e = r.entry
+            if r.known is not None:
+                # The image and embedding rows exist; only the file row is new.
+                rows.append(FileEntry(e.file, content_hash=e.content_hash))
+            else:
+                vec = table.get(e.content_hash) if table is not None else None
+                if vec is not None:
+                    table.put(e.file.path, e.content_hash, vec)  # a twin's: copied to its row
+                rows.append(replace(e, embedding=vec))
+            done[e.file.path] = ImageRecord(e.file, e.content_hash, e.facts, e.phash)
+        self._cache.store(rows, self._model_id)
+        for r in self._pending:
+            if r.known is None:
+                self._finished[r.entry.content_hash] = (r.entry.facts, r.entry.phash)
+        self._pending.clear()
+
+
+def _read_one(
+    file: FileRef,
+    prepare: Callable[[Any], np.ndarray] | None,
+    known: Callable[[str], CachedFile | None],
+    gate: threading.Event,
+) -> _Read:
+    gate.wait()
+    try:
+        with open(file.path, "rb") as fh:
+            data = fh.read()
+    except PermissionError:
+        return _skip(file, SkipReason.PERMISSION, "no permission to read the file")
+    except OSError as exc:
+        return _skip(file, SkipReason.UNREADABLE, exc.strerror or str(exc))
+    if len(data) != file.size:
+        return _skip(file, SkipReason.CHANGED, "the file changed while it was read")
+    chash = content_hash(data)
+    hit = known(chash)
+    if hit is not None:
+        return _Read(FileEntry(file, content_hash=chash, facts=hit.facts, phash=hit.phash), known=hit)
+    # Decoded only as far as the model input needs (both sides >= 224): the thumbnails
+    # and hashes below are computed from the same pixels whether or not a model runs.
+    decoded = decode_bytes(data, file.path, min_side=INPUT_SIZE)
+    del data
+    if isinstance(decoded, Skipped):
+        return _Read(FileEntry(file, content_hash=chash, skipped=decoded))
+    image = decoded.image
+    entry = FileEntry(
+        file,
+        content_hash=chash,
+        facts=decoded.facts,
+        phash=phash(image),
+        thumb=gray_thumb(image, 32).astype(np.uint8).tobytes(),
+    )
+    return _Read(entry, prepare(image) if prepare is not None else None)
+
+
+def _skip(file: FileRef, reason: SkipReason, detail: str) -> _Read:
+    return _Read(FileEntry(file, skipped=Skipped(file.path, reason, detail)))
+

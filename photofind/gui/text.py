@@ -1,0 +1,65 @@
+"""Words and numbers as the app shows them: bytes, similarity, tiers, durations, dates."""
+
+from __future__ import annotations
+
+from photofind.core.types import Tier
+
+TIER_LABELS = {
+    Tier.EXACT: "Exact copies",
+    Tier.PIXELS: "Same pixels",
+    Tier.NEAR: "Near duplicates",
+    Tier.SIMILAR: "Similar",
+}
+TIER_SHORT = {Tier.EXACT: "Exact", Tier.PIXELS: "Pixels", Tier.NEAR: "Near", Tier.SIMILAR: "Similar"}
+TIER_HELP = {
+    Tier.EXACT: "The same bytes: deleting a copy loses nothing.",
+    Tier.PIXELS: "The same picture, different metadata or container.",
+    Tier.NEAR: "The same photo resized, re-encoded, cropped or lightly edited.",
+    Tier.SIMILAR: "Different photos of the same scene (bursts, retakes). Review before acting.",
+}
+# Tier colours, strongest-to-weakest: green is safe to clean, purple asks for a look.
+TIER_COLORS = {Tier.EXACT: "#3fb27f", Tier.PIXELS: "#2fa4c2", Tier.NEAR: "#e0a030", Tier.SIMILAR: "#9b7cf6"}
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def percent(similarity: float) -> str:
+    """Cosine as a percentage; 99.95% must not read as 100% unless it is exact."""
+    value = similarity * 100
+    if value >= 99.95 and similarity < 1.0:
+        return "99.9%"
+    return f"{value:.0f}%" if value >= 99.95 or value < 10 else f"{value:.1f}%"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def short_date(taken: str | None) -> str:
+    """'2021-07-04T10:22:01' -> '2021-07-04 10:22'."""
+    if not taken:
+        return ""
+    return taken.replace("T", " ")[:16]
+
+
+def resolution(width: int, height: int) -> str:
+    return f"{width}\u00d7{height}"
+
+
+def megapixels(width: int, height: int) -> str:
+    return f"{width * height / 1e6:.1f} MP"

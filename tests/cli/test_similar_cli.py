@@ -1,0 +1,66 @@
+"""`photofind similar IMAGE --in PATH...` end to end, with the real ResNet-34 (random weights)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+from photofind import cli
+from tests import imagefactory as factory
+
+
+@pytest.fixture
+def small_library(tmp_path):
+    root = tmp_path / "lib"
+    a = factory.save(factory.make_scene(1), root / "a.jpg")
+    factory.copy(a, root / "copies" / "a copy.jpg")
+    factory.save(factory.make_scene(1).resize((240, 180), Image.Resampling.LANCZOS), root / "a_small.jpg")
+    for seed in (2, 3, 4):
+        factory.save(factory.make_scene(seed), root / f"other{seed}.jpg")
+    return root
+
+
+# Random weights put every pair near cosine 0.999; a near threshold above that keeps the slow
+# pixel checks (which the real weights' cosines would mostly spare) out of this test.
+@pytest.mark.slow
+def test_similar_json_for_a_library_photo_and_an_outside_one(small_library, tmp_path, capsys):
+    out = tmp_path / "similar.json"
+    cache = str(tmp_path / "c.sqlite3")
+    query = small_library / "a.jpg"
+    code = cli.main(["similar", str(query), "--in", str(small_library), "--top", "3", "--json", str(out),
+                     "--weights", "random", "--cache", cache, "-q", "--threshold", "0.99999"])
+    assert code == 0, capsys.readouterr().err
+    doc = json.loads(out.read_text())
+    assert doc["query"] == str(query.resolve())
+    paths = [r["path"] for r in doc["results"]]
+    assert len(paths) == 3 and str(query.resolve()) not in paths
+    assert doc["results"][0] == {"path": str((small_library / "copies" / "a copy.jpg").resolve()),
+                                 "similarity": 1.0, "tier": "exact"}
+    sims = [r["similarity"] for r in doc["results"]]
+    assert sims == sorted(sims, reverse=True)
+    assert all(r["tier"] in ("exact", "near", "similar", None) for r in doc["results"])
+    assert "RANDOM weights" in capsys.readouterr().out
+
+    outside = factory.save(factory.make_scene(3).resize((300, 225), Image.Resampling.LANCZOS), tmp_path / "q.jpg")
+    code = cli.main(["similar", str(outside), "--in", str(small_library), "--top", "10", "--json", "-",
+                     "--weights", "random", "--cache", cache, "-q", "--threshold", "0.99999"])
+    assert code == 0
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert len(doc["results"]) == 6  # every library photo; the query is not one of them
+    assert doc["results"][0]["path"].endswith("other3.jpg")  # same scene, resized
+    assert "photos most like" in captured.err  # the human list goes to stderr when JSON is on stdout
+
+
+def test_similar_usage_errors_exit_2(small_library, tmp_path, capsys):
+    assert cli.main(["similar", str(tmp_path / "missing.jpg"), "--in", str(small_library)]) == 2
+    assert "no such image" in capsys.readouterr().err
+    query = str(small_library / "a.jpg")
+    assert cli.main(["similar", query, "--in", str(tmp_path / "nowhere")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+    assert cli.main(["similar", query, "--in", str(small_library), "--top", "0"]) == 2
+    assert cli.main(["similar", query, "--in", str(small_library), "--threshold", "2"]) == 2
+    assert cli.main(["similar", query, "--in", str(small_library), "--no-embed", "-q"]) == 2
+    assert "needs the similarity model" in capsys.readouterr().err

@@ -1,0 +1,249 @@
+"""Tiered groups without chaining (photofind.core.grouping).
+
+Most tests replace verify.pixel_check with a stand-in that knows the truth ("same photo" iff
+two records show the same photo id): it isolates the grouping rules from the pixel
+heuristics, which tests/core/test_verify.py covers. The last tests run the real check."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from photofind.core import grouping, verify
+from photofind.core.grouping import SIZE_NOTE, Regrouper, complete_linkage, group_records
+from photofind.core.types import FileRef, ImageFacts, ImageRecord, Thresholds, Tier
+
+DIM = 48
+DUPLICATE_TIERS = (Tier.EXACT, Tier.PIXELS, Tier.NEAR)
+
+
+def unit(x):
+    x = np.asarray(x, np.float32)
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def record(name: str, *, content: str | None = None, width: int = 400, size: int = 1000,
+           phash: int | None = None, taken: str | None = None, camera: str | None = None) -> ImageRecord:
+    return ImageRecord(FileRef(f"/lib/{name}.jpg", size, 0), content or name,
+                       ImageFacts(width, 300, "JPEG", taken, camera), phash)
+
+
+@pytest.fixture
+def truth(monkeypatch):
+    """photo id per path; the stand-in pixel check says "same photo" iff the ids match."""
+    photo: dict[str, str] = {}
+    pixels: set[frozenset[str]] = set()
+
+    def pixel_check(a, b, thumb_a, thumb_b, *, rotations=False):
+        if a.content_hash == b.content_hash:
+            return "same bytes"
+        return "resized" if photo[a.path] == photo[b.path] else None
+
+    def same_pixels(a, b, thumb_a, thumb_b):
+        return a.content_hash == b.content_hash or frozenset((a.path, b.path)) in pixels
+
+    monkeypatch.setattr(verify, "pixel_check", pixel_check)
+    monkeypatch.setattr(verify, "same_pixels", same_pixels)
+    return photo, pixels
+
+
+def build(truth, spec: list[tuple[str, str, np.ndarray]], **kw):
+    """spec: (name, photo id, embedding) -> records, embeddings."""
+    photo, _ = truth
+    records = []
+    for name, pid, _vec in spec:
+        r = record(name, **kw.get(name, {}))
+        photo[r.path] = pid
+        records.append(r)
+    return records, unit(np.stack([v for *_, v in spec]))
+
+
+def members(groups, records, tiers=None):
+    return [{records[i].path.split("/")[-1][:-4] for i in g.indices} for g in groups
+            if tiers is None or g.tier in tiers]
+
+
+def arc(angle: float) -> np.ndarray:
+    v = np.zeros(DIM, np.float32)
+    v[0], v[1] = np.cos(angle), np.sin(angle)
+    return v
+
+
+# -- the every-member rule ---------------------------------------------------------------------
+
+
+def test_a_chain_of_matches_is_not_merged(truth):
+    ab, bc = np.arccos(0.96), np.arccos(0.95)  # A~B 0.96, B~C 0.95, A~C only ~0.83
+    records, emb = build(truth, [("a", "x", arc(0)), ("b", "x", arc(ab)), ("c", "x", arc(ab + bc))],
+                         b={"width": 800})  # b: highest resolution, so the keeper
+    groups = group_records(records, emb, Thresholds(near=0.9, similar=0.8))
+    dups = members(groups, records, DUPLICATE_TIERS)
+    assert dups == [{"a", "b"}]  # the strongest pair first; c matches b but not a: never {a, b, c}
+    assert members(groups, records, (Tier.SIMILAR,)) == [{"b", "c"}]  # through the keeper only
+    near = next(g for g in groups if g.tier is Tier.NEAR)
+    assert near.min_similarity == pytest.approx(0.96, abs=1e-5)
+
+
+def test_complete_linkage_merges_only_when_every_cross_pair_matches():
+    ok = {frozenset(p) for p in [(0, 1), (1, 2), (0, 2), (2, 3), (3, 4)]}
+    accept = lambda xs, ys: all(frozenset((x, y)) in ok for x in xs for y in ys)  # noqa: E731
+    edges = np.array([[0, 1], [1, 2], [0, 2], [2, 3], [3, 4]])
+    clusters, capped = complete_linkage(edges[:, 0], edges[:, 1], accept, max_size=10)
+    assert clusters == [[0, 1, 2], [3, 4]] and capped == [False, False]
+    clusters, capped = complete_linkage(edges[:, 0], edges[:, 1], accept, max_size=2)
+    assert clusters == [[0, 1], [2, 3]] and capped == [True, True]
+
+
+# `truth` is shared across examples on purpose: build() sets every path an example uses.
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), near=st.floats(0.85, 0.97), gap=st.floats(0.0, 0.25))
+def test_groups_never_hold_a_pair_below_their_tier(truth, seed, near, gap):
+    rng = np.random.default_rng(seed)
+    spec, kw = [], {}
+    for p in range(int(rng.integers(3, 8))):  # photos, each with copies and a scene of similar shots
+        base = rng.standard_normal(DIM)
+        for k in range(int(rng.integers(1, 5))):
+            name = f"p{p}_{k}"
+            noise = rng.uniform(0.05, 0.9)
+            spec.append((name, f"p{p}" if noise < 0.4 else name, base + noise * rng.standard_normal(DIM)))
+            if rng.random() < 0.2:
+                spec.append((name + "_copy", f"p{p}" if noise < 0.4 else name, spec[-1][2]))
+                kw[name + "_copy"] = {"content": name}
+    records, emb = build(truth, spec, **kw)
+    t = Thresholds(near=near, similar=near - gap)
+    groups = group_records(records, emb, t)
+    photo, _ = truth
+    cos = emb @ emb.T
+    seen: dict[int, int] = {}
+    dup_of: dict[int, int] = {}
+    for g in groups:
+        idx = g.indices
+        assert len(set(idx)) == len(idx) >= 2
+        assert g.min_similarity <= g.mean_similarity + 1e-9 and g.mean_similarity <= 1.0 + 1e-6
+        pairs = [(i, j) for i in idx for j in idx if i < j]
+        if g.tier in DUPLICATE_TIERS:
+            for i in idx:
+                assert i not in seen, "a file is in two duplicate groups"
+                seen[i] = g.id
+                dup_of[i] = g.keep_index
+            for i, j in pairs:
+                if records[i].content_hash != records[j].content_hash:
+                    assert cos[i, j] >= near - 1e-6 and photo[records[i].path] == photo[records[j].path]
+            assert g.min_similarity >= near - 1e-6
+        else:
+            for i, j in pairs:
+                assert cos[i, j] >= t.similar - 1e-6
+            assert len({dup_of.get(i, i) for i in idx}) == len(idx)  # never two of one duplicate group
+            assert all(dup_of.get(i, i) == i for i in idx)  # a duplicate group joins through its keeper
+            assert g.min_similarity >= t.similar - 1e-6
+    assert [g.id for g in groups] == list(range(1, len(groups) + 1))
+
+
+# -- tiers, copies, sizes -------------------------------------------------------------------------
+
+
+def test_tiers_exact_pixels_near_and_the_weakest_pair_decides(truth):
+    _, pixels = truth
+    v = unit(np.random.default_rng(0).standard_normal(DIM))
+    spec = [("a", "a", v), ("a2", "a", v), ("b", "b", -v), ("b_meta", "b", -v),
+            ("c", "c", arc(0)), ("c_meta", "c", arc(0)), ("c_small", "c", arc(0.1))]
+    records, emb = build(truth, spec, a2={"content": "a"}, c={"width": 900})
+    pixels.update({frozenset(("/lib/b.jpg", "/lib/b_meta.jpg")), frozenset(("/lib/c.jpg", "/lib/c_meta.jpg"))})
+    groups = group_records(records, emb, Thresholds(near=0.9, similar=0.8))
+    tiers = {frozenset(m): g.tier for m, g in zip(members(groups, records), groups)}
+    assert tiers == {frozenset({"a", "a2"}): Tier.EXACT, frozenset({"b", "b_meta"}): Tier.PIXELS,
+                     frozenset({"c", "c_meta", "c_small"}): Tier.NEAR}
+    exact = next(g for g in groups if g.tier is Tier.EXACT)
+    assert exact.why == ("same bytes",) and exact.min_similarity == 1.0
+    near = next(g for g in groups if g.tier is Tier.NEAR)
+    assert records[near.keep_index].path == "/lib/c.jpg" and "resized" in near.why
+
+
+def test_byte_copies_ride_with_their_twin_and_similar_uses_the_keeper(truth):
+    rng = np.random.default_rng(1)
+    scene = rng.standard_normal(DIM)
+    shot1, shot2 = scene + 0.2 * rng.standard_normal(DIM), scene + 0.2 * rng.standard_normal(DIM)
+    spec = [("s1", "s1", shot1), ("s1_copy", "s1", shot1), ("s1_small", "s1", shot1 + 0.05 * rng.standard_normal(DIM)),
+            ("s2", "s2", shot2)]
+    records, emb = build(truth, spec, s1_copy={"content": "s1"}, s1={"width": 900, "size": 5000})
+    cos = float(unit(shot1) @ unit(shot2))
+    groups = group_records(records, emb, Thresholds(near=0.97, similar=min(0.9, cos - 0.01)))
+    assert members(groups, records, DUPLICATE_TIERS) == [{"s1", "s1_copy", "s1_small"}]
+    assert members(groups, records, (Tier.SIMILAR,)) == [{"s1", "s2"}]
+    dup = groups[0]
+    assert [records[m.index].path for m in dup.members[:2]] == ["/lib/s1.jpg", "/lib/s1_copy.jpg"]
+    assert dup.members[1].similarity == 1.0 and "same bytes" in dup.why
+
+
+def test_big_clusters_are_split_and_flagged(truth):
+    rng = np.random.default_rng(2)
+    base = rng.standard_normal(DIM)
+    spec = [(f"f{k:03d}", "same", base + 0.01 * rng.standard_normal(DIM)) for k in range(grouping.MAX_DUPLICATE_GROUP + 10)]
+    records, emb = build(truth, spec)
+    groups = group_records(records, emb, Thresholds(near=0.9, similar=0.8))
+    dups = [g for g in groups if g.tier in DUPLICATE_TIERS]
+    assert max(len(g.members) for g in dups) == grouping.MAX_DUPLICATE_GROUP
+    assert sum(len(g.members) for g in dups) == len(records)
+    assert SIZE_NOTE in dups[0].why
+
+
+def test_without_embeddings_phash_candidates_and_pixels_decide(truth):
+    spec = [("a", "a", arc(0)), ("a_small", "a", arc(0)), ("b", "b", arc(1)), ("c", "c", arc(2))]
+    kw = {"a": {"phash": 0xF0F0}, "a_small": {"phash": 0xF0F1}, "b": {"phash": 0xF0F3}, "c": {"phash": 2**63}}
+    records, _ = build(truth, spec, **kw)
+    groups = group_records(records, None, Thresholds())
+    assert members(groups, records) == [{"a", "a_small"}]  # b's pHash is close too, its pixels are not
+    assert groups[0].tier is Tier.NEAR and groups[0].min_similarity == pytest.approx(1 - 1 / 64)
+
+
+# -- regrouping -------------------------------------------------------------------------------------
+
+
+def random_library(truth, n_photos: int, seed: int):
+    rng = np.random.default_rng(seed)
+    spec = []
+    for p in range(n_photos):
+        base = rng.standard_normal(DIM)
+        for k in range(int(rng.integers(1, 4))):
+            spec.append((f"p{p}_{k}", f"p{p}", base + 0.15 * rng.standard_normal(DIM)))
+        if rng.random() < 0.3:
+            spec.append((f"p{p}_burst", f"p{p}_burst", base + 0.5 * rng.standard_normal(DIM)))
+    return build(truth, spec)
+
+
+def test_regrouping_is_deterministic_and_equals_a_fresh_grouping(truth):
+    records, emb = random_library(truth, 40, seed=3)
+    regrouper = Regrouper(records, emb, floor=0.6)
+    a, b = Thresholds(near=0.95, similar=0.8), Thresholds(near=0.9, similar=0.7)
+    first = regrouper.group(a)
+    regrouper.group(b)
+    assert regrouper.group(a) == first
+    assert group_records(records, emb, a) == first
+    assert Regrouper(records, emb, floor=0.6).group(b) == regrouper.group(b)
+    assert regrouper.group(Thresholds(near=0.9, similar=0.5)) == group_records(records, emb, Thresholds(0.9, 0.5))
+
+
+def test_the_lsh_path_groups_like_the_exact_one(truth):
+    records, emb = random_library(truth, 120, seed=4)
+    t = Thresholds(near=0.9, similar=0.75)
+    assert group_records(records, emb, t, exact_below=50) == group_records(records, emb, t)
+
+
+# -- with the real pixel check ---------------------------------------------------------------------
+
+
+def test_scan_groups_the_library_fixture(library, fake_embedder, tmp_path):
+    from photofind.core.pipeline import scan
+    from photofind.core.types import ScanSettings
+
+    result = scan(ScanSettings(roots=(str(library["root"]),), cache_path=str(tmp_path / "c.db"), calibrate=False),
+                  embedder=fake_embedder)
+    dups = [{result.records[i].path for i in g.indices} for g in result.groups if g.tier in DUPLICATE_TIERS]
+    for want in library["expected_groups"]:
+        assert {str(p) for p in want} in dups
+    loners = {str(library["paths"][k]) for k in "DEF"}
+    assert not any(loners & g for g in dups)
+    again = Regrouper.from_result(result).group(result.settings.thresholds)
+    assert [(g.tier, g.indices) for g in again] == [(g.tier, g.indices) for g in result.groups]

@@ -1,0 +1,212 @@
+"""LSH planes and keys, and the pair search built on them (photofind.core.lsh, pairsearch)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from photofind.core.cache import Cache
+from photofind.core.lsh import (
+    NAMESPACE,
+    Hyperplanes,
+    LshParams,
+    choose_params,
+    expected_recall,
+    load_hyperplanes,
+    seeded_planes,
+)
+from photofind.core.pairsearch import (
+    Pairs,
+    agreement_limits,
+    exact_pairs,
+    find_pairs,
+    lsh_pairs,
+    recall_check,
+)
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def library(n: int, planted: int, *, dim: int = 64, anisotropic: bool = False, seed: int = 0,
+            lo: float = 0.90, hi: float = 0.99) -> tuple[np.ndarray, set[tuple[int, int]]]:
+    """Unit vectors with `planted` pairs at cosine lo..hi. Anisotropic: a shared positive mean
+    and a decaying spectrum, so unrelated vectors sit at cosine ~0.5 as ReLU features do."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, dim)).astype(np.float32)
+    spectrum = np.arange(1, dim + 1, dtype=np.float32) ** -0.4
+    if anisotropic:
+        x = unit(x * spectrum) + unit(np.abs(rng.standard_normal(dim)))
+    x = unit(x)
+    src = rng.choice(n, size=2 * planted, replace=False)
+    a, b = src[:planted], src[planted:]
+    c = rng.uniform(lo, hi, planted).astype(np.float32)
+    w = rng.standard_normal((planted, dim)).astype(np.float32) * (spectrum if anisotropic else 1.0)
+    w -= np.einsum("ij,ij->i", w, x[a])[:, None] * x[a]
+    x[b] = c[:, None] * x[a] + np.sqrt(1 - c * c)[:, None] * unit(w)
+    return unit(x), {(min(i, j), max(i, j)) for i, j in zip(a.tolist(), b.tolist())}
+
+
+def as_set(p: Pairs) -> set[tuple[int, int]]:
+    return set(zip(p.i.tolist(), p.j.tolist()))
+
+
+# -- keys ---------------------------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), bits=st.integers(1, 32), tables=st.integers(1, 5),
+       scale=st.floats(0.01, 100.0))
+def test_key_is_the_signs_of_the_centred_projections(seed, bits, tables, scale):
+    rng = np.random.default_rng(seed)
+    dim = 16
+    mean = rng.standard_normal(dim).astype(np.float32) * 0.3
+    hp = Hyperplanes.create(dim, LshParams(bits=bits, tables=tables, seed=seed % 1000), mean)
+    x = rng.standard_normal((5, dim)).astype(np.float32)
+    keys = hp.keys(x)
+    signs = (x - mean) @ hp.planes.T > 0
+    for t in range(tables):
+        bits_t = signs[:, t * bits : (t + 1) * bits]
+        expected = [int("".join("1" if b else "0" for b in row), 2) for row in bits_t]
+        assert keys[:, t].tolist() == expected
+    # Only the signs matter: stretching a centred vector, or the planes, changes nothing.
+    stretched = mean + scale * (x - mean)
+    assert np.array_equal(hp.keys(stretched), keys)
+    wider = Hyperplanes(hp.planes * np.float32(scale), hp.mean, hp.params)
+    assert np.array_equal(wider.keys(x), keys)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31), flip=st.integers(0, 11))
+def test_key_changes_exactly_where_a_sign_changes(seed, flip):
+    rng = np.random.default_rng(seed)
+    hp = Hyperplanes.create(12, LshParams(bits=12, tables=1, seed=3))
+    planes = hp.planes.astype(np.float64)
+    x = rng.standard_normal(12)
+    proj = planes @ x
+    # Move x across plane `flip` only: solve for the point with that one projection negated.
+    target = proj.copy()
+    target[flip] = -proj[flip]
+    y = np.linalg.solve(planes, target)
+    kx, ky = int(hp.keys(x.astype(np.float32))[0, 0]), int(hp.keys(y.astype(np.float32))[0, 0])
+    if min(abs(proj[flip]), 1.0) > 1e-3:
+        assert kx ^ ky == 1 << (11 - flip)
+
+
+def test_planes_are_seeded_blocks_and_survive_a_round_trip():
+    assert np.array_equal(seeded_planes(10, 8, 5), seeded_planes(200, 8, 5)[:10])
+    assert not np.array_equal(seeded_planes(10, 8, 5), seeded_planes(10, 8, 6))
+    hp = Hyperplanes.create(8, LshParams(bits=5, tables=3, seed=9), np.arange(8, dtype=np.float32), 42)
+    back = Hyperplanes.from_bytes(hp.to_bytes())
+    assert np.array_equal(back.planes, hp.planes) and np.array_equal(back.mean, hp.mean)
+    assert back.params == hp.params and back.fitted_on == 42
+    with pytest.raises(ValueError):
+        LshParams(bits=40)
+
+
+def test_planes_and_mean_are_stored_in_the_cache_and_refreshed_on_drift(tmp_path):
+    x, _ = library(500, 10, anisotropic=True)
+    params = LshParams(bits=10, tables=4)
+    with Cache(tmp_path / "c.sqlite3") as cache:
+        first = load_hyperplanes(cache, "model-a", x, params)
+        assert cache.get_blob(NAMESPACE, "model-a") is not None
+    with Cache(tmp_path / "c.sqlite3") as cache:  # a later run
+        again = load_hyperplanes(cache, "model-a", x[:450], params)  # a few photos fewer
+        assert np.array_equal(again.mean, first.mean)
+        assert np.array_equal(again.keys(x), first.keys(x))  # stable keys across runs
+        drifted = load_hyperplanes(cache, "model-a", unit(x + 0.3), params)
+        assert not np.array_equal(drifted.mean, first.mean)
+        assert np.array_equal(drifted.planes, first.planes)
+        cache.put_blob(NAMESPACE, "model-b", b"not an npz")
+        assert load_hyperplanes(cache, "model-b", x, params).params == params  # rebuilt, no crash
+
+
+# -- choosing L and K ---------------------------------------------------------------------------
+
+
+def test_default_tables_reach_the_recall_target_and_anisotropy_costs_more():
+    iso = choose_params(100_000, 0.9, mean_sq=0.0)
+    aniso = choose_params(100_000, 0.9, mean_sq=0.5, random_cos=np.random.default_rng(0).normal(0, 0.1, 2000))
+    assert expected_recall(0.9, 0.0, iso.bits, iso.tables, iso.probe) >= 0.99
+    assert expected_recall(0.9, 0.5, aniso.bits, aniso.tables, aniso.probe) >= 0.99
+    assert aniso.tables > iso.tables
+    assert choose_params(1_000_000, 0.9).bits > choose_params(20_000, 0.9).bits  # K grows with log N
+
+
+def test_agreement_limits_are_monotone():
+    g = agreement_limits(256)
+    assert g[0] == pytest.approx(1.0) and g[-1] < -0.99  # no bit differs / every bit differs
+    assert np.all(np.diff(g) <= 0)
+
+
+# -- pair search ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("anisotropic", [False, True])
+def test_lsh_finds_every_planted_pair_above_the_threshold(anisotropic):
+    x, planted = library(6000, 150, anisotropic=anisotropic, seed=1)
+    truth = as_set(exact_pairs(x, 0.9))
+    assert truth >= {p for p in planted if float(x[p[0]] @ x[p[1]]) >= 0.9}
+    hp = Hyperplanes.fit(x, LshParams(bits=12, tables=24))
+    found = lsh_pairs(x, 0.9, hp)
+    assert as_set(found) == truth
+    assert np.all(found.sim >= 0.9) and np.all(found.i < found.j)
+    assert recall_check(x, found, 0.9, sample=6000).recall == 1.0
+
+
+def test_multi_probe_finds_pairs_one_bit_apart():
+    x, _ = library(3000, 60, seed=2)
+    truth = as_set(exact_pairs(x, 0.9))
+    one_table = dict(bits=16, tables=3)
+    plain = as_set(lsh_pairs(x, 0.9, Hyperplanes.fit(x, LshParams(**one_table, probe=False))))
+    probed = as_set(lsh_pairs(x, 0.9, Hyperplanes.fit(x, LshParams(**one_table, probe=True))))
+    assert plain < probed <= truth
+
+
+def test_giant_buckets_are_searched_exactly_not_pairwise():
+    rng = np.random.default_rng(3)
+    x, _ = library(2000, 20, seed=3)
+    # 600 near-identical vectors: one bucket in every table, far above the caps below.
+    blob = unit(x[0] + 0.02 * rng.standard_normal((600, x.shape[1])).astype(np.float32))
+    x = np.concatenate([x, blob])
+    params = LshParams(bits=10, tables=6, bucket_cap=16, exact_cap=200)
+    found = lsh_pairs(x, 0.9, Hyperplanes.fit(x, params))
+    truth = as_set(exact_pairs(x, 0.9))
+    got = as_set(found)
+    assert got <= truth
+    blob_pairs = {(i, j) for i, j in truth if i >= 2000 and j >= 2000}
+    assert len(got & blob_pairs) >= 0.5 * len(blob_pairs)  # split buckets lose some, exactly searched
+    assert recall_check(x, found, 0.9, sample=500).recall > 0.5
+
+
+def test_find_pairs_is_exact_for_small_libraries_and_recall_check_sees_misses():
+    x, _ = library(800, 30, seed=4)
+    exact = find_pairs(x, 0.9)
+    assert as_set(exact) == as_set(exact_pairs(x, 0.9))
+    half = Pairs(exact.i[::2], exact.j[::2], exact.sim[::2])
+    report = recall_check(x, half, 0.9, sample=800)
+    assert report.true_pairs == len(exact) and report.found == len(half.i)
+    assert report.recall == pytest.approx(len(half.i) / len(exact))
+    assert len(find_pairs(x[:1], 0.9)) == 0 and len(find_pairs(x[:0], 0.9)) == 0
+
+
+def test_lsh_path_of_find_pairs_with_tuned_defaults():
+    x, planted = library(4000, 100, anisotropic=True, seed=5)
+    found = find_pairs(x, 0.9, exact_below=100)  # force the LSH path with auto L and K
+    report = recall_check(x, found, 0.9, sample=4000)
+    assert report.recall >= 0.97
+    assert as_set(found) <= as_set(exact_pairs(x, 0.9))
+
+
+def test_fast_bfloat16_signatures_agree_with_float32_nearly_everywhere(monkeypatch):
+    from photofind.core import lsh
+
+    monkeypatch.setattr(lsh, "_BF16_FASTER", True)  # take the bfloat16 path whatever this CPU is
+    x, _ = library(2000, 10, anisotropic=True)
+    hp = Hyperplanes.fit(x, LshParams(bits=16, tables=8))
+    exact, fast = hp.signatures(x), hp.signatures(x, fast=True)
+    differing = np.bitwise_count(exact.words ^ fast.words).sum() / (len(x) * hp.params.planes)
+    assert 0 <= differing < 0.01  # only bits of points within a hair of a plane

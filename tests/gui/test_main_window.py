@@ -1,0 +1,355 @@
+"""The real main window, driven as a user would: folders in, scan, browse, tune, act, undo."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from photofind.core.cache import Cache
+from photofind.core.executor import Status
+from photofind.core.types import Tier
+from photofind.gui.controller import regroup_result, thresholds_at
+from photofind.gui.group_model import Roles
+from tests import imagefactory as factory
+from tests.conftest import FakeEmbedder
+from tests.gui.conftest import scan_and_wait
+
+
+def shown_groups(window) -> list[tuple[str, frozenset[str]]]:
+    """(tier, member paths) of every group row the grid shows."""
+    model = window.model
+    out = []
+    for row in range(model.rowCount()):
+        parent = model.index(row, 0)
+        paths = frozenset(model.index(k, 0, parent).data(Roles.PATH) for k in range(model.rowCount(parent)))
+        out.append((parent.data(Roles.TIER), paths))
+    return out
+
+
+def as_path_sets(groups, records) -> set[frozenset[str]]:
+    return {frozenset(records[m.index].path for m in g.members) for g in groups}
+
+
+def drop_urls(widget, paths: list[str]) -> QDropEvent:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(p) for p in paths])
+    pos = QPointF(widget.rect().center())
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    try:
+        enter = QDragEnterEvent(pos, *args)  # Qt >= 6.12 takes QPointF
+    except TypeError:
+        enter = QDragEnterEvent(pos.toPoint(), *args)
+    QApplication.sendEvent(widget, enter)
+    drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, drop)
+    return drop
+
+
+def test_scan_of_a_dropped_folder_shows_the_groups(qtbot, window, library):
+    drop_urls(window, [str(library["root"])])
+    assert window.folders.model.paths() == [str(library["root"])]
+    result = scan_and_wait(qtbot, window)
+
+    groups = shown_groups(window)
+    assert len(groups) == 3
+    assert {paths for _tier, paths in groups} == {frozenset(map(str, g)) for g in library["expected_groups"]}
+    assert {tier for tier, _ in groups} <= {t.value for t in Tier}
+    assert {tier for tier, paths in groups if str(library["paths"]["B_half"]) in paths} == {"near"}
+    assert "3 groups" in window.status_label.text()
+    assert window.skipped_button.text() == "5 skipped"
+    assert sorted(window.skipped_panel.visible_paths()) == sorted(map(str, library["bad"].values()))
+    assert window.filters.tier_buttons[Tier.NEAR].text().endswith(str(sum(t == "near" for t, _ in groups)))
+    # The grid lays every photo out in its own cell and loads thumbnails for what it painted.
+    window.grid.viewport().repaint()
+    qtbot.waitUntil(lambda: window.grid.loader.pending_count() == 0, timeout=20_000)
+    assert window.grid.loader.cached_count() >= 4
+    assert len(result.records) == 11 and not window.banner.isVisible()
+
+
+def test_slider_regroups_from_cached_embeddings(qtbot, window, library, fake_embedder):
+    window.add_folders([str(library["root"])])
+    result = scan_and_wait(qtbot, window)
+    embedded = fake_embedder.images_embedded
+    before = {paths for _t, paths in shown_groups(window)}
+    assert window.filters.is_automatic()
+
+    with qtbot.waitSignal(window.controller.groupsChanged, timeout=30_000):
+        window.filters.slider.setValue(995)  # as a drag would
+    strict = regroup_result(result, thresholds_at(0.995, window.base_thresholds))
+    after = {paths for _t, paths in shown_groups(window)}
+    assert after == as_path_sets(strict, result.records)
+    assert after != before
+    assert fake_embedder.images_embedded == embedded  # nothing was read or embedded again
+    assert window.prefs.similarity == pytest.approx(0.995) and not window.filters.is_automatic()
+    assert window.scan_settings().thresholds.similar == pytest.approx(0.995)
+
+    with qtbot.waitSignal(window.controller.groupsChanged, timeout=30_000):
+        window.filters.auto_button.click()
+    assert {paths for _t, paths in shown_groups(window)} == before
+    assert window.prefs.similarity is None and window.filters.is_automatic()
+
+
+def test_tier_toggles_and_sort_change_the_grid_only(qtbot, window, library):
+    window.add_folders([str(library["root"])])
+    scan_and_wait(qtbot, window)
+    with qtbot.assertNotEmitted(window.controller.groupsChanged):
+        window.filters.tier_buttons[Tier.NEAR].setChecked(False)
+    assert window.model.rowCount() == sum(1 for g in window.controller.groups if g.tier != Tier.NEAR)
+    assert window.grid.placeholder[0] in ("Nothing to show", "No duplicates found")
+    window.filters.tier_buttons[Tier.NEAR].setChecked(True)
+    window.filters.set_sort_key("size")
+    sizes = [window.model.index(r, 0).data(Roles.COUNT) for r in range(window.model.rowCount())]
+    assert sizes == sorted(sizes, reverse=True)
+    assert window.prefs.sort_key.value == "size" and Tier.NEAR in window.prefs.tiers
+
+
+class GatedEmbedder(FakeEmbedder):
+    """Holds its third batch until the test says go, so a cancel lands mid-scan."""
+
+    def __init__(self, hold_at_call: int = 3) -> None:
+        super().__init__()
+        self.hold_at = hold_at_call
+        self.reached = threading.Event()
+        self.gate = threading.Event()
+
+    def embed(self, batch):
+        if self.calls + 1 == self.hold_at:
+            self.reached.set()
+            self.gate.wait(30)
+        return super().embed(batch)
+
+
+@pytest.fixture
+def many_photos(tmp_path: Path) -> Path:
+    root = tmp_path / "many"
+    for i in range(24):
+        factory.save(factory.make_scene(100 + i, (96, 72)), root / f"p{i:02d}.jpg")
+    return root
+
+
+def test_cancel_keeps_finished_work_and_the_next_scan_resumes(qtbot, make_window, many_photos, tmp_path):
+    embedder = GatedEmbedder()
+    window = make_window(embedder=embedder, batch_size=4)
+    window.add_folders([str(many_photos)])
+    try:
+        assert window.start_scan()
+        qtbot.waitUntil(embedder.reached.is_set, timeout=30_000)
+        qtbot.waitUntil(lambda: "of 24" in window.progress_label.text(), timeout=10_000)
+        assert window.progress_label.text().startswith("Embedding")
+        assert window.cancel_action.isEnabled() and not window.scan_action.isEnabled()
+        with qtbot.waitSignal(window.controller.scanFinished, timeout=30_000) as finished:
+            window.cancel_action.trigger()
+            embedder.gate.set()
+    finally:
+        embedder.gate.set()
+    partial = finished.args[0]
+    assert partial.cancelled and 8 <= len(partial.records) < 24
+    assert "kept" in window.status_label.text()
+    with Cache(tmp_path / "cache" / "cache.sqlite3") as cache:
+        stored = cache.stats()["embeddings"]
+    assert stored == len(partial.records)
+
+    before = embedder.images_embedded
+    full = scan_and_wait(qtbot, window)
+    assert not full.cancelled and len(full.records) == 24
+    assert embedder.images_embedded - before == 24 - stored  # only the unfinished photos
+
+
+def test_offline_weights_banner_explains_and_offers_both_ways(qtbot, make_window, library, monkeypatch):
+    monkeypatch.setenv("PHOTOFIND_NO_DOWNLOAD", "1")
+    window = make_window(embedder=None)  # the real resolver: no weights anywhere here
+    assert window.banner.isVisible() and "weights" in window.banner.problem  # said at start
+    window.add_folders([str(library["root"])])
+    result = scan_and_wait(qtbot, window)
+    assert result.model is None
+    assert window.banner.isVisible()
+    reason = window.banner.problem
+    assert "weights" in reason and "PHOTOFIND_WEIGHTS" in reason
+    # Without the CNN the engine still finds byte and pixel copies, and the grid shows them.
+    shown = shown_groups(window)
+    assert {paths for _t, paths in shown} == as_path_sets(result.groups, result.records)
+    assert any({str(library["paths"]["A"]), str(library["paths"]["A_copy"])} <= paths for _t, paths in shown)
+
+    window.banner.continue_button.click()
+    assert window.banner.isVisible() and window.banner.problem == reason  # the reason stays
+    assert window.prefs.embed is False
+    assert window.scan_settings().embed is False
+
+    missing = str(Path(library["root"]).parent / "nowhere" / "resnet34.pth")
+    monkeypatch.setattr(window, "ask_weights_path", lambda: missing)
+    with qtbot.waitSignal(window.controller.scanFinished, timeout=60_000):
+        window.banner.choose_button.click()
+    assert window.prefs.weights == missing and window.prefs.embed is True
+    assert "not found" in window.banner.problem and missing in window.banner.problem
+
+
+def test_folders_and_view_settings_survive_a_restart(qtbot, make_window, library, qsettings):
+    first = make_window(embedder=FakeEmbedder())
+    first.add_folders([str(library["root"]), str(library["root"] / "trip")])
+    first.folders.model.set_protected(1, True)
+    first.filters.set_sort_key("similarity")
+    first.close()
+    second = make_window(embedder=FakeEmbedder(), settings=qsettings)
+    assert second.folders.model.paths() == [str(library["root"]), str(library["root"] / "trip")]
+    assert second.folders.model.protected_paths() == [str(library["root"] / "trip")]
+    assert second.filters.sort_key().value == "similarity"
+
+
+def test_protected_folder_photos_are_never_marked(qtbot, window, library):
+    window.add_folders([str(library["root"]), str(library["root"] / "web")])
+    window.folders.model.set_protected(1, True)
+    scan_and_wait(qtbot, window)
+    window.review.mark_by_rule(set(Tier))
+    marked = {window.model.records()[i].path for i in window.model.marked()}
+    assert marked and not any(p.startswith(str(library["root"] / "web")) for p in marked)
+    b_half = str(library["paths"]["B_half"])
+    record = next(i for i, r in enumerate(window.model.records()) if r.path == b_half)
+    with qtbot.waitSignal(window.model.markRefused):
+        assert not window.model.set_marked(record, True)
+    assert "protected" in window.status_label.text()
+
+
+def test_mark_by_rule_trash_and_undo(qtbot, window, library, monkeypatch):
+    window.add_folders([str(library["root"])])
+    scan_and_wait(qtbot, window)
+    added = window.review.mark_by_rule({Tier.EXACT, Tier.PIXELS, Tier.NEAR})
+    marked_paths = sorted(window.model.records()[i].path for i in window.model.marked())
+    assert added == len(marked_paths) == 5  # every group keeps one: 8 grouped photos - 3 keepers
+    assert window.trash_action.isEnabled()
+    expected_bytes = sum(os.path.getsize(p) for p in marked_paths)
+    asked = []
+    monkeypatch.setattr(window.review, "confirm", lambda *args: asked.append(args) or True)
+    with qtbot.waitSignal(window.controller.actionFinished, timeout=30_000) as done:
+        window.trash_action.trigger()
+    kind, report = done.args
+    assert asked == [(5, expected_bytes, 3, "trash")]
+    assert kind == "trash" and report.count(Status.DONE) == 5
+    assert not any(os.path.exists(p) for p in marked_paths)
+    assert window.model.rowCount() == 0 and window.undo_action.isEnabled()
+
+    with qtbot.waitSignal(window.controller.scanFinished, timeout=60_000):  # undo rescans
+        window.undo_action.trigger()
+    assert all(os.path.exists(p) for p in marked_paths)
+    assert len(shown_groups(window)) == 3
+
+
+def test_compare_opens_for_the_current_group_and_writes_back(qtbot, window, library):
+    compare = pytest.importorskip("photofind.gui.compare")
+    window.add_folders([str(library["root"])])
+    scan_and_wait(qtbot, window)
+    model = window.model
+    opened = []
+    window.grid.compareRequested.connect(opened.append)
+    cell = window.grid.visualRect(model.index(1, 0, model.index(0, 0)))
+    qtbot.mouseClick(window.grid.viewport(), Qt.MouseButton.LeftButton, pos=cell.center())  # a real
+    qtbot.mouseDClick(window.grid.viewport(), Qt.MouseButton.LeftButton, pos=cell.center())  # double-click
+    assert opened == [0]  # one double-click, one compare view
+    dialog = window.review.compare_dialog
+    assert isinstance(dialog, compare.CompareDialog) and dialog.isVisible()
+    window.compare_action.trigger()  # the toolbar opens the current group too
+    assert window.review.compare_dialog is not dialog and window.review.compare_dialog.isVisible()
+    dialog = window.review.compare_dialog
+    group = model.group(0)
+    assert dialog.indices == list(group.indices) and dialog.keeper == model.keeper_of(group)
+    other = group.indices[1]
+    dialog.set_current(other)
+    dialog.toggle_mark()
+    assert other in model.marked()
+    dialog.make_keeper()
+    assert model.keeper_of(group) == other and other not in model.marked()
+    dialog.close()
+
+
+def test_browse_similar_lists_the_closest_photos_first(qtbot, window, library):
+    if window.similar is None:
+        pytest.skip("the similar view is not in this build")
+    window.add_folders([str(library["root"])])
+    result = scan_and_wait(qtbot, window)
+    query = str(library["paths"]["B"])
+    with qtbot.waitSignal(window.similar.searchFinished, timeout=30_000):
+        assert window.review.browse_similar(query)
+    assert window.tabs.currentWidget() is window.similar
+    found = window.similar.results()
+    sims = [s for _p, s, _t in found]
+    assert sims == sorted(sims, reverse=True) and query not in [p for p, _s, _t in found]
+    top_two = {p for p, _s, _t in found[:2]}
+    assert top_two == {str(library["paths"]["B_half"]), str(library["paths"]["B_q40"])}
+    index = {r.path: i for i, r in enumerate(result.records)}
+    e = result.embeddings
+    assert sims[0] == pytest.approx(float(e[index[query]] @ e[index[found[0][0]]]), abs=1e-5)
+
+
+def test_main_opens_the_window_with_the_given_folders(qtbot, monkeypatch, library, tmp_path):
+    from PySide6.QtWidgets import QApplication
+
+    from photofind.commands.gui import run
+    from photofind.gui.main_window import MainWindow
+
+    seen = {}
+
+    def fake_exec(app):
+        window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible())
+        seen["folders"] = window.folders.model.paths()
+        seen["icon"] = not window.windowIcon().isNull()
+        seen["style"] = "QToolBar" in app.styleSheet()
+        window.close()
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", fake_exec)
+    warm_ups = []
+    monkeypatch.setattr("photofind.gui.workers.warm_up_engine", lambda: warm_ups.append(1))
+    assert run(argparse.Namespace(paths=[str(library["root"]), str(tmp_path / "not-there")])) == 0
+    assert seen == {"folders": [str(library["root"])], "icon": True, "style": True}
+    qtbot.waitUntil(lambda: warm_ups == [1])  # torch is loaded while the app is idle
+
+
+def test_unexpected_errors_are_shown_not_swallowed(qtbot, monkeypatch, capsys):
+    from PySide6.QtWidgets import QMessageBox
+
+    from photofind.gui.app import ErrorReporter
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: shown.append((box.text(), box.detailedText())) or 0)
+    reporter = ErrorReporter()
+    try:
+        raise ValueError("bad thing")
+    except ValueError as exc:
+        reporter(type(exc), exc, exc.__traceback__)
+    assert shown and "bad thing" in shown[0][0] and "Traceback" in shown[0][1]
+    assert "ValueError: bad thing" in capsys.readouterr().err
+
+
+def test_keeper_rule_picks_original_names_and_is_remembered(qtbot, window, library):
+    window.add_folders([str(library["root"])])
+    scan_and_wait(qtbot, window)
+    model = window.model
+    a_group = model.group_of_record(next(i for i, r in enumerate(model.records())
+                                         if r.path == str(library["paths"]["A_copy"])))
+    window.review.keep_by_rule("unedited,resolution,format,size,oldest,mtime,shortest")
+    kept = model.records()[model.keeper_of(a_group)].path
+    assert "copy" not in os.path.basename(kept)
+    window.review.keep_by_rule("shortest")  # a one-link chain: the shortest path wins
+    assert model.records()[model.keeper_of(a_group)].path == min(
+        (model.records()[i].path for i in a_group.indices), key=lambda p: (len(p), p))
+    assert window.prefs.keep_rules == "shortest" and window.scan_settings().keep_rules == "shortest"
+
+
+def test_a_keep_all_decision_hides_the_group_now_and_after_a_rescan(qtbot, window, library):
+    window.add_folders([str(library["root"])])
+    scan_and_wait(qtbot, window)
+    b_path = str(library["paths"]["B"])
+    row = next(r for r in range(window.model.rowCount())
+               if b_path in {window.model.records()[i].path for i in window.model.group(r).indices})
+    with qtbot.waitSignal(window.controller.groupsChanged):
+        window.review.remember(row, "keep-all")
+    remaining = [paths for _t, paths in shown_groups(window)]
+    assert len(remaining) == 2 and not any(b_path in paths for paths in remaining)
+    scan_and_wait(qtbot, window)
+    assert {paths for _t, paths in shown_groups(window)} == set(remaining)
