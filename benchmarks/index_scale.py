@@ -87,9 +87,7 @@ def run_photofind(x):
     start = time.perf_counter()
     params = auto_params(x, THRESHOLD)
     planes = Hyperplanes.fit(x, params)
-    from photofind.core.pairsearch import FAST_HASH_FROM
-
-    sig = planes.signatures(x, fast=len(x) >= FAST_HASH_FROM)
+    sig = planes.signatures(x)
     built = time.perf_counter()
     pairs = lsh_pairs(x, THRESHOLD, planes, signatures=sig)
     groups = group_pairs(x, pairs.i, pairs.j, pairs.sim)

@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="8 source photos instead of all (a smoke run)")
     p.add_argument("--hygiene", action="store_true", help="also measure input geometry and centring (slow)")
     p.add_argument("--skip-cli", action="store_true", help="only the in-process rows")
+    p.add_argument("--report", action="append", default=[], metavar="JSON",
+                   help="also score an existing `photofind scan --json` report of the set (repeatable)")
     p.add_argument("--rotations", action="store_true",
                    help="also run `photofind scan --rotations` (slow with random weights: it checks "
                    "every candidate pair in 8 orientations and a range of small angles)")
@@ -115,6 +117,12 @@ def main(argv: list[str] | None = None) -> int:
             if report.get("calibration"):
                 results.setdefault("calibration", report["calibration"])
             results.setdefault("thresholds", report.get("thresholds"))
+    for path in args.report:
+        report = json.loads(Path(path).read_text())
+        subset = ev.everything if report.get("rotations") else ev.unrotated
+        rows.append(row(f"report {Path(path).name}" + (" [all]" if report.get("rotations") else ""),
+                        ev.score_groups(truth, ev.report_groups(report), subset=subset),
+                        report.get("stats", {}).get("seconds")))
     scan = ref.load_scan(root, cache)
     for name, rotations, subset in (
         ("verify.py + reference grouping", False, ev.unrotated),

@@ -8,7 +8,9 @@ small records, and embeddings go straight into the scan's VectorTable.
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -57,7 +59,8 @@ class ThreadPlan:
     torch thread, which has no barrier: then the decoders use every core and soak up the
     time inference leaves. When inference is the bottleneck (the next batch is decoded
     before the current one is embedded) the decoders pause and torch takes every core:
-    time-slicing is then the best two stages sharing the same cores can do.
+    time-slicing is then the best two stages sharing the same cores can do. Both that and
+    the last batch's use of every core happen only while they pay (see WidthChooser).
     """
 
     cores: int
@@ -129,6 +132,7 @@ def _run(todo, embedder, cache, state, phase, batch_size, plan: ThreadPlan, prog
     prepare = embedder.prepare if embedder is not None else None
     gate = threading.Event()  # cleared while inference has every core
     gate.set()
+    width = WidthChooser(plan.cores, plan.decoders + 1)
     # Bounded: the pool never runs more than `window` files ahead of inference.
     window = max(2 * batch_size, 4 * plan.decoders)
     processed = 0
@@ -154,9 +158,9 @@ def _run(todo, embedder, cache, state, phase, batch_size, plan: ThreadPlan, prog
                 batch.add(result)
                 if len(batch) >= batch_size:
                     check_cancel(progress)  # not a second of inference after a cancel
-                    _flush(batch, queue, gate, plan, batch_size, embedder)
+                    _flush(batch, queue, gate, plan, batch_size, embedder, width)
                 progress.update(phase, processed, len(todo))
-            _flush(batch, queue, gate, plan, batch_size, embedder)
+            _flush(batch, queue, gate, plan, batch_size, embedder, width)
         except Cancelled:
             for fut in queue:
                 fut.cancel()
@@ -166,27 +170,58 @@ def _run(todo, embedder, cache, state, phase, batch_size, plan: ThreadPlan, prog
             gate.set()  # a parked decoder must not outlive the scan
 
 
+class WidthChooser:
+    """Whether inference may take every core (see `_flush`), learned from the batches.
+
+    A multi-threaded torch only pays with the cores to ourselves: on a busy machine (a
+    browser, a build) its threads wait at every barrier for one the OS has parked, and it
+    then runs slower than one thread (measured here: 4x the CPU per photo). So a wide batch
+    must beat the narrow ones per photo, or inference stays narrow for the rest of the scan.
+    """
+
+    MIN_GAIN = 1.2
+
+    def __init__(self, cores: int = 1, own_threads: int = 0) -> None:
+        self.narrow: float | None = None  # seconds per photo of the last narrow batch
+        # Before any batch is timed: a load average beyond our own threads means others
+        # want these cores too (where the OS has no load average, assume a quiet machine).
+        try:
+            self.allowed = os.getloadavg()[0] <= cores + own_threads
+        except (AttributeError, OSError):
+            self.allowed = True
+
+    def record(self, wide: bool, seconds: float, photos: int) -> None:
+        if seconds < 0.02:
+            return  # too short to time against the OS's scheduling noise
+        per_photo = seconds / max(photos, 1)
+        if not wide:
+            self.narrow = per_photo
+        elif self.narrow is not None and per_photo * self.MIN_GAIN > self.narrow:
+            self.allowed = False
+
+
 def _flush(batch: "_Batch", queue: deque, gate: threading.Event, plan: ThreadPlan,
-           batch_size: int, embedder) -> None:
+           batch_size: int, embedder, width: WidthChooser | None = None) -> None:
     """Embed the batch with as many torch threads as leave the decoders their cores."""
     set_threads = getattr(embedder, "set_threads", None)
     if set_threads is None or not batch.needs_inference():
         batch.flush()
         return
+    width = width or WidthChooser()
     ready = sum(1 for fut in queue if fut.done())
-    if ready == len(queue):  # the decoders are idle: nothing to share the cores with
-        set_threads(plan.cores)
-        batch.flush()
-    elif ready >= batch_size:  # inference is the bottleneck: decoders pause meanwhile
+    idle = ready == len(queue)  # the decoders are idle: nothing to share the cores with
+    behind = ready >= batch_size  # inference is the bottleneck: decoders pause meanwhile
+    wide = width.allowed and plan.torch_threads < plan.cores and (idle or behind)
+    set_threads(plan.cores if wide else plan.torch_threads)
+    if wide and not idle:
         gate.clear()
-        try:
-            set_threads(plan.cores)
-            batch.flush()
-        finally:
-            gate.set()
-    else:
-        set_threads(plan.torch_threads)
+    photos = len(batch)
+    start = time.perf_counter()
+    try:
         batch.flush()
+    finally:
+        gate.set()
+    width.record(wide, time.perf_counter() - start, photos)
 
 
 class _KnownBytes:

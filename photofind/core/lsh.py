@@ -130,18 +130,14 @@ class Hyperplanes:
         k = self.params.bits
         return self.planes[table * k : (table + 1) * k]
 
-    def signatures(self, vectors: np.ndarray, *, fast: bool = False) -> Signatures:
-        """Every sign bit of every vector. `fast`: project in bfloat16 where this CPU does that
-        much faster than float32 (see `_bf16_projector`); bits of points within ~0.3% of a
-        plane may then differ from the float32 ones, a coin flip either way."""
+    def signatures(self, vectors: np.ndarray) -> Signatures:
         n, nbits = len(vectors), self.params.planes
         nwords = -(-nbits // 64)
         words = np.zeros((nwords, n), np.uint64)
         offset = self.planes @ self.mean  # (x - m).p == x.p - m.p: no centred copy of x
         planes_t = np.ascontiguousarray(self.planes.T)
-        signs = (_bf16_signs(planes_t, offset) if fast else None) or (lambda x: x @ planes_t > offset)
         for s in range(0, n, _BLOCK_ROWS):
-            bits = signs(vectors[s : s + _BLOCK_ROWS])
+            bits = (vectors[s : s + _BLOCK_ROWS] @ planes_t) > offset
             packed = np.zeros((len(bits), nwords * 8), np.uint8)
             packed[:, : -(-nbits // 8)] = np.packbits(bits, axis=1)
             words[:, s : s + len(bits)] = packed.view(">u8").astype(np.uint64).T
@@ -173,41 +169,6 @@ class Hyperplanes:
         if planes.shape != (params.planes, mean.shape[0]):
             raise ValueError("stored planes do not match their parameters")
         return cls(planes, mean, params, int(meta.get("fitted_on", 0)))
-
-
-_BF16_FASTER: bool | None = None  # measured once per process
-
-
-def _bf16_signs(planes_t: np.ndarray, offset: np.ndarray):
-    """x -> (x @ planes_t > offset) computed by torch in bfloat16, or None when torch is
-    missing or bfloat16 is not at least twice as fast as float32 here (CPUs without native
-    bf16 emulate it slowly)."""
-    global _BF16_FASTER
-    try:
-        import time
-
-        import torch
-    except ImportError:
-        return None
-    p16 = torch.from_numpy(planes_t).to(torch.bfloat16)
-    if _BF16_FASTER is None:
-        probe = np.random.default_rng(0).standard_normal((4096, planes_t.shape[0]), dtype=np.float32)
-        x16 = torch.from_numpy(probe).to(torch.bfloat16)
-
-        def best_of_3(fn) -> float:  # the fastest run: other processes only ever slow one down
-            times = []
-            for _ in range(3):
-                start = time.perf_counter()
-                fn()
-                times.append(time.perf_counter() - start)
-            return min(times)
-
-        x16 @ p16  # warm-up
-        _BF16_FASTER = best_of_3(lambda: probe @ planes_t) > 2 * best_of_3(lambda: x16 @ p16)
-    if not _BF16_FASTER:
-        return None
-    o16 = torch.from_numpy(offset).to(torch.bfloat16)
-    return lambda x: (torch.from_numpy(np.ascontiguousarray(x)).to(torch.bfloat16) @ p16 > o16).numpy()
 
 
 def load_hyperplanes(cache, model_id: str, vectors: np.ndarray, params: LshParams) -> Hyperplanes:

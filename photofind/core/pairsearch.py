@@ -36,7 +36,6 @@ from photofind.core.lsh import (
 from photofind.core.progress import NULL_PROGRESS, Phase, Progress, check_cancel
 
 EXACT_BELOW = 12_000  # below this many vectors exact search costs about as much and misses nothing
-FAST_HASH_FROM = 200_000  # from here on, hashing dominates enough to project in bfloat16
 _MISS = 1e-4  # chance, per filter stage, of dropping a true pair that sits exactly at the threshold
 _CHUNK = 1 << 17  # candidate pairs per vectorised step
 _DENSE_BITS = 22  # keys this short find neighbour buckets through a dense table, not a search
@@ -274,6 +273,8 @@ class _Buckets:
         self.slot = slot
         big = np.flatnonzero(self.sizes > params.bucket_cap)
         self.giants = [self.order[self.starts[b] : self.starts[b] + self.sizes[b]] for b in big]
+        self.first = self.order[self.starts]  # bucket -> its first member
+        self.single = self.sizes == 1
 
     def pairs(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         yield from self._same_bucket()
@@ -312,6 +313,9 @@ class _Buckets:
                 # side whose flipped bit is 0) and drops missing neighbours (-1) too.
                 rows, cols = np.nonzero(nb > a[:, None])
                 a, nb = a[rows], nb[rows, cols]
+                single = self.single[a] & self.single[nb]  # the common case: two lone photos
+                yield self.first[a[single]], self.first[nb[single]]
+                a, nb = a[~single], nb[~single]
                 ok = self.sizes[nb] <= cap
                 yield from self._cross(a[ok], nb[ok])
         finally:
@@ -321,10 +325,6 @@ class _Buckets:
     def _cross(self, a: np.ndarray, b: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Every member of bucket a[k] with every member of bucket b[k]."""
         sa, sb = self.sizes[a], self.sizes[b]
-        single = (sa == 1) & (sb == 1)  # most buckets at useful K: no index arithmetic needed
-        if single.any():
-            yield self.order[self.starts[a[single]]], self.order[self.starts[b[single]]]
-            a, b, sa, sb = a[~single], b[~single], sa[~single], sb[~single]
         count = sa * sb
         ends = np.cumsum(count)
         step = max(1, _CHUNK * 8)
@@ -376,7 +376,7 @@ def lsh_pairs(vectors: np.ndarray, threshold: float, planes: Hyperplanes, *,
     n, params = len(vectors), planes.params
     if n < 2:
         return Pairs.empty()
-    sig = signatures if signatures is not None else planes.signatures(vectors, fast=n >= FAST_HASH_FROM)
+    sig = signatures if signatures is not None else planes.signatures(vectors)
     filt = _SignatureFilter(sig, vectors, planes.mean, threshold)
     slot = np.full(1 << params.bits, -1, np.int32) if params.probe and params.bits <= _DENSE_BITS else None
     found: list[np.ndarray] = []

@@ -113,8 +113,9 @@ def thumb_correlation(a: np.ndarray, b: np.ndarray) -> float:
     y = np.asarray(b, dtype=np.float32).ravel()
     x = x - x.mean()
     y = y - y.mean()
-    denom = float(np.linalg.norm(x) * np.linalg.norm(y))
-    return float(x @ y / denom) if denom > 0 else 0.0
+    # einsum: numpy's own loop, no BLAS thread hand-off per call (see align.coarse_scores)
+    denom = float(np.sqrt(np.einsum("i,i->", x, x) * np.einsum("i,i->", y, y)))
+    return float(np.einsum("i,i->", x, y) / denom) if denom > 0 else 0.0
 
 
 def pixel_check(

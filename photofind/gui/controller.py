@@ -52,6 +52,7 @@ class ScanController(QObject):
         self.workers = workers
         self.result: ScanResult | None = None
         self.groups: tuple[Group, ...] = ()
+        self._gone: set[str] = set()  # paths cleaned up since the scan: kept out of regroups
         self._scan: ScanWorker | None = None
         self._jobs: dict[QThread, QObject] = {}  # live threads -> their worker (kept alive)
         self._regroup_generation = 0
@@ -99,6 +100,7 @@ class ScanController(QObject):
     def _scan_finished(self, result: ScanResult) -> None:
         self._scan = None
         self.result = result
+        self._gone = set()
         self.groups = tuple(result.groups)
         self._regroup_generation += 1  # a regroup of the previous library is now stale
         self.busyChanged.emit(False)
@@ -132,8 +134,8 @@ class ScanController(QObject):
         generation, groups = payload
         self._regroup_busy = False
         if generation == self._regroup_generation and self.result is not None:
-            self.groups = groups
-            self.groupsChanged.emit(groups)
+            self.groups = without_paths(self.result, groups, self._gone)
+            self.groupsChanged.emit(self.groups)
         self._run_pending_regroup()
 
     def _regroup_failed(self, message: str) -> None:
@@ -225,6 +227,7 @@ class ScanController(QObject):
         kind, self._action = self._action or "", None
         if kind == "trash" and self.result is not None:
             done = {o.item.path for o in report.outcomes if getattr(o.status, "value", o.status) == "done"}
+            self._gone |= done
             self.groups = without_paths(self.result, self.groups, done)
         self.busyChanged.emit(False)
         self.actionFinished.emit(kind, report)

@@ -200,13 +200,3 @@ def test_lsh_path_of_find_pairs_with_tuned_defaults():
     assert report.recall >= 0.97
     assert as_set(found) <= as_set(exact_pairs(x, 0.9))
 
-
-def test_fast_bfloat16_signatures_agree_with_float32_nearly_everywhere(monkeypatch):
-    from photofind.core import lsh
-
-    monkeypatch.setattr(lsh, "_BF16_FASTER", True)  # take the bfloat16 path whatever this CPU is
-    x, _ = library(2000, 10, anisotropic=True)
-    hp = Hyperplanes.fit(x, LshParams(bits=16, tables=8))
-    exact, fast = hp.signatures(x), hp.signatures(x, fast=True)
-    differing = np.bitwise_count(exact.words ^ fast.words).sum() / (len(x) * hp.params.planes)
-    assert 0 <= differing < 0.01  # only bits of points within a hair of a plane

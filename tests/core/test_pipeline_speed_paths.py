@@ -128,7 +128,12 @@ class ThreadRecordingEmbedder:
         return self.inner.embed(batch)
 
 
-def test_torch_threads_are_budgeted_and_restored(library, cache_path, fake_embedder, monkeypatch):
+@pytest.fixture
+def quiet_machine(monkeypatch):
+    monkeypatch.setattr(ingest.os, "getloadavg", lambda: (0.0, 0.0, 0.0), raising=False)
+
+
+def test_torch_threads_are_budgeted_and_restored(library, cache_path, fake_embedder, monkeypatch, quiet_machine):
     monkeypatch.setattr(ingest, "usable_cores", lambda: 2)
     embedder = ThreadRecordingEmbedder(fake_embedder)
     scan(_settings(library["root"], cache_path, batch_size=2), embedder=embedder)
@@ -156,7 +161,7 @@ def _done_future():
     return fut
 
 
-def test_decoders_pause_while_inference_is_the_bottleneck():
+def test_decoders_pause_while_inference_is_the_bottleneck(quiet_machine):
     """The next batch is already decoded: inference takes every core and the decoders wait."""
     plan = ingest.ThreadPlan(cores=4, decoders=2, torch_threads=2)
     gate = threading.Event()
@@ -166,6 +171,9 @@ def test_decoders_pause_while_inference_is_the_bottleneck():
     class Batch:
         def needs_inference(self):
             return True
+
+        def __len__(self):
+            return 2
 
         def flush(self):
             seen["gate_open"], seen["threads"] = gate.is_set(), embedder.threads
@@ -184,6 +192,24 @@ def test_decoders_pause_while_inference_is_the_bottleneck():
 
     ingest._flush(Batch(), [_done_future(), running], gate, plan, 2, embedder)
     assert seen == {"gate_open": True, "threads": 2}, "decode-bound: both run, torch on its share"
+
+    busy_machine = ingest.WidthChooser()
+    busy_machine.record(wide=False, seconds=1.0, photos=16)
+    busy_machine.record(wide=True, seconds=1.2, photos=16)  # slower with more threads: contended
+    assert not busy_machine.allowed
+    ingest._flush(Batch(), [_done_future()], gate, plan, 2, embedder, busy_machine)
+    assert seen == {"gate_open": True, "threads": 2}, "no wide batches once they did not pay"
+    quiet = ingest.WidthChooser()
+    quiet.record(wide=False, seconds=1.0, photos=16)
+    quiet.record(wide=True, seconds=0.4, photos=16)
+    assert quiet.allowed
+
+
+def test_a_busy_machine_keeps_inference_narrow_from_the_start(monkeypatch):
+    monkeypatch.setattr(ingest.os, "getloadavg", lambda: (9.0, 9.0, 9.0), raising=False)
+    assert not ingest.WidthChooser(cores=2, own_threads=3).allowed
+    monkeypatch.setattr(ingest.os, "getloadavg", lambda: (3.0, 3.0, 3.0), raising=False)
+    assert ingest.WidthChooser(cores=2, own_threads=3).allowed, "our own threads are not someone else's load"
 
 
 # -- decoding only as deep as needed -----------------------------------------------------------

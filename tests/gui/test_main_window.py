@@ -233,6 +233,9 @@ def test_mark_by_rule_trash_and_undo(qtbot, window, library, monkeypatch):
     assert kind == "trash" and report.count(Status.DONE) == 5
     assert not any(os.path.exists(p) for p in marked_paths)
     assert window.model.rowCount() == 0 and window.undo_action.isEnabled()
+    with qtbot.waitSignal(window.controller.groupsChanged, timeout=30_000):
+        window.filters.slider.setValue(window.filters.slider.value() - 50)  # regroup: trashed stay out
+    assert window.model.rowCount() == 0
 
     with qtbot.waitSignal(window.controller.scanFinished, timeout=60_000):  # undo rescans
         window.undo_action.trigger()

@@ -136,8 +136,8 @@ def test_controller_keeps_only_the_newest_regroup(qtbot, library, fake_embedder,
         seen = []
         controller.groupsChanged.connect(seen.append)
         strict = Thresholds(near=0.999, similar=0.999)
-        controller.regroup(Thresholds(near=0.5, similar=0.5))
-        controller.regroup(Thresholds(near=0.7, similar=0.7))  # superseded while the first runs
+        controller.regroup(Thresholds(near=0.9, similar=0.85))
+        controller.regroup(Thresholds(near=0.95, similar=0.9))  # superseded while the first runs
         controller.regroup(strict)
         qtbot.waitUntil(lambda: not controller._regroup_busy and controller._pending_thresholds is None,
                         timeout=30_000)
