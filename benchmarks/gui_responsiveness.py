@@ -6,7 +6,7 @@ The longest lateness is the longest time the event loop was blocked (the issue's
 similarity slider, scrolling the grid through every group while thumbnails load, and a rescan
 served from the cache.
 
-Usage: python benchmarks/gui_responsiveness.py [--photos 2000] [--embedder fake|random]
+Usage: python benchmarks/gui_responsiveness.py [--photos 2000] [--embedder fake|random] [--fixed-thresholds]
 """
 
 from __future__ import annotations
@@ -115,6 +115,8 @@ def main() -> int:
     parser.add_argument("--embedder", choices=["fake", "random"], default="fake",
                         help="fake: the tests' fast embedder; random: the real ResNet-34 code path")
     parser.add_argument("--library", type=Path, default=None, help="scan this folder instead")
+    parser.add_argument("--fixed-thresholds", action="store_true",
+                        help="the slider's default bar instead of calibrating thresholds for the library")
     args = parser.parse_args()
 
     library = args.library or make_library(ROOT / ".bench" / f"gui-{args.photos}", args.photos)
@@ -142,6 +144,9 @@ def main() -> int:
     window.resize(1400, 900)
     window.show()
     window.add_folders([str(library)])
+    if args.fixed_thresholds:
+        window.filters.set_threshold(window.filters.threshold(), emit=False)
+        window.filters.set_automatic(False)
     gc.freeze()  # as app.main does once the window exists
     meter = StallMeter()
     controller.progressed.connect(meter.on_progress)
@@ -190,8 +195,8 @@ def main() -> int:
     bar = grid.verticalScrollBar()
     meter.start("scroll all groups")
     for value in range(0, bar.maximum() + 1, max(1, grid.viewport().height() // 2)):
-        bar.setValue(value)
-        grid.viewport().repaint()  # paint now, as the screen would, so visible cells ask for thumbnails
+        bar.setValue(value)  # Qt blits what stays visible and paints the strip that came in
+        app.processEvents()  # that paint: the new cells ask for their thumbnails
         wait_for(app, lambda: grid.loader.pending_count() == 0, 120)
     meter.stop()
     scan("rescan (cache)")

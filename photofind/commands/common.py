@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from photofind.core.units import human_bytes  # noqa: F401 - re-exported
+
 import argparse
 import signal
 import sys
@@ -71,9 +73,3 @@ def cancel_on_sigint(token) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"

@@ -3,6 +3,8 @@ dry run, exported as JSON/CSV); `photofind.core.execute` carries it out."""
 
 from __future__ import annotations
 
+from photofind.core.units import human_bytes  # noqa: F401 - re-exported
+
 import csv
 import io
 import json
@@ -189,14 +191,6 @@ def _move_target(path: str, roots: tuple[str, ...], move_to: str) -> Path:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
 
 
 # -- export ----------------------------------------------------------------------------------

@@ -11,9 +11,12 @@ Decided semantics, which the GUI, the CLI and the JSON contract rely on:
 * Similar groups are a second layer. A duplicate group takes part through its keeper only,
   so the members of a similar group are never duplicates of each other. Their cosines are
   >= thresholds.similar, but the pixels said "different photo" (same scene, burst).
-* No chaining: complete linkage. Pairs merge strongest first, and a photo or group joins
-  another only if EVERY cross pair matches (the duplicate rule, or the similar cosine). So
-  A~B and B~C never put A with C unless A~C. A group stops growing at MAX_DUPLICATE_GROUP or
+* No chaining. Pairs merge strongest first. Duplicate groups use a stated anchor rule: a
+  merge is accepted only if EVERY member is a duplicate (cosine and pixel check) of the merged
+  group's anchor, its largest photo. Two crops of one original, which do not contain each
+  other, meet in the original's group; burst frames fail the pixel check against the anchor.
+  Similar groups use complete linkage: a photo joins only if EVERY cross pair has the similar
+  cosine. So A~B and B~C never put A with C unless A~C, or both are copies of the anchor. A group stops growing at MAX_DUPLICATE_GROUP or
   MAX_SIMILAR_GROUP members, and its `why` says so: big clusters are split, never merged
   silently.
 * Candidates come from the embedding pair search (`pairsearch.find_pairs`, exact below
@@ -261,8 +264,14 @@ class Regrouper:
         order = order[dup[order]]
 
         def accept_dup(xs: list[int], ys: list[int]) -> bool:
-            c = self._cos_matrix(xs, ys)
-            return all(self._is_duplicate(x, y, c[i, j], near) for i, x in enumerate(xs) for j, y in enumerate(ys))
+            # Anchor rule: every member must be a confirmed duplicate of the merged group's
+            # anchor (its largest photo). Two crops of one original never contain each other,
+            # yet both are that original; a burst frame fails the pixel check against the
+            # anchor, so look-alikes still never chain.
+            merged = xs + ys
+            anchor = min(merged, key=self._anchor_key)
+            c = self._cos_matrix([anchor], merged)[0]
+            return all(self._is_duplicate(anchor, y, c[j], near) for j, y in enumerate(merged) if y != anchor)
 
         clusters, capped = complete_linkage(self.edge_a[order], self.edge_b[order], accept_dup, MAX_DUPLICATE_GROUP)
         groups: list[Group] = []
@@ -286,6 +295,11 @@ class Regrouper:
         groups.sort(key=lambda g: (g.tier.rank, -len(g.members), self.records[g.keep_index].path))
         return [Group(n, g.tier, g.members, g.min_similarity, g.mean_similarity, g.why)
                 for n, g in enumerate(groups, start=1)]
+
+    def _anchor_key(self, rep: int) -> tuple:
+        """Most pixels first (a crop or thumbnail never outranks its original), then bytes, path."""
+        r = self.records[self.reps[rep]]
+        return (-r.facts.pixels, -r.file.size, r.path)
 
     def _pick(self, indices: list[int]) -> int:
         return pick_keeper(self.records, indices, self.policy) if self.policy is not None else pick_keeper(self.records, indices)

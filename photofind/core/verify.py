@@ -76,7 +76,7 @@ class _Lru:
             self._items.clear()
 
 
-_details = _Lru(2048)  # ~150 KB each (the image and its pyramid)
+_details = _Lru(1024)  # ~150 KB each (the image and its pyramid): ~150 MB at most
 _digests = _Lru(4096)
 _MISSING = Detail(np.zeros((1, 1), np.float32), False)
 
@@ -146,9 +146,10 @@ def match_details(a: align.Prepared, b: align.Prepared) -> align.Fit:
 
 
 def _rotated(da: Detail, db: Detail, thumb_a: np.ndarray, thumb_b: np.ndarray) -> str | None:
-    """Try b's seven other symmetries, cheapest gate first: the pHash of each variant."""
-    ha = phash_of_thumb(thumb_a)
-    variants = dihedral_phashes(thumb_b)
+    """Try b's seven other symmetries, cheapest gate first: the pHash of each variant. The
+    hashes come from the detail images (bars cut off), so a letterboxed copy still gates."""
+    ha = phash_of_thumb(da.prepared.coarse)
+    variants = dihedral_phashes(db.prepared.coarse)
     order = sorted(range(1, 8), key=lambda k: (int(ha) ^ int(variants[k])).bit_count())
     for k in order:
         if (int(ha) ^ int(variants[k])).bit_count() > ROTATION_GATE:

@@ -106,9 +106,11 @@ class ScanController(QObject):
         self.busyChanged.emit(False)
         self.scanFinished.emit(result)
         self.groupsChanged.emit(self.groups)
+        self._run_pending_regroup()  # the slider moved while the scan ran
 
     def _scan_failed(self, message: str) -> None:
         self._scan = None
+        self._pending_thresholds = None
         self.busyChanged.emit(False)
         self.scanFailed.emit(message)
 
@@ -117,9 +119,11 @@ class ScanController(QObject):
     def regroup(self, thresholds: Thresholds) -> None:
         """Regroup the current records at new thresholds, off the GUI thread. While one
         regroup runs, only the latest request waits; older ones are dropped."""
-        if self.result is None or self.is_scanning:
+        if self._regroup_busy or self.is_scanning:
+            self._pending_thresholds = thresholds  # applied when the running job is done
             return
-        if self._regroup_busy:
+        if self.result is None:
+            return
             self._pending_thresholds = thresholds
             return
         self._regroup_busy = True

@@ -14,7 +14,7 @@ from PySide6.QtGui import QColor, QFont, QKeyEvent, QMouseEvent, QPainter, QRegi
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyleOptionViewItem, QWidget
 
 from photofind.gui import assets
-from photofind.gui.group_model import GroupModel
+from photofind.gui.group_model import GroupModel, Roles
 from photofind.gui.photo_delegate import CellMetrics, PhotoDelegate
 from photofind.gui.thumbnails import ThumbnailLoader
 
@@ -38,6 +38,7 @@ class GroupGridView(QAbstractItemView):
         self._cols = 1
         self._content_height = 0
         self._hover = QModelIndex()
+        self._painted: dict[str, QRect] = {}  # path -> where it was last drawn, in content coordinates
         self.metrics = CellMetrics()
         ratio = self.devicePixelRatioF()
         # Thumbnails are decoded at exactly the painted size (rounded corners included), so a
@@ -55,7 +56,7 @@ class GroupGridView(QAbstractItemView):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.viewport().setAttribute(Qt.WidgetAttribute.WA_Hover, True)
         self.placeholder = ("No groups yet", "Add a folder, then press Scan.")
-        self.loader.thumbnailsReady.connect(self.viewport().update)
+        self.loader.thumbnailsReady.connect(self._thumbnails_arrived)
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
         # `activated` covers Enter and, in every desktop style, a double-click; listening to
         # doubleClicked as well would open the compare view twice.
@@ -83,6 +84,7 @@ class GroupGridView(QAbstractItemView):
     def _relayout(self, *args) -> None:
         model = self.model()
         self._hover = QModelIndex()
+        self._painted.clear()
         cell = self.cell
         usable = max(cell.width(), self.viewport().width() - 2 * MARGIN)
         self._cols = max(1, (usable + SPACING) // (cell.width() + SPACING))
@@ -275,21 +277,31 @@ class GroupGridView(QAbstractItemView):
         if model is None or not self._tops:
             self._paint_placeholder(painter)
             return
-        offset, height = self.verticalOffset(), self.viewport().height()
+        # Only the exposed area: a scroll blits the rest, a thumbnail arrival dirties one cell.
+        region = event.region()
+        dirty = region.boundingRect()
+        offset = self.verticalOffset()
         selection = self.selectionModel()
         current = self.currentIndex()
         base = QStyleOptionViewItem()
         self.initViewItemOption(base)
-        for g in self._groups_between(offset, offset + height):
+        if dirty == self.viewport().rect() or len(self._painted) > 4096:
+            self._painted.clear()
+        for g in self._groups_between(offset + dirty.top(), offset + dirty.bottom()):
             parent = model.index(g, 0)
-            self._paint_index(painter, base, parent, selection, current)
-            top_row = max(0, (offset - self._tops[g] - self.metrics.header) // (self.cell.height() + SPACING))
+            header = self.visualRect(parent)
+            if region.intersects(header):
+                self._paint_index(painter, base, parent, selection, current, header)
+            top_row = max(0, (offset + dirty.top() - self._tops[g] - self.metrics.header)
+                          // (self.cell.height() + SPACING))
             for k in range(top_row * self._cols, self._counts[g]):
                 index = model.index(k, 0, parent)
                 rect = self.visualRect(index)
-                if rect.top() > height:
+                if rect.top() > dirty.bottom():
                     break
-                self._paint_index(painter, base, index, selection, current, rect)
+                if region.intersects(rect):
+                    self._paint_index(painter, base, index, selection, current, rect)
+                    self._painted[index.data(Roles.PATH)] = rect.translated(0, offset)
 
     def _paint_index(self, painter, base, index, selection, current, rect=None) -> None:
         option = QStyleOptionViewItem(base)
@@ -392,8 +404,16 @@ class GroupGridView(QAbstractItemView):
             self.compareRequested.emit(row)
 
     def _scrolled(self, _value: int) -> None:
-        self.loader.drop_queued()
-        self.viewport().update()
+        self.loader.drop_queued()  # Qt scrolls the pixels itself and repaints what came into view
+
+    def _thumbnails_arrived(self, paths: list[str]) -> None:
+        offset, visible = self.verticalOffset(), self.viewport().rect()
+        for path in paths:
+            rect = self._painted.get(path)
+            if rect is not None:
+                rect = rect.translated(0, -offset)
+                if rect.intersects(visible):
+                    self.viewport().update(rect)
 
     def selectionCommand(self, index: QModelIndex, event=None):
         if index.isValid() and not index.parent().isValid():

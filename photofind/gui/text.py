@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from photofind.core.units import human_bytes  # noqa: F401 - re-exported
+
 from photofind.core.types import Tier
 
 TIER_LABELS = {
@@ -19,14 +21,6 @@ TIER_HELP = {
 }
 # Tier colours, strongest-to-weakest: green is safe to clean, purple asks for a look.
 TIER_COLORS = {Tier.EXACT: "#3fb27f", Tier.PIXELS: "#2fa4c2", Tier.NEAR: "#e0a030", Tier.SIMILAR: "#9b7cf6"}
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
 
 
 def percent(similarity: float) -> str:

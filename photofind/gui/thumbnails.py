@@ -102,9 +102,10 @@ class _LoadTask(QRunnable):
 
 class ThumbnailLoader(QObject):
     """`get(path)` returns a cached QPixmap or None and schedules the load;
-    `thumbnailsReady` fires (coalesced, at most every 30 ms) when new ones arrived."""
+    `thumbnailsReady(paths)` fires, coalesced to at most every 30 ms, with the paths whose
+    thumbnails (or failures) arrived since the last time, so a view repaints only those cells."""
 
-    thumbnailsReady = Signal()
+    thumbnailsReady = Signal(list)
 
     def __init__(
         self,
@@ -131,8 +132,9 @@ class ThumbnailLoader(QObject):
         self._pool.setThreadPriority(QThread.Priority.LowPriority)
         self._relay = _Relay()
         self._relay.loaded.connect(self._on_loaded)
+        self._arrived: list[str] = []
         self._notify = QTimer(self, singleShot=True, interval=30)
-        self._notify.timeout.connect(self.thumbnailsReady)
+        self._notify.timeout.connect(self._announce)
 
     @property
     def generation(self) -> int:
@@ -194,8 +196,14 @@ class ThumbnailLoader(QObject):
             while self._used > self._budget and len(self._cache) > 1:
                 _, evicted = self._cache.popitem(last=False)
                 self._used -= _cost(evicted)
+        self._arrived.append(path)
         if not self._notify.isActive():
             self._notify.start()
+
+    def _announce(self) -> None:
+        arrived, self._arrived = self._arrived, []
+        if arrived:
+            self.thumbnailsReady.emit(arrived)
 
 
 def _cost(pixmap: QPixmap) -> int:

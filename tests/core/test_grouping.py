@@ -74,16 +74,30 @@ def arc(angle: float) -> np.ndarray:
 # -- the every-member rule ---------------------------------------------------------------------
 
 
-def test_a_chain_of_matches_is_not_merged(truth):
+def test_a_chain_through_a_non_anchor_is_not_merged(truth):
     ab, bc = np.arccos(0.96), np.arccos(0.95)  # A~B 0.96, B~C 0.95, A~C only ~0.83
     records, emb = build(truth, [("a", "x", arc(0)), ("b", "x", arc(ab)), ("c", "x", arc(ab + bc))],
-                         b={"width": 800})  # b: highest resolution, so the keeper
+                         a={"width": 800})  # a: the largest photo, so the anchor and the keeper
     groups = group_records(records, emb, Thresholds(near=0.9, similar=0.8))
     dups = members(groups, records, DUPLICATE_TIERS)
-    assert dups == [{"a", "b"}]  # the strongest pair first; c matches b but not a: never {a, b, c}
-    assert members(groups, records, (Tier.SIMILAR,)) == [{"b", "c"}]  # through the keeper only
+    assert dups == [{"a", "b"}]  # c matches b but not the anchor a: never {a, b, c}
+    # the similar layer sees the duplicate group through its keeper (a) only, never through b
+    assert not any("b" in g for g in members(groups, records, (Tier.SIMILAR,)))
     near = next(g for g in groups if g.tier is Tier.NEAR)
     assert near.min_similarity == pytest.approx(0.96, abs=1e-5)
+
+
+def test_two_copies_of_the_anchor_share_its_group(truth):
+    """Two crops of one original do not match each other, yet both are that original: the
+    stated anchor rule puts them in the original's group."""
+    ab, bc = np.arccos(0.96), np.arccos(0.95)
+    records, emb = build(truth, [("a", "x", arc(0)), ("b", "x", arc(ab)), ("c", "x", arc(ab + bc))],
+                         b={"width": 800})  # b: the largest photo, the anchor; a and c are copies of it
+    groups = group_records(records, emb, Thresholds(near=0.9, similar=0.8))
+    assert members(groups, records, DUPLICATE_TIERS) == [{"a", "b", "c"}]
+    group = next(g for g in groups if g.tier in DUPLICATE_TIERS)
+    anchor = next(i for i, r in enumerate(records) if r.path.split("/")[-1].startswith("b"))
+    assert all(float(emb[anchor] @ emb[i]) >= 0.9 for i in group.indices)
 
 
 def test_complete_linkage_merges_only_when_every_cross_pair_matches():

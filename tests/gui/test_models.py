@@ -209,6 +209,28 @@ def test_grid_paints_and_loads_only_visible_cells(qtbot, grid, tmp_path):
     assert 0 < painted.count("photo") <= 3 * 6
 
 
+def test_an_arriving_thumbnail_repaints_only_its_cell(qtbot, grid, tmp_path):
+    paths = [factory.save(factory.make_scene(i, (120, 90)), tmp_path / f"{i}.jpg") for i in range(12)]
+    records = tuple(
+        ImageRecord(FileRef(str(p), p.stat().st_size, 0), f"h{i}", ImageFacts(120, 90, "JPEG"))
+        for i, p in enumerate(paths))
+    model = GroupModel()
+    model.set_groups(records, tuple(make_group(g + 1, Tier.NEAR, [3 * g, 3 * g + 1, 3 * g + 2], [1.0, 0.9, 0.9])
+                                    for g in range(4)))
+    grid.setModel(model)
+    grid.viewport().repaint()
+    qtbot.waitUntil(lambda: grid.loader.pending_count() == 0, timeout=10_000)
+    QApplication.processEvents()  # let every pending paint happen
+    painted: list[str | None] = []
+    delegate = grid.itemDelegate()
+    original = delegate.paint
+    delegate.paint = lambda p, o, i: (painted.append(i.data(Roles.PATH)), original(p, o, i))
+    arrived = model.index(1, 0, model.index(0, 0)).data(Roles.PATH)
+    grid.loader.thumbnailsReady.emit([arrived])
+    qtbot.waitUntil(lambda: bool(painted), timeout=5_000)
+    assert painted == [arrived]  # not the headers, not the other cells
+
+
 def test_grid_keyboard_moves_across_groups_and_marks(qtbot, grid, populated):
     grid.setModel(populated)
     grid.setFocus()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from PySide6.QtCore import QObject, QThread, Signal
 
 from photofind.core.progress import CancelToken
@@ -35,15 +36,17 @@ def test_progress_is_throttled_but_never_loses_phase_changes_or_the_end():
     assert all(isinstance(i, ProgressInfo) for i in seen)
 
 
-def test_progress_reports_rate_and_eta():
+def test_progress_snapshots_carry_counts_rate_and_eta():
     clock, seen = FakeClock(), []
     progress = SignalProgress(seen.append, interval=0.1, clock=clock)
     progress.update("reading", 0, 100)
+    progress._meter._start -= 2.0  # the rate meter's phase began two seconds ago
     clock.now += 1.0
-    # RateMeter reads time.monotonic itself: the rate only needs to be positive and sane.
     progress.update("reading", 50, 100)
-    assert seen[-1].done == 50 and seen[-1].fraction == 0.5
-    assert seen[-1].rate >= 0
+    info = seen[-1]
+    assert (info.done, info.total, info.fraction) == (50, 100, 0.5)
+    assert info.rate == pytest.approx(25, rel=0.05)  # 50 units in ~2 s
+    assert info.eta == pytest.approx(2.0, rel=0.05)  # 50 left at 25/s
 
 
 def test_cancel_token_is_shared_with_the_engine():
@@ -198,5 +201,19 @@ def test_similar_search_takes_a_photo_from_outside_the_library(qtbot, library, f
         assert all(t in ("exact", "pixels", "near", "similar", "") for _p, _s, t in found)
         copy_of_a = controller.similar_search(str(library["paths"]["A"]), 3)
         assert copy_of_a[0][0] == str(library["paths"]["A_copy"]) and copy_of_a[0][2] == "exact"
+    finally:
+        controller.shutdown()
+
+
+def test_a_slider_move_during_a_scan_is_applied_when_it_ends(qtbot, library, fake_embedder, cache_path):
+    controller = ScanController(embedder=fake_embedder, cache_path=str(cache_path), workers=2)
+    seen = []
+    controller.groupsChanged.connect(seen.append)
+    strict = Thresholds(near=0.999, similar=0.999)
+    try:
+        assert controller.start_scan(ScanSettings(roots=(str(library["root"]),)))
+        controller.regroup(strict)  # while scanning: remembered, not lost
+        qtbot.waitUntil(lambda: len(seen) == 2, timeout=60_000)
+        assert seen[-1] == regroup_result(controller.result, strict) != seen[0]
     finally:
         controller.shutdown()
