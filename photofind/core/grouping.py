@@ -40,6 +40,7 @@ from photofind.core.types import Group, ImageRecord, Member, Thresholds, Tier
 
 MAX_DUPLICATE_GROUP = 64
 MAX_SIMILAR_GROUP = 100
+MAX_NEIGHBOURS = 24  # candidates kept per photo, best first (plus every pHash-close pair)
 FLOOR_MARGIN = 0.05  # a Regrouper's candidates reach this far below the scan's thresholds
 SIZE_NOTE = "size limit reached: more matches were not merged"
 BURST_SECONDS = 10.0
@@ -177,6 +178,14 @@ class Regrouper:
         self.edge_score = self.edge_cos.copy()
         missing = np.isnan(self.edge_cos)
         self.edge_score[missing] = self._fallback_scores(self.edge_a[missing], self.edge_b[missing])
+        # Bound the work: a photo keeps only its MAX_NEIGHBOURS best candidates (and every
+        # pHash-close one). Weak or random weights put every pair above the floor, and pixel
+        # checks on all of them would be quadratic in the library.
+        keep = self.edge_phash | best_per_node(self.edge_a, self.edge_b, self.edge_score, MAX_NEIGHBOURS)
+        if not keep.all():
+            self.edge_a, self.edge_b = self.edge_a[keep], self.edge_b[keep]
+            self.edge_phash, self.edge_cos, self.edge_score = (
+                self.edge_phash[keep], self.edge_cos[keep], self.edge_score[keep])
         self.floor = floor
 
     def _cos_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -447,3 +456,19 @@ def _is_burst(records: Sequence[ImageRecord]) -> bool:
     except (TypeError, ValueError):
         return False
     return len(times) == len(records) and max(times) - min(times) <= BURST_SECONDS
+
+
+def best_per_node(a: np.ndarray, b: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
+    """Mask of edges that are among the `k` highest-scoring edges of either endpoint."""
+    n_edges = len(a)
+    if n_edges == 0:
+        return np.zeros(0, bool)
+    nodes = np.concatenate([a, b])
+    edge = np.concatenate([np.arange(n_edges), np.arange(n_edges)])
+    order = np.lexsort((edge, -np.concatenate([score, score]), nodes))  # node, best first
+    sorted_nodes = nodes[order]
+    starts = np.flatnonzero(np.r_[True, sorted_nodes[1:] != sorted_nodes[:-1]])
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    keep = np.zeros(n_edges, bool)
+    keep[edge[order][rank < k]] = True
+    return keep

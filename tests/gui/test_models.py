@@ -217,10 +217,13 @@ def test_an_arriving_thumbnail_repaints_only_its_cell(qtbot, grid, tmp_path):
     model = GroupModel()
     model.set_groups(records, tuple(make_group(g + 1, Tier.NEAR, [3 * g, 3 * g + 1, 3 * g + 2], [1.0, 0.9, 0.9])
                                     for g in range(4)))
+    announced: list[str] = []
+    grid.loader.thumbnailsReady.connect(announced.extend)
     grid.setModel(model)
     grid.viewport().repaint()
-    qtbot.waitUntil(lambda: grid.loader.pending_count() == 0, timeout=10_000)
-    QApplication.processEvents()  # let every pending paint happen
+    qtbot.waitUntil(lambda: grid.loader.pending_count() == 0 and len(announced) == grid.loader.cached_count(),
+                    timeout=10_000)
+    QApplication.processEvents()  # let the repaints those announcements asked for happen
     painted: list[str | None] = []
     delegate = grid.itemDelegate()
     original = delegate.paint
