@@ -19,6 +19,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from photofind.core.hashing import from_signed64, to_signed64
+from photofind.core.store import Transaction
 from photofind.core.types import FileRef, ImageFacts, Skipped, SkipReason
 
 SCHEMA_VERSION = 1
@@ -309,8 +310,8 @@ class Cache:
             ).fetchone()
         return None if row is None else row[0]
 
-    def _transaction(self) -> "_Tx":
-        return _Tx(self._db)
+    def _transaction(self) -> Transaction:
+        return Transaction(self._db)
 
     # -- maintenance -----------------------------------------------------------------------
 
@@ -344,14 +345,3 @@ class Cache:
         with self._lock:
             rows = self._db.execute("SELECT path FROM files ORDER BY path").fetchall()
         return (r[0] for r in rows)
-
-
-class _Tx:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type, *_: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
