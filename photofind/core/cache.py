@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -19,7 +18,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from photofind.core.hashing import from_signed64, to_signed64
-from photofind.core.store import Transaction
+from photofind.core.store import Transaction, open_store
 from photofind.core.types import FileRef, ImageFacts, Skipped, SkipReason
 
 SCHEMA_VERSION = 1
@@ -27,7 +26,6 @@ APP_ID = "photofind-cache"
 _CHUNK = 500  # bound parameters per IN (...) query; SQLite's default limit is far higher
 
 _SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE files (
     path TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
@@ -91,56 +89,14 @@ class Cache:
         self.path = Path(path)
         self.warnings: list[str] = []
         self._lock = threading.RLock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = self._open_or_rebuild()
 
-    # -- opening -------------------------------------------------------------------------
-
     def _open_or_rebuild(self) -> sqlite3.Connection:
-        try:
-            return self._open()
-        except sqlite3.DatabaseError as exc:
-            moved = self._move_aside()
-            self.warnings.append(
-                f"The cache at {self.path} was unusable ({exc}); it was moved to {moved} "
-                "and a new one was started. Photos will be read again once."
-            )
-            return self._open()
-
-    def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if not tables:
-                db.executescript(_SCHEMA)
-                # Written last: a database killed before this line is treated as foreign.
-                db.executemany(
-                    "INSERT INTO meta(key, value) VALUES (?, ?)",
-                    [("schema", str(SCHEMA_VERSION)), ("created", str(time.time())), ("app", APP_ID)],
-                )
-                return db
-            meta = dict(db.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
-            if meta.get("app") != APP_ID:
-                raise sqlite3.DatabaseError("not a photofind cache")
-            if meta.get("schema") != str(SCHEMA_VERSION):
-                raise sqlite3.DatabaseError(f"schema {meta.get('schema')} != {SCHEMA_VERSION}")
-            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                raise sqlite3.DatabaseError("integrity check failed")
-            return db
-        except BaseException:
-            db.close()
-            raise
-
-    def _move_aside(self) -> Path:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        target = self.path.with_name(f"{self.path.name}.broken-{stamp}")
-        for suffix in ("", "-wal", "-shm"):
-            src = Path(str(self.path) + suffix)
-            if src.exists():
-                os.replace(src, Path(str(target) + suffix))
-        return target
+        return open_store(
+            self.path, APP_ID, SCHEMA_VERSION, _SCHEMA, self.warnings,
+            synchronous="NORMAL",  # everything here can be recomputed from the photos
+            consequence="Photos will be read again once.",
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -160,9 +116,7 @@ class Cache:
         by_path = {f.path: f for f in files}
         paths = list(by_path)
         with self._lock:
-            for start in range(0, len(paths), _CHUNK):
-                chunk = paths[start : start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in _in_chunks(paths):
                 rows = self._db.execute(
                     f"""SELECT f.path, f.size, f.mtime_ns, f.content_hash, f.skip_reason,
                                f.skip_detail, i.width, i.height, i.format, i.taken, i.camera,
@@ -198,9 +152,7 @@ class Cache:
         result: dict[str, CachedFile] = {}
         keys = list(dict.fromkeys(hashes))
         with self._lock:
-            for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start : start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in _in_chunks(keys):
                 rows = self._db.execute(
                     f"""SELECT i.content_hash, i.width, i.height, i.format, i.taken, i.camera,
                                i.phash, e.vector
@@ -222,28 +174,11 @@ class Cache:
                     )
         return result
 
-    def embeddings_for_hashes(self, hashes: Iterable[str], model_id: str) -> dict[str, np.ndarray]:
-        result: dict[str, np.ndarray] = {}
-        keys = list(dict.fromkeys(hashes))
-        with self._lock:
-            for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start : start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
-                for chash, vec in self._db.execute(
-                    f"SELECT content_hash, vector FROM embeddings WHERE model_id = ? "
-                    f"AND content_hash IN ({marks})",
-                    [model_id, *chunk],
-                ):
-                    result[chash] = np.frombuffer(vec, dtype=np.float32)
-        return result
-
     def thumbs_for_hashes(self, hashes: Iterable[str]) -> dict[str, bytes]:
         result: dict[str, bytes] = {}
         keys = list(dict.fromkeys(hashes))
         with self._lock:
-            for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start : start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in _in_chunks(keys):
                 for chash, thumb in self._db.execute(
                     f"SELECT content_hash, thumb FROM images WHERE thumb IS NOT NULL "
                     f"AND content_hash IN ({marks})",
@@ -327,11 +262,8 @@ class Cache:
         with self._lock:
             gone = [p for (p,) in self._db.execute("SELECT path FROM files") if not os.path.exists(p)]
             with self._transaction():
-                for start in range(0, len(gone), _CHUNK):
-                    chunk = gone[start : start + _CHUNK]
-                    self._db.execute(
-                        f"DELETE FROM files WHERE path IN ({','.join('?' * len(chunk))})", chunk
-                    )
+                for chunk, marks in _in_chunks(gone):
+                    self._db.execute(f"DELETE FROM files WHERE path IN ({marks})", chunk)
                 self._db.execute(
                     "DELETE FROM images WHERE content_hash NOT IN "
                     "(SELECT content_hash FROM files WHERE content_hash IS NOT NULL)"
@@ -345,3 +277,10 @@ class Cache:
         with self._lock:
             rows = self._db.execute("SELECT path FROM files ORDER BY path").fetchall()
         return (r[0] for r in rows)
+
+
+def _in_chunks(keys: Sequence[str]) -> Iterator[tuple[Sequence[str], str]]:
+    """(chunk, "?,?,...") pairs for batched `IN (...)` queries with bound parameters."""
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        yield chunk, ",".join("?" * len(chunk))

@@ -17,34 +17,37 @@ class StoreError(Exception):
 
 
 def open_store(path: str | os.PathLike[str], app_id: str, version: int, schema: str,
-               warnings: list[str]) -> sqlite3.Connection:
+               warnings: list[str], *, synchronous: str = "FULL", consequence: str = "") -> sqlite3.Connection:
     """A connection to `path`, created with `schema` if new. An unusable file (corrupt, another
-    app's, another schema version) is renamed to `*.broken-<time>` and a fresh one started."""
+    app's, another schema version) is renamed to `*.broken-<time>` and a fresh one started;
+    `consequence` tells the user what that costs. `synchronous` NORMAL suits data that can
+    be recomputed (the cache); FULL, what cannot."""
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create {target.parent}: {exc.strerror or exc}") from exc
     try:
-        return _open(target, app_id, version, schema)
+        return _open(target, app_id, version, schema, synchronous)
     except sqlite3.DatabaseError as exc:
         if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
             raise StoreError(f"cannot open {target}: {exc}") from exc
         moved = _move_aside(target)
-        warnings.append(f"{target} was unusable ({exc}); it was kept as {moved} and a new one started.")
+        warnings.append(f"{target} was unusable ({exc}); it was moved to {moved} and a new one "
+                        f"started.{' ' + consequence if consequence else ''}")
         try:
-            return _open(target, app_id, version, schema)
+            return _open(target, app_id, version, schema, synchronous)
         except sqlite3.DatabaseError as again:
             raise StoreError(f"cannot open {target}: {again}") from again
 
 
-def _open(path: Path, app_id: str, version: int, schema: str) -> sqlite3.Connection:
+def _open(path: Path, app_id: str, version: int, schema: str, synchronous: str) -> sqlite3.Connection:
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
     try:
         db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a record written before a file is touched must survive a power cut, not
-        # just a crash of this process.
-        db.execute("PRAGMA synchronous=FULL")
+        # FULL (the default): a record written before a file is touched must survive a power
+        # cut, not just a crash of this process.
+        db.execute(f"PRAGMA synchronous={'NORMAL' if synchronous == 'NORMAL' else 'FULL'}")
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if not tables:
             db.execute("BEGIN IMMEDIATE")
