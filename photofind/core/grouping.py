@@ -225,11 +225,13 @@ class Regrouper:
         lo, hi = (x, y) if x < y else (y, x)
         key = lo * len(self.reps) + hi
         if key not in self._verdicts:
-            ra, rb = self.reps[lo], self.reps[hi]
-            check: Callable = verify.pixel_check
-            args = (self.records[ra], self.records[rb], self.thumbs[ra], self.thumbs[rb])
-            self._verdicts[key] = check(*args, rotations=True) if self.rotations else check(*args)
+            self._verdicts[key] = self._pixel_check(self.reps[lo], self.reps[hi])
         return self._verdicts[key]
+
+    def _pixel_check(self, a: int, b: int) -> str | None:
+        """verify.pixel_check for records a, b, with this scan's rotation setting."""
+        return verify.pixel_check(self.records[a], self.records[b], self.thumbs[a], self.thumbs[b],
+                                  rotations=self.rotations)
 
     def _same_pixels(self, x: int, y: int) -> bool:
         lo, hi = (x, y) if x < y else (y, x)
@@ -311,7 +313,7 @@ class Regrouper:
         return (-r.facts.pixels, -r.file.size, r.path)
 
     def _pick(self, indices: list[int]) -> int:
-        return pick_keeper(self.records, indices, self.policy) if self.policy is not None else pick_keeper(self.records, indices)
+        return pick_keeper(self.records, indices, self.policy)
 
     def _duplicate_group(self, cluster: list[int], flagged: bool) -> Group:
         indices = sorted(i for c in cluster for i in self.copies[c])
@@ -340,9 +342,7 @@ class Regrouper:
         slider move must not run the pixel check again)."""
         key = (keep, other)
         if key not in self._reasons:
-            check = verify.pixel_check
-            args = (self.records[keep], self.records[other], self.thumbs[keep], self.thumbs[other])
-            self._reasons[key] = check(*args, rotations=True) if self.rotations else check(*args)
+            self._reasons[key] = self._pixel_check(keep, other)
         return self._reasons[key]
 
     def _pair_scores(self, cluster: Sequence[int]) -> dict[tuple[int, int], float]:
