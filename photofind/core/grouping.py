@@ -12,11 +12,14 @@ Decided semantics, which the GUI, the CLI and the JSON contract rely on:
   so the members of a similar group are never duplicates of each other. Their cosines are
   >= thresholds.similar, but the pixels said "different photo" (same scene, burst).
 * No chaining. Pairs merge strongest first. Duplicate groups use a stated anchor rule: a
-  merge is accepted only if EVERY member is a duplicate (cosine and pixel check) of the merged
-  group's anchor, its largest photo. Two crops of one original, which do not contain each
-  other, meet in the original's group; burst frames fail the pixel check against the anchor.
-  Similar groups use complete linkage: a photo joins only if EVERY cross pair has the similar
-  cosine. So A~B and B~C never put A with C unless A~C, or both are copies of the anchor. A group stops growing at MAX_DUPLICATE_GROUP or
+  merge is accepted only if the pixel check confirms EVERY member as a copy of the merged
+  group's anchor: its largest photo without added bars. The cosine only decides which pairs
+  are looked at; the pixels decide membership (a letterboxed or heavily cropped copy can sit
+  under `near` to the anchor and still be proven the same picture). Two crops of one
+  original, which do not contain each other, meet in the original's group; burst frames fail
+  the pixel check against the anchor. Similar groups use complete linkage: a photo joins only
+  if EVERY cross pair has the similar cosine. So A~B and B~C never put A with C unless A~C,
+  or both are copies of the anchor. A group stops growing at MAX_DUPLICATE_GROUP or
   MAX_SIMILAR_GROUP members, and its `why` says so: big clusters are split, never merged
   silently.
 * Candidates come from the embedding pair search (`pairsearch.find_pairs`, exact below
@@ -123,6 +126,7 @@ class Regrouper:
         self._verdicts: dict[int, str | None] = {}
         self._pixels: dict[int, bool] = {}
         self._reasons: dict[tuple[int, int], str | None] = {}
+        self._bordered: dict[int, bool] = {}
         self.floor = np.inf
         self._ensure_floor(min(default.near, default.similar) - FLOOR_MARGIN if floor is None else floor)
 
@@ -275,14 +279,13 @@ class Regrouper:
         order = order[dup[order]]
 
         def accept_dup(xs: list[int], ys: list[int]) -> bool:
-            # Anchor rule: every member must be a confirmed duplicate of the merged group's
-            # anchor (its largest photo). Two crops of one original never contain each other,
-            # yet both are that original; a burst frame fails the pixel check against the
-            # anchor, so look-alikes still never chain.
+            # Anchor rule: the pixels must confirm every member as a copy of the merged group's
+            # anchor. Two crops of one original never contain each other, yet both are that
+            # original; a burst frame fails the pixel check against the anchor, so look-alikes
+            # still never chain.
             merged = xs + ys
             anchor = min(merged, key=self._anchor_key)
-            c = self._cos_matrix([anchor], merged)[0]
-            return all(self._is_duplicate(anchor, y, c[j], near) for j, y in enumerate(merged) if y != anchor)
+            return all(self.verdict(anchor, y) is not None for y in merged if y != anchor)
 
         clusters, capped = complete_linkage(self.edge_a[order], self.edge_b[order], accept_dup, MAX_DUPLICATE_GROUP)
         groups: list[Group] = []
@@ -308,9 +311,12 @@ class Regrouper:
                 for n, g in enumerate(groups, start=1)]
 
     def _anchor_key(self, rep: int) -> tuple:
-        """Most pixels first (a crop or thumbnail never outranks its original), then bytes, path."""
+        """A photo without added bars first (its picture is all of it), then the most pixels
+        (a crop or thumbnail never outranks its original), then bytes, then path."""
+        if rep not in self._bordered:
+            self._bordered[rep] = verify.has_bars(self.records[self.reps[rep]])
         r = self.records[self.reps[rep]]
-        return (-r.facts.pixels, -r.file.size, r.path)
+        return (self._bordered[rep], -r.facts.pixels, -r.file.size, r.path)
 
     def _pick(self, indices: list[int]) -> int:
         return pick_keeper(self.records, indices, self.policy)

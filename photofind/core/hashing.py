@@ -97,15 +97,21 @@ def content_box(image: Image.Image, *, tolerance: float = 6.0, min_bar: float = 
 
     top, bottom = run(g), run(g[::-1])
     left, right = run(g.T), run(g.T[::-1])
-    # Letterbox and pillarbox bars come in pairs; one flat edge alone is part of the picture.
-    if min(top, bottom) < min_bar * h:
+    # Letterbox and pillarbox bars come in centred pairs; one flat edge, or two of unequal
+    # depth (a blown-out sky above a bright floor), is part of the picture.
+    if min(top, bottom) < min_bar * h or not _centred(top, bottom):
         top = bottom = 0
-    if min(left, right) < min_bar * w:
+    if min(left, right) < min_bar * w or not _centred(left, right):
         left = right = 0
     if h - top - bottom < min_content * h or w - left - right < min_content * w:
         return (0, 0, image.width, image.height)
     sx, sy = image.width / w, image.height / h
     return (round(left * sx), round(top * sy), round((w - right) * sx), round((h - bottom) * sy))
+
+
+def _centred(a: int, b: int) -> bool:
+    """Two bar depths (in pixels of the 256-px working image) equal up to rounding."""
+    return abs(a - b) <= max(2, 0.1 * max(a, b))
 
 
 def hamming(a: int, b: int) -> int:

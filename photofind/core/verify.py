@@ -103,6 +103,12 @@ def load_detail(record: ImageRecord) -> Detail | None:
     return None if hit is _MISSING else hit
 
 
+def has_bars(record: ImageRecord) -> bool:
+    """Letterbox or pillarbox bars around the picture (False if the file cannot be read now)."""
+    detail = load_detail(record)
+    return bool(detail and detail.bordered)
+
+
 def clear_caches() -> None:
     _details.clear()
     _digests.clear()
@@ -142,7 +148,7 @@ def match_details(a: align.Prepared, b: align.Prepared) -> align.Fit:
     whole = align.Fit(0, (0.0, 0.0, 1.0, 1.0), thumb_correlation(a.fine, b.fine))
     if whole.score >= DETAIL_NEAR:  # the common case: resized, re-encoded, lightly edited
         return whole
-    return max(whole, align.find_containment(a, b, gate=COARSE_GATE), key=lambda f: f.score)
+    return max(whole, align.find_containment(a, b, gate=COARSE_GATE, enough=DETAIL_NEAR), key=lambda f: f.score)
 
 
 def _rotated(da: Detail, db: Detail, thumb_a: np.ndarray, thumb_b: np.ndarray) -> str | None:
@@ -193,7 +199,7 @@ def _tilted(a: ImageRecord, b: ImageRecord, da: Detail, db: Detail, thumb_a, thu
     if score < TILT_COARSE_GATE:
         return None
     turned = align.prepare(tilt(outer.gray, degrees, rec.facts.width / max(rec.facts.height, 1)))
-    if align.find_containment(turned, inner.prepared, gate=COARSE_GATE).score >= DETAIL_NEAR:
+    if align.find_containment(turned, inner.prepared, gate=COARSE_GATE, enough=DETAIL_NEAR).score >= DETAIL_NEAR:
         return "rotated"
     return None
 

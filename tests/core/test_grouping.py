@@ -39,7 +39,7 @@ def truth(monkeypatch):
     def pixel_check(a, b, thumb_a, thumb_b, *, rotations=False):
         if a.content_hash == b.content_hash:
             return "same bytes"
-        return "resized" if photo[a.path] == photo[b.path] else None
+        return "resized" if _ids(photo[a.path]) & _ids(photo[b.path]) else None
 
     def same_pixels(a, b, thumb_a, thumb_b):
         return a.content_hash == b.content_hash or frozenset((a.path, b.path)) in pixels
@@ -47,6 +47,12 @@ def truth(monkeypatch):
     monkeypatch.setattr(verify, "pixel_check", pixel_check)
     monkeypatch.setattr(verify, "same_pixels", same_pixels)
     return photo, pixels
+
+
+def _ids(photo_id: str) -> set[str]:
+    """"x+y": a picture that holds both photo x and photo y (say, a collage of two crops), so
+    the stand-in check can be intransitive, as the real one is."""
+    return set(photo_id.split("+"))
 
 
 def build(truth, spec: list[tuple[str, str, np.ndarray]], **kw):
@@ -76,15 +82,28 @@ def arc(angle: float) -> np.ndarray:
 
 def test_a_chain_through_a_non_anchor_is_not_merged(truth):
     ab, bc = np.arccos(0.96), np.arccos(0.95)  # A~B 0.96, B~C 0.95, A~C only ~0.83
-    records, emb = build(truth, [("a", "x", arc(0)), ("b", "x", arc(ab)), ("c", "x", arc(ab + bc))],
+    records, emb = build(truth, [("a", "x", arc(0)), ("b", "x+y", arc(ab)), ("c", "y", arc(ab + bc))],
                          a={"width": 800})  # a: the largest photo, so the anchor and the keeper
     groups = group_records(records, emb, Thresholds(near=0.9, similar=0.8))
     dups = members(groups, records, DUPLICATE_TIERS)
-    assert dups == [{"a", "b"}]  # c matches b but not the anchor a: never {a, b, c}
+    assert dups == [{"a", "b"}]  # the pixels tie c to b but not to the anchor a: never {a, b, c}
     # the similar layer sees the duplicate group through its keeper (a) only, never through b
     assert not any("b" in g for g in members(groups, records, (Tier.SIMILAR,)))
     near = next(g for g in groups if g.tier is Tier.NEAR)
     assert near.min_similarity == pytest.approx(0.96, abs=1e-5)
+
+
+def test_the_cosine_finds_candidates_and_the_anchor_check_is_by_pixels(truth):
+    """c is a copy of the anchor a whose cosine to it (~0.83) is under `near`: it is reached
+    through b, then confirmed by the pixel check against a (a letterboxed or heavily cropped
+    copy looks different to a CNN, not to the pixels)."""
+    ab, bc = np.arccos(0.96), np.arccos(0.95)
+    records, emb = build(truth, [("a", "x", arc(0)), ("b", "x", arc(ab)), ("c", "x", arc(ab + bc))],
+                         a={"width": 800})
+    groups = group_records(records, emb, Thresholds(near=0.9, similar=0.8))
+    assert members(groups, records, DUPLICATE_TIERS) == [{"a", "b", "c"}]
+    near = next(g for g in groups if g.tier is Tier.NEAR)
+    assert near.min_similarity == pytest.approx(float(emb[0] @ emb[2]), abs=1e-5)  # reported honestly
 
 
 def test_two_copies_of_the_anchor_share_its_group(truth):
@@ -142,12 +161,13 @@ def test_groups_never_hold_a_pair_below_their_tier(truth, seed, near, gap):
                 assert i not in seen, "a file is in two duplicate groups"
                 seen[i] = g.id
                 dup_of[i] = g.keep_index
-            # The stated anchor rule: every member is a confirmed copy of the group's largest photo.
+            # The stated anchor rule: every member is a pixel-confirmed copy of the group's
+            # largest photo, and joined through a pair at or above `near`.
             anchor = min(idx, key=lambda i: (-records[i].facts.pixels, -records[i].file.size, records[i].path))
             for i in idx:
-                if records[i].content_hash != records[anchor].content_hash:
-                    assert cos[anchor, i] >= near - 1e-6
                 assert photo[records[i].path] == photo[records[anchor].path]
+                assert any(cos[i, j] >= near - 1e-6 or records[i].content_hash == records[j].content_hash
+                           for j in idx if j != i)
             assert g.min_similarity <= min(cos[i, j] for i, j in pairs) + 1e-5  # reported honestly
         else:
             for i, j in pairs:
@@ -268,6 +288,28 @@ def test_scan_groups_the_library_fixture(library, fake_embedder, tmp_path):
     assert not any(loners & g for g in dups)
     again = Regrouper.from_result(result).group(result.settings.thresholds)
     assert [(g.tier, g.indices) for g in again] == [(g.tier, g.indices) for g in result.groups]
+
+
+def test_a_letterboxed_copy_never_anchors_the_group(tmp_path):
+    """The letterboxed copy has the most pixels, but its bars are not picture: the anchor is
+    the bar-free original, and each member is checked against it."""
+    from photofind.core import derivatives as d
+    from tests import imagefactory as factory
+
+    scene = factory.make_scene(5, (640, 480))
+    files = {"boxed": d.letterbox(scene), "original": scene, "crop": d.crop(scene, 0.8, (0.3, 0.6))}
+    records = []
+    for k, (name, im) in enumerate(files.items()):
+        path = tmp_path / f"{name}.png"
+        im.save(path)
+        records.append(ImageRecord(FileRef(str(path), path.stat().st_size, 0), name,
+                                   ImageFacts(im.width, im.height, "PNG", None, None), k))
+    emb = unit(np.stack([arc(0), arc(0.01), arc(0.02)]))
+    regrouper = Regrouper(records, emb, floor=0.9)
+    groups = regrouper.group(Thresholds(near=0.9, similar=0.95))
+    assert [sorted(g.indices) for g in groups if g.tier in DUPLICATE_TIERS] == [[0, 1, 2]]
+    assert regrouper._anchor_key(0) > regrouper._anchor_key(1)  # boxed ranks after the original
+    assert verify.has_bars(records[0]) and not verify.has_bars(records[1])
 
 
 def test_each_photo_keeps_only_its_best_candidates():

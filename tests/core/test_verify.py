@@ -177,6 +177,9 @@ def test_content_box_cuts_letterbox_bars_only():
     one_edge = Image.new("RGB", (400, 300), (0, 0, 0))
     one_edge.paste(photo.crop((0, 0, 400, 260)), (0, 40))  # a dark band on one side only
     assert content_box(one_edge) == (0, 0, 400, 300)
+    uneven = Image.new("RGB", (400, 300), (255, 255, 255))  # blown-out sky above, a sliver below
+    uneven.paste(photo.crop((0, 0, 400, 220)), (0, 70))
+    assert content_box(uneven) == (0, 0, 400, 300)
     assert phash(boxed) ^ phash(photo) == 0 or (phash(boxed) ^ phash(photo)).bit_count() <= 4
 
 
