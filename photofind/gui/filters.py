@@ -58,6 +58,10 @@ class FilterPanel(QWidget):
         ends.addWidget(loose)
         ends.addStretch(1)
         ends.addWidget(strict)
+        self.calibration_label = QLabel()
+        self.calibration_label.setObjectName("calibrationNote")
+        self.calibration_label.setWordWrap(True)
+        self.calibration_label.hide()  # until a scan says how its thresholds were chosen
         self._debounce = QTimer(self, singleShot=True, interval=REGROUP_DELAY_MS)
         self._debounce.timeout.connect(self._emit_threshold)
         self.slider.valueChanged.connect(self._slider_moved)
@@ -100,6 +104,7 @@ class FilterPanel(QWidget):
         layout.addLayout(header)
         layout.addWidget(self.slider)
         layout.addLayout(ends)
+        layout.addWidget(self.calibration_label)
         layout.addSpacing(10)
         layout.addWidget(show)
         layout.addLayout(grid)
@@ -126,6 +131,11 @@ class FilterPanel(QWidget):
         self.slider.setValue(round(min(max(value * SLIDER_SCALE, SLIDER_MIN), SLIDER_MAX)))
         self.slider.blockSignals(blocked)
         self._update_label()
+
+    def set_calibration_note(self, note: str) -> None:
+        self.calibration_label.setText(note)
+        self.calibration_label.setToolTip(note)
+        self.calibration_label.setVisible(bool(note))
 
     def tiers(self) -> set[Tier]:
         return {t for t, b in self.tier_buttons.items() if b.isChecked()}

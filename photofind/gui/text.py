@@ -57,3 +57,17 @@ def resolution(width: int, height: int) -> str:
 
 def megapixels(width: int, height: int) -> str:
     return f"{width * height / 1e6:.1f} MP"
+
+
+def calibration_note(calibration) -> str:
+    """What the Auto thresholds are and how far to trust them (a calibrate.Calibration, or
+    None when the library was too small to learn from)."""
+    if calibration is None:
+        return "Default thresholds: the library is too small to tune them on."
+    note = (f"Tuned on this library: similar from {percent(calibration.similar)} alike, estimated "
+            f"precision {calibration.estimated_precision:.0%} (target {calibration.target_precision:.0%}). "
+            "Near duplicates are also confirmed by their pixels.")
+    if calibration.estimated_precision < calibration.target_precision:
+        note += " This model cannot reach the target: review similar groups before acting."
+    return note
+

@@ -96,6 +96,26 @@ def test_slider_regroups_from_cached_embeddings(qtbot, window, library, fake_emb
     assert window.prefs.similarity is None and window.filters.is_automatic()
 
 
+def test_the_calibrated_thresholds_and_their_precision_are_shown(qtbot, window, library):
+    from dataclasses import replace
+
+    from photofind.core.calibrate import Calibration
+
+    window.add_folders([str(library["root"])])
+    result = scan_and_wait(qtbot, window)
+    note = window.filters.calibration_label
+    assert note.isVisible() and "too small" in note.text()  # the fixture library is under MIN_PHOTOS
+
+    cal = Calibration(model_id=result.model.id, near=0.84, similar=0.9, target_precision=0.99,
+                      estimated_precision=0.953, near_recall=0.99, photos=500, derivative_pairs=144,
+                      distinct_pairs=100_000)
+    window.controller.scanFinished.emit(replace(result, calibration=cal, settings=replace(
+        result.settings, thresholds=cal.thresholds)))  # as a scan of a bigger library ends
+    assert "estimated precision 95% (target 99%)" in note.text()
+    assert "cannot reach the target" in note.text()
+    assert window.filters.threshold() == pytest.approx(0.9)  # the slider follows the calibration
+
+
 def test_tier_toggles_and_sort_change_the_grid_only(qtbot, window, library):
     window.add_folders([str(library["root"])])
     scan_and_wait(qtbot, window)
