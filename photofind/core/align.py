@@ -22,6 +22,7 @@ COARSE = 32
 MIN_EXTENT = 0.5  # smallest crop side we look for (letterbox bars are cut off before this)
 COARSE_STEP = 2  # coarse pixels between the spans tried exhaustively
 MID_GATE = 0.4  # detail correlation at half resolution below which the full one is not tried
+COARSE_SHAPE_SLACK = 0.2  # log-ratio slack of a coarse span's shape: the grid is 2 of 32 pixels
 
 
 @dataclass(frozen=True)
@@ -199,21 +200,45 @@ class _Scorer:
         return float(_einsum("i,i->", r, self.inner)) / float(np.sqrt(energy)) if energy > 1e-6 else 0.0
 
 
-def _refine(outer_d: np.ndarray, inner_d: np.ndarray, region, steps=(2.0, 1.0, 0.5)) -> tuple[tuple, float]:
-    """Pattern search over the four region edges (of detail images), inside the outer image."""
+_EDGE_MOVES = ((1.0, 0.0, 0.0, 0.0), (0.0, 1.0, 0.0, 0.0), (0.0, 0.0, 1.0, 0.0), (0.0, 0.0, 0.0, 1.0))
+
+
+def _moves(ratio: float | None) -> tuple[tuple[float, float, float, float], ...]:
+    """Region moves per unit step: each edge alone, or (with `ratio`, the region's width over
+    its height in the outer's unit square) shifts and a zoom that keep that shape."""
+    if ratio is None:
+        return _EDGE_MOVES
+    return ((1.0, 0.0, 1.0, 0.0), (0.0, 1.0, 0.0, 1.0), (-ratio / 2, -0.5, ratio / 2, 0.5))
+
+
+def with_ratio(region, ratio: float) -> tuple[float, float, float, float]:
+    """`region` reshaped about its centre to width / height == ratio (same height, or the
+    largest that fits), kept inside the unit square."""
+    x0, y0, x1, y1 = region
+    h = min(y1 - y0, 1.0, 1.0 / ratio)
+    w = h * ratio
+    cx = min(max((x0 + x1) / 2, w / 2), 1 - w / 2)
+    cy = min(max((y0 + y1) / 2, h / 2), 1 - h / 2)
+    return (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+
+
+def _refine(outer_d: np.ndarray, inner_d: np.ndarray, region, steps=(2.0, 1.0, 0.5),
+            ratio: float | None = None) -> tuple[tuple, float]:
+    """Pattern search over the region (of detail images), inside the outer image; with
+    `ratio`, only over regions of that shape."""
     n = outer_d.shape[0]
     score = _Scorer(outer_d, inner_d)
-    best = tuple(float(v) for v in region)
+    best = tuple(float(v) for v in (region if ratio is None else with_ratio(region, ratio)))
     best_score = score(best)
+    moves = _moves(ratio)
     for step_px in steps:
         step = step_px / n
         improved = True
         while improved:
             improved = False
-            for k in range(4):
+            for move in moves:
                 for sign in (-1.0, 1.0):
-                    cand = list(best)
-                    cand[k] += sign * step
+                    cand = [v + sign * step * m for v, m in zip(best, move)]
                     x0, y0, x1, y1 = cand
                     if min(x0, y0) < -1e-6 or max(x1, y1) > 1 + 1e-6:
                         continue
@@ -231,32 +256,42 @@ def downsample(z: np.ndarray, n: int) -> np.ndarray:
 
 
 def _peaks(scores: np.ndarray, top: int, gate: float) -> list[tuple[int, int]]:
-    """The `top` best coarse regions at or above `gate`."""
+    """The `top` best coarse regions at or above `gate` (NaN: a region ruled out)."""
+    scores = np.nan_to_num(scores, nan=-np.inf)
     flat = np.argsort(scores, axis=None)[::-1][:top]
     return [(int(iy), int(ix)) for iy, ix in zip(*np.unravel_index(flat, scores.shape)) if scores[iy, ix] >= gate]
 
 
 def find_containment(a: Prepared, b: Prepared, *, top: int = 3, gate: float = -1.0,
-                     enough: float = np.inf) -> Fit:
+                     enough: float = np.inf, aspects: tuple[float, float] | None = None) -> Fit:
     """Best region of one image that the other fills, in either direction. Coarse peaks under
     `gate` are not refined (a direction without any reports -1). The peaks of both directions
     are refined best first, and the search stops at the first fit scoring `enough`: a caller
-    that only needs "is it at least this good" skips the rest (most true pairs stop at one)."""
+    that only needs "is it at least this good" skips the rest (most true pairs stop at one).
+
+    `aspects` (width / height of a's and b's pictures) limits the search to regions of the
+    inner picture's own shape: a crop keeps the proportions of what it shows, and a region
+    stretched to fit is how two shifted frames of one scene would pass for a crop."""
     best = Fit(0, (0.0, 0.0, 1.0, 1.0), -1.0)
     spans = _extents(COARSE).spans
+    widths = spans[:, 1] - spans[:, 0]
     peaks = []
     for inner_idx, (outer, inner) in enumerate(((b, a), (a, b))):
+        ratio = None if aspects is None else aspects[inner_idx] / aspects[1 - inner_idx]
         scores = coarse_scores(outer.coarse, inner.coarse)
-        peaks += [(float(scores[iy, ix]), inner_idx, iy, ix) for iy, ix in _peaks(scores, top, gate)]
-    for _, inner_idx, iy, ix in sorted(peaks, key=lambda p: -p[0]):
+        if ratio is not None:  # coarse spans of about the right shape only
+            shape = np.log(widths[None, :] / widths[:, None] / ratio)
+            scores = np.where(np.abs(shape) <= COARSE_SHAPE_SLACK, scores, np.nan)
+        peaks += [(float(scores[iy, ix]), inner_idx, iy, ix, ratio) for iy, ix in _peaks(scores, top, gate)]
+    for _, inner_idx, iy, ix, ratio in sorted(peaks, key=lambda p: -p[0]):
         outer, inner = (b, a) if inner_idx == 0 else (a, b)
         (y0, y1), (x0, x1) = spans[iy], spans[ix]
         # Coarse-to-fine: most of the walk happens at half resolution, where it is cheaper.
-        region, mid_score = _refine(outer.mid, inner.mid, (x0, y0, x1, y1), (2.0, 1.0))
+        region, mid_score = _refine(outer.mid, inner.mid, (x0, y0, x1, y1), (2.0, 1.0), ratio)
         if mid_score < MID_GATE:  # far from any verdict of "same": not worth full detail
             best = max(best, Fit(inner_idx, region, mid_score), key=lambda f: f.score)
             continue
-        region, score = _refine(outer.fine, inner.fine, region, (1.0, 0.5))
+        region, score = _refine(outer.fine, inner.fine, region, (1.0, 0.5), ratio)
         if score > best.score:
             best = Fit(inner_idx, region, score)
         if best.score >= enough:

@@ -47,6 +47,7 @@ class Detail:
     gray: np.ndarray  # (DETAIL, DETAIL) float32
     bordered: bool  # bars were cut off
     prepared: align.Prepared | None = None
+    aspect: float = 1.0  # width / height of the picture (without the bars) as displayed
 
 
 class _Lru:
@@ -87,7 +88,7 @@ def detail_of_image(image: Image.Image) -> Detail:
     if bordered:
         image = image.crop(box)
     gray = np.asarray(image.convert("L").resize((DETAIL, DETAIL), Image.Resampling.BOX), np.float32)
-    return Detail(gray, bordered, align.prepare(gray))
+    return Detail(gray, bordered, align.prepare(gray), image.width / max(image.height, 1))
 
 
 def load_detail(record: ImageRecord) -> Detail | None:
@@ -135,7 +136,7 @@ def pixel_check(
     da, db = load_detail(a), load_detail(b)
     if da is None or db is None:
         return _thumbs_only(a, b, thumb_a, thumb_b)
-    fit = match_details(da.prepared, db.prepared)
+    fit = match_details(da.prepared, db.prepared, (da.aspect, db.aspect))
     if fit.score >= DETAIL_NEAR:
         return _describe(a, b, fit, da, db, thumb_a, thumb_b)
     if rotations:
@@ -143,12 +144,14 @@ def pixel_check(
     return None
 
 
-def match_details(a: align.Prepared, b: align.Prepared) -> align.Fit:
-    """Where one detail image sits inside the other, and how well the detail agrees there."""
+def match_details(a: align.Prepared, b: align.Prepared, aspects: tuple[float, float]) -> align.Fit:
+    """Where one detail image sits inside the other, and how well the detail agrees there.
+    `aspects`: the two pictures' width / height, which a crop region must keep."""
     whole = align.Fit(0, (0.0, 0.0, 1.0, 1.0), thumb_correlation(a.fine, b.fine))
     if whole.score >= DETAIL_NEAR:  # the common case: resized, re-encoded, lightly edited
         return whole
-    return max(whole, align.find_containment(a, b, gate=COARSE_GATE, enough=DETAIL_NEAR), key=lambda f: f.score)
+    fit = align.find_containment(a, b, gate=COARSE_GATE, enough=DETAIL_NEAR, aspects=aspects)
+    return max(whole, fit, key=lambda f: f.score)
 
 
 def _rotated(da: Detail, db: Detail, thumb_a: np.ndarray, thumb_b: np.ndarray) -> str | None:
@@ -160,7 +163,9 @@ def _rotated(da: Detail, db: Detail, thumb_a: np.ndarray, thumb_b: np.ndarray) -
     for k in order:
         if (int(ha) ^ int(variants[k])).bit_count() > ROTATION_GATE:
             break
-        fit = match_details(da.prepared, align.prepare(np.ascontiguousarray(dihedral(db.gray, k))))
+        turned_aspect = 1.0 / db.aspect if k % 2 else db.aspect  # odd variants turn by 90 degrees
+        fit = match_details(da.prepared, align.prepare(np.ascontiguousarray(dihedral(db.gray, k))),
+                            (da.aspect, turned_aspect))
         if fit.score >= DETAIL_NEAR:
             return "mirrored" if DIHEDRAL[k].startswith("mirror") else "rotated"
     return None
@@ -199,7 +204,9 @@ def _tilted(a: ImageRecord, b: ImageRecord, da: Detail, db: Detail, thumb_a, thu
     if score < TILT_COARSE_GATE:
         return None
     turned = align.prepare(tilt(outer.gray, degrees, rec.facts.width / max(rec.facts.height, 1)))
-    if align.find_containment(turned, inner.prepared, gate=COARSE_GATE, enough=DETAIL_NEAR).score >= DETAIL_NEAR:
+    fit = align.find_containment(turned, inner.prepared, gate=COARSE_GATE, enough=DETAIL_NEAR,
+                                 aspects=(outer.aspect, inner.aspect))
+    if fit.score >= DETAIL_NEAR:
         return "rotated"
     return None
 

@@ -69,6 +69,28 @@ def test_derivatives_are_confirmed_with_the_reason(tmp_path, scene, transform, w
     assert check(copy, original) == why  # symmetric
 
 
+def test_a_crop_to_another_shape_is_the_same_photo(tmp_path, scene):
+    original = write(tmp_path / "original", d.encode(scene))
+    square = write(tmp_path / "square", d.encode(scene.crop((100, 40, 500, 440))))  # 4:3 -> 1:1
+    assert check(original, square) == "cropped"
+
+
+def test_a_region_must_keep_the_inner_pictures_shape(scene):
+    """A region that fits only when stretched is not a crop: two frames of one scene, shifted,
+    pass for one that way. The stretched copy below matches without the shape rule only."""
+    from photofind.core import align
+
+    stretched = scene.crop((0, 0, 512, 480)).resize(scene.size)  # 80 % of the width, pulled wide
+    outer, inner = verify.detail_of_image(scene), verify.detail_of_image(stretched)
+    free = align.find_containment(inner.prepared, outer.prepared, gate=verify.COARSE_GATE)
+    assert free.score >= verify.DETAIL_NEAR
+    kept = align.find_containment(inner.prepared, outer.prepared, gate=verify.COARSE_GATE,
+                                  aspects=(inner.aspect, outer.aspect))
+    assert kept.score < verify.DETAIL_NEAR
+    x0, y0, x1, y1 = kept.region
+    assert (x1 - x0) / (y1 - y0) == pytest.approx(1.0, abs=1e-6)  # same shape as the 4:3 inner in a 4:3 outer
+
+
 def test_burst_frames_of_one_scene_are_not_the_same_photo(tmp_path):
     big = factory.make_scene(8, (1600, 1200))
     frames = d.burst_frames(big, 3, np.random.default_rng(0), out_long_side=640)
