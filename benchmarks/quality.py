@@ -1,6 +1,6 @@
 """Matching quality on real photographs: one command, one table, one JSON file.
 
-    .venv/bin/python benchmarks/quality.py [--out .bench/quality] [--quick] [--rotations] [--hygiene]
+    .venv/bin/python benchmarks/quality.py [--set main|alternate] [--out DIR] [--quick] [--rotations] [--hygiene]
 
 1. Builds the evaluation set (benchmarks/quality_set.py) from photos installed by Debian
    wallpaper packages and scikit-image; prints what to install if some are missing.
@@ -78,7 +78,10 @@ def print_table(rows: list[dict], transforms: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", default=str(ROOT / ".bench" / "quality"), help="set, caches and results")
+    p.add_argument("--set", choices=sorted(quality_set.SETS), default="main",
+                   help="which photos: main (the README's table) or alternate (other photos, a check "
+                   "that the tuning carries over)")
+    p.add_argument("--out", help="set, caches and results (default .bench/quality, or .bench/quality-alternate)")
     p.add_argument("--quick", action="store_true", help="8 source photos instead of all (a smoke run)")
     p.add_argument("--hygiene", action="store_true", help="also measure input geometry and centring (slow)")
     p.add_argument("--skip-cli", action="store_true", help="only the in-process rows")
@@ -88,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="also run `photofind scan --rotations` (slow with random weights: it checks "
                    "every candidate pair in 8 orientations and a range of small angles)")
     args = p.parse_args(argv)
-    out = Path(args.out)
-    truth_doc, missing = quality_set.build(out, limit=8 if args.quick else None)
+    out = Path(args.out or ROOT / ".bench" / ("quality" if args.set == "main" else f"quality-{args.set}"))
+    truth_doc, missing = quality_set.build(out, limit=8 if args.quick else None, spec=quality_set.SETS[args.set])
     if missing:
         print(f"note: {len(missing)} photo sources are not installed ({', '.join(m.name for m in missing)}); "
               f"to add them: {quality_set.install_hint(missing)}", file=sys.stderr)

@@ -56,6 +56,28 @@ BURSTS = [
     ("mountains", f"{BG}/aitzgorri_by_Aitzol_Berasategi.jpg", "ukui-wallpapers"),
     ("valley", f"{BG}/picosdeeuropa_by_Aitzol_Berasategi.jpg", "ukui-wallpapers"),
 ]
+# A second, disjoint set: other photographs (and scikit-image's textures, microscopy and a
+# scanned page, which are hard for a pixel check), bursts cut from smooth digital art, and a
+# larger size. Built only to check that what was tuned on the main set carries over.
+ALTERNATE_PHOTOS = [
+    ("kleiber", f"{BG}/Kleiber_by_Lukas_Baubkus.jpg", "lomiri-wallpapers-20.04"),
+    ("seeding", f"{BG}/seeding_by_Clements_Engelhardt.jpg", "ukui-wallpapers"),
+    ("sunset", f"{BG}/sunset_by_Aitzol_Berasategi.jpg", "ukui-wallpapers"),
+    ("dragonfly", f"{BG}/Dragonfly_by_Bolly.jpg", "lomiri-wallpapers-20.04"),
+    ("aitzgorri", f"{BG}/aitzgorri_by_Aitzol_Berasategi.jpg", "ukui-wallpapers"),
+    ("picos", f"{BG}/picosdeeuropa_by_Aitzol_Berasategi.jpg", "ukui-wallpapers"),
+    *((name, f"skimage:{name}.{ext}", "scikit-image (pip)") for name, ext in (
+        ("camera", "png"), ("coins", "png"), ("moon", "png"), ("brick", "png"), ("grass", "png"),
+        ("gravel", "png"), ("hubble_deep_field", "jpg"), ("retina", "jpg"), ("ihc", "png"), ("page", "png"))),
+    ("goldfish", f"{BG}/goldfish.png", "ubuntukylin-wallpapers"),
+    ("calla", f"{BG}/calla.png", "ubuntukylin-wallpapers"),
+]
+ALTERNATE_BURSTS = [
+    ("sea", f"{BG}/Infinite-Sea_by_Aury88.jpg", "ubuntukylin-wallpapers"),
+    ("elephants", f"{BG}/mate/abstract/Elephants_5640x3172.jpg", "mate-backgrounds"),
+    ("fossa", f"{BG}/Fossa_by_Jasper_Roks.jpg", "ubuntu-wallpapers"),
+    ("umang", f"{BG}/umang_by_Abhishek_Mudgal.jpg", "ubuntukylin-wallpapers"),
+]
 STEREO = [("motorcycle", ("skimage:motorcycle_left.png", "skimage:motorcycle_right.png"), "scikit-image (pip)")]
 BURST_DERIVATIVES = ("copy", "resize50", "jpeg60")
 LONG_SIDE = 1024
@@ -85,18 +107,32 @@ def _open(locator: str, draft: int | None = None) -> Image.Image | None:
         return im.convert("RGB")
 
 
-def _downscale(im: Image.Image, long_side: int = LONG_SIDE) -> Image.Image:
+def _downscale(im: Image.Image, long_side: int) -> Image.Image:
     im = im.copy()
     im.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
     return im
 
 
-def build(out: Path, *, transforms: tuple[str, ...] | None = None, limit: int | None = None) -> tuple[dict, list[Missing]]:
-    """Write the set under `out/photos` and its truth to `out/truth.json`; reuse a complete
-    earlier build. Returns (truth, photos that are not installed)."""
+@dataclass(frozen=True)
+class SetSpec:
+    name: str
+    photos: list
+    bursts: list
+    long_side: int
+
+
+MAIN = SetSpec("main", PHOTOS, BURSTS, LONG_SIDE)
+ALTERNATE = SetSpec("alternate", ALTERNATE_PHOTOS, ALTERNATE_BURSTS, 1280)
+SETS = {spec.name: spec for spec in (MAIN, ALTERNATE)}
+
+
+def build(out: Path, *, transforms: tuple[str, ...] | None = None, limit: int | None = None,
+          spec: SetSpec = MAIN) -> tuple[dict, list[Missing]]:
+    """Write the set `spec` under `out/photos` and its truth to `out/truth.json`; reuse a
+    complete earlier build. Returns (truth, photos that are not installed)."""
     names = transforms or tuple(s.name for s in d.TRANSFORMS)
     truth_path = out / "truth.json"
-    key = {"names": list(names), "limit": limit, "long_side": LONG_SIDE, "version": 5}
+    key = {"names": list(names), "limit": limit, "long_side": spec.long_side, "version": 5, "set": spec.name}
     if truth_path.is_file():
         old = json.loads(truth_path.read_text())
         if old.get("key") == key:
@@ -112,24 +148,24 @@ def build(out: Path, *, transforms: tuple[str, ...] | None = None, limit: int | 
             path.write_bytes(data)
         files[rel] = info
 
-    photos = PHOTOS[:limit] if limit else PHOTOS
+    photos = spec.photos[:limit] if limit else spec.photos
     for n, (name, locator, package) in enumerate(photos):
-        im = _open(locator, draft=2 * LONG_SIDE)
+        im = _open(locator, draft=2 * spec.long_side)
         if im is None:
             missing.append(Missing(name, package))
             continue
-        im = _downscale(im)
+        im = _downscale(im, spec.long_side)
         write(f"{name}/original.jpg", d.encode(im)[0], source=name, transform="original", kind="same", family=name)
         for t in names:
             data, ext = d.make(t, im, seed=1000 * n + 7)
             write(f"{name}/{t}.{ext}", data, source=name, transform=t, kind=d.BY_NAME[t].kind, family=name)
-    bursts = BURSTS[: max(1, limit // 4)] if limit else BURSTS
+    bursts = spec.bursts[: max(1, limit // 4)] if limit else spec.bursts
     for n, (family, locator, package) in enumerate(bursts):
-        big = _open(locator, draft=3 * LONG_SIDE)
+        big = _open(locator, draft=3 * spec.long_side)
         if big is None:
             missing.append(Missing(family, package))
             continue
-        frames = d.burst_frames(big, FRAMES, np.random.default_rng(500 + n), LONG_SIDE)
+        frames = d.burst_frames(big, FRAMES, np.random.default_rng(500 + n), spec.long_side)
         for k, frame in enumerate(frames):
             write(f"burst-{family}/frame{k}-original.jpg", d.encode(frame)[0], source=f"{family}#{k}",
                   transform="original", kind="same", family=family)
@@ -143,7 +179,7 @@ def build(out: Path, *, transforms: tuple[str, ...] | None = None, limit: int | 
             missing.append(Missing(family, package))
             continue
         for k, view in enumerate(pair):
-            data, ext = d.make("copy", _downscale(view), seed=k)
+            data, ext = d.make("copy", _downscale(view, spec.long_side), seed=k)
             write(f"stereo-{family}/view{k}.{ext}", data, source=f"{family}#{k}", transform="copy",
                   kind="same", family=family)
     truth = {"key": key, "root": str(root), "files": files, "missing": [m.__dict__ for m in missing]}
