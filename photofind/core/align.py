@@ -211,7 +211,7 @@ def _moves(ratio: float | None) -> tuple[tuple[float, float, float, float], ...]
     return ((1.0, 0.0, 1.0, 0.0), (0.0, 1.0, 0.0, 1.0), (-ratio / 2, -0.5, ratio / 2, 0.5))
 
 
-def with_ratio(region, ratio: float) -> tuple[float, float, float, float]:
+def _with_ratio(region, ratio: float) -> tuple[float, float, float, float]:
     """`region` reshaped about its centre to width / height == ratio (same height, or the
     largest that fits), kept inside the unit square."""
     x0, y0, x1, y1 = region
@@ -228,7 +228,7 @@ def _refine(outer_d: np.ndarray, inner_d: np.ndarray, region, steps=(2.0, 1.0, 0
     `ratio`, only over regions of that shape."""
     n = outer_d.shape[0]
     score = _Scorer(outer_d, inner_d)
-    best = tuple(float(v) for v in (region if ratio is None else with_ratio(region, ratio)))
+    best = tuple(float(v) for v in (region if ratio is None else _with_ratio(region, ratio)))
     best_score = score(best)
     moves = _moves(ratio)
     for step_px in steps:

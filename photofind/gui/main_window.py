@@ -278,8 +278,9 @@ class MainWindow(QMainWindow):
         its `similar` bar (a cosine means different things under different weights), unless
         the user set the slider."""
         calibration = getattr(result, "calibration", None)
-        if result.model is not None:
-            self.filters.set_calibration_note(text.calibration_note(calibration))
+        # Without a model there is no cosine to tune: exact and pixel matching only.
+        self.filters.set_calibration_note(
+            text.calibration_note(calibration, tuning=result.settings.calibrate) if result.model else "")
         if calibration is not None:
             self.default_thresholds = calibration.thresholds
             if self.filters.is_automatic():

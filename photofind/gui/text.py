@@ -59,9 +59,12 @@ def megapixels(width: int, height: int) -> str:
     return f"{width * height / 1e6:.1f} MP"
 
 
-def calibration_note(calibration) -> str:
-    """What the Auto thresholds are and how far to trust them (a calibrate.Calibration, or
-    None when the library was too small to learn from)."""
+def calibration_note(calibration, *, tuning: bool = True) -> str:
+    """What the thresholds are and how far to trust them: `calibration` (a
+    calibrate.Calibration) is None when the library was too small to learn from, or when
+    the user set the slider (`tuning` False)."""
+    if not tuning:
+        return "Set by you. Auto tunes the thresholds on this library."
     if calibration is None:
         return "Default thresholds: the library is too small to tune them on."
     note = (f"Tuned on this library: similar from {percent(calibration.similar)} alike, estimated "

@@ -115,6 +115,9 @@ def test_the_calibrated_thresholds_and_their_precision_are_shown(qtbot, window, 
     assert "cannot reach the target" in note.text()
     assert window.filters.threshold() == pytest.approx(0.9)  # the slider follows the calibration
 
+    window.controller.scanFinished.emit(replace(result, settings=replace(result.settings, calibrate=False)))
+    assert note.text().startswith("Set by you")  # a scan with the user's own slider value
+
 
 def test_tier_toggles_and_sort_change_the_grid_only(qtbot, window, library):
     window.add_folders([str(library["root"])])
