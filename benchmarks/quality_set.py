@@ -60,12 +60,7 @@ BURSTS = [
 # scanned page, which are hard for a pixel check), bursts cut from smooth digital art, and a
 # larger size. Built only to check that what was tuned on the main set carries over.
 ALTERNATE_PHOTOS = [
-    ("kleiber", f"{BG}/Kleiber_by_Lukas_Baubkus.jpg", "lomiri-wallpapers-20.04"),
-    ("seeding", f"{BG}/seeding_by_Clements_Engelhardt.jpg", "ukui-wallpapers"),
-    ("sunset", f"{BG}/sunset_by_Aitzol_Berasategi.jpg", "ukui-wallpapers"),
-    ("dragonfly", f"{BG}/Dragonfly_by_Bolly.jpg", "lomiri-wallpapers-20.04"),
-    ("aitzgorri", f"{BG}/aitzgorri_by_Aitzol_Berasategi.jpg", "ukui-wallpapers"),
-    ("picos", f"{BG}/picosdeeuropa_by_Aitzol_Berasategi.jpg", "ukui-wallpapers"),
+    *BURSTS,  # the main set's burst sources, here as whole photos of their own
     *((name, f"skimage:{name}.{ext}", "scikit-image (pip)") for name, ext in (
         ("camera", "png"), ("coins", "png"), ("moon", "png"), ("brick", "png"), ("grass", "png"),
         ("gravel", "png"), ("hubble_deep_field", "jpg"), ("retina", "jpg"), ("ihc", "png"), ("page", "png"))),
