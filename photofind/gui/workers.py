@@ -143,60 +143,6 @@ class EmbedderCache:
         return self._injected if self._injected is not None else self._value[0]
 
 
-class ScanWorker(QObject):
-    """Runs one `pipeline.scan` on its thread. `cancel()` may be called from any thread."""
-
-    progressed = Signal(object)  # ProgressInfo
-    finished = Signal(object)  # ScanResult (cancelled=True when stopped early)
-    failed = Signal(str)
-
-    def __init__(
-        self,
-        settings: ScanSettings,
-        *,
-        embedders: EmbedderCache | None = None,
-        cache_path: str | None = None,
-        workers: int | None = None,
-    ) -> None:
-        super().__init__()
-        self.settings = settings
-        self.token = CancelToken()
-        self._embedders = embedders or EmbedderCache()
-        self._cache_path = cache_path
-        self._workers = workers
-
-    def cancel(self) -> None:
-        self.token.cancel()
-
-    @Slot()
-    def run(self) -> None:
-        run_in_background()
-        try:
-            self.finished.emit(self._scan())
-        except Exception as exc:  # noqa: BLE001 - the GUI must report it, not die with the thread
-            traceback.print_exc()
-            self.failed.emit(f"{type(exc).__name__}: {exc}")
-
-    def _scan(self):
-        from photofind.core.cache import Cache
-        from photofind.core.pipeline import scan
-        from photofind.paths import default_cache_path
-
-        progress = SignalProgress(self.progressed.emit, self.token)
-        embedder, problem = self._embedders.get(self.settings)
-        settings = self.settings if embedder is not None else replace(self.settings, embed=False)
-        cache = Cache(self._cache_path or self.settings.cache_path or default_cache_path())
-        try:
-            result = scan(settings, embedder=embedder, cache=cache, progress=progress,
-                          workers=self._workers)
-        finally:
-            cache.close()
-        if embedder is None:
-            # The pipeline only knows it was told not to embed; the user needs the real reason.
-            result = replace(result, settings=self.settings, model_problem=problem)
-        return result
-
-
 class ActionWorker(QObject):
     """Runs `fn(progress)` on its thread: trash/undo plans, regrouping, anything slow."""
 
@@ -217,9 +163,46 @@ class ActionWorker(QObject):
         run_in_background()
         try:
             self.finished.emit(self._fn(SignalProgress(self.progressed.emit, self.token)))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - the GUI must report it, not die with the thread
             traceback.print_exc()
             self.failed.emit(f"{type(exc).__name__}: {exc}")
+
+
+class ScanWorker(ActionWorker):
+    """Runs one `pipeline.scan` on its thread; `finished` carries the ScanResult
+    (cancelled=True when stopped early). `cancel()` may be called from any thread."""
+
+    def __init__(
+        self,
+        settings: ScanSettings,
+        *,
+        embedders: EmbedderCache | None = None,
+        cache_path: str | None = None,
+        workers: int | None = None,
+    ) -> None:
+        super().__init__(self._scan)
+        self.settings = settings
+        self._embedders = embedders or EmbedderCache()
+        self._cache_path = cache_path
+        self._workers = workers
+
+    def _scan(self, progress: Progress):
+        from photofind.core.cache import Cache
+        from photofind.core.pipeline import scan
+        from photofind.paths import default_cache_path
+
+        embedder, problem = self._embedders.get(self.settings)
+        settings = self.settings if embedder is not None else replace(self.settings, embed=False)
+        cache = Cache(self._cache_path or self.settings.cache_path or default_cache_path())
+        try:
+            result = scan(settings, embedder=embedder, cache=cache, progress=progress,
+                          workers=self._workers)
+        finally:
+            cache.close()
+        if embedder is None:
+            # The pipeline only knows it was told not to embed; the user needs the real reason.
+            result = replace(result, settings=self.settings, model_problem=problem)
+        return result
 
 
 def start_worker(worker: QObject, parent: QObject | None = None) -> QThread:
