@@ -159,23 +159,18 @@ def _confirm_delete(plan: Any, yes: bool, out: TextIO) -> bool:
 
 
 def _execute(plan: Any, args: argparse.Namespace, out: TextIO) -> int | None:
-    from photofind.commands.common import cancel_on_sigint, human_bytes
+    from photofind.commands.common import cancel_on_sigint, human_bytes, open_store
     from photofind.commands.textprogress import TextProgress
     from photofind.core.executor import Status, execute
     from photofind.core.journal import Journal
     from photofind.core.progress import CancelToken
-    from photofind.core.store import StoreError
 
     token = CancelToken()
     progress = TextProgress(token, enabled=not args.quiet)
-    try:
-        journal = Journal(args.journal)
-    except StoreError as exc:
-        print(f"photofind: cannot write the undo journal, so nothing was changed: {exc}", file=out)
+    journal = open_store(Journal, args.journal, "photofind: cannot write the undo journal, so nothing was changed", out)
+    if journal is None:
         return 2
     with journal, cancel_on_sigint(token):
-        for w in journal.warnings:
-            print(f"warning: {w}", file=out)
         report = execute(plan, journal=journal, progress=progress, allow_permanent=args.permanent)
     progress.close()
     for o in report.outcomes:

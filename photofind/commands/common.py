@@ -8,7 +8,7 @@ import argparse
 import signal
 import sys
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Callable, Iterator, TextIO
 
 
 def add_engine_options(p: argparse.ArgumentParser) -> None:
@@ -72,4 +72,19 @@ def cancel_on_sigint(token) -> Iterator[None]:
     finally:
         signal.signal(signal.SIGINT, previous)
 
+
+def open_store(make: Callable[[Any], Any], path: str | None, failure: str, out: TextIO | None = None) -> Any:
+    """`make(path)` (a Journal, a DecisionStore), with its warnings printed; None, after
+    printing `failure: why`, when it cannot be opened (the caller exits 2)."""
+    from photofind.core.store import StoreError
+
+    out = out or sys.stderr
+    try:
+        store = make(path)
+    except StoreError as exc:
+        print(f"{failure}: {exc}", file=out)
+        return None
+    for w in store.warnings:
+        print(f"warning: {w}", file=out)
+    return store
 

@@ -18,17 +18,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from photofind.commands.common import open_store
     from photofind.core.journal import Journal
-    from photofind.core.store import StoreError
 
-    try:
-        journal = Journal(args.journal)
-    except StoreError as exc:
-        print(f"photofind history: {exc}", file=sys.stderr)
+    journal = open_store(Journal, args.journal, "photofind history")
+    if journal is None:
         return 2
     with journal:
-        for w in journal.warnings:
-            print(f"warning: {w}", file=sys.stderr)
         if args.batch is not None:
             return _show_batch(journal, args.batch, args.json)
         batches = journal.batches(limit=max(args.limit, 0))

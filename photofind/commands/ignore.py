@@ -28,17 +28,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from photofind.commands.common import open_store
     from photofind.core.decisions import DecisionStore
-    from photofind.core.store import StoreError
 
-    try:
-        store = DecisionStore(args.decisions)
-    except StoreError as exc:
-        print(f"photofind ignore: {exc}", file=sys.stderr)
+    store = open_store(DecisionStore, args.decisions, "photofind ignore")
+    if store is None:
         return 2
     with store:
-        for w in store.warnings:
-            print(f"warning: {w}", file=sys.stderr)
         if args.verb == "list":
             return _list(store, args.json)
         if args.verb == "add":

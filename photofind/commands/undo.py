@@ -19,23 +19,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from photofind.commands.common import cancel_on_sigint
+    from photofind.commands.common import cancel_on_sigint, open_store
     from photofind.commands.textprogress import TextProgress
     from photofind.core.journal import Journal
     from photofind.core.progress import CancelToken
     from photofind.core.restore import BatchRunning, NothingToUndo, UndoStatus, undo
-    from photofind.core.store import StoreError
 
-    try:
-        journal = Journal(args.journal)
-    except StoreError as exc:
-        print(f"photofind undo: {exc}", file=sys.stderr)
+    journal = open_store(Journal, args.journal, "photofind undo")
+    if journal is None:
         return 2
     token = CancelToken()
     progress = TextProgress(token, enabled=not args.quiet)
     with journal, cancel_on_sigint(token):
-        for w in journal.warnings:
-            print(f"warning: {w}", file=sys.stderr)
         try:
             report = undo(args.batch, journal=journal, progress=progress)
         except NothingToUndo as exc:
