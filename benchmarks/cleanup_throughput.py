@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def make_library(root: Path, pairs: int):
-    from photofind.core.hashing import content_hash_file
+    from photofind.core.scan.hashing import content_hash_file
     from photofind.core.types import (FileRef, Group, ImageFacts, ImageRecord, Member, ScanResult,
                                       ScanSettings, Tier)
 
@@ -55,10 +55,10 @@ def main() -> None:
     os.environ.update(XDG_DATA_HOME=str(work / "xdg"), HOME=str(work), PHOTOFIND_DATA_DIR=str(work / "data"))
     from send2trash import send2trash
 
-    from photofind.core.actions import Action, plan_duplicates
-    from photofind.core.executor import Status, execute
-    from photofind.core.restore import undo
-    from photofind.core.trash import _backend
+    from photofind.core.cleanup.actions import Action, plan_duplicates
+    from photofind.core.cleanup.executor import Status, execute
+    from photofind.core.cleanup.restore import undo
+    from photofind.core.cleanup.trash import _backend
 
     _backend()  # point send2trash at this run's trash, as photofind does
     n = args.files

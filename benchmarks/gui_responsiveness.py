@@ -135,8 +135,8 @@ def main() -> int:
 
         embedder = FakeEmbedder()
     else:
-        from photofind.core.embed import ResNetEmbedder
-        from photofind.core.weights import resolve_weights
+        from photofind.core.model.embed import ResNetEmbedder
+        from photofind.core.model.weights import resolve_weights
 
         embedder = ResNetEmbedder(resolve_weights("random"), device="cpu")
     controller = ScanController(embedder=embedder, cache_path=str(work / "cache.sqlite3"))

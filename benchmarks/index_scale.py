@@ -66,7 +66,7 @@ def make_vectors(n: int, kind: str, seed: int = SEED) -> tuple[np.ndarray, np.nd
 
 def group_pairs(x: np.ndarray, i: np.ndarray, j: np.ndarray, sim: np.ndarray) -> int:
     """Complete-linkage groups over the found pairs (the engine's rule); returns how many."""
-    from photofind.core.grouping import complete_linkage
+    from photofind.core.match.grouping import complete_linkage
 
     order = np.lexsort((j, i, -sim))
 
@@ -81,8 +81,8 @@ def group_pairs(x: np.ndarray, i: np.ndarray, j: np.ndarray, sim: np.ndarray) ->
 
 
 def run_photofind(x):
-    from photofind.core.lsh import Hyperplanes
-    from photofind.core.pairsearch import auto_params, lsh_pairs
+    from photofind.core.match.lsh import Hyperplanes
+    from photofind.core.match.pairsearch import auto_params, lsh_pairs
 
     start = time.perf_counter()
     params = auto_params(x, THRESHOLD)
@@ -96,7 +96,7 @@ def run_photofind(x):
 
 
 def run_exact(x):
-    from photofind.core.pairsearch import exact_pairs
+    from photofind.core.match.pairsearch import exact_pairs
 
     start = time.perf_counter()
     pairs = exact_pairs(x, THRESHOLD)
@@ -122,8 +122,8 @@ def run_faiss(x):
 def run_lshash3(x, sample: int = 300):
     from lshash.lshash import LSHash
 
-    from photofind.core.lsh import Hyperplanes
-    from photofind.core.pairsearch import auto_params
+    from photofind.core.match.lsh import Hyperplanes
+    from photofind.core.match.pairsearch import auto_params
 
     params = auto_params(x, THRESHOLD)
     planes = Hyperplanes.fit(x, params)  # the same planes and centring as photofind
@@ -153,7 +153,7 @@ METHODS = {"photofind": run_photofind, "exact": run_exact, "faiss": run_faiss, "
 
 def measure(method: str, n: int, kind: str, out: mp.Queue) -> None:
     """One measurement, in its own process."""
-    from photofind.core.pairsearch import contains, unique_sorted
+    from photofind.core.match.pairsearch import contains, unique_sorted
 
     x, planted = make_vectors(n, kind)
     tc = planted[:, 0].astype(np.int64) * n + planted[:, 1]
@@ -200,7 +200,7 @@ def in_child(method: str, n: int, kind: str) -> dict | None:
 def regroup_slider(n: int = 10_000) -> dict:
     """Regrouper over n photos (no files: the pixel check falls back to thumbnails). Besides
     the planted duplicates, 300 bursts of 8 shots at cosine ~0.85-0.95 give it similar groups."""
-    from photofind.core.grouping import Regrouper
+    from photofind.core.match.grouping import Regrouper
     from photofind.core.types import FileRef, ImageFacts, ImageRecord, Thresholds
 
     x, _ = make_vectors(n, "aniso")

@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from photofind.core import verify
+from photofind.core.match import verify
 from photofind.core.progress import NULL_PROGRESS, Progress, check_cancel
 from photofind.core.types import ImageRecord, Tier
 

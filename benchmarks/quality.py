@@ -5,7 +5,7 @@
 1. Builds the evaluation set (benchmarks/quality_set.py) from photos installed by Debian
    wallpaper packages and scikit-image; prints what to install if some are missing.
 2. Runs `photofind scan --weights random --json` on it (the JSON users get), with and without
-   the CNN (and with --rotations if asked), and scores each report (photofind.core.evaluation).
+   the CNN (and with --rotations if asked), and scores each report (photofind.core.match.evaluation).
 3. Scores a reference grouping made directly from the verification functions (pHash and CNN
    candidates, the pixel check, complete linkage), so verify.py is measured even while the
    grouping code changes, plus the CNN cosine alone and the peer, imagehash's pHash at
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from photofind.core import evaluation as ev  # noqa: E402
+from photofind.core.match import evaluation as ev  # noqa: E402
 import quality_reference as ref  # noqa: E402
 import quality_set  # noqa: E402
 

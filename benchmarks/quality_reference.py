@@ -1,7 +1,7 @@
 """Reference rows for benchmarks/quality.py: the verification functions with a plain grouping,
 the CNN cosine alone, the imagehash peer, and embedding-hygiene measurements.
 
-The reference grouping measures photofind.core.verify with photofind.core.neargroups, whatever
+The reference grouping measures photofind.core.match.verify with benchmarks/neargroups.py, whatever
 the state of the main grouping code: candidates from the pHash index (and the CNN at the
 calibrated `near` cosine), then groups whose every member the pixel check confirmed against
 the group's centre.
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from photofind.core import evaluation as ev
-from photofind.core import verify
-from photofind.core.hashing import dihedral_phashes
-from photofind.core.neargroups import verified_groups
+from photofind.core.match import evaluation as ev
+from photofind.core.match import verify
+from photofind.core.scan.hashing import dihedral_phashes
+from neargroups import verified_groups
 from photofind.core.types import ScanResult, ScanSettings, Thresholds
 
 
@@ -26,8 +26,8 @@ def load_scan(root: Path, cache: Path, weights: str = "random") -> ScanResult:
     switched off (threshold 1.0): the reference rows group by themselves."""
     from dataclasses import replace
 
-    from photofind.core.cache import Cache
-    from photofind.core.calibrate import NAMESPACE, Calibration
+    from photofind.core.scan.cache import Cache
+    from photofind.core.match.calibrate import NAMESPACE, Calibration
     from photofind.core.pipeline import scan
 
     settings = ScanSettings(roots=(str(root),), weights=weights, cache_path=str(cache), device="cpu",
@@ -109,9 +109,9 @@ def imagehash_pairs(paths: list[str], distance: int) -> list[tuple[str, str]] | 
 
 def hygiene(scan: ScanResult, truth: ev.Truth, out: Path) -> dict:
     """CNN-alone quality under embedding post-processing and input geometry."""
-    from photofind.core.embed import ResNetEmbedder
-    from photofind.core.imageio import decode_file
-    from photofind.core.weights import resolve_weights
+    from photofind.core.model.embed import ResNetEmbedder
+    from photofind.core.scan.imageio import decode_file
+    from photofind.core.model.weights import resolve_weights
 
     results: dict = {"postprocess": {}, "geometry": {}}
     emb = scan.embeddings

@@ -2,7 +2,7 @@
 
 The photos come from Debian wallpaper packages and scikit-image's bundled data; nothing is
 downloaded. Each source photo is downscaled and written with every derivative in
-photofind.core.derivatives; large photos become burst families (hard negatives: different
+photofind.core.match.derivatives; large photos become burst families (hard negatives: different
 photos of one scene), and scikit-image's stereo pair is a second kind of hard negative.
 The truth file maps each written file to its source, transform and family.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from photofind.core import derivatives as d
+from photofind.core.match import derivatives as d
 
 BG = "/usr/share/backgrounds"
 # Photographs only (illustrations and renders are left out): (name, file, package).

@@ -57,8 +57,8 @@ def read_stage_rate(files: list[Path], threads: int, embedder) -> tuple[float, f
     """Images/s of everything the pipeline does to a new file before inference (read, hash,
     draft decode, pHash, thumbnail, model input) on `threads` threads; the cores it got;
     and the model inputs."""
-    from photofind.core.hashing import content_hash, gray_thumb, phash
-    from photofind.core.imageio import decode_bytes
+    from photofind.core.scan.hashing import content_hash, gray_thumb, phash
+    from photofind.core.scan.imageio import decode_bytes
 
     def one(path: Path) -> np.ndarray:
         data = path.read_bytes()
@@ -76,7 +76,7 @@ def read_stage_rate(files: list[Path], threads: int, embedder) -> tuple[float, f
 
 
 def decode_only_rate(files: list[Path], threads: int) -> float:
-    from photofind.core.imageio import decode_bytes
+    from photofind.core.scan.imageio import decode_bytes
 
     blobs = [p.read_bytes() for p in files]
     with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -88,7 +88,7 @@ def decode_only_rate(files: list[Path], threads: int) -> float:
 def draft_vs_full_ms(files: list[Path]) -> tuple[float, float]:
     """Milliseconds per photo on one thread: the draft decode the scan uses, and a full
     decode with a resize to the model input."""
-    from photofind.core.imageio import decode_bytes
+    from photofind.core.scan.imageio import decode_bytes
 
     blobs = [p.read_bytes() for p in files]
     start = time.perf_counter()
@@ -118,7 +118,7 @@ def inference_rate(embedder, inputs: list[np.ndarray], batch_size: int, cores: i
 
 def naive_rate(files: list[Path], weights) -> float:
     """What a first script does: full decode, resize, fp32, one image per forward pass."""
-    from photofind.core.embed import ResNetEmbedder, prepare_imagenet
+    from photofind.core.model.embed import ResNetEmbedder, prepare_imagenet
 
     embedder = ResNetEmbedder(weights, device="cpu", precision="fp32")
     embedder.load()
@@ -190,8 +190,8 @@ def child(kind: str, folder: str, cache: str, batch_size: int) -> dict:
                             calibrate=kind != "cold")
     out: dict = {}
     if kind == "cold":
-        from photofind.core.embed import ResNetEmbedder
-        from photofind.core.weights import resolve_weights
+        from photofind.core.model.embed import ResNetEmbedder
+        from photofind.core.model.weights import resolve_weights
 
         embedder = ResNetEmbedder(resolve_weights("random"), device="cpu")
         t0 = time.perf_counter()
@@ -233,8 +233,8 @@ def load_average() -> str:
 
 
 def cold_rows(args, workdir: Path, cores: int) -> list[tuple[str, str, str]]:
-    from photofind.core.embed import ResNetEmbedder
-    from photofind.core.weights import resolve_weights
+    from photofind.core.model.embed import ResNetEmbedder
+    from photofind.core.model.weights import resolve_weights
 
     w, h = (int(v) for v in args.size.lower().split("x"))
     print(f"generating {args.photos} {w}x{h} JPEGs in {workdir} ...", file=sys.stderr)
@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child(args.child, args.folder, args.cache, args.batch_size)))
         return 0
 
-    from photofind.core.ingest import usable_cores
+    from photofind.core.scan.ingest import usable_cores
 
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="photofind-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,8 @@ from typing import Iterable, Sequence
 
 from PIL import Image
 
-from photofind.core.hashing import content_hash_file
-from photofind.core.keep import KeeperPolicy
+from photofind.core.scan.hashing import content_hash_file
+from photofind.core.cleanup.keep import KeeperPolicy
 from photofind.core.types import (FileRef, Group, ImageFacts, ImageRecord, Member, ScanResult,
                                   ScanSettings, Tier)
 from tests import imagefactory as factory

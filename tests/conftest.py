@@ -51,8 +51,8 @@ def fake_embedder() -> FakeEmbedder:
 @pytest.fixture(scope="session")
 def random_resnet():
     """The real ResNet-34 code path with seeded random weights (no download possible here)."""
-    from photofind.core.embed import ResNetEmbedder
-    from photofind.core.weights import resolve_weights
+    from photofind.core.model.embed import ResNetEmbedder
+    from photofind.core.model.weights import resolve_weights
 
     embedder = ResNetEmbedder(resolve_weights("random"), device="cpu", precision="fp32")
     embedder.load()

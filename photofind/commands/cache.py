@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from photofind.core.cache import Cache
+    from photofind.core.scan.cache import Cache
     from photofind.paths import default_cache_path
 
     path = Path(args.cache or default_cache_path())

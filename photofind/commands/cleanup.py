@@ -44,7 +44,7 @@ def validate(args: argparse.Namespace) -> str | None:
     """A usage error to print before scanning (nothing is read yet), or None."""
     from pathlib import Path
 
-    from photofind.core.keep import RuleError, parse_rules
+    from photofind.core.cleanup.keep import RuleError, parse_rules
 
     try:
         parse_rules(args.rule)
@@ -104,7 +104,7 @@ def run_after_scan(args: argparse.Namespace, result: Any, out: TextIO) -> int | 
     """Plan, print, maybe act. Returns an exit code to use instead of the scan's, or None."""
     if not args.act or result.cancelled:
         return None
-    from photofind.core.actions import Action, plan_duplicates, write_plan_csv, write_plan_json
+    from photofind.core.cleanup.actions import Action, plan_duplicates, write_plan_csv, write_plan_json
 
     tiers = parse_tiers(args.act_tiers)
     model = getattr(result, "model", None)
@@ -161,8 +161,8 @@ def _confirm_delete(plan: Any, yes: bool, out: TextIO) -> bool:
 def _execute(plan: Any, args: argparse.Namespace, out: TextIO) -> int | None:
     from photofind.commands.common import cancel_on_sigint, human_bytes, open_store
     from photofind.commands.textprogress import TextProgress
-    from photofind.core.executor import Status, execute
-    from photofind.core.journal import Journal
+    from photofind.core.cleanup.executor import Status, execute
+    from photofind.core.cleanup.journal import Journal
     from photofind.core.progress import CancelToken
 
     token = CancelToken()

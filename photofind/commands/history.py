@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from photofind.commands.common import open_store
-    from photofind.core.journal import Journal
+    from photofind.core.cleanup.journal import Journal
 
     journal = open_store(Journal, args.journal, "photofind history")
     if journal is None:

@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from photofind.commands.common import open_store
-    from photofind.core.decisions import DecisionStore
+    from photofind.core.cleanup.decisions import DecisionStore
 
     store = open_store(DecisionStore, args.decisions, "photofind ignore")
     if store is None:
@@ -69,8 +69,8 @@ def _list(store, as_json: bool) -> int:
 def _add(store, files: list[str], keep_all: bool) -> int:
     import os
 
-    from photofind.core.decisions import Kind
-    from photofind.core.hashing import content_hash_file
+    from photofind.core.cleanup.decisions import Kind
+    from photofind.core.scan.hashing import content_hash_file
 
     hashes, paths = [], []
     for f in files:

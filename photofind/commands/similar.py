@@ -1,7 +1,7 @@
 """`photofind similar IMAGE --in PATH...`: the photos of a library most like one image.
 
 The library is scanned through the cache (fast when it is already cached), the image is
-embedded the way the scan embeds photos, and photofind.core.similar ranks the library.
+embedded the way the scan embeds photos, and photofind.core.match.similar ranks the library.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from photofind.commands.textprogress import TextProgress
     from photofind.core.pipeline import make_embedder, scan
     from photofind.core.progress import CancelToken
-    from photofind.core.similar import SimilarSearchError, find_similar
+    from photofind.core.match.similar import SimilarSearchError, find_similar
 
     image = Path(args.image)
     problem = _usage_problem(args, image)

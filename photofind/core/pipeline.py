@@ -9,11 +9,11 @@ from typing import Sequence
 
 import numpy as np
 
-from photofind.core.cache import Cache
-from photofind.core.discover import discover
-from photofind.core.embed import Embedder, ResNetEmbedder
-from photofind.core.ingest import IngestState, ingest
-from photofind.core.precision import PRECISIONS
+from photofind.core.scan.cache import Cache
+from photofind.core.scan.discover import discover
+from photofind.core.model.embed import Embedder, ResNetEmbedder
+from photofind.core.scan.ingest import IngestState, ingest
+from photofind.core.model.precision import PRECISIONS
 from photofind.core.progress import NULL_PROGRESS, Cancelled, Phase, Progress
 from photofind.core.types import (
     FileRef,
@@ -23,8 +23,8 @@ from photofind.core.types import (
     ScanSettings,
     ScanStats,
 )
-from photofind.core.vectors import VectorTable
-from photofind.core.weights import WeightsUnavailable, resolve_weights
+from photofind.core.scan.vectors import VectorTable
+from photofind.core.model.weights import WeightsUnavailable, resolve_weights
 from photofind.paths import default_cache_path
 
 _LOOKUP_CHUNK = 4096  # files per cache read: batched SQL, bounded per-file objects
@@ -132,7 +132,7 @@ def _from_cache(files: Sequence[FileRef], cache: Cache, model_id: str | None,
 
 def _result(settings, model, problem, done, skipped, table, stats, started, cache,
             *, cancelled: bool, progress: Progress = NULL_PROGRESS, embedder=None) -> ScanResult:
-    from photofind.core.grouping import group_records  # here: grouping may pull in heavier code
+    from photofind.core.match.grouping import group_records  # here: grouping may pull in heavier code
 
     records = [done[path] for path in sorted(done)]
     done.clear()  # the records hold it all now; memory goes to grouping instead
@@ -151,7 +151,7 @@ def _result(settings, model, problem, done, skipped, table, stats, started, cach
     calibration = None
     if not cancelled and settings.calibrate and embedder is not None and embeddings is not None:
         # Thresholds learned from this library's own photos (cached per model id).
-        from photofind.core.calibrate import calibrate
+        from photofind.core.match.calibrate import calibrate
 
         try:
             calibration = calibrate(records, embeddings, embedder, cache=cache, progress=progress)
@@ -168,7 +168,7 @@ def _result(settings, model, problem, done, skipped, table, stats, started, cach
         except Cancelled:  # stopped while grouping: the files stay cached, the groups are dropped
             cancelled, groups = True, ()
         # The user's keeper rules and remembered "not a duplicate" / "keep all" decisions.
-        from photofind.core.decisions import apply_for_scan
+        from photofind.core.cleanup.decisions import apply_for_scan
 
         groups, choice_notes = apply_for_scan(groups, records, embeddings, settings)
         progress.update(Phase.GROUP, 1, 1)

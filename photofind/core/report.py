@@ -57,7 +57,7 @@ def result_as_json(result: ScanResult) -> dict[str, Any]:
         "roots": list(result.settings.roots),
         "thresholds": {"near": t.near, "similar": t.similar},
         # How the thresholds were chosen: None when the user set one or the library was too
-        # small to learn from (photofind.core.calibrate).
+        # small to learn from (photofind.core.match.calibrate).
         "calibration": result.calibration.as_json() if getattr(result, "calibration", None) else None,
         "rotations": bool(getattr(result.settings, "rotations", False)),
         "files_scanned": result.stats.files_found,

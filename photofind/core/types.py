@@ -142,13 +142,13 @@ class ScanSettings:
     device: str = "auto"
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     embed: bool = True  # False: exact and perceptual duplicates only
-    # Clean-up (photofind.core.keep / decisions): files under `protected` are always kept and
+    # Clean-up (photofind.core.cleanup.keep / decisions): files under `protected` are always kept and
     # never acted on; `keep_rules` is a keeper rule chain ("" = the default chain).
     protected: tuple[str, ...] = ()
     keep_rules: str = ""
     use_decisions: bool = True  # drop remembered "not a duplicate" / "keep all" groups
     decisions_path: str | None = None  # None: the per-user data dir
-    # Matching quality (photofind.core.verify / calibrate). `rotations`: also match copies
+    # Matching quality (photofind.core.match.verify / calibrate). `rotations`: also match copies
     # turned by 90/180/270 degrees or mirrored (8 pHashes per photo instead of 1, and up to
     # 7 more detail checks for each pair that fails the upright one). `calibrate`: derive the
     # tier thresholds from the library itself; False when the user set a threshold.
@@ -203,4 +203,4 @@ class ScanResult:
     stats: ScanStats = field(default_factory=ScanStats)
     cancelled: bool = False
     warnings: tuple[str, ...] = ()
-    calibration: Any = None  # photofind.core.calibrate.Calibration when thresholds were calibrated
+    calibration: Any = None  # photofind.core.match.calibrate.Calibration when thresholds were calibrated

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from photofind.core.keep import pick_keeper
+from photofind.core.cleanup.keep import pick_keeper
 from photofind.core.types import ImageRecord
 from photofind.gui.compare_facts import LAST_UNMARKED, mark_refusal, metadata_rows
 from photofind.gui.image_pane import WHEEL_STEP, ImagePane, ViewSync
@@ -364,7 +364,7 @@ def _html(text: str) -> str:
 
 
 def _records_for_demo(paths: Sequence[str]) -> list[ImageRecord]:
-    from photofind.core.imageio import decode_file
+    from photofind.core.scan.imageio import decode_file
     from photofind.core.types import FileRef, Skipped
 
     records = []

@@ -47,7 +47,7 @@ def _similarity_text(value: float | None) -> str:
 
 
 try:  # the engine's wording, so the grid, the CLI and this dialog refuse in the same words
-    from photofind.core.marks import Refusal
+    from photofind.core.cleanup.marks import Refusal
 
     LAST_UNMARKED, PROTECTED = Refusal.LAST_UNMARKED.value, Refusal.PROTECTED.value
 except ImportError:  # pragma: no cover - only while the marks module is being written
@@ -57,7 +57,7 @@ except ImportError:  # pragma: no cover - only while the marks module is being w
 
 def mark_refusal(indices: Collection[int], marked: Collection[int], index: int,
                  protected: Collection[int] = ()) -> str | None:
-    """Why `index` may not be marked, or None. The rule of photofind.core.marks: a protected
+    """Why `index` may not be marked, or None. The rule of photofind.core.cleanup.marks: a protected
     file is never marked, and a group never loses its last unmarked photo."""
     if index in protected:
         return PROTECTED

@@ -166,9 +166,9 @@ class ScanController(QObject):
         result = self.current_result()
         if result is None or self.is_busy:
             return False
-        from photofind.core.actions import plan_marked
-        from photofind.core.keep import KeeperPolicy
-        from photofind.core.marks import Marks
+        from photofind.core.cleanup.actions import plan_marked
+        from photofind.core.cleanup.keep import KeeperPolicy
+        from photofind.core.cleanup.marks import Marks
 
         marks = Marks(result.records, result.groups, KeeperPolicy.parse("", tuple(protected)))
         group_of = {m.index: g.id for g in result.groups for m in g.members}
@@ -181,8 +181,8 @@ class ScanController(QObject):
         journal_path = self.journal_path
 
         def run(progress):
-            from photofind.core.executor import execute
-            from photofind.core.journal import Journal
+            from photofind.core.cleanup.executor import execute
+            from photofind.core.cleanup.journal import Journal
 
             with Journal(journal_path) as journal:
                 return execute(plan, journal=journal, progress=progress)
@@ -196,8 +196,8 @@ class ScanController(QObject):
         journal_path = self.journal_path
 
         def run(progress):
-            from photofind.core.journal import Journal
-            from photofind.core.restore import undo
+            from photofind.core.cleanup.journal import Journal
+            from photofind.core.cleanup.restore import undo
 
             with Journal(journal_path) as journal:
                 return undo(journal=journal, progress=progress)
@@ -210,7 +210,7 @@ class ScanController(QObject):
         if not os.path.exists(self.journal_path or default_journal_path()):
             return False  # nothing was ever cleaned up; do not create an empty journal
         try:
-            from photofind.core.journal import Journal
+            from photofind.core.cleanup.journal import Journal
 
             with Journal(self.journal_path) as journal:
                 return journal.last_undoable() is not None
@@ -277,7 +277,7 @@ class ScanController(QObject):
 
 def regroup_result(result: ScanResult, thresholds: Thresholds) -> tuple[Group, ...]:
     """Groups for `result` at `thresholds`, from its stored embeddings: no file is read."""
-    from photofind.core import grouping
+    from photofind.core.match import grouping
 
     records, embeddings = result.records, result.embeddings
     regrouper = getattr(grouping, "Regrouper", None)
@@ -286,7 +286,7 @@ def regroup_result(result: ScanResult, thresholds: Thresholds) -> tuple[Group, .
     else:
         groups = tuple(grouping.group_records(records, embeddings, thresholds))
     try:
-        from photofind.core.decisions import apply_for_scan
+        from photofind.core.cleanup.decisions import apply_for_scan
     except ImportError:
         return groups
     settings = dataclasses.replace(result.settings, thresholds=thresholds)
@@ -319,7 +319,7 @@ def _build_regrouper(regrouper_class: Any, result: ScanResult) -> Any:
             return build()
         except (AttributeError, TypeError):
             continue
-    raise TypeError("photofind.core.grouping.Regrouper has an unknown constructor")
+    raise TypeError("photofind.core.match.grouping.Regrouper has an unknown constructor")
 
 
 def without_paths(result: ScanResult, groups: Iterable[Group], gone: set[str]) -> tuple[Group, ...]:

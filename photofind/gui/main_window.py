@@ -204,7 +204,7 @@ class MainWindow(QMainWindow):
         downloaded. Only file checks here; a possible download waits for the scan."""
         if self.controller.embedders.current() is not None:
             return None  # a model was handed in (tests, scripts)
-        from photofind.core.weights import NO_DOWNLOAD_ENV, WeightsUnavailable, resolve_weights
+        from photofind.core.model.weights import NO_DOWNLOAD_ENV, WeightsUnavailable, resolve_weights
 
         explicit = self.prefs.weights
         if explicit:

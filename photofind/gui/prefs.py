@@ -67,7 +67,7 @@ class Prefs:
 
     @property
     def keep_rules(self) -> str:
-        """The keeper rule chain (photofind.core.keep), "" for the default."""
+        """The keeper rule chain (photofind.core.cleanup.keep), "" for the default."""
         return str(self._get("review/keep_rules", "") or "")
 
     @keep_rules.setter

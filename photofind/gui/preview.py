@@ -51,7 +51,7 @@ def read_preview(path: str, max_side: int = DEFAULT_MAX_SIDE) -> QImage:
 
 
 def _read_with_pillow(path: str, max_side: int, qt_error: str) -> QImage:
-    from photofind.core.imageio import decode_file  # Pillow and pillow-heif: HEIC, odd TIFFs
+    from photofind.core.scan.imageio import decode_file  # Pillow and pillow-heif: HEIC, odd TIFFs
     from photofind.core.types import Skipped
 
     decoded = decode_file(path, work_size=max_side)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from photofind.gui.main_window import MainWindow
 
 
-# Keeper rule chains offered in the Mark menu (photofind.core.keep.RULES names the links).
+# Keeper rule chains offered in the Mark menu (photofind.core.cleanup.keep.RULES names the links).
 KEEP_PRESETS = (
     ("Best quality: resolution, format, size", ""),
     ("Original names: no 'copy', '(1)' or '-edited'", "unedited,resolution,format,size,oldest,mtime,shortest"),
@@ -41,9 +41,9 @@ class Review(QObject):
     # -- marking and cleaning up --------------------------------------------------------------------
 
     def keep_by_rule(self, chain: str) -> int:
-        """Re-pick every group's keeper with a rule chain (photofind.core.keep); remembered
+        """Re-pick every group's keeper with a rule chain (photofind.core.cleanup.keep); remembered
         for the next scans too. Returns how many groups changed keeper."""
-        from photofind.core.keep import KeeperPolicy
+        from photofind.core.cleanup.keep import KeeperPolicy
 
         policy = KeeperPolicy.parse(chain, self.w.folders.model.protected_paths())
         model = self.model
@@ -118,7 +118,7 @@ class Review(QObject):
     def remember(self, row: int, kind: str) -> None:
         """Remember a decision about the group at `row` ("keep-all" or "not-duplicate") by
         content, so renamed or moved files stay decided, and take the group off the list."""
-        from photofind.core.decisions import DecisionStore
+        from photofind.core.cleanup.decisions import DecisionStore
 
         group = self.model.group(row)
         with DecisionStore() as store:
@@ -230,6 +230,6 @@ class Review(QObject):
 
 
 def _status(name: str) -> Any:
-    from photofind.core.executor import Status
+    from photofind.core.cleanup.executor import Status
 
     return Status[name]

@@ -1,7 +1,7 @@
 """"Photos like this one" over a finished scan, for the similar view. No Qt here: it runs on a
 pool thread and reads only the immutable ScanResult.
 
-It uses the engine's similar search (photofind.core.similar) when that module provides one,
+It uses the engine's similar search (photofind.core.match.similar) when that module provides one,
 and otherwise a brute-force cosine over the result's embeddings, which at 100k x 512 floats
 is one matrix-vector product (~50 ms), fast enough for a click.
 """
@@ -79,7 +79,7 @@ def _query_vector(result: ScanResult, index: int | None, path: str, embedder: An
             return vector
     if embedder is None:
         raise NoModel("the similarity model is not loaded; scan again to load it")
-    from photofind.core.imageio import decode_file
+    from photofind.core.scan.imageio import decode_file
     from photofind.core.types import Skipped
 
     decoded = decode_file(path)
@@ -93,7 +93,7 @@ def _query_vector(result: ScanResult, index: int | None, path: str, embedder: An
 
 def _hash_file(path: str) -> str | None:
     try:
-        from photofind.core.hashing import content_hash_file
+        from photofind.core.scan.hashing import content_hash_file
 
         return content_hash_file(path)
     except OSError:
@@ -101,9 +101,9 @@ def _hash_file(path: str) -> str | None:
 
 
 def _engine_search(result: ScanResult, path: str, top: int, embedder: Any) -> list[Match] | None:
-    """The matching engine's search, once photofind.core.similar offers `search_result`."""
+    """The matching engine's search, once photofind.core.match.similar offers `search_result`."""
     try:
-        from photofind.core import similar
+        from photofind.core.match import similar
     except ImportError:
         return None
     fn = getattr(similar, "search_result", None)

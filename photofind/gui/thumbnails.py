@@ -58,7 +58,7 @@ def _read_with_pillow(path: str, box: int) -> QImage:
     try:
         from PIL import Image, ImageOps
 
-        import photofind.core.imageio  # noqa: F401 - registers the HEIC/AVIF opener
+        import photofind.core.scan.imageio  # noqa: F401 - registers the HEIC/AVIF opener
 
         with Image.open(path) as im:
             im.draft("RGB", (box, box))

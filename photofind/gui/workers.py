@@ -187,7 +187,7 @@ class ScanWorker(ActionWorker):
         self._workers = workers
 
     def _scan(self, progress: Progress):
-        from photofind.core.cache import Cache
+        from photofind.core.scan.cache import Cache
         from photofind.core.pipeline import scan
         from photofind.paths import default_cache_path
 

@@ -3,13 +3,13 @@ import os
 
 import pytest
 
-from photofind.core.actions import (Action, Plan, PlanItem, UnsafePlan, plan_duplicates, plan_marked,
+from photofind.core.cleanup.actions import (Action, Plan, PlanItem, UnsafePlan, plan_duplicates, plan_marked,
                                     plan_as_json, write_plan_csv)
-from photofind.core.executor import PermanentDeleteNotConfirmed, Status, execute
-from photofind.core.hashing import content_hash_file
-from photofind.core.journal import Journal
-from photofind.core.keep import KeeperPolicy
-from photofind.core.marks import Marks, Refusal
+from photofind.core.cleanup.executor import PermanentDeleteNotConfirmed, Status, execute
+from photofind.core.scan.hashing import content_hash_file
+from photofind.core.cleanup.journal import Journal
+from photofind.core.cleanup.keep import KeeperPolicy
+from photofind.core.cleanup.marks import Marks, Refusal
 from photofind.core.progress import CancelToken
 from photofind.core.types import Tier
 from tests import cleanupkit as kit
@@ -174,7 +174,7 @@ def test_move_hardlink_and_delete_do_what_they_say(lib, tmp_path):
 
 
 def test_one_failure_does_not_stop_the_rest(lib, tmp_path, monkeypatch):
-    from photofind.core import trash
+    from photofind.core.cleanup import trash
 
     real_send = trash.send
 

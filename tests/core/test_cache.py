@@ -2,7 +2,7 @@ import sqlite3
 
 import numpy as np
 
-from photofind.core.cache import SCHEMA_VERSION, Cache, FileEntry
+from photofind.core.scan.cache import SCHEMA_VERSION, Cache, FileEntry
 from photofind.core.types import FileRef, ImageFacts, Skipped, SkipReason
 
 

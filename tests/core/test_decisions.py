@@ -3,8 +3,8 @@ import os
 import numpy as np
 import pytest
 
-from photofind.core.decisions import DecisionIndex, DecisionStore, Kind, apply, default_decisions_path
-from photofind.core.keep import KeeperPolicy
+from photofind.core.cleanup.decisions import DecisionIndex, DecisionStore, Kind, apply, default_decisions_path
+from photofind.core.cleanup.keep import KeeperPolicy
 from photofind.core.pipeline import scan
 from photofind.core.types import Group, Member, ScanSettings, Tier
 from tests import cleanupkit as kit
@@ -127,6 +127,6 @@ def test_the_scan_hook_applies_rules_and_protection_and_warns_instead_of_failing
 
 
 def _decision(did, kind, *hashes):
-    from photofind.core.decisions import Decision
+    from photofind.core.cleanup.decisions import Decision
 
     return Decision(did, kind, 0.0, hashes, ())

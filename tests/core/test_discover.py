@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from photofind.core.discover import discover, under
+from photofind.core.scan.discover import discover, under
 from photofind.core.progress import CancelToken, Cancelled
 from tests import imagefactory as f
 

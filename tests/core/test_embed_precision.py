@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from photofind.core import precision as prec
-from photofind.core.embed import ResNetEmbedder, prepare_imagenet
-from photofind.core.imageio import decode_bytes
+from photofind.core.model import precision as prec
+from photofind.core.model.embed import ResNetEmbedder, prepare_imagenet
+from photofind.core.scan.imageio import decode_bytes
 from photofind.core.types import ScanSettings
-from photofind.core.weights import resolve_weights
+from photofind.core.model.weights import resolve_weights
 from tests import imagefactory as f
 
 
@@ -72,7 +72,7 @@ def test_fp32_embedding_equals_torchvision_avgpool_features(random_resnet):
     import torch
     from torchvision.models import resnet34
 
-    from photofind.core.resnet import build_resnet34
+    from photofind.core.model.resnet import build_resnet34
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photofind.core import derivatives as d
-from photofind.core import evaluation as ev
+from photofind.core.match import derivatives as d
+from photofind.core.match import evaluation as ev
 from tests import imagefactory as factory
 
 

@@ -1,4 +1,4 @@
-"""Tiered groups without chaining (photofind.core.grouping).
+"""Tiered groups without chaining (photofind.core.match.grouping).
 
 Most tests replace verify.pixel_check with a stand-in that knows the truth ("same photo" iff
 two records show the same photo id): it isolates the grouping rules from the pixel
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from photofind.core import grouping, verify
-from photofind.core.grouping import SIZE_NOTE, Regrouper, complete_linkage, group_records
+from photofind.core.match import grouping, verify
+from photofind.core.match.grouping import SIZE_NOTE, Regrouper, complete_linkage, group_records
 from photofind.core.types import FileRef, ImageFacts, ImageRecord, Thresholds, Tier
 
 DIM = 48
@@ -293,7 +293,7 @@ def test_scan_groups_the_library_fixture(library, fake_embedder, tmp_path):
 def test_a_letterboxed_copy_never_anchors_the_group(tmp_path):
     """The letterboxed copy has the most pixels, but its bars are not picture: the anchor is
     the bar-free original, and each member is checked against it."""
-    from photofind.core import derivatives as d
+    from photofind.core.match import derivatives as d
     from tests import imagefactory as factory
 
     scene = factory.make_scene(5, (640, 480))
@@ -313,7 +313,7 @@ def test_a_letterboxed_copy_never_anchors_the_group(tmp_path):
 
 
 def test_each_photo_keeps_only_its_best_candidates():
-    from photofind.core.grouping import best_per_node
+    from photofind.core.match.grouping import best_per_node
 
     # node 0 has five edges; with k=2 only its two best survive, unless the other end
     # ranks the edge among its own best (every other node has one edge, so all survive).

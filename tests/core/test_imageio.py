@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photofind.core.imageio import decode_bytes, decode_file
+from photofind.core.scan.imageio import decode_bytes, decode_file
 from photofind.core.types import Skipped
 from tests import imagefactory as f
 

@@ -5,11 +5,11 @@ import textwrap
 
 import pytest
 
-from photofind.core import trash
-from photofind.core.actions import Action, plan_duplicates
-from photofind.core.executor import CRASH_AFTER_ENV, Status, execute
-from photofind.core.journal import Journal
-from photofind.core.restore import BatchRunning, NothingToUndo, UndoStatus, undo
+from photofind.core.cleanup import trash
+from photofind.core.cleanup.actions import Action, plan_duplicates
+from photofind.core.cleanup.executor import CRASH_AFTER_ENV, Status, execute
+from photofind.core.cleanup.journal import Journal
+from photofind.core.cleanup.restore import BatchRunning, NothingToUndo, UndoStatus, undo
 from photofind.core.types import Tier
 from photofind.paths import default_journal_path
 from tests import cleanupkit as kit
@@ -166,8 +166,8 @@ def test_a_broken_journal_is_kept_aside_and_a_new_one_started(tmp_path):
 
 CRASHING_RUN = textwrap.dedent("""
     import sys
-    from photofind.core.actions import plan_duplicates
-    from photofind.core.executor import execute
+    from photofind.core.cleanup.actions import plan_duplicates
+    from photofind.core.cleanup.executor import execute
     from photofind.core.pipeline import scan
     from photofind.core.types import ScanSettings
 

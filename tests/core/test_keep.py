@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from photofind.core.keep import (
+from photofind.core.cleanup.keep import (
     DEFAULT_CHAIN,
     KeeperPolicy,
     Rule,

@@ -1,4 +1,4 @@
-"""LSH planes and keys, and the pair search built on them (photofind.core.lsh, pairsearch)."""
+"""LSH planes and keys, and the pair search built on them (photofind.core.match.lsh, pairsearch)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from photofind.core.cache import Cache
-from photofind.core.lsh import (
+from photofind.core.scan.cache import Cache
+from photofind.core.match.lsh import (
     NAMESPACE,
     Hyperplanes,
     LshParams,
@@ -17,7 +17,7 @@ from photofind.core.lsh import (
     load_hyperplanes,
     seeded_planes,
 )
-from photofind.core.pairsearch import (
+from photofind.core.match.pairsearch import (
     Pairs,
     agreement_limits,
     exact_pairs,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from photofind.core.lsh import Hyperplanes, LshParams
+from photofind.core.match.lsh import Hyperplanes, LshParams
 
 lshash = pytest.importorskip("lshash.lshash", reason="optional extra photofind[lshash3] not installed")
 

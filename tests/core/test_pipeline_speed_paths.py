@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photofind.core import ingest
-from photofind.core.imageio import decode_bytes
+from photofind.core.scan import ingest
+from photofind.core.scan.imageio import decode_bytes
 from photofind.core.pipeline import scan
 from photofind.core.types import ScanSettings
 from tests import imagefactory as f
@@ -254,7 +254,7 @@ def test_heic_uses_its_embedded_preview_when_it_is_big_enough():
 
 
 def test_vector_table_compacts_in_place_and_shares_rows_by_content():
-    from photofind.core.vectors import VectorTable
+    from photofind.core.scan.vectors import VectorTable
 
     paths = [f"/p/{i}" for i in range(10)]
     table = VectorTable(paths, 4)

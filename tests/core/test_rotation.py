@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from photofind.commands.common import add_engine_options, settings_from_args
-from photofind.core import derivatives as d
-from photofind.core import verify
-from photofind.core.hashing import DIHEDRAL, dihedral, dihedral_phashes, gray_thumb, phash_of_thumb
+from photofind.core.match import derivatives as d
+from photofind.core.match import verify
+from photofind.core.scan.hashing import DIHEDRAL, dihedral, dihedral_phashes, gray_thumb, phash_of_thumb
 from photofind.core.types import ScanSettings
 from tests import imagefactory as factory
 from tests.core.test_verify import check, record, write

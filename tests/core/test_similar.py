@@ -1,4 +1,4 @@
-"""Similar-to-this search (photofind.core.similar)."""
+"""Similar-to-this search (photofind.core.match.similar)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photofind.core import similar, verify
-from photofind.core.similar import QueryIndex, SimilarSearchError, find_similar, search_result
+from photofind.core.match import similar, verify
+from photofind.core.match.similar import QueryIndex, SimilarSearchError, find_similar, search_result
 from photofind.core.types import FileRef, ImageFacts, ImageRecord, Thresholds, Tier
 from tests import imagefactory as factory
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photofind.core import derivatives as d
-from photofind.core import verify
-from photofind.core.hashing import content_box, content_hash, gray_thumb, phash
-from photofind.core.imageio import decode_file
+from photofind.core.match import derivatives as d
+from photofind.core.match import verify
+from photofind.core.scan.hashing import content_box, content_hash, gray_thumb, phash
+from photofind.core.scan.imageio import decode_file
 from photofind.core.types import FileRef, ImageRecord
 from tests import imagefactory as factory
 
@@ -78,7 +78,7 @@ def test_a_crop_to_another_shape_is_the_same_photo(tmp_path, scene):
 def test_a_region_must_keep_the_inner_pictures_shape(scene):
     """A region that fits only when stretched is not a crop: two frames of one scene, shifted,
     pass for one that way. The stretched copy below matches without the shape rule only."""
-    from photofind.core import align
+    from photofind.core.match import align
 
     stretched = scene.crop((0, 0, 512, 480)).resize(scene.size)  # 80 % of the width, pulled wide
     outer, inner = verify.detail_of_image(scene), verify.detail_of_image(stretched)
@@ -208,7 +208,7 @@ def test_content_box_cuts_letterbox_bars_only():
 def test_verified_groups_meet_at_the_original_and_never_chain(tmp_path, scene):
     from itertools import combinations
 
-    from photofind.core.neargroups import verified_groups
+    from benchmarks.neargroups import verified_groups
     from photofind.core.types import Tier
 
     big = factory.make_scene(8, (1600, 1200))

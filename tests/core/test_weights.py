@@ -1,6 +1,6 @@
 import pytest
 
-from photofind.core import weights as w
+from photofind.core.model import weights as w
 
 
 def test_random_is_explicit_and_labelled():
@@ -52,8 +52,8 @@ def test_weights_file_loads_into_resnet(tmp_path, random_resnet):
     import numpy as np
     import torch
 
-    from photofind.core.embed import ResNetEmbedder
-    from photofind.core.resnet import build_resnet34
+    from photofind.core.model.embed import ResNetEmbedder
+    from photofind.core.model.resnet import build_resnet34
 
     path = tmp_path / "weights.pth"
     with torch.random.fork_rng(devices=[]):

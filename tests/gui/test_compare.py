@@ -10,7 +10,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication, QDialog
 
-from photofind.core.imageio import decode_file
+from photofind.core.scan.imageio import decode_file
 from photofind.core.types import FileRef, ImageRecord
 from photofind.gui.compare import CompareDialog, DiffRole, RecordRole, mark_refusal
 from tests import imagefactory as factory

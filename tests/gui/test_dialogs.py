@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from photofind.core.imageio import decode_file
+from photofind.core.scan.imageio import decode_file
 from photofind.core.types import Skipped, SkipReason
 from photofind.gui import dialogs
 from photofind.gui.dialogs import ModelBanner, SkippedModel, SkippedPanel, cleanup_box, confirm_cleanup
@@ -158,7 +158,7 @@ def test_confirm_cleanup_returns_the_users_answer(qtbot):
 
 
 def test_permanent_delete_asks_a_second_time(qtbot, monkeypatch):
-    from photofind.core.actions import Action
+    from photofind.core.cleanup.actions import Action
 
     asked: list[QMessageBox] = []
     answers = iter([True, True, False, False])

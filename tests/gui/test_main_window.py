@@ -12,8 +12,8 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from photofind.core.cache import Cache
-from photofind.core.executor import Status
+from photofind.core.scan.cache import Cache
+from photofind.core.cleanup.executor import Status
 from photofind.core.types import Tier
 from photofind.gui.controller import regroup_result, thresholds_at
 from photofind.gui.group_model import Roles
@@ -99,7 +99,7 @@ def test_slider_regroups_from_cached_embeddings(qtbot, window, library, fake_emb
 def test_the_calibrated_thresholds_and_their_precision_are_shown(qtbot, window, library):
     from dataclasses import replace
 
-    from photofind.core.calibrate import Calibration
+    from photofind.core.match.calibrate import Calibration
 
     window.add_folders([str(library["root"])])
     result = scan_and_wait(qtbot, window)

@@ -14,9 +14,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
-from photofind.core.fileops import free_path
-from photofind.core.keep import KeeperPolicy, in_protected, is_under, policy_from_settings
-from photofind.core.marks import SAFE_TIERS, Marks
+from photofind.core.cleanup.fileops import free_path
+from photofind.core.cleanup.keep import KeeperPolicy, in_protected, is_under, policy_from_settings
+from photofind.core.cleanup.marks import SAFE_TIERS, Marks
 from photofind.core.types import FileRef, Group, ImageRecord, ScanResult, Tier
 
 
@@ -243,7 +243,7 @@ def _write(text: str, target: str | os.PathLike[str] | TextIO) -> None:
 
 
 def execute(plan: Plan, **kwargs: Any):  # -> executor.BatchReport
-    """Carry out `plan`; see `photofind.core.executor.execute` (here so callers need one module)."""
-    from photofind.core.executor import execute as run
+    """Carry out `plan`; see `photofind.core.cleanup.executor.execute` (here so callers need one module)."""
+    from photofind.core.cleanup.executor import execute as run
 
     return run(plan, **kwargs)

@@ -16,7 +16,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from photofind.core.keep import KeeperPolicy, RuleError, policy_from_settings, similarity, with_keeper
+from photofind.core.cleanup.keep import KeeperPolicy, RuleError, policy_from_settings, similarity, with_keeper
 from photofind.core.store import StoreError, Transaction, open_store
 from photofind.core.types import Group, ImageRecord, Member, ScanSettings, Tier
 from photofind.paths import data_dir

@@ -8,12 +8,12 @@ import stat
 from dataclasses import dataclass
 from enum import Enum
 
-from photofind.core import trash
-from photofind.core.actions import Action, Plan, PlanItem, check_plan
-from photofind.core.fileops import free_path, move_no_overwrite, replace_with_link, same_file
-from photofind.core.hashing import content_hash_file
-from photofind.core.journal import Journal
-from photofind.core.keep import clear_path_cache, in_protected
+from photofind.core.cleanup import trash
+from photofind.core.cleanup.actions import Action, Plan, PlanItem, check_plan
+from photofind.core.cleanup.fileops import free_path, move_no_overwrite, replace_with_link, same_file
+from photofind.core.scan.hashing import content_hash_file
+from photofind.core.cleanup.journal import Journal
+from photofind.core.cleanup.keep import clear_path_cache, in_protected
 from photofind.core.progress import NULL_PROGRESS, Progress
 
 PHASE = "cleaning up"

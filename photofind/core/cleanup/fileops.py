@@ -9,7 +9,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from photofind.core.hashing import CHUNK
+from photofind.core.scan.hashing import CHUNK
 
 
 def free_path(path: str | os.PathLike[str], taken: set[str] | None = None) -> Path:

@@ -17,7 +17,7 @@ from photofind.core.store import Transaction, open_store
 from photofind.paths import default_journal_path
 
 if TYPE_CHECKING:
-    from photofind.core.actions import Plan
+    from photofind.core.cleanup.actions import Plan
 
 SCHEMA_VERSION = 1
 APP_ID = "photofind-journal"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Iterable, Iterator, Sequence
 
-from photofind.core.keep import DEFAULT_POLICY, KeeperPolicy, in_protected
+from photofind.core.cleanup.keep import DEFAULT_POLICY, KeeperPolicy, in_protected
 from photofind.core.types import Group, ImageRecord, Tier
 
 # Tiers whose members are the same photo. `similar` is a different photo of the same scene:

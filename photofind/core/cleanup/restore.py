@@ -12,10 +12,10 @@ import os
 from dataclasses import dataclass
 from enum import Enum
 
-from photofind.core import trash
-from photofind.core.fileops import move_no_overwrite, restore_bytes, same_file
-from photofind.core.hashing import content_hash_file
-from photofind.core.journal import Journal, JournalItem
+from photofind.core.cleanup import trash
+from photofind.core.cleanup.fileops import move_no_overwrite, restore_bytes, same_file
+from photofind.core.scan.hashing import content_hash_file
+from photofind.core.cleanup.journal import Journal, JournalItem
 from photofind.core.progress import NULL_PROGRESS, Progress
 
 PHASE = "restoring"

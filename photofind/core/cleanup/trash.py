@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote
 
-from photofind.core.fileops import move_no_overwrite
+from photofind.core.cleanup.fileops import move_no_overwrite
 
 INFO_SUFFIX = ".trashinfo"
 

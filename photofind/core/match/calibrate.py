@@ -28,7 +28,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from photofind.core import derivatives
+from photofind.core.match import derivatives
 from photofind.core.progress import NULL_PROGRESS, Progress, check_cancel
 from photofind.core.types import ImageRecord, Thresholds
 
@@ -170,7 +170,7 @@ def calibrate(records: Sequence[ImageRecord], embeddings: np.ndarray, embedder, 
     rng = np.random.default_rng(seed)
     picks = sorted(rng.choice(valid, size=min(sample, len(valid)), replace=False).tolist())
     images, vectors = [], []
-    from photofind.core.imageio import decode_file
+    from photofind.core.scan.imageio import decode_file
 
     for i in picks:
         decoded = decode_file(records[i].path)

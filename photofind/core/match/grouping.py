@@ -34,10 +34,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from photofind.core import verify
-from photofind.core.keep import pick_keeper
-from photofind.core.lsh import Hyperplanes, load_hyperplanes
-from photofind.core.pairsearch import EXACT_BELOW, auto_params, contains, find_pairs, unique_sorted
+from photofind.core.match import verify
+from photofind.core.cleanup.keep import pick_keeper
+from photofind.core.match.lsh import Hyperplanes, load_hyperplanes
+from photofind.core.match.pairsearch import EXACT_BELOW, auto_params, contains, find_pairs, unique_sorted
 from photofind.core.progress import NULL_PROGRESS, Progress
 from photofind.core.types import Group, ImageRecord, Member, Thresholds, Tier
 
@@ -167,7 +167,7 @@ class Regrouper:
             hashes = np.array([self.records[self.reps[k]].phash for k in idx], np.uint64)
             variants = None
             if self.rotations:
-                from photofind.core.hashing import dihedral_phashes
+                from photofind.core.scan.hashing import dihedral_phashes
 
                 variants = np.stack([dihedral_phashes(self.thumbs[self.reps[k]]) for k in idx])
             pp = np.asarray(verify.phash_candidates(hashes, variants=variants), np.int64).reshape(-1, 2)

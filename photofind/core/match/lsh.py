@@ -10,7 +10,7 @@ Why it is built this way:
   significant bit is plane tK: exactly lshash3's `_hash` string for the same planes.
 * Planes come in seeded blocks and are stored in the cache with the mean, so keys are stable
   across runs and adding tables never changes the old ones.
-The pair search itself lives in `photofind.core.pairsearch`.
+The pair search itself lives in `photofind.core.match.pairsearch`.
 """
 
 from __future__ import annotations

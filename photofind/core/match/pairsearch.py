@@ -1,7 +1,7 @@
 """Find every pair of unit vectors with cosine >= a threshold: exact blocked search for small
 libraries, and the LSH coarse stage + exact fine stage for big ones.
 
-The LSH stage (planes and keys in `photofind.core.lsh`), per table:
+The LSH stage (planes and keys in `photofind.core.match.lsh`), per table:
 * Sort the keys; runs of equal keys are buckets. Pairs inside a bucket, and (multi-probe)
   pairs across buckets whose keys differ in one bit, are candidates.
 * Before any float is read, the Hamming distance between two whole signatures estimates
@@ -24,7 +24,7 @@ from typing import Iterator
 
 import numpy as np
 
-from photofind.core.lsh import (
+from photofind.core.match.lsh import (
     Hyperplanes,
     LshParams,
     Signatures,

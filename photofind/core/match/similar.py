@@ -17,8 +17,8 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from photofind.core.lsh import Hyperplanes
-from photofind.core.pairsearch import auto_params, unique_sorted
+from photofind.core.match.lsh import Hyperplanes
+from photofind.core.match.pairsearch import auto_params, unique_sorted
 from photofind.core.types import FileRef, ImageRecord, Thresholds, Tier
 
 QUERY_EXACT_BELOW = 200_000  # below this, one matrix-vector product (< 0.1 s) beats an index
@@ -82,8 +82,8 @@ class QueryIndex:
 
 def embed_query(path: str, embedder: Any) -> Query:
     """Decode `path` as the scan does and embed it with `embedder` (prepare + embed)."""
-    from photofind.core.hashing import content_hash_file, gray_thumb, phash
-    from photofind.core.imageio import decode_file
+    from photofind.core.scan.hashing import content_hash_file, gray_thumb, phash
+    from photofind.core.scan.imageio import decode_file
     from photofind.core.types import Skipped
 
     decoded = decode_file(path)
@@ -202,7 +202,7 @@ def _tier(q: Query, i: int, sim: float, records, thumbs, t: Thresholds) -> Tier 
     if sim >= t.near:
         if q.record is None or q.thumb is None or thumbs is None:
             return Tier.NEAR
-        from photofind.core.verify import pixel_check
+        from photofind.core.match.verify import pixel_check
 
         if pixel_check(q.record, records[i], q.thumb, thumbs[i]) is not None:
             return Tier.NEAR

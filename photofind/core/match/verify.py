@@ -4,7 +4,7 @@ Grouping calls these on candidate pairs; none of them is needed for pairs it rej
 
 - `pixel_check`: same photo after resize, re-encode, light edits, a crop, letterbox bars or
   (opt-in) a 90-degree rotation or mirror? It compares fine detail of the two pictures after
-  finding where one sits inside the other (photofind.core.align). The 32x32 thumbnails of the
+  finding where one sits inside the other (photofind.core.match.align). The 32x32 thumbnails of the
   scan are too coarse for that: frames of a burst, shifted by a few percent, agree on them as
   well as a re-encoded copy does. So a 128x128 detail image is decoded for each photo that
   reaches this check, once, and kept in a bounded in-memory cache.
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from photofind.core import align
-from photofind.core.hashing import DIHEDRAL, content_box, dihedral, dihedral_phashes, phash_of_thumb
+from photofind.core.match import align
+from photofind.core.scan.hashing import DIHEDRAL, content_box, dihedral, dihedral_phashes, phash_of_thumb
 from photofind.core.types import ImageRecord
 
 PHASH_NEAR = 10  # default pHash radius for candidates: Hamming distance of 64-bit pHashes
@@ -96,7 +96,7 @@ def load_detail(record: ImageRecord) -> Detail | None:
     key = (record.path, record.content_hash)
     hit = _details.get(key)
     if hit is None:
-        from photofind.core.imageio import decode_file  # decoding stack only when needed
+        from photofind.core.scan.imageio import decode_file  # decoding stack only when needed
 
         decoded = decode_file(record.path, min_side=DETAIL)
         hit = _MISSING if not hasattr(decoded, "image") else detail_of_image(decoded.image)
@@ -272,7 +272,7 @@ def pixel_digest(record: ImageRecord) -> str | None:
     hit = _digests.get(key)
     if hit is not None:
         return hit or None
-    from photofind.core.imageio import _apply_orientation, _to_rgb
+    from photofind.core.scan.imageio import _apply_orientation, _to_rgb
 
     digest = ""
     try:

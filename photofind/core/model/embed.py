@@ -14,9 +14,9 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from photofind.core.precision import resolve_precision, torch_dtype
+from photofind.core.model.precision import resolve_precision, torch_dtype
 from photofind.core.types import ModelInfo
-from photofind.core.weights import ARCH, WeightsChoice
+from photofind.core.model.weights import ARCH, WeightsChoice
 
 INPUT_SIZE = 224
 _MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32).reshape(3, 1, 1)
@@ -154,7 +154,7 @@ class ResNetEmbedder:
             self._net = net
 
     def _build_fp32(self, torch):
-        from photofind.core.resnet import build_resnet34, fold_batchnorm
+        from photofind.core.model.resnet import build_resnet34, fold_batchnorm
 
         if self.weights.is_random:
             with torch.random.fork_rng(devices=[]):

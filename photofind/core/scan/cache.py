@@ -17,7 +17,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from photofind.core.hashing import from_signed64, to_signed64
+from photofind.core.scan.hashing import from_signed64, to_signed64
 from photofind.core.store import Transaction, open_store
 from photofind.core.types import FileRef, ImageFacts, Skipped, SkipReason
 

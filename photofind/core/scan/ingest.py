@@ -18,13 +18,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from photofind.core.cache import Cache, CachedFile, FileEntry
-from photofind.core.embed import INPUT_SIZE, Embedder, usable_cores
-from photofind.core.hashing import content_hash, gray_thumb, phash
-from photofind.core.imageio import decode_bytes
+from photofind.core.scan.cache import Cache, CachedFile, FileEntry
+from photofind.core.model.embed import INPUT_SIZE, Embedder, usable_cores
+from photofind.core.scan.hashing import content_hash, gray_thumb, phash
+from photofind.core.scan.imageio import decode_bytes
 from photofind.core.progress import NULL_PROGRESS, Cancelled, Progress, check_cancel
 from photofind.core.types import FileRef, ImageFacts, ImageRecord, Skipped, SkipReason
-from photofind.core.vectors import VectorTable
+from photofind.core.scan.vectors import VectorTable
 
 MAX_DECODE_THREADS = 16  # past this the GIL-held parts of decoding stop scaling
 
