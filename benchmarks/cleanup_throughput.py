@@ -20,8 +20,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def make_library(root: Path, pairs: int):
     from photofind.core.scan.hashing import content_hash_file
-    from photofind.core.types import (FileRef, Group, ImageFacts, ImageRecord, Member, ScanResult,
-                                      ScanSettings, Tier)
+    from photofind.core.types import (
+        FileRef,
+        Group,
+        ImageFacts,
+        ImageRecord,
+        Member,
+        ScanResult,
+        ScanSettings,
+        Tier,
+    )
 
     records, groups = [], []
     for n in range(pairs):
@@ -35,8 +43,13 @@ def make_library(root: Path, pairs: int):
         for name in (f"orig/{n:05d}.jpg", f"copies/{n % 50:02d}/{n:05d} copy.jpg"):
             p = str(root / name)
             st = os.stat(p)
-            records.append(ImageRecord(FileRef(p, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino),
-                                       content_hash_file(p), ImageFacts(100, 100, "JPEG")))
+            records.append(
+                ImageRecord(
+                    FileRef(p, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino),
+                    content_hash_file(p),
+                    ImageFacts(100, 100, "JPEG"),
+                )
+            )
         groups.append(Group(n + 1, Tier.EXACT, (Member(base, 1.0), Member(base + 1, 1.0)), 1.0, 1.0))
     return ScanResult(ScanSettings(roots=(str(root),)), tuple(records), (), tuple(groups), None)
 
@@ -74,8 +87,7 @@ def main() -> None:
             result = make_library(lib, n)
             plan = plan_duplicates(result, action, move_to=str(work / "moved"))
             holder = {}
-            rows.append((f"photofind {action.value}",
-                         timed(lambda: holder.update(r=execute(plan)))))
+            rows.append((f"photofind {action.value}", timed(lambda: holder.update(r=execute(plan)))))
             assert holder["r"].count(Status.DONE) == n, holder["r"].outcomes[0]
             rows.append((f"photofind undo {action.value}", timed(lambda: holder.update(u=undo()))))
             assert holder["u"].complete

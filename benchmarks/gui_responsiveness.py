@@ -47,7 +47,9 @@ def make_library(root: Path, photos: int) -> Path:
         factory.save(scene, folder / f"img{seed:05d}.jpg", quality=88)
         n += 1
         if seed % 5 == 0 and n + 2 <= photos:
-            factory.save(scene.resize((200, 150), Image.Resampling.LANCZOS), folder / f"img{seed:05d}_small.jpg")
+            factory.save(
+                scene.resize((200, 150), Image.Resampling.LANCZOS), folder / f"img{seed:05d}_small.jpg"
+            )
             factory.save(scene, folder / f"img{seed:05d}_q50.jpg", quality=50)
             n += 2
         seed += 1
@@ -112,11 +114,18 @@ def wait_for(app, condition, timeout_s: float) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=2000)
-    parser.add_argument("--embedder", choices=["fake", "random"], default="fake",
-                        help="fake: the tests' fast embedder; random: the real ResNet-34 code path")
+    parser.add_argument(
+        "--embedder",
+        choices=["fake", "random"],
+        default="fake",
+        help="fake: the tests' fast embedder; random: the real ResNet-34 code path",
+    )
     parser.add_argument("--library", type=Path, default=None, help="scan this folder instead")
-    parser.add_argument("--fixed-thresholds", action="store_true",
-                        help="the slider's default bar instead of calibrating thresholds for the library")
+    parser.add_argument(
+        "--fixed-thresholds",
+        action="store_true",
+        help="the slider's default bar instead of calibrating thresholds for the library",
+    )
     args = parser.parse_args()
 
     library = args.library or make_library(ROOT / ".bench" / f"gui-{args.photos}", args.photos)
@@ -202,10 +211,14 @@ def main() -> int:
     scan("rescan (cache)")
 
     records = len(results["scan"].records)
-    print(f"\nGUI responsiveness: {records} photos, {args.embedder} embedder, "
-          f"{len(controller.groups)} groups, timer {TICK_MS} ms, bar {STALL_BAR_MS} ms\n")
-    print(f"{'phase':<22}{'seconds':>9}{'ticks':>8}{'max stall ms':>14}{'p99 ms':>9}{'> 50 ms':>9}"
-          f"{'max / bar':>11}")
+    print(
+        f"\nGUI responsiveness: {records} photos, {args.embedder} embedder, "
+        f"{len(controller.groups)} groups, timer {TICK_MS} ms, bar {STALL_BAR_MS} ms\n"
+    )
+    print(
+        f"{'phase':<22}{'seconds':>9}{'ticks':>8}{'max stall ms':>14}{'p99 ms':>9}{'> 50 ms':>9}"
+        f"{'max / bar':>11}"
+    )
     worst = 0.0  # over everything but the idle warm-up, which happens before any scan
     for phase, lateness in meter.samples.items():
         seconds = meter.ended[phase] - meter.started[phase]
@@ -215,17 +228,23 @@ def main() -> int:
         if not phase.startswith("warm-up"):
             worst = max(worst, longest)
         over = sum(1 for x in ordered if x > STALL_BAR_MS)
-        print(f"{phase:<22}{seconds:>9.2f}{len(lateness):>8}{longest:>14.1f}{p99:>9.1f}{over:>9}"
-              f"{longest / STALL_BAR_MS:>11.2f}")
+        print(
+            f"{phase:<22}{seconds:>9.2f}{len(lateness):>8}{longest:>14.1f}{p99:>9.1f}{over:>9}"
+            f"{longest / STALL_BAR_MS:>11.2f}"
+        )
     if meter.stalls:
         print(f"\nstalls over {STALL_BAR_MS} ms, by the engine phase last reported when they happened:")
         for (phase, engine), lates in sorted(meter.stalls.items()):
-            print(f"  {phase:<20} {engine or '(before the first report)':<28} {len(lates):>4} x, "
-                  f"longest {max(lates):.0f} ms")
+            print(
+                f"  {phase:<20} {engine or '(before the first report)':<28} {len(lates):>4} x, "
+                f"longest {max(lates):.0f} ms"
+            )
     rate = records / (meter.ended["scan"] - meter.started["scan"])
-    print(f"\nscan rate {rate:.0f} photos/s; longest GUI stall while scanning, regrouping and "
-          f"scrolling {worst:.1f} ms ({'within' if worst <= STALL_BAR_MS else 'OVER'} the "
-          f"{STALL_BAR_MS} ms bar); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"\nscan rate {rate:.0f} photos/s; longest GUI stall while scanning, regrouping and "
+        f"scrolling {worst:.1f} ms ({'within' if worst <= STALL_BAR_MS else 'OVER'} the "
+        f"{STALL_BAR_MS} ms bar); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     controller.shutdown()
     window.close()
     return 0 if worst <= STALL_BAR_MS else 1

@@ -92,7 +92,12 @@ def run_photofind(x):
     pairs = lsh_pairs(x, THRESHOLD, planes, signatures=sig)
     groups = group_pairs(x, pairs.i, pairs.j, pairs.sim)
     total = time.perf_counter() - start
-    return built - start, total, pairs.codes(len(x)), f"K={params.bits} L={params.tables} probe; {groups} groups"
+    return (
+        built - start,
+        total,
+        pairs.codes(len(x)),
+        f"K={params.bits} L={params.tables} probe; {groups} groups",
+    )
 
 
 def run_exact(x):
@@ -116,7 +121,12 @@ def run_faiss(x):
     keep = rows < cols
     i, j, s = rows[keep].astype(np.int64), cols[keep].astype(np.int64), sims[keep]
     groups = group_pairs(x, i, j, s)
-    return built - start, time.perf_counter() - start, i * len(x) + j, f"IndexFlatIP.range_search; {groups} groups"
+    return (
+        built - start,
+        time.perf_counter() - start,
+        i * len(x) + j,
+        f"IndexFlatIP.range_search; {groups} groups",
+    )
 
 
 def run_lshash3(x, sample: int = 300):
@@ -169,10 +179,21 @@ def measure(method: str, n: int, kind: str, out: mp.Queue) -> None:
         mask &= contains(asked, planted[:, 0]) | contains(asked, planted[:, 1])
     edge = mask & (cos < THRESHOLD + 0.01)
     found = contains(unique_sorted(np.asarray(codes, np.int64)), tc)
-    out.put(dict(method=method, n=n, kind=kind, build=build, total=total, pairs=len(codes),
-                 recall=float(found[mask].mean()) if mask.any() else float("nan"),
-                 edge=float(found[edge].mean()) if edge.any() else float("nan"),
-                 rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, extra=extra / 2**20, note=note))
+    out.put(
+        dict(
+            method=method,
+            n=n,
+            kind=kind,
+            build=build,
+            total=total,
+            pairs=len(codes),
+            recall=float(found[mask].mean()) if mask.any() else float("nan"),
+            edge=float(found[edge].mean()) if edge.any() else float("nan"),
+            rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            extra=extra / 2**20,
+            note=note,
+        )
+    )
 
 
 def in_child(method: str, n: int, kind: str) -> dict | None:
@@ -210,8 +231,15 @@ def regroup_slider(n: int = 10_000) -> dict:
         shots = x[rows[0]] + 0.8 * x[rows] + 0.1 * rng.standard_normal((8, DIM)).astype(np.float32) / 22
         x[rows] = shots / np.linalg.norm(shots, axis=1, keepdims=True)
     thumbs = rng.integers(0, 256, (n, 32, 32), dtype=np.uint8)
-    records = [ImageRecord(FileRef(f"/none/{k:06d}.jpg", 1000 + k, 0), f"h{k}", ImageFacts(400, 300, "JPEG"),
-                           int(rng.integers(0, 2**63))) for k in range(n)]
+    records = [
+        ImageRecord(
+            FileRef(f"/none/{k:06d}.jpg", 1000 + k, 0),
+            f"h{k}",
+            ImageFacts(400, 300, "JPEG"),
+            int(rng.integers(0, 2**63)),
+        )
+        for k in range(n)
+    ]
     start = time.perf_counter()
     regrouper = Regrouper(records, x, thumbs, floor=0.80, verify_floor=0.85)
     built = time.perf_counter() - start
@@ -223,27 +251,40 @@ def regroup_slider(n: int = 10_000) -> dict:
         start = time.perf_counter()
         groups = regrouper.group(Thresholds(near=near, similar=min(near, 0.85)))
         times.append(time.perf_counter() - start)
-    return dict(n=n, build=built, first=first, slider_max=max(times), slider_median=float(np.median(times)),
-                candidates=len(regrouper.edge_a), groups=len(groups))
+    return dict(
+        n=n,
+        build=built,
+        first=first,
+        slider_max=max(times),
+        slider_median=float(np.median(times)),
+        candidates=len(regrouper.edge_a),
+        groups=len(groups),
+    )
 
 
 def print_table(rows: list[dict]) -> None:
     ours = {(r["kind"], r["n"]): r["total"] for r in rows if r["method"] == "photofind"}
-    head = (f"{'data':<6}{'N':>9}  {'method':<10}{'build s':>9}{'all groups s':>14}{'x ours':>8}"
-            f"{'peak RSS MB':>13}{'extra MB':>10}{'recall':>8}{'@edge':>7}  notes")
+    head = (
+        f"{'data':<6}{'N':>9}  {'method':<10}{'build s':>9}{'all groups s':>14}{'x ours':>8}"
+        f"{'peak RSS MB':>13}{'extra MB':>10}{'recall':>8}{'@edge':>7}  notes"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
         ratio = r["total"] / ours[(r["kind"], r["n"])] if (r["kind"], r["n"]) in ours else float("nan")
         total = f"{'~' if r['method'] == 'lshash3' else ''}{r['total']:.2f}"
-        print(f"{r['kind']:<6}{r['n']:>9,}  {r['method']:<10}{r['build']:>9.2f}{total:>14}{ratio:>8.1f}"
-              f"{r['rss']:>13.0f}{r['extra']:>10.0f}{r['recall']:>8.4f}{r['edge']:>7.3f}  {r['note']}")
+        print(
+            f"{r['kind']:<6}{r['n']:>9,}  {r['method']:<10}{r['build']:>9.2f}{total:>14}{ratio:>8.1f}"
+            f"{r['rss']:>13.0f}{r['extra']:>10.0f}{r['recall']:>8.4f}{r['edge']:>7.3f}  {r['note']}"
+        )
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="10000,100000", help="comma-separated N (default 10000,100000)")
-    p.add_argument("--million", action="store_true", help="also N = 1,000,000 (photofind only; ~2 GB of vectors)")
+    p.add_argument(
+        "--million", action="store_true", help="also N = 1,000,000 (photofind only; ~2 GB of vectors)"
+    )
     p.add_argument("--kinds", default="iso,aniso")
     p.add_argument("--baselines", default="exact,faiss,lshash3")
     p.add_argument("--exact-max", type=int, default=100_000, help="largest N for exact and faiss")
@@ -256,24 +297,31 @@ def main() -> None:
     rows = []
     for kind in args.kinds.split(","):
         for n in sizes:
-            plan = ["photofind"] + [b for b in baselines if available.get(b) and
-                                    n <= (args.lshash_max if b == "lshash3" else args.exact_max)]
+            plan = ["photofind"] + [
+                b
+                for b in baselines
+                if available.get(b) and n <= (args.lshash_max if b == "lshash3" else args.exact_max)
+            ]
             for method in plan:
                 print(f"... {kind} N={n:,} {method}", file=sys.stderr, flush=True)
                 row = in_child(method, n, kind)
                 if row is not None:
                     rows.append(row)
-    print(f"\nNear-duplicate pairs at cosine >= {THRESHOLD}, {DIM}-d, N/20 planted pairs (0.90-0.99); "
-          f"'x ours' = all-groups time / photofind's on the same data.\n")
+    print(
+        f"\nNear-duplicate pairs at cosine >= {THRESHOLD}, {DIM}-d, N/20 planted pairs (0.90-0.99); "
+        f"'x ours' = all-groups time / photofind's on the same data.\n"
+    )
     print_table(rows)
     for name, ok in available.items():
         if not ok and name in baselines:
             print(f"({name} not installed: no row)")
     if not args.no_regroup:
         r = regroup_slider()
-        print(f"\nRegrouping {r['n']:,} photos (GUI slider, aniso, {r['candidates']:,} cached candidate pairs): "
-              f"build {r['build']:.2f} s, first grouping {r['first']:.2f} s, "
-              f"then per threshold median {r['slider_median']:.3f} s, max {r['slider_max']:.3f} s")
+        print(
+            f"\nRegrouping {r['n']:,} photos (GUI slider, aniso, {r['candidates']:,} cached candidate pairs): "
+            f"build {r['build']:.2f} s, first grouping {r['first']:.2f} s, "
+            f"then per threshold median {r['slider_median']:.3f} s, max {r['slider_max']:.3f} s"
+        )
 
 
 def _importable(name: str) -> bool:

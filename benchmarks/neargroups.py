@@ -37,7 +37,9 @@ class VerifiedGroup:
 
 def centre_order(records: Sequence[ImageRecord]) -> list[int]:
     """Most pixels first (a crop or a thumbnail never outranks its original), then bytes."""
-    return sorted(range(len(records)), key=lambda i: (-records[i].facts.pixels, -records[i].file.size, records[i].path))
+    return sorted(
+        range(len(records)), key=lambda i: (-records[i].facts.pixels, -records[i].file.size, records[i].path)
+    )
 
 
 def verified_groups(
@@ -66,10 +68,18 @@ def verified_groups(
         rejected: set[int] = set()
         frontier = {centre}
         for _ in range(hops):
-            todo = set().union(*(neighbours[f] for f in frontier)) - assigned - rejected - set(reasons) - {centre}
+            todo = (
+                set().union(*(neighbours[f] for f in frontier))
+                - assigned
+                - rejected
+                - set(reasons)
+                - {centre}
+            )
             frontier = set()
             for j in sorted(todo):
-                why = verify.pixel_check(records[centre], records[j], thumbs[centre], thumbs[j], rotations=rotations)
+                why = verify.pixel_check(
+                    records[centre], records[j], thumbs[centre], thumbs[j], rotations=rotations
+                )
                 if why is None:
                     rejected.add(j)
                 else:
@@ -80,7 +90,9 @@ def verified_groups(
         if reasons:
             members = (centre, *sorted(reasons))
             assigned.update(members)
-            groups.append(VerifiedGroup(centre, members, reasons, _tier(records, thumbs, centre, members[1:])))
+            groups.append(
+                VerifiedGroup(centre, members, reasons, _tier(records, thumbs, centre, members[1:]))
+            )
         progress.update(PHASE, done + 1, len(order))
     return groups
 

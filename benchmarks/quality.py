@@ -37,8 +37,19 @@ import quality_set  # noqa: E402
 
 
 def run_cli(root: Path, report: Path, cache: Path, *extra: str) -> tuple[dict, float]:
-    cmd = [sys.executable, "-m", "photofind", "scan", str(root), "--json", str(report), "--cache", str(cache),
-           "-q", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "photofind",
+        "scan",
+        str(root),
+        "--json",
+        str(report),
+        "--cache",
+        str(cache),
+        "-q",
+        *extra,
+    ]
     env = dict(os.environ, PHOTOFIND_NO_DOWNLOAD="1")
     started = time.monotonic()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -49,7 +60,12 @@ def run_cli(root: Path, report: Path, cache: Path, *extra: str) -> tuple[dict, f
 
 
 def row(name: str, score: ev.Score, seconds: float | None = None, note: str = "") -> dict:
-    return {"name": name, "seconds": None if seconds is None else round(seconds, 1), "note": note, **score.as_json()}
+    return {
+        "name": name,
+        "seconds": None if seconds is None else round(seconds, 1),
+        "note": note,
+        **score.as_json(),
+    }
 
 
 def print_table(rows: list[dict], transforms: list[str]) -> None:
@@ -60,13 +76,17 @@ def print_table(rows: list[dict], transforms: list[str]) -> None:
         hn = f"{r['hard_negatives_merged']}/{r['hard_negative_pairs']}"
         gr = f"{r['groups_exact']}/{r['sources']}" if r["sources"] else "-"
         secs = "" if r["seconds"] is None else f"{r['seconds']:.0f}"
-        print(f"{r['name']:52s} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f} "
-              f"{r['predicted_pairs']:7d} {hn:>8s} {gr:>9s} {secs:>6s}")
+        print(
+            f"{r['name']:52s} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f} "
+            f"{r['predicted_pairs']:7d} {hn:>8s} {gr:>9s} {secs:>6s}"
+        )
     print()
     names = [r["name"] for r in rows]
     short = [f"[{k + 1}]" for k in range(len(rows))]
-    print("recall per transform (derivative grouped with its original); columns: "
-          + ", ".join(f"{s} {n}" for s, n in zip(short, names)))
+    print(
+        "recall per transform (derivative grouped with its original); columns: "
+        + ", ".join(f"{s} {n}" for s, n in zip(short, names))
+    )
     print(f"{'transform':26s} " + " ".join(f"{s:>5s}" for s in short))
     for t in transforms:
         cells = []
@@ -78,42 +98,73 @@ def print_table(rows: list[dict], transforms: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--set", choices=sorted(quality_set.SETS), default="main",
-                   help="which photos: main (the README's table) or alternate (other photos, a check "
-                   "that the tuning carries over)")
-    p.add_argument("--out", help="set, caches and results (default .bench/quality, or .bench/quality-alternate)")
+    p.add_argument(
+        "--set",
+        choices=sorted(quality_set.SETS),
+        default="main",
+        help="which photos: main (the README's table) or alternate (other photos, a check "
+        "that the tuning carries over)",
+    )
+    p.add_argument(
+        "--out", help="set, caches and results (default .bench/quality, or .bench/quality-alternate)"
+    )
     p.add_argument("--quick", action="store_true", help="8 source photos instead of all (a smoke run)")
     p.add_argument("--hygiene", action="store_true", help="also measure input geometry and centring (slow)")
     p.add_argument("--skip-cli", action="store_true", help="only the in-process rows")
-    p.add_argument("--report", action="append", default=[], metavar="JSON",
-                   help="also score an existing `photofind scan --json` report of the set (repeatable)")
-    p.add_argument("--rotations", action="store_true",
-                   help="also run `photofind scan --rotations` (slow with random weights: it checks "
-                   "every candidate pair in 8 orientations and a range of small angles)")
+    p.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        metavar="JSON",
+        help="also score an existing `photofind scan --json` report of the set (repeatable)",
+    )
+    p.add_argument(
+        "--rotations",
+        action="store_true",
+        help="also run `photofind scan --rotations` (slow with random weights: it checks "
+        "every candidate pair in 8 orientations and a range of small angles)",
+    )
     args = p.parse_args(argv)
     out = Path(args.out or ROOT / ".bench" / ("quality" if args.set == "main" else f"quality-{args.set}"))
-    truth_doc, missing = quality_set.build(out, limit=8 if args.quick else None, spec=quality_set.SETS[args.set])
+    truth_doc, missing = quality_set.build(
+        out, limit=8 if args.quick else None, spec=quality_set.SETS[args.set]
+    )
     if missing:
-        print(f"note: {len(missing)} photo sources are not installed ({', '.join(m.name for m in missing)}); "
-              f"to add them: {quality_set.install_hint(missing)}", file=sys.stderr)
+        print(
+            f"note: {len(missing)} photo sources are not installed ({', '.join(m.name for m in missing)}); "
+            f"to add them: {quality_set.install_hint(missing)}",
+            file=sys.stderr,
+        )
     if not truth_doc["files"]:
         print("no photos to evaluate: " + quality_set.install_hint(missing), file=sys.stderr)
         return 2
     truth = ev.Truth.load(out / "truth.json")
     root = Path(truth_doc["root"])
     cache = out / "cache.sqlite3"
-    print(f"evaluation set: {len(truth.files)} files, {len({t.source for t in truth.files.values()})} photos, "
-          f"{len({t.family for t in truth.files.values()})} scenes in {root}\n", file=sys.stderr)
+    print(
+        f"evaluation set: {len(truth.files)} files, {len({t.source for t in truth.files.values()})} photos, "
+        f"{len({t.family for t in truth.files.values()})} scenes in {root}\n",
+        file=sys.stderr,
+    )
     rows: list[dict] = []
     results: dict = {"set": {"files": len(truth.files), "root": str(root)}, "rows": rows}
     if not args.skip_cli:
-        runs = [("photofind scan --weights random", ("--weights", "random"), ev.unrotated),
-                ("photofind scan --no-embed", ("--no-embed",), ev.unrotated)]
+        runs = [
+            ("photofind scan --weights random", ("--weights", "random"), ev.unrotated),
+            ("photofind scan --no-embed", ("--no-embed",), ev.unrotated),
+        ]
         if args.rotations:
-            runs.append(("photofind scan --weights random --rotations [all]",
-                         ("--weights", "random", "--rotations"), ev.everything))
+            runs.append(
+                (
+                    "photofind scan --weights random --rotations [all]",
+                    ("--weights", "random", "--rotations"),
+                    ev.everything,
+                )
+            )
         for name, extra, subset in runs:
-            tag = name.replace("photofind scan ", "").replace(" ", "_").replace("-", "").replace("[all]", "all")
+            tag = (
+                name.replace("photofind scan ", "").replace(" ", "_").replace("-", "").replace("[all]", "all")
+            )
             report, secs = run_cli(root, out / f"report{tag}.json", cache, *extra)
             rows.append(row(name, ev.score_groups(truth, ev.report_groups(report), subset=subset), secs))
             if report.get("calibration"):
@@ -122,9 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.report:
         report = json.loads(Path(path).read_text())
         subset = ev.everything if report.get("rotations") else ev.unrotated
-        rows.append(row(f"report {Path(path).name}" + (" [all]" if report.get("rotations") else ""),
-                        ev.score_groups(truth, ev.report_groups(report), subset=subset),
-                        report.get("stats", {}).get("seconds")))
+        rows.append(
+            row(
+                f"report {Path(path).name}" + (" [all]" if report.get("rotations") else ""),
+                ev.score_groups(truth, ev.report_groups(report), subset=subset),
+                report.get("stats", {}).get("seconds"),
+            )
+        )
     scan = ref.load_scan(root, cache)
     for name, rotations, subset in (
         ("verify.py + reference grouping", False, ev.unrotated),
@@ -134,12 +189,19 @@ def main(argv: list[str] | None = None) -> int:
         groups = ref.reference_groups(scan, rotations=rotations)
         rows.append(row(name, ev.score_groups(truth, groups, subset=subset), time.monotonic() - started))
     best = ref.cnn_alone(scan, truth)
-    rows.append(row(f"CNN cosine alone (random, best F1 at {best['threshold']:.5f})", best["score"],
-                    note="no pixel check"))
+    rows.append(
+        row(
+            f"CNN cosine alone (random, best F1 at {best['threshold']:.5f})",
+            best["score"],
+            note="no pixel check",
+        )
+    )
     started = time.monotonic()
     peer = ref.imagehash_pairs(list(truth.files), 12)
     if peer is not None:
-        rows.append(row("peer: imagehash pHash <= 12", ev.score_pairs(truth, peer), time.monotonic() - started))
+        rows.append(
+            row("peer: imagehash pHash <= 12", ev.score_pairs(truth, peer), time.monotonic() - started)
+        )
     transforms = sorted({t.transform for t in truth.files.values()} - {ev.ORIGINAL})
     print_table(rows, transforms)
     if args.hygiene:

@@ -30,8 +30,14 @@ def load_scan(root: Path, cache: Path, weights: str = "random") -> ScanResult:
     from photofind.core.match.calibrate import NAMESPACE, Calibration
     from photofind.core.pipeline import scan
 
-    settings = ScanSettings(roots=(str(root),), weights=weights, cache_path=str(cache), device="cpu",
-                            calibrate=False, thresholds=Thresholds(near=1.0, similar=1.0))
+    settings = ScanSettings(
+        roots=(str(root),),
+        weights=weights,
+        cache_path=str(cache),
+        device="cpu",
+        calibrate=False,
+        thresholds=Thresholds(near=1.0, similar=1.0),
+    )
     result = scan(settings)
     with Cache(cache) as c:
         blob = c.get_blob(NAMESPACE, result.model.id) if result.model else None
@@ -55,21 +61,29 @@ def candidates(scan: ScanResult, *, rotations: bool) -> set[tuple[int, int]]:
     variants = np.stack([dihedral_phashes(t) for t in scan.thumbs]) if rotations else None
     found = {tuple(p) for p in verify.phash_candidates(phashes, verify.PHASH_NEAR).tolist()}
     if variants is not None:
-        found |= {tuple(p) for p in verify.phash_candidates(phashes, verify.PHASH_NEAR, variants=variants).tolist()}
+        found |= {
+            tuple(p) for p in verify.phash_candidates(phashes, verify.PHASH_NEAR, variants=variants).tolist()
+        }
     if scan.embeddings is not None:
         found |= set(cosine_pairs(scan.embeddings, scan.settings.thresholds.near))
     return found
 
 
 def reference_groups(scan: ScanResult, *, rotations: bool = False) -> list[tuple[str, list[str]]]:
-    found = verified_groups(scan.records, scan.thumbs, candidates(scan, rotations=rotations), rotations=rotations)
+    found = verified_groups(
+        scan.records, scan.thumbs, candidates(scan, rotations=rotations), rotations=rotations
+    )
     return [(g.tier.value, [scan.records[m].path for m in g.members]) for g in found]
 
 
 def cnn_alone(scan: ScanResult, truth: ev.Truth, subset=ev.unrotated, emb: np.ndarray | None = None) -> dict:
     """The best F1 any single cosine threshold reaches, with the CNN alone."""
     emb = scan.embeddings if emb is None else emb
-    keep = [i for i, r in enumerate(scan.records) if ev._norm(r.path) in truth.files and subset(truth.files[ev._norm(r.path)])]
+    keep = [
+        i
+        for i, r in enumerate(scan.records)
+        if ev._norm(r.path) in truth.files and subset(truth.files[ev._norm(r.path)])
+    ]
     src = [truth.files[ev._norm(scan.records[i].path)].source for i in keep]
     x = emb[keep]
     sims = x @ x.T
@@ -84,10 +98,16 @@ def cnn_alone(scan: ScanResult, truth: ev.Truth, subset=ev.unrotated, emb: np.nd
     best = int(np.argmax(f1))
     threshold = float(s[order][best])
     at_99 = recall[precision >= 0.99].max() if (precision >= 0.99).any() else 0.0
-    pairs = [(scan.records[keep[a]].path, scan.records[keep[b]].path)
-             for a, b in zip(iu[0][order[: best + 1]], iu[1][order[: best + 1]])]
-    return {"threshold": threshold, "score": ev.score_pairs(truth, pairs, subset=subset),
-            "recall_at_precision_0.99": float(at_99), "best_f1": float(f1[best])}
+    pairs = [
+        (scan.records[keep[a]].path, scan.records[keep[b]].path)
+        for a, b in zip(iu[0][order[: best + 1]], iu[1][order[: best + 1]])
+    ]
+    return {
+        "threshold": threshold,
+        "score": ev.score_pairs(truth, pairs, subset=subset),
+        "recall_at_precision_0.99": float(at_99),
+        "best_f1": float(f1[best]),
+    }
 
 
 def imagehash_pairs(paths: list[str], distance: int) -> list[tuple[str, str]] | None:
@@ -118,11 +138,16 @@ def hygiene(scan: ScanResult, truth: ev.Truth, out: Path) -> dict:
     variants = {"raw": emb, "centred": _unit(emb - emb.mean(0)), "whitened": _whiten(emb)}
     for name, e in variants.items():
         r = cnn_alone(scan, truth, emb=e)
-        results["postprocess"][name] = {"best_f1": round(r["best_f1"], 4),
-                                        "recall_at_precision_0.99": round(r["recall_at_precision_0.99"], 4)}
+        results["postprocess"][name] = {
+            "best_f1": round(r["best_f1"], 4),
+            "recall_at_precision_0.99": round(r["recall_at_precision_0.99"], 4),
+        }
     sources = sorted({t.source for t in truth.files.values()})[:10]
-    keep = [i for i, r in enumerate(scan.records) if truth.files.get(ev._norm(r.path)) and
-            truth.files[ev._norm(r.path)].source in sources]
+    keep = [
+        i
+        for i, r in enumerate(scan.records)
+        if truth.files.get(ev._norm(r.path)) and truth.files[ev._norm(r.path)].source in sources
+    ]
     embedder = ResNetEmbedder(resolve_weights("random"), device="cpu", precision="fp32")
     images = [decode_file(scan.records[i].path).image for i in keep]
     for geometry in ("squash", "centre-crop", "pad"):
@@ -131,16 +156,25 @@ def hygiene(scan: ScanResult, truth: ev.Truth, out: Path) -> dict:
         full = np.zeros_like(scan.embeddings)
         full[keep] = e
         sub = ScanResult(scan.settings, scan.records, (), (), scan.model, embeddings=full)
-        small = ev.Truth({ev._norm(scan.records[i].path): truth.files[ev._norm(scan.records[i].path)] for i in keep})
+        small = ev.Truth(
+            {ev._norm(scan.records[i].path): truth.files[ev._norm(scan.records[i].path)] for i in keep}
+        )
         r_raw = cnn_alone(sub, small, emb=full)
         r_c = cnn_alone(sub, small, emb=np.where(full.any(1, keepdims=True), _unit(full - e.mean(0)), 0))
-        results["geometry"][geometry] = {"raw_best_f1": round(r_raw["best_f1"], 4),
-                                         "centred_best_f1": round(r_c["best_f1"], 4), "photos": len(keep)}
+        results["geometry"][geometry] = {
+            "raw_best_f1": round(r_raw["best_f1"], 4),
+            "centred_best_f1": round(r_c["best_f1"], 4),
+            "photos": len(keep),
+        }
     print("\nembedding hygiene (random ResNet-34, CNN alone, best F1 over thresholds):")
     for k, v in results["postprocess"].items():
-        print(f"  {k:10s} best F1 {v['best_f1']:.3f}  recall at precision 0.99 {v['recall_at_precision_0.99']:.3f}")
+        print(
+            f"  {k:10s} best F1 {v['best_f1']:.3f}  recall at precision 0.99 {v['recall_at_precision_0.99']:.3f}"
+        )
     for k, v in results["geometry"].items():
-        print(f"  input {k:12s} raw F1 {v['raw_best_f1']:.3f}  centred F1 {v['centred_best_f1']:.3f}  ({v['photos']} files)")
+        print(
+            f"  input {k:12s} raw F1 {v['raw_best_f1']:.3f}  centred F1 {v['centred_best_f1']:.3f}  ({v['photos']} files)"
+        )
     return results
 
 

@@ -61,9 +61,21 @@ BURSTS = [
 # larger size. Built only to check that what was tuned on the main set carries over.
 ALTERNATE_PHOTOS = [
     *BURSTS,  # the main set's burst sources, here as whole photos of their own
-    *((name, f"skimage:{name}.{ext}", "scikit-image (pip)") for name, ext in (
-        ("camera", "png"), ("coins", "png"), ("moon", "png"), ("brick", "png"), ("grass", "png"),
-        ("gravel", "png"), ("hubble_deep_field", "jpg"), ("retina", "jpg"), ("ihc", "png"), ("page", "png"))),
+    *(
+        (name, f"skimage:{name}.{ext}", "scikit-image (pip)")
+        for name, ext in (
+            ("camera", "png"),
+            ("coins", "png"),
+            ("moon", "png"),
+            ("brick", "png"),
+            ("grass", "png"),
+            ("gravel", "png"),
+            ("hubble_deep_field", "jpg"),
+            ("retina", "jpg"),
+            ("ihc", "png"),
+            ("page", "png"),
+        )
+    ),
     ("goldfish", f"{BG}/goldfish.png", "ubuntukylin-wallpapers"),
     ("calla", f"{BG}/calla.png", "ubuntukylin-wallpapers"),
 ]
@@ -73,7 +85,9 @@ ALTERNATE_BURSTS = [
     ("fossa", f"{BG}/Fossa_by_Jasper_Roks.jpg", "ubuntu-wallpapers"),
     ("umang", f"{BG}/umang_by_Abhishek_Mudgal.jpg", "ubuntukylin-wallpapers"),
 ]
-STEREO = [("motorcycle", ("skimage:motorcycle_left.png", "skimage:motorcycle_right.png"), "scikit-image (pip)")]
+STEREO = [
+    ("motorcycle", ("skimage:motorcycle_left.png", "skimage:motorcycle_right.png"), "scikit-image (pip)")
+]
 BURST_DERIVATIVES = ("copy", "resize50", "jpeg60")
 LONG_SIDE = 1024
 FRAMES = 3
@@ -121,8 +135,9 @@ ALTERNATE = SetSpec("alternate", ALTERNATE_PHOTOS, ALTERNATE_BURSTS, 1280)
 SETS = {spec.name: spec for spec in (MAIN, ALTERNATE)}
 
 
-def build(out: Path, *, transforms: tuple[str, ...] | None = None, limit: int | None = None,
-          spec: SetSpec = MAIN) -> tuple[dict, list[Missing]]:
+def build(
+    out: Path, *, transforms: tuple[str, ...] | None = None, limit: int | None = None, spec: SetSpec = MAIN
+) -> tuple[dict, list[Missing]]:
     """Write the set `spec` under `out/photos` and its truth to `out/truth.json`; reuse a
     complete earlier build. Returns (truth, photos that are not installed)."""
     names = transforms or tuple(s.name for s in d.TRANSFORMS)
@@ -150,7 +165,14 @@ def build(out: Path, *, transforms: tuple[str, ...] | None = None, limit: int | 
             missing.append(Missing(name, package))
             continue
         im = _downscale(im, spec.long_side)
-        write(f"{name}/original.jpg", d.encode(im)[0], source=name, transform="original", kind="same", family=name)
+        write(
+            f"{name}/original.jpg",
+            d.encode(im)[0],
+            source=name,
+            transform="original",
+            kind="same",
+            family=name,
+        )
         for t in names:
             data, ext = d.make(t, im, seed=1000 * n + 7)
             write(f"{name}/{t}.{ext}", data, source=name, transform=t, kind=d.BY_NAME[t].kind, family=name)
@@ -162,12 +184,24 @@ def build(out: Path, *, transforms: tuple[str, ...] | None = None, limit: int | 
             continue
         frames = d.burst_frames(big, FRAMES, np.random.default_rng(500 + n), spec.long_side)
         for k, frame in enumerate(frames):
-            write(f"burst-{family}/frame{k}-original.jpg", d.encode(frame)[0], source=f"{family}#{k}",
-                  transform="original", kind="same", family=family)
+            write(
+                f"burst-{family}/frame{k}-original.jpg",
+                d.encode(frame)[0],
+                source=f"{family}#{k}",
+                transform="original",
+                kind="same",
+                family=family,
+            )
             for t in BURST_DERIVATIVES:
                 data, ext = d.make(t, frame, seed=k)
-                write(f"burst-{family}/frame{k}-{t}.{ext}", data, source=f"{family}#{k}", transform=t,
-                      kind=d.BY_NAME[t].kind, family=family)
+                write(
+                    f"burst-{family}/frame{k}-{t}.{ext}",
+                    data,
+                    source=f"{family}#{k}",
+                    transform=t,
+                    kind=d.BY_NAME[t].kind,
+                    family=family,
+                )
     for family, (left, right), package in STEREO:
         pair = [_open(left), _open(right)]
         if any(p is None for p in pair):
@@ -175,8 +209,14 @@ def build(out: Path, *, transforms: tuple[str, ...] | None = None, limit: int | 
             continue
         for k, view in enumerate(pair):
             data, ext = d.make("copy", _downscale(view, spec.long_side), seed=k)
-            write(f"stereo-{family}/view{k}.{ext}", data, source=f"{family}#{k}", transform="copy",
-                  kind="same", family=family)
+            write(
+                f"stereo-{family}/view{k}.{ext}",
+                data,
+                source=f"{family}#{k}",
+                transform="copy",
+                kind="same",
+                family=family,
+            )
     truth = {"key": key, "root": str(root), "files": files, "missing": [m.__dict__ for m in missing]}
     truth_path.parent.mkdir(parents=True, exist_ok=True)
     truth_path.write_text(json.dumps(truth, indent=1))

@@ -135,4 +135,3 @@ class LowResEmbedder:
 def clear_cache_file(path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-

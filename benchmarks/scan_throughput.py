@@ -107,7 +107,9 @@ def inference_rate(embedder, inputs: list[np.ndarray], batch_size: int, cores: i
     """Images/s of the model alone at the scan's batch size, torch on every core; the cores
     it got."""
     embedder.set_threads(cores)
-    batches = [np.stack(inputs[i : i + batch_size]) for i in range(0, len(inputs) - batch_size + 1, batch_size)]
+    batches = [
+        np.stack(inputs[i : i + batch_size]) for i in range(0, len(inputs) - batch_size + 1, batch_size)
+    ]
     embedder.embed(batches[0])  # warm up: oneDNN builds its kernels on the first call
     with CoresUsed() as used:
         for b in batches:
@@ -186,8 +188,9 @@ def child(kind: str, folder: str, cache: str, batch_size: int) -> dict:
     """Runs in the child process; returns what the parent prints."""
     from photofind.core.pipeline import scan
 
-    settings = ScanSettings(roots=(folder,), cache_path=cache, batch_size=batch_size,
-                            calibrate=kind != "cold")
+    settings = ScanSettings(
+        roots=(folder,), cache_path=cache, batch_size=batch_size, calibrate=kind != "cold"
+    )
     out: dict = {}
     if kind == "cold":
         from photofind.core.model.embed import ResNetEmbedder
@@ -209,15 +212,29 @@ def child(kind: str, folder: str, cache: str, batch_size: int) -> dict:
     out["phases"] = {"startup": marks[0][1] - start} if len(marks) > 1 else {}
     for (name, t0), (_n, t1) in zip(marks, marks[1:]):
         out["phases"][name] = t1 - t0
-    out.update(seconds=end - start, records=len(result.records), stats=result.stats.__dict__,
-               precision=result.model.precision if result.model else None,
-               peak_rss_mb=peak_rss_mb())
+    out.update(
+        seconds=end - start,
+        records=len(result.records),
+        stats=result.stats.__dict__,
+        precision=result.model.precision if result.model else None,
+        peak_rss_mb=peak_rss_mb(),
+    )
     return out
 
 
 def run_child(kind: str, folder: Path, cache: Path, batch_size: int) -> dict:
-    cmd = [sys.executable, __file__, "--child", kind, "--folder", str(folder), "--cache", str(cache),
-           "--batch-size", str(batch_size)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        kind,
+        "--folder",
+        str(folder),
+        "--cache",
+        str(cache),
+        "--batch-size",
+        str(batch_size),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -263,8 +280,13 @@ def cold_rows(args, workdir: Path, cores: int) -> list[tuple[str, str, str]]:
             got["read"] = read_cores
         if infer_rate > best.get("infer", 0.0):
             got["infer"] = infer_cores
-        rates = {"read": read_rate, "decode": decode_only_rate(files, cores), "infer": infer_rate,
-                 "naive": naive_rate(sample, weights), "phash": imagehash_rate(sample) or 0.0}
+        rates = {
+            "read": read_rate,
+            "decode": decode_only_rate(files, cores),
+            "infer": infer_rate,
+            "naive": naive_rate(sample, weights),
+            "phash": imagehash_rate(sample) or 0.0,
+        }
         del inputs
         best = {k: max(v, best.get(k, 0.0)) for k, v in rates.items()}
     e2e = cold["records"] / cold["seconds"]
@@ -275,32 +297,55 @@ def cold_rows(args, workdir: Path, cores: int) -> list[tuple[str, str, str]]:
     draft_ms, full_ms = draft_vs_full_ms(files[:8])
     precision = cold["precision"]
     rows = [
-        ("cold scan, end to end", f"{e2e:.1f} img/s",
-         f"{cold['records']} x {w}x{h} JPEG (~{mb:.1f} MB), {precision}, batch {args.batch_size}: "
-         f"{cold['seconds']:.2f} s from scan() to all embedded and cached; got "
-         f"{cold['cores_used']:.2f} cores, {1000 * cold['cores_used'] / e2e:.0f} CPU-ms/photo "
-         f"(model loaded before: {cold['load_seconds']:.1f} s, once)"),
-        ("  read stage, all cores", f"{read_rate:.1f} img/s",
-         f"read + hash + draft decode + pHash + thumb + input; got {got['read']:.2f} cores, "
-         f"{1000 * got['read'] / read_rate:.0f} CPU-ms/photo"),
+        (
+            "cold scan, end to end",
+            f"{e2e:.1f} img/s",
+            f"{cold['records']} x {w}x{h} JPEG (~{mb:.1f} MB), {precision}, batch {args.batch_size}: "
+            f"{cold['seconds']:.2f} s from scan() to all embedded and cached; got "
+            f"{cold['cores_used']:.2f} cores, {1000 * cold['cores_used'] / e2e:.0f} CPU-ms/photo "
+            f"(model loaded before: {cold['load_seconds']:.1f} s, once)",
+        ),
+        (
+            "  read stage, all cores",
+            f"{read_rate:.1f} img/s",
+            f"read + hash + draft decode + pHash + thumb + input; got {got['read']:.2f} cores, "
+            f"{1000 * got['read'] / read_rate:.0f} CPU-ms/photo",
+        ),
         ("  decode alone, all cores", f"{decode_rate:.1f} img/s", "draft decode only"),
-        ("  inference alone, all cores", f"{infer_rate:.1f} img/s",
-         f"ResNet-34 {precision}, {cores} torch threads; got {got['infer']:.2f} cores, "
-         f"{1000 * got['infer'] / infer_rate:.0f} CPU-ms/photo"),
+        (
+            "  inference alone, all cores",
+            f"{infer_rate:.1f} img/s",
+            f"ResNet-34 {precision}, {cores} torch threads; got {got['infer']:.2f} cores, "
+            f"{1000 * got['infer'] / infer_rate:.0f} CPU-ms/photo",
+        ),
         ("  ceiling 1/(1/read + 1/infer)", f"{ceiling:.1f} img/s", "both stages sharing the cores"),
         ("  end to end / ceiling", f"{e2e / ceiling:.0%}", "target >= 85%"),
-        ("  end to end / decode-only ceiling", f"{e2e / strict:.0%}", "stricter: hashing etc. counted as overhead"),
+        (
+            "  end to end / decode-only ceiling",
+            f"{e2e / strict:.0%}",
+            "stricter: hashing etc. counted as overhead",
+        ),
         ("naive path", f"{naive:.1f} img/s", f"full decode, fp32, batch 1 ({len(sample)} photos)"),
         ("  end to end / naive", f"{e2e / naive:.1f}x", "target >= 4x"),
     ]
     if phash_rate is not None:
-        rows += [("imagehash pHash, 1 thread", f"{phash_rate:.1f} img/s", "the peer: hashes only, no CNN"),
-                 ("  end to end / imagehash", f"{e2e / phash_rate:.1f}x", "")]
+        rows += [
+            ("imagehash pHash, 1 thread", f"{phash_rate:.1f} img/s", "the peer: hashes only, no CNN"),
+            ("  end to end / imagehash", f"{e2e / phash_rate:.1f}x", ""),
+        ]
     else:
         rows.append(("imagehash pHash", "n/a", "pip install imagehash to compare"))
     rows += [
-        ("draft vs full decode", f"{full_ms / draft_ms:.1f}x", f"{draft_ms:.0f} ms vs {full_ms:.0f} ms per photo, 1 thread"),
-        ("peak RSS, cold-scan process", f"{cold['peak_rss_mb']:.0f} MB", "torch + model + everything in flight"),
+        (
+            "draft vs full decode",
+            f"{full_ms / draft_ms:.1f}x",
+            f"{draft_ms:.0f} ms vs {full_ms:.0f} ms per photo, 1 thread",
+        ),
+        (
+            "peak RSS, cold-scan process",
+            f"{cold['peak_rss_mb']:.0f} MB",
+            "torch + model + everything in flight",
+        ),
     ]
     return rows
 
@@ -318,20 +363,28 @@ def warm_rows(args, workdir: Path) -> list[tuple[str, str, str]]:
     ours = sum(v for k, v in phases.items() if k != "grouping")
     detail = ", ".join(f"{k} {v:.2f}" for k, v in phases.items())
     return [
-        (f"warm rescan, {warm['records']} unchanged files", f"{warm['seconds']:.2f} s", f"target < 2 s; {detail}"),
+        (
+            f"warm rescan, {warm['records']} unchanged files",
+            f"{warm['seconds']:.2f} s",
+            f"target < 2 s; {detail}",
+        ),
         ("  of which stat + cache + result", f"{ours:.2f} s", "everything but grouping"),
         ("peak RSS, rescan process", f"{warm['peak_rss_mb']:.0f} MB", "no torch: nothing to embed"),
     ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--photos", type=int, default=64, help="12-MP JPEGs for the cold scan (0: skip)")
     parser.add_argument("--size", default="4000x3000", help="their size (default 4000x3000)")
     parser.add_argument("--warm-files", type=int, default=10_000, help="files for the warm rescan (0: skip)")
     parser.add_argument("--naive", type=int, default=12, help="photos for the naive and imagehash paths")
     parser.add_argument("--batch-size", type=int, default=ScanSettings.batch_size)
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the best of each rate is kept")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="interleaved rounds; the best of each rate is kept"
+    )
     parser.add_argument("--workdir", help="keep generated files here and reuse them (default: a temp dir)")
     parser.add_argument("--child", choices=["cold", "fill", "warm"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)

@@ -44,6 +44,7 @@ def distinct_seeds(count: int) -> list[int]:
 def hsv(h, s, v):
     return np.array(colorsys.hsv_to_rgb(h % 1.0, s, v), np.float32) * 255
 
+
 def landscape(seed: int, size=(1200, 800), sun_shift: float = 0.0) -> Image.Image:
     """Sea, forest, city, dunes or mountains under a day or dusk sky, with a sun."""
     rng = np.random.default_rng(seed)
@@ -51,8 +52,16 @@ def landscape(seed: int, size=(1200, 800), sun_shift: float = 0.0) -> Image.Imag
     rng.random()  # keeps each seed's picture stable
     kind = ["mountains", "sea", "forest", "city", "dunes"][seed % 5]
     dusk = rng.random() < 0.4
-    top = hsv(rng.uniform(0.55, 0.68), rng.uniform(0.5, 0.8), rng.uniform(0.3, 0.5) if dusk else rng.uniform(0.6, 0.9))
-    low = hsv(rng.uniform(-0.03, 0.1), rng.uniform(0.35, 0.6), 1.0) if dusk else hsv(rng.uniform(0.52, 0.6), rng.uniform(0.08, 0.25), 1.0)
+    top = hsv(
+        rng.uniform(0.55, 0.68),
+        rng.uniform(0.5, 0.8),
+        rng.uniform(0.3, 0.5) if dusk else rng.uniform(0.6, 0.9),
+    )
+    low = (
+        hsv(rng.uniform(-0.03, 0.1), rng.uniform(0.35, 0.6), 1.0)
+        if dusk
+        else hsv(rng.uniform(0.52, 0.6), rng.uniform(0.08, 0.25), 1.0)
+    )
     horizon = rng.uniform(0.4, 0.68)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     t = np.clip(yy / (horizon * h), 0, 1)[..., None] ** 0.9
@@ -60,7 +69,7 @@ def landscape(seed: int, size=(1200, 800), sun_shift: float = 0.0) -> Image.Imag
     sx, sy = (rng.uniform(0.12, 0.88) + sun_shift) * w, rng.uniform(0.12, 0.6) * horizon * h
     r = rng.uniform(0.03, 0.07) * w
     d = np.sqrt((xx - sx) ** 2 + (yy - sy) ** 2) / r
-    glow = np.exp(-(d ** 2) * 0.12)[..., None]
+    glow = np.exp(-(d**2) * 0.12)[..., None]
     sun_col = np.array([255, 236, 200], np.float32) if dusk else np.array([255, 252, 235], np.float32)
     img = img * (1 - 0.6 * glow) + sun_col * 0.6 * glow
     img[d < 1.0] = sun_col
@@ -80,19 +89,29 @@ def landscape(seed: int, size=(1200, 800), sun_shift: float = 0.0) -> Image.Imag
         draw.rectangle([0, hy, w, h], fill=tuple(int(c) for c in water))
         for k in range(40):
             y = hy + (h - hy) * (k / 40) ** 1.5
-            draw.line([(rng.uniform(0, w * 0.5), y), (rng.uniform(w * 0.5, w), y)], fill=tuple(int(min(255, c * 1.25)) for c in water), width=2)
-        draw.polygon([(0, hy), (w * rng.uniform(0.15, 0.4), hy - h * 0.08), (w * 0.5, hy)], fill=tuple(int(c) for c in far))
+            draw.line(
+                [(rng.uniform(0, w * 0.5), y), (rng.uniform(w * 0.5, w), y)],
+                fill=tuple(int(min(255, c * 1.25)) for c in water),
+                width=2,
+            )
+        draw.polygon(
+            [(0, hy), (w * rng.uniform(0.15, 0.4), hy - h * 0.08), (w * 0.5, hy)],
+            fill=tuple(int(c) for c in far),
+        )
     elif kind == "forest":
         draw.rectangle([0, hy, w, h], fill=tuple(int(c) for c in ground))
         for _ in range(70):
-            x = rng.uniform(0, w); base = hy + rng.uniform(-0.02, 0.35) * h; tall = rng.uniform(0.08, 0.28) * h
+            x = rng.uniform(0, w)
+            base = hy + rng.uniform(-0.02, 0.35) * h
+            tall = rng.uniform(0.08, 0.28) * h
             col = tuple(int(c) for c in ground * rng.uniform(0.5, 0.9))
             draw.polygon([(x, base - tall), (x - tall * 0.22, base), (x + tall * 0.22, base)], fill=col)
     elif kind == "city":
         draw.rectangle([0, hy, w, h], fill=tuple(int(c) for c in ground * 0.6))
         x = 0
         while x < w:
-            bw = rng.uniform(0.03, 0.08) * w; bh = rng.uniform(0.08, 0.35) * h
+            bw = rng.uniform(0.03, 0.08) * w
+            bh = rng.uniform(0.08, 0.35) * h
             col = tuple(int(c) for c in far * rng.uniform(0.5, 0.9))
             draw.rectangle([x, hy - bh, x + bw, hy + 2], fill=col)
             for wy in np.arange(hy - bh + 8, hy - 6, 14):
@@ -140,11 +159,21 @@ def make_demo(root: Path) -> Path:
             shutil.copy2(original, backup / name)
         if n % 4 == 2:
             save(im.resize((600, 400), Image.Resampling.LANCZOS), phone / f"IMG_{2040 + n} (1).jpg", seed, 80)
-            save(im.transpose(Image.Transpose.ROTATE_90), phone / f"IMG_{2040 + n}_phone.jpg", seed, 85, orientation=6)
+            save(
+                im.transpose(Image.Transpose.ROTATE_90),
+                phone / f"IMG_{2040 + n}_phone.jpg",
+                seed,
+                85,
+                orientation=6,
+            )
         if n % 4 == 3:
             w, h = im.size
-            save(im.crop((int(w * 0.06), int(h * 0.06), int(w * 0.94), int(h * 0.94))),
-                 edits / f"IMG_{2040 + n}-edited.jpg", seed, 92)
+            save(
+                im.crop((int(w * 0.06), int(h * 0.06), int(w * 0.94), int(h * 0.94))),
+                edits / f"IMG_{2040 + n}-edited.jpg",
+                seed,
+                92,
+            )
             save(im, edits / f"IMG_{2040 + n} copy.jpg", seed, 55)
         if n % 6 == 0:
             for burst in (1, 2):
@@ -169,8 +198,12 @@ def main() -> int:
     out = ROOT / "docs"
     out.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="photofind-shots-"))
-    os.environ.update(PHOTOFIND_CACHE_DIR=str(work / "cache"), PHOTOFIND_DATA_DIR=str(work / "data"),
-                      XDG_CONFIG_HOME=str(work / "config"), PHOTOFIND_NO_DOWNLOAD="1")
+    os.environ.update(
+        PHOTOFIND_CACHE_DIR=str(work / "cache"),
+        PHOTOFIND_DATA_DIR=str(work / "data"),
+        XDG_CONFIG_HOME=str(work / "config"),
+        PHOTOFIND_NO_DOWNLOAD="1",
+    )
     # Set before tests.conftest is imported, which would default the platform to offscreen.
     os.environ["QT_QPA_PLATFORM"] = "xcb" if os.environ.get("DISPLAY") else "offscreen"
     library = make_demo(work / "Pictures")
@@ -207,8 +240,14 @@ def main() -> int:
     settle(app, 0.5)
     window.grab().save(str(out / "main-grid.png"))
 
-    row = next((r for r in range(window.model.rowCount())
-                if window.model.group(r).tier == Tier.NEAR and len(window.model.group(r).members) >= 3), 0)
+    row = next(
+        (
+            r
+            for r in range(window.model.rowCount())
+            if window.model.group(r).tier == Tier.NEAR and len(window.model.group(r).members) >= 3
+        ),
+        0,
+    )
     dialog = window.review.compare_group(row)
     if dialog is not None:
         dialog.resize(1480, 900)

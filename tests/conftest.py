@@ -91,7 +91,9 @@ def library(tmp_path: Path) -> dict[str, object]:
     paths["A_copy"] = factory.copy(paths["A"], root / "backup" / "a copy.jpg")
     paths["A_rot"] = factory.exif_rotated_copy(scenes["A"], root / "phone" / "a_rotated.jpg")
     paths["B"] = factory.save(scenes["B"], root / "trip" / "b.jpg")
-    paths["B_half"] = factory.save(scenes["B"].resize((240, 180), Image.Resampling.LANCZOS), root / "web" / "b_small.jpg")
+    paths["B_half"] = factory.save(
+        scenes["B"].resize((240, 180), Image.Resampling.LANCZOS), root / "web" / "b_small.jpg"
+    )
     paths["B_q40"] = factory.save(scenes["B"], root / "web" / "b_q40.jpg", quality=40)
     paths["C"] = factory.save(scenes["C"], root / "trip" / "c.png")
     paths["C_crop"] = factory.save(factory.crop_center(scenes["C"], 0.9), root / "edits" / "c_crop.jpg")

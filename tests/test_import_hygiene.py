@@ -32,7 +32,11 @@ def test_no_core_module_imports_qt():
     import photofind.core
 
     names = [m.name for m in pkgutil.walk_packages(photofind.core.__path__, "photofind.core.")]
-    assert {"photofind.core.scan.cache", "photofind.core.match.grouping", "photofind.core.cleanup.trash"} <= set(names)
+    assert {
+        "photofind.core.scan.cache",
+        "photofind.core.match.grouping",
+        "photofind.core.cleanup.trash",
+    } <= set(names)
     loaded = _loaded_after("import " + ", ".join(names))
     assert not {m for m in loaded if m.startswith("PySide6")}
 

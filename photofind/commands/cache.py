@@ -7,8 +7,11 @@ import argparse
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cache", help="show, prune or clear the scan cache")
-    p.add_argument("action", choices=["info", "prune", "clear"],
-                   help="info: sizes; prune: forget deleted files; clear: delete the cache")
+    p.add_argument(
+        "action",
+        choices=["info", "prune", "clear"],
+        help="info: sizes; prune: forget deleted files; clear: delete the cache",
+    )
     p.add_argument("--cache", metavar="PATH", help="cache database (default: per-user cache dir)")
     p.set_defaults(run=run)
 
@@ -29,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "prune":
             print(f"forgot {cache.prune_missing()} files that no longer exist")
         stats = cache.stats()
-    print(f"{path}: {stats['files']} files, {stats['images']} images, "
-          f"{stats['embeddings']} embeddings, {stats['bytes'] / 1e6:.1f} MB")
+    print(
+        f"{path}: {stats['files']} files, {stats['images']} images, "
+        f"{stats['embeddings']} embeddings, {stats['bytes'] / 1e6:.1f} MB"
+    )
     return 0

@@ -17,27 +17,46 @@ def add_options(p: argparse.ArgumentParser) -> None:
         "Act on duplicates after the scan. Only the exact, pixels and near tiers are acted on "
         "unless --act-tiers names 'similar'. Every batch is journaled: `photofind undo` reverses it.",
     )
-    g.add_argument("--act", choices=ACTIONS, metavar="ACTION",
-                   help="trash (system trash), move (needs --move-to), hardlink (identical files "
-                        "only, same volume), delete (permanent: needs --permanent and confirmation)")
-    g.add_argument("--rule", metavar="CHAIN", default="",
-                   help="keeper rule chain, best first, e.g. resolution,format,size,unedited,oldest,"
-                        "mtime,shortest (the default); also newest, folder:PATH, format:raw>heic>jpeg")
-    g.add_argument("--protect", metavar="DIR", action="append", default=[],
-                   help="files in DIR are always kept and never touched (repeatable)")
+    g.add_argument(
+        "--act",
+        choices=ACTIONS,
+        metavar="ACTION",
+        help="trash (system trash), move (needs --move-to), hardlink (identical files "
+        "only, same volume), delete (permanent: needs --permanent and confirmation)",
+    )
+    g.add_argument(
+        "--rule",
+        metavar="CHAIN",
+        default="",
+        help="keeper rule chain, best first, e.g. resolution,format,size,unedited,oldest,"
+        "mtime,shortest (the default); also newest, folder:PATH, format:raw>heic>jpeg",
+    )
+    g.add_argument(
+        "--protect",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="files in DIR are always kept and never touched (repeatable)",
+    )
     g.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
     g.add_argument("--move-to", metavar="DIR", help="destination of --act move (structure kept)")
-    g.add_argument("--act-tiers", metavar="LIST", default=DEFAULT_ACT_TIERS,
-                   help=f"tiers to act on (default {DEFAULT_ACT_TIERS}; add 'similar' only if you "
-                        "mean to remove different photos of the same scene)")
+    g.add_argument(
+        "--act-tiers",
+        metavar="LIST",
+        default=DEFAULT_ACT_TIERS,
+        help=f"tiers to act on (default {DEFAULT_ACT_TIERS}; add 'similar' only if you "
+        "mean to remove different photos of the same scene)",
+    )
     g.add_argument("--plan-json", metavar="FILE", help="write the plan as JSON ('-' for stdout)")
     g.add_argument("--plan-csv", metavar="FILE", help="write the plan as CSV ('-' for stdout)")
     g.add_argument("--permanent", action="store_true", help="allow --act delete (no undo!)")
-    g.add_argument("--yes", action="store_true",
-                   help="answer the confirmation of --act delete (for scripts)")
+    g.add_argument("--yes", action="store_true", help="answer the confirmation of --act delete (for scripts)")
     g.add_argument("--journal", metavar="PATH", help="undo journal (default: per-user data dir)")
-    g.add_argument("--no-decisions", action="store_true",
-                   help="show groups even if remembered as 'not a duplicate' or 'keep all'")
+    g.add_argument(
+        "--no-decisions",
+        action="store_true",
+        help="show groups even if remembered as 'not a duplicate' or 'keep all'",
+    )
 
 
 def validate(args: argparse.Namespace) -> str | None:
@@ -167,7 +186,9 @@ def _execute(plan: Any, args: argparse.Namespace, out: TextIO) -> int | None:
 
     token = CancelToken()
     progress = TextProgress(token, enabled=not args.quiet)
-    journal = open_store(Journal, args.journal, "photofind: cannot write the undo journal, so nothing was changed", out)
+    journal = open_store(
+        Journal, args.journal, "photofind: cannot write the undo journal, so nothing was changed", out
+    )
     if journal is None:
         return 2
     with journal, cancel_on_sigint(token):
@@ -177,9 +198,12 @@ def _execute(plan: Any, args: argparse.Namespace, out: TextIO) -> int | None:
         if o.status is not Status.DONE:
             print(f"  {o.status.value}: {o.item.path}: {o.reason}", file=out)
     done = report.count(Status.DONE)
-    print(f"{plan.action.value}: {done} done ({human_bytes(report.bytes_done)}), "
-          f"{report.count(Status.SKIPPED)} skipped, {report.count(Status.FAILED)} failed"
-          + (", cancelled" if report.cancelled else ""), file=out)
+    print(
+        f"{plan.action.value}: {done} done ({human_bytes(report.bytes_done)}), "
+        f"{report.count(Status.SKIPPED)} skipped, {report.count(Status.FAILED)} failed"
+        + (", cancelled" if report.cancelled else ""),
+        file=out,
+    )
     if done and plan.action.value != "delete":
         print(f"undo with: photofind undo {report.batch_id}", file=out)
     if report.cancelled:

@@ -20,17 +20,30 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
         "torch hub cache, then a download.",
     )
     p.add_argument("--cache", metavar="PATH", help="cache database (default: per-user cache dir)")
-    p.add_argument("--exclude", metavar="GLOB", action="append", default=[],
-                   help="skip files and folders matching GLOB (repeatable)")
+    p.add_argument(
+        "--exclude",
+        metavar="GLOB",
+        action="append",
+        default=[],
+        help="skip files and folders matching GLOB (repeatable)",
+    )
     p.add_argument("--hidden", action="store_true", help="also scan hidden files and folders")
-    p.add_argument("--no-embed", action="store_true",
-                   help="skip the CNN: exact and pixel-level duplicates only")
+    p.add_argument(
+        "--no-embed", action="store_true", help="skip the CNN: exact and pixel-level duplicates only"
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                   help="inference precision (auto: the fastest this machine runs faithfully)")
-    p.add_argument("--rotations", action="store_true",
-                   help="also match copies rotated by 90/180/270 degrees or mirrored (slower "
-                   "verification: up to 8 checks for each pair that fails the upright one)")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="inference precision (auto: the fastest this machine runs faithfully)",
+    )
+    p.add_argument(
+        "--rotations",
+        action="store_true",
+        help="also match copies rotated by 90/180/270 degrees or mirrored (slower "
+        "verification: up to 8 checks for each pair that fails the upright one)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -87,4 +100,3 @@ def open_store(make: Callable[[Any], Any], path: str | None, failure: str, out: 
     for w in store.warnings:
         print(f"warning: {w}", file=out)
     return store
-

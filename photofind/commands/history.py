@@ -39,8 +39,10 @@ def run(args: argparse.Namespace) -> int:
     for b in batches:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(b.counts.items()))
         hint = "" if b.state == "undone" else f"  (undo: photofind undo {b.id})"
-        print(f"#{b.id}  {_when(b.created)}  {b.action:<8} {b.files} files, "
-              f"{human_bytes(b.bytes_done)} done  [{b.state}] {counts}{hint}")
+        print(
+            f"#{b.id}  {_when(b.created)}  {b.action:<8} {b.files} files, "
+            f"{human_bytes(b.bytes_done)} done  [{b.state}] {counts}{hint}"
+        )
     return 0
 
 
@@ -53,9 +55,17 @@ def _show_batch(journal, batch_id: int, as_json: bool) -> int:
     if as_json:
         doc = _batch_json(info)
         doc["items"] = [
-            {"path": i.path, "bytes": i.size, "status": i.status, "reason": i.reason,
-             "location": i.location, "keep": i.keeper_path, "content_hash": i.content_hash,
-             "undo": i.undo_status, "undo_detail": i.undo_detail}
+            {
+                "path": i.path,
+                "bytes": i.size,
+                "status": i.status,
+                "reason": i.reason,
+                "location": i.location,
+                "keep": i.keeper_path,
+                "content_hash": i.content_hash,
+                "undo": i.undo_status,
+                "undo_detail": i.undo_detail,
+            }
             for i in items
         ]
         print(json.dumps(doc, indent=2))
@@ -63,16 +73,28 @@ def _show_batch(journal, batch_id: int, as_json: bool) -> int:
     print(f"#{info.id}  {_when(info.created)}  {info.action}  [{info.state}]")
     for i in items:
         where = f" -> {i.location}" if i.location else ""
-        undo = f"  (undo: {i.undo_status}{': ' + i.undo_detail if i.undo_detail else ''})" if i.undo_status else ""
+        undo = (
+            f"  (undo: {i.undo_status}{': ' + i.undo_detail if i.undo_detail else ''})"
+            if i.undo_status
+            else ""
+        )
         reason = f": {i.reason}" if i.reason else ""
         print(f"  {i.status:<9} {i.path}{where}{reason}{undo}")
     return 0
 
 
 def _batch_json(b) -> dict:
-    return {"id": b.id, "action": b.action, "created": b.created, "finished": b.finished,
-            "state": b.state, "files": b.files, "counts": b.counts, "bytes_done": b.bytes_done,
-            "details": b.details}
+    return {
+        "id": b.id,
+        "action": b.action,
+        "created": b.created,
+        "finished": b.finished,
+        "state": b.state,
+        "files": b.files,
+        "counts": b.counts,
+        "bytes_done": b.bytes_done,
+        "details": b.details,
+    }
 
 
 def _when(ts: float) -> str:

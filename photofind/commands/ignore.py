@@ -10,17 +10,23 @@ import time
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ignore", help="manage remembered 'not a duplicate' / 'keep all' decisions",
-                       description="Decisions are stored by file content, so they survive renames and "
-                                   "moves; later scans do not show those files together again.")
+    p = sub.add_parser(
+        "ignore",
+        help="manage remembered 'not a duplicate' / 'keep all' decisions",
+        description="Decisions are stored by file content, so they survive renames and "
+        "moves; later scans do not show those files together again.",
+    )
     p.add_argument("--decisions", metavar="PATH", help="decisions database (default: per-user data dir)")
     verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
     ls = verbs.add_parser("list", help="list remembered decisions")
     ls.add_argument("--json", action="store_true")
     add = verbs.add_parser("add", help="remember that these files are not duplicates (or to keep all)")
     add.add_argument("files", nargs="+", metavar="FILE")
-    add.add_argument("--keep-all", action="store_true",
-                     help="they may be duplicates, but keep every one: never show them as a group")
+    add.add_argument(
+        "--keep-all",
+        action="store_true",
+        help="they may be duplicates, but keep every one: never show them as a group",
+    )
     rm = verbs.add_parser("remove", help="forget decisions by number")
     rm.add_argument("ids", nargs="+", type=int, metavar="ID")
     verbs.add_parser("clear", help="forget every decision")
@@ -52,9 +58,21 @@ def run(args: argparse.Namespace) -> int:
 def _list(store, as_json: bool) -> int:
     decisions = store.list()
     if as_json:
-        print(json.dumps([{"id": d.id, "kind": d.kind.value, "created": d.created,
-                           "content_hashes": list(d.hashes), "paths": list(d.paths)} for d in decisions],
-                         indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": d.id,
+                        "kind": d.kind.value,
+                        "created": d.created,
+                        "content_hashes": list(d.hashes),
+                        "paths": list(d.paths),
+                    }
+                    for d in decisions
+                ],
+                indent=2,
+            )
+        )
         return 0
     if not decisions:
         print("no remembered decisions")
@@ -82,8 +100,11 @@ def _add(store, files: list[str], keep_all: bool) -> int:
             return 2
         paths.append(path)
     if not keep_all and len(set(hashes)) < 2:
-        print("photofind ignore: 'not a duplicate' needs at least two files with different contents "
-              "(use --keep-all for byte-identical copies)", file=sys.stderr)
+        print(
+            "photofind ignore: 'not a duplicate' needs at least two files with different contents "
+            "(use --keep-all for byte-identical copies)",
+            file=sys.stderr,
+        )
         return 2
     kind = Kind.KEEP_ALL if keep_all else Kind.NOT_DUPLICATE
     decision = store.add(kind, hashes, paths)

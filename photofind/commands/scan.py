@@ -10,13 +10,20 @@ from photofind.commands.common import add_engine_options, cancel_on_sigint, huma
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("scan", help="scan folders for duplicate and similar photos",
-                       description="Scan folders for exact duplicates, near-duplicates and similar photos.")
+    p = sub.add_parser(
+        "scan",
+        help="scan folders for duplicate and similar photos",
+        description="Scan folders for exact duplicates, near-duplicates and similar photos.",
+    )
     p.add_argument("paths", nargs="+", metavar="PATH", help="folders (or files) to scan")
     p.add_argument("--json", metavar="FILE", help="write the result as JSON ('-' for stdout)")
     p.add_argument("--csv", metavar="FILE", help="write one row per grouped file as CSV ('-' for stdout)")
-    p.add_argument("--threshold", type=float, metavar="T",
-                   help="cosine similarity for near-duplicates, 0..1 (default: calibrated)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        metavar="T",
+        help="cosine similarity for near-duplicates, 0..1 (default: calibrated)",
+    )
     p.add_argument("--show", type=int, default=20, metavar="N", help="groups to list in the summary")
     add_engine_options(p)
     cleanup.add_options(p)
@@ -43,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"photofind scan: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    settings = settings_from_args(args, [str(Path(p).resolve()) for p in args.paths],
-                                  **cleanup.settings_overrides(args))
+    settings = settings_from_args(
+        args, [str(Path(p).resolve()) for p in args.paths], **cleanup.settings_overrides(args)
+    )
     token = CancelToken()
     progress = TextProgress(token, enabled=not args.quiet)
     with cancel_on_sigint(token):
@@ -111,8 +119,10 @@ def thresholds_line(result) -> str:
     cal = getattr(result, "calibration", None)
     text = f"thresholds: near {t.near:.4f} (+ pixel check), similar {t.similar:.4f}"
     if cal is not None:
-        text += (f"; calibrated on this library: estimated precision {cal.estimated_precision:.3f} "
-                 f"(target {cal.target_precision:.2f}), near-duplicate recall {cal.near_recall:.3f}")
+        text += (
+            f"; calibrated on this library: estimated precision {cal.estimated_precision:.3f} "
+            f"(target {cal.target_precision:.2f}), near-duplicate recall {cal.near_recall:.3f}"
+        )
     elif result.model is not None and getattr(result.settings, "calibrate", False):
         text += "; defaults (too few photos to calibrate)"
     elif result.model is not None:

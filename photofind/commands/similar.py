@@ -16,16 +16,23 @@ from photofind.commands.common import add_engine_options, cancel_on_sigint, sett
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("similar", help="list the photos most similar to an image",
-                       description="List the photos of a library most similar to an image, "
-                       "best first. The image may be inside or outside the library; it is "
-                       "never listed itself.")
+    p = sub.add_parser(
+        "similar",
+        help="list the photos most similar to an image",
+        description="List the photos of a library most similar to an image, "
+        "best first. The image may be inside or outside the library; it is "
+        "never listed itself.",
+    )
     p.add_argument("image", help="an image inside or outside the library")
     p.add_argument("--in", dest="roots", nargs="+", metavar="PATH", required=True, help="library folders")
     p.add_argument("--top", type=int, default=20, metavar="N", help="how many photos to list (default 20)")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON ('-' for stdout)")
-    p.add_argument("--threshold", type=float, metavar="T",
-                   help="cosine similarity for near-duplicates, 0..1 (default: calibrated)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        metavar="T",
+        help="cosine similarity for near-duplicates, 0..1 (default: calibrated)",
+    )
     add_engine_options(p)
     p.set_defaults(run=run)
 
@@ -45,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args, [str(Path(p).resolve()) for p in args.roots])
     embedder, why = make_embedder(settings)
     if embedder is None:
-        print(f"photofind similar: needs the similarity model, which is not available: {why}", file=sys.stderr)
+        print(
+            f"photofind similar: needs the similarity model, which is not available: {why}", file=sys.stderr
+        )
         return EXIT_USAGE
     token = CancelToken()
     progress = TextProgress(token, enabled=not args.quiet)
@@ -57,16 +66,26 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_CANCELLED
     query = str(image.resolve())
     try:
-        hits = find_similar(query, result.records, result.embeddings, top=args.top, thumbs=result.thumbs,
-                            thresholds=result.settings.thresholds, embedder=embedder)
+        hits = find_similar(
+            query,
+            result.records,
+            result.embeddings,
+            top=args.top,
+            thumbs=result.thumbs,
+            thresholds=result.settings.thresholds,
+            embedder=embedder,
+        )
     except SimilarSearchError as exc:
         print(f"photofind similar: {exc}", file=sys.stderr)
         return EXIT_USAGE
     doc = {
         "query": query,
         "results": [
-            {"path": result.records[h.index].path, "similarity": round(h.similarity, 6),
-             "tier": h.tier.value if h.tier else None}
+            {
+                "path": result.records[h.index].path,
+                "similarity": round(h.similarity, 6),
+                "tier": h.tier.value if h.tier else None,
+            }
             for h in hits
         ],
     }

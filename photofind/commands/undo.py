@@ -7,12 +7,20 @@ import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("undo", help="restore the files of the last (or a given) clean-up batch",
-                       description="Restore the files a clean-up batch trashed, moved or hard-linked, "
-                                   "checking each against the content hash taken at scan time. "
-                                   "Running it again finishes an interrupted undo.")
-    p.add_argument("batch", nargs="?", type=int, metavar="BATCH",
-                   help="batch number from `photofind history` (default: the newest not undone)")
+    p = sub.add_parser(
+        "undo",
+        help="restore the files of the last (or a given) clean-up batch",
+        description="Restore the files a clean-up batch trashed, moved or hard-linked, "
+        "checking each against the content hash taken at scan time. "
+        "Running it again finishes an interrupted undo.",
+    )
+    p.add_argument(
+        "batch",
+        nargs="?",
+        type=int,
+        metavar="BATCH",
+        help="batch number from `photofind history` (default: the newest not undone)",
+    )
     p.add_argument("--journal", metavar="PATH", help="undo journal (default: per-user data dir)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -44,12 +52,17 @@ def run(args: argparse.Namespace) -> int:
         if r.status in (UndoStatus.MANUAL, UndoStatus.FAILED):
             print(f"  {r.status.value}: {r.path}: {r.detail}")
     counts = ", ".join(f"{report.count(s)} {s.value}" for s in UndoStatus if report.count(s))
-    print(f"undo of batch {report.batch_id} ({report.action}): {counts or 'no files'}"
-          + (" (cancelled: run it again to finish)" if report.cancelled else ""))
+    print(
+        f"undo of batch {report.batch_id} ({report.action}): {counts or 'no files'}"
+        + (" (cancelled: run it again to finish)" if report.cancelled else "")
+    )
     if report.cancelled:
         return 130
     if not report.complete:
-        print(f"some files could not be restored yet; fix the cause and run "
-              f"`photofind undo {report.batch_id}` again", file=sys.stderr)
+        print(
+            f"some files could not be restored yet; fix the cause and run "
+            f"`photofind undo {report.batch_id}` again",
+            file=sys.stderr,
+        )
         return 1
     return 1 if report.count(UndoStatus.MANUAL) else 0

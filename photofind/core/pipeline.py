@@ -92,18 +92,39 @@ def _scan(settings, embedder, model, problem, cache, progress, workers, started)
     phase = Phase.EMBED if embedder is not None else Phase.READ
     cancelled = False
     try:
-        ingest(todo, embedder, cache, state, phase=phase, batch_size=settings.batch_size,
-               workers=workers, progress=progress)
+        ingest(
+            todo,
+            embedder,
+            cache,
+            state,
+            phase=phase,
+            batch_size=settings.batch_size,
+            workers=workers,
+            progress=progress,
+        )
     except Cancelled:
         cancelled = True
     if embedder is not None:
         model = embedder.model  # now says which device and precision really ran
-    return _result(settings, model, problem, state.done, state.skipped, table,
-                   stats, started, cache, cancelled=cancelled, progress=progress, embedder=embedder)
+    return _result(
+        settings,
+        model,
+        problem,
+        state.done,
+        state.skipped,
+        table,
+        stats,
+        started,
+        cache,
+        cancelled=cancelled,
+        progress=progress,
+        embedder=embedder,
+    )
 
 
-def _from_cache(files: Sequence[FileRef], cache: Cache, model_id: str | None,
-                state: IngestState) -> list[FileRef]:
+def _from_cache(
+    files: Sequence[FileRef], cache: Cache, model_id: str | None, state: IngestState
+) -> list[FileRef]:
     """Take what the cache knows about unchanged files; return the files left to read.
     In chunks, so the cache's per-file objects never exist for the whole library at once."""
     todo: list[FileRef] = []
@@ -130,8 +151,21 @@ def _from_cache(files: Sequence[FileRef], cache: Cache, model_id: str | None,
     return todo
 
 
-def _result(settings, model, problem, done, skipped, table, stats, started, cache,
-            *, cancelled: bool, progress: Progress = NULL_PROGRESS, embedder=None) -> ScanResult:
+def _result(
+    settings,
+    model,
+    problem,
+    done,
+    skipped,
+    table,
+    stats,
+    started,
+    cache,
+    *,
+    cancelled: bool,
+    progress: Progress = NULL_PROGRESS,
+    embedder=None,
+) -> ScanResult:
     from photofind.core.match.grouping import group_records  # here: grouping may pull in heavier code
 
     records = [done[path] for path in sorted(done)]
@@ -162,9 +196,16 @@ def _result(settings, model, problem, done, skipped, table, stats, started, cach
     if not cancelled:
         progress.update(Phase.GROUP, 0, 1)
         try:
-            groups = group_records(records, embeddings, settings.thresholds, thumbs=thumbs,
-                                   rotations=getattr(settings, "rotations", False), cache=cache,
-                                   model_id=model.id if model else None, progress=progress)
+            groups = group_records(
+                records,
+                embeddings,
+                settings.thresholds,
+                thumbs=thumbs,
+                rotations=getattr(settings, "rotations", False),
+                cache=cache,
+                model_id=model.id if model else None,
+                progress=progress,
+            )
         except Cancelled:  # stopped while grouping: the files stay cached, the groups are dropped
             cancelled, groups = True, ()
         # The user's keeper rules and remembered "not a duplicate" / "keep all" decisions.

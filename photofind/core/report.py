@@ -71,9 +71,7 @@ def result_as_json(result: ScanResult) -> dict[str, Any]:
             "reused_embeddings": result.stats.reused_embeddings,
             "seconds": round(result.stats.seconds, 3),
         },
-        "skipped": [
-            {"path": s.path, "reason": s.reason.value, "detail": s.detail} for s in result.skipped
-        ],
+        "skipped": [{"path": s.path, "reason": s.reason.value, "detail": s.detail} for s in result.skipped],
         "groups": [group_as_json(result, g) for g in result.groups],
         "warnings": list(result.warnings),
     }
@@ -85,7 +83,17 @@ def write_json(result: ScanResult, target: str | Path | TextIO) -> None:
 
 
 CSV_COLUMNS = [
-    "group", "tier", "keep", "path", "similarity", "bytes", "width", "height", "format", "taken", "camera",
+    "group",
+    "tier",
+    "keep",
+    "path",
+    "similarity",
+    "bytes",
+    "width",
+    "height",
+    "format",
+    "taken",
+    "camera",
 ]
 
 
@@ -96,9 +104,7 @@ def write_csv(result: ScanResult, target: str | Path | TextIO) -> None:
     for g in result.groups:
         doc = group_as_json(result, g)
         for f in doc["files"]:
-            writer.writerow(
-                {"group": g.id, "tier": doc["tier"], **{k: f[k] for k in CSV_COLUMNS[2:]}}
-            )
+            writer.writerow({"group": g.id, "tier": doc["tier"], **{k: f[k] for k in CSV_COLUMNS[2:]}})
     _write_text(buf.getvalue(), target)
 
 

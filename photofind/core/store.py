@@ -16,8 +16,16 @@ class StoreError(Exception):
     """The store could not be opened or created at all (for example, no permission)."""
 
 
-def open_store(path: str | os.PathLike[str], app_id: str, version: int, schema: str,
-               warnings: list[str], *, synchronous: str = "FULL", consequence: str = "") -> sqlite3.Connection:
+def open_store(
+    path: str | os.PathLike[str],
+    app_id: str,
+    version: int,
+    schema: str,
+    warnings: list[str],
+    *,
+    synchronous: str = "FULL",
+    consequence: str = "",
+) -> sqlite3.Connection:
     """A connection to `path`, created with `schema` if new. An unusable file (corrupt, another
     app's, another schema version) is renamed to `*.broken-<time>` and a fresh one started;
     `consequence` tells the user what that costs. `synchronous` NORMAL suits data that can
@@ -33,8 +41,10 @@ def open_store(path: str | os.PathLike[str], app_id: str, version: int, schema: 
         if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
             raise StoreError(f"cannot open {target}: {exc}") from exc
         moved = _move_aside(target)
-        warnings.append(f"{target} was unusable ({exc}); it was moved to {moved} and a new one "
-                        f"started.{' ' + consequence if consequence else ''}")
+        warnings.append(
+            f"{target} was unusable ({exc}); it was moved to {moved} and a new one "
+            f"started.{' ' + consequence if consequence else ''}"
+        )
         try:
             return _open(target, app_id, version, schema, synchronous)
         except sqlite3.DatabaseError as again:

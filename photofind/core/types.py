@@ -38,8 +38,13 @@ class SkipReason(str, Enum):
     def cacheable(self) -> bool:
         """Reasons that depend only on the bytes, so an unchanged file need not be retried.
         Permission and I/O errors, or a missing codec, may go away without the file changing."""
-        return self in (SkipReason.EMPTY, SkipReason.TRUNCATED, SkipReason.CORRUPT,
-                        SkipReason.NOT_AN_IMAGE, SkipReason.DECOMPRESSION_BOMB)
+        return self in (
+            SkipReason.EMPTY,
+            SkipReason.TRUNCATED,
+            SkipReason.CORRUPT,
+            SkipReason.NOT_AN_IMAGE,
+            SkipReason.DECOMPRESSION_BOMB,
+        )
 
 
 @dataclass(frozen=True)

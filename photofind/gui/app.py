@@ -65,10 +65,16 @@ class ErrorReporter:
             return  # one dialog at a time: a failing paint must not stack hundreds
         self._showing = True
         try:
-            box = QMessageBox(QMessageBox.Icon.Critical, "Something went wrong",
-                              f"photofind hit an unexpected error: {exc}", parent=self.parent)
-            box.setInformativeText("Your files were not changed by this error. "
-                                   "Details are below; please include them in a bug report.")
+            box = QMessageBox(
+                QMessageBox.Icon.Critical,
+                "Something went wrong",
+                f"photofind hit an unexpected error: {exc}",
+                parent=self.parent,
+            )
+            box.setInformativeText(
+                "Your files were not changed by this error. "
+                "Details are below; please include them in a bug report."
+            )
             box.setDetailedText(details)
             box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             box.exec()

@@ -31,9 +31,7 @@ def resource_dir() -> Path:
     checkout = Path(__file__).resolve().parents[2] / "resources"
     if (checkout / STYLE_SHEET).is_file():
         return checkout
-    raise FileNotFoundError(
-        f"photofind's resources are missing: looked in the package and in {checkout}"
-    )
+    raise FileNotFoundError(f"photofind's resources are missing: looked in the package and in {checkout}")
 
 
 def resource_path(*parts: str) -> Path:

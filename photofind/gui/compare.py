@@ -13,8 +13,18 @@ from typing import Callable, Collection, Mapping, Sequence
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QKeyEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView, QDialog, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-    QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 from photofind.core.cleanup.keep import pick_keeper
@@ -178,7 +188,9 @@ class CompareDialog(QDialog):
             Qt.Key.Key_1: self.zoom_actual,
         }
         action = actions.get(event.key())
-        if action is None or event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier):
+        if action is None or event.modifiers() & (
+            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+        ):
             super().keyPressEvent(event)  # Esc closes (QDialog's reject)
             return
         try:
@@ -228,14 +240,18 @@ class CompareDialog(QDialog):
         self.notice = QLabel()
         self.notice.setObjectName("compareNotice")
         self.notice.setWordWrap(True)
-        self.notice.setStyleSheet("#compareNotice { background: #3d2225; color: #ffc9c9; "
-                                  "border: 1px solid #7a3a40; border-radius: 6px; padding: 6px 10px; }")
+        self.notice.setStyleSheet(
+            "#compareNotice { background: #3d2225; color: #ffc9c9; "
+            "border: 1px solid #7a3a40; border-radius: 6px; padding: 6px 10px; }"
+        )
         self.notice.hide()
 
         self.zoom_label = QLabel()
         self.zoom_label.setObjectName("compareZoom")
         self.zoom_label.setMinimumWidth(90)
-        hint = QLabel("← → move · Space mark · K keep · Del trash marked · wheel/drag zoom and pan · Esc close")
+        hint = QLabel(
+            "← → move · Space mark · K keep · Del trash marked · wheel/drag zoom and pan · Esc close"
+        )
         hint.setObjectName("hint")  # the app style sheet's muted small print
         hint.setEnabled(False)  # muted without the style sheet too
 
@@ -335,7 +351,10 @@ class CompareDialog(QDialog):
         self.table.setRowCount(len(rows))
         self.table.setVerticalHeaderLabels([label for label, _, _ in rows])
         self.table.setHorizontalHeaderLabels(
-            [("Keeper · " if i == self._keeper else "") + os.path.basename(self._records[i].path) for i in self._indices]
+            [
+                ("Keeper · " if i == self._keeper else "") + os.path.basename(self._records[i].path)
+                for i in self._indices
+            ]
         )
         bold = QFont(self.table.font())
         bold.setBold(True)

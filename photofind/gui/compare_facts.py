@@ -55,8 +55,9 @@ except ImportError:  # pragma: no cover - only while the marks module is being w
     PROTECTED = "the file is inside a protected folder"
 
 
-def mark_refusal(indices: Collection[int], marked: Collection[int], index: int,
-                 protected: Collection[int] = ()) -> str | None:
+def mark_refusal(
+    indices: Collection[int], marked: Collection[int], index: int, protected: Collection[int] = ()
+) -> str | None:
     """Why `index` may not be marked, or None. The rule of photofind.core.cleanup.marks: a protected
     file is never marked, and a group never loses its last unmarked photo."""
     if index in protected:

@@ -82,8 +82,9 @@ class ScanController(QObject):
         """Start a scan unless one or a clean-up is running; False when refused."""
         if self.is_busy or not settings.roots:
             return False
-        worker = ScanWorker(settings, embedders=self.embedders, cache_path=self.cache_path,
-                            workers=self.workers)
+        worker = ScanWorker(
+            settings, embedders=self.embedders, cache_path=self.cache_path, workers=self.workers
+        )
         worker.progressed.connect(self.progressed)
         worker.finished.connect(self._scan_finished)
         worker.failed.connect(self._scan_failed)
@@ -333,8 +334,9 @@ def without_paths(result: ScanResult, groups: Iterable[Group], gone: set[str]) -
             continue
         if len(members) != len(g.members):
             sims = [m.similarity for m in members[1:]]
-            g = dataclasses.replace(g, members=members, min_similarity=min(sims),
-                                    mean_similarity=float(np.mean(sims)))
+            g = dataclasses.replace(
+                g, members=members, min_similarity=min(sims), mean_similarity=float(np.mean(sims))
+            )
         out.append(g)
     return tuple(out)
 

@@ -7,12 +7,27 @@ from collections import Counter
 from typing import Any, Sequence
 
 from PySide6.QtCore import (
-    QAbstractTableModel, QByteArray, QModelIndex, QPersistentModelIndex, QRegularExpression,
-    QSortFilterProxyModel, Qt, Signal,
+    QAbstractTableModel,
+    QByteArray,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRegularExpression,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
 )
 from PySide6.QtWidgets import (
-    QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QMessageBox, QPushButton,
-    QStyle, QTableView, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QStyle,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
 )
 
 from photofind.core.types import Skipped
@@ -49,8 +64,14 @@ class SkippedModel(QAbstractTableModel):
     def columnCount(self, parent: _Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.COLUMNS):
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(self.COLUMNS)
+        ):
             return self.COLUMNS[section]
         return None
 
@@ -143,8 +164,10 @@ class SkippedPanel(QWidget):
         self.reason_filter.setEnabled(len(counts) > 1)
         self._apply_filter()
         if skipped:
-            self.summary.setText(f"{_plural(len(skipped), 'file')} could not be used and "
-                                 f"{'was' if len(skipped) == 1 else 'were'} skipped.")
+            self.summary.setText(
+                f"{_plural(len(skipped), 'file')} could not be used and "
+                f"{'was' if len(skipped) == 1 else 'were'} skipped."
+            )
         else:
             self.summary.setText("No files were skipped.")
 
@@ -189,8 +212,10 @@ class ModelBanner(QWidget):
         self.reason.setObjectName("modelBannerReason")
         self.reason.setWordWrap(True)
         self.reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.hint = QLabel("Exact duplicates are still found. Choose a ResNet-34 weights file "
-                           "to find resized, re-encoded and similar photos too.")
+        self.hint = QLabel(
+            "Exact duplicates are still found. Choose a ResNet-34 weights file "
+            "to find resized, re-encoded and similar photos too."
+        )
         self.hint.setWordWrap(True)
         self.choose_button = QPushButton("Choose weights file…")
         self.choose_button.setObjectName("chooseWeightsButton")
@@ -222,8 +247,10 @@ class ModelBanner(QWidget):
         if text:
             self.reason.setText(text)
             self.reason.setToolTip(text)
-            self.hint.setText("Exact duplicates are still found. Choose a ResNet-34 weights file "
-                              "to find resized, re-encoded and similar photos too.")
+            self.hint.setText(
+                "Exact duplicates are still found. Choose a ResNet-34 weights file "
+                "to find resized, re-encoded and similar photos too."
+            )
             self.continue_button.setEnabled(True)
             self.show()
         else:
@@ -258,21 +285,29 @@ def _action_name(action: Any) -> str:
 def cleanup_box(parent: QWidget | None, files: int, bytes: int, groups: int, action: Any) -> QMessageBox:  # noqa: A002
     """The first confirmation, built but not shown (tests and callers can inspect it)."""
     name = _action_name(action)
-    question, verb = _VERBS.get(name, (f"{name.capitalize() or 'Act on'} {{files}}?", name.capitalize() or "Continue"))
+    question, verb = _VERBS.get(
+        name, (f"{name.capitalize() or 'Act on'} {{files}}?", name.capitalize() or "Continue")
+    )
     files_text = f"{_plural(files, 'file')} ({human_bytes(bytes)})"
     box = QMessageBox(parent)
     box.setObjectName("confirmCleanup")
     box.setWindowTitle("Clean up duplicates")
     box.setIcon(QMessageBox.Icon.Warning if name == "delete" else QMessageBox.Icon.Question)
     box.setText(question.format(files=files_text))
-    stays = (f"At least one file of each of the {_plural(groups, 'group')} stays untouched."
-             if groups != 1 else "At least one file of the group stays untouched.")
+    stays = (
+        f"At least one file of each of the {_plural(groups, 'group')} stays untouched."
+        if groups != 1
+        else "At least one file of the group stays untouched."
+    )
     after = {
         "trash": "You can restore them from the trash or with Undo.",
         "delete": "Deleted files cannot be restored from the trash.",
     }.get(name, "You can reverse this with Undo.")
     box.setInformativeText(f"{stays}\n{after}")
-    act = box.addButton(verb, QMessageBox.ButtonRole.DestructiveRole if name == "delete" else QMessageBox.ButtonRole.AcceptRole)
+    act = box.addButton(
+        verb,
+        QMessageBox.ButtonRole.DestructiveRole if name == "delete" else QMessageBox.ButtonRole.AcceptRole,
+    )
     act.setObjectName("confirmButton")
     cancel = box.addButton(QMessageBox.StandardButton.Cancel)
     box.setDefaultButton(cancel if name == "delete" else act)
@@ -316,5 +351,10 @@ def confirm_cleanup(parent: QWidget | None, files: int, bytes: int, groups: int,
 
 
 __all__ = [
-    "ModelBanner", "SkippedModel", "SkippedPanel", "cleanup_box", "confirm_cleanup", "permanent_delete_box",
+    "ModelBanner",
+    "SkippedModel",
+    "SkippedPanel",
+    "cleanup_box",
+    "confirm_cleanup",
+    "permanent_delete_box",
 ]

@@ -7,7 +7,17 @@ from __future__ import annotations
 from typing import Iterable
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from photofind.core.types import Tier
 from photofind.gui import text
@@ -40,8 +50,10 @@ class FilterPanel(QWidget):
         self.slider.setObjectName("similaritySlider")
         self.slider.setRange(SLIDER_MIN, SLIDER_MAX)
         self.slider.setPageStep(10)
-        self.slider.setToolTip("Photos at least this alike are grouped. Moving it regroups "
-                               "at once from what the scan learned; nothing is read again.")
+        self.slider.setToolTip(
+            "Photos at least this alike are grouped. Moving it regroups "
+            "at once from what the scan learned; nothing is read again."
+        )
         self.value_label = QLabel()
         self.value_label.setObjectName("sliderValue")
         self.value_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

@@ -71,8 +71,11 @@ class FolderModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return os.path.basename(folder.path) or folder.path
         if role == Qt.ItemDataRole.ToolTipRole:
-            state = "Protected: nothing here is ever marked for deletion." if folder.protected \
+            state = (
+                "Protected: nothing here is ever marked for deletion."
+                if folder.protected
                 else "Click the lock to protect this folder."
+            )
             return f"{folder.path}\n{state}"
         if role == PATH_ROLE:
             return folder.path
@@ -156,7 +159,11 @@ class _FolderDelegate(QStyledItemDelegate):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._icons = {True: assets.icon("lock"), False: assets.icon("unlock"), "folder": assets.icon("folder")}
+        self._icons = {
+            True: assets.icon("lock"),
+            False: assets.icon("unlock"),
+            "folder": assets.icon("folder"),
+        }
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         return QSize(option.rect.width(), 2 * QFontMetrics(option.font).height() + 14)
@@ -181,21 +188,33 @@ class _FolderDelegate(QStyledItemDelegate):
         bold.setBold(True)
         p.setFont(bold)
         p.setPen(QColor("#e8eaed"))
-        name = QFontMetrics(bold).elidedText(index.data() or "", Qt.TextElideMode.ElideRight, text_rect.width())
-        p.drawText(text_rect.adjusted(0, 0, 0, -fm.height()), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
+        name = QFontMetrics(bold).elidedText(
+            index.data() or "", Qt.TextElideMode.ElideRight, text_rect.width()
+        )
+        p.drawText(
+            text_rect.adjusted(0, 0, 0, -fm.height()),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            name,
+        )
         p.setFont(option.font)
         p.setPen(QColor("#e0a030") if protected else QColor("#9aa0a8"))
         parent = os.path.dirname(index.data(PATH_ROLE) or "")
         sub = "protected \u00b7 " + parent if protected else parent
-        p.drawText(text_rect.adjusted(0, fm.height(), 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                   fm.elidedText(sub, Qt.TextElideMode.ElideMiddle, text_rect.width()))
+        p.drawText(
+            text_rect.adjusted(0, fm.height(), 0, 0),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            fm.elidedText(sub, Qt.TextElideMode.ElideMiddle, text_rect.width()),
+        )
         p.setOpacity(1.0 if protected else 0.45)
         self._icons[protected].paint(p, self.lock_rect(rect).adjusted(3, 3, -3, -3))
         p.restore()
 
     def editorEvent(self, event: QEvent, model, option: QStyleOptionViewItem, index: QModelIndex) -> bool:
-        if (event.type() == QEvent.Type.MouseButtonRelease and isinstance(event, QMouseEvent)
-                and self.lock_rect(option.rect).contains(event.position().toPoint())):
+        if (
+            event.type() == QEvent.Type.MouseButtonRelease
+            and isinstance(event, QMouseEvent)
+            and self.lock_rect(option.rect).contains(event.position().toPoint())
+        ):
             model.setData(index, not index.data(PROTECTED_ROLE), PROTECTED_ROLE)
             return True
         return False
@@ -241,7 +260,12 @@ class FoldersPanel(QWidget):
         layout.addWidget(self.view, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.hint)
-        for signal in (self.model.rowsInserted, self.model.rowsRemoved, self.model.modelReset, self.model.dataChanged):
+        for signal in (
+            self.model.rowsInserted,
+            self.model.rowsRemoved,
+            self.model.modelReset,
+            self.model.dataChanged,
+        ):
             signal.connect(self.foldersChanged)
 
     def add_folders(self, paths: Iterable[str]) -> int:

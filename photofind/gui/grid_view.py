@@ -43,8 +43,9 @@ class GroupGridView(QAbstractItemView):
         ratio = self.devicePixelRatioF()
         # Thumbnails are decoded at exactly the painted size (rounded corners included), so a
         # frame is a set of blits: no scaling or clipping on the GUI thread.
-        self.loader = loader or ThumbnailLoader(round(self.metrics.thumb * ratio), radius=6,
-                                                device_pixel_ratio=ratio, parent=self)
+        self.loader = loader or ThumbnailLoader(
+            round(self.metrics.thumb * ratio), radius=6, device_pixel_ratio=ratio, parent=self
+        )
         self._delegate = PhotoDelegate(self.loader, self.metrics, self)
         self._delegate.device_pixel_ratio = ratio
         self._delegate.toggleClicked.connect(self._toggle_index)
@@ -128,16 +129,23 @@ class GroupGridView(QAbstractItemView):
             if index.row() >= len(self._tops):
                 return QRect()
             width = self._cols * (self.cell.width() + SPACING) - SPACING
-            return QRect(MARGIN, self._tops[index.row()], max(width, self.viewport().width() - 2 * MARGIN),
-                         self.metrics.header)
+            return QRect(
+                MARGIN,
+                self._tops[index.row()],
+                max(width, self.viewport().width() - 2 * MARGIN),
+                self.metrics.header,
+            )
         g = parent.row()
         if g >= len(self._tops):
             return QRect()
         r, c = divmod(index.row(), self._cols)
         cell = self.cell
-        return QRect(MARGIN + c * (cell.width() + SPACING),
-                     self._tops[g] + self.metrics.header + r * (cell.height() + SPACING),
-                     cell.width(), cell.height())
+        return QRect(
+            MARGIN + c * (cell.width() + SPACING),
+            self._tops[g] + self.metrics.header + r * (cell.height() + SPACING),
+            cell.width(),
+            cell.height(),
+        )
 
     def visualRect(self, index: QModelIndex) -> QRect:
         rect = self._content_rect(index)
@@ -292,8 +300,11 @@ class GroupGridView(QAbstractItemView):
             header = self.visualRect(parent)
             if region.intersects(header):
                 self._paint_index(painter, base, parent, selection, current, header)
-            top_row = max(0, (offset + dirty.top() - self._tops[g] - self.metrics.header)
-                          // (self.cell.height() + SPACING))
+            top_row = max(
+                0,
+                (offset + dirty.top() - self._tops[g] - self.metrics.header)
+                // (self.cell.height() + SPACING),
+            )
             for k in range(top_row * self._cols, self._counts[g]):
                 index = model.index(k, 0, parent)
                 rect = self.visualRect(index)
@@ -328,13 +339,16 @@ class GroupGridView(QAbstractItemView):
         font.setBold(True)
         painter.setFont(font)
         painter.setPen(QColor("#e8eaed"))
-        painter.drawText(QRect(rect.left(), icon_rect.bottom() + 16, rect.width(), 36),
-                         Qt.AlignmentFlag.AlignCenter, title)
+        painter.drawText(
+            QRect(rect.left(), icon_rect.bottom() + 16, rect.width(), 36), Qt.AlignmentFlag.AlignCenter, title
+        )
         painter.setFont(self.font())
         painter.setPen(QColor("#9aa0a8"))
-        painter.drawText(QRect(rect.left() + 40, icon_rect.bottom() + 56, rect.width() - 80, 60),
-                         Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap,
-                         subtitle)
+        painter.drawText(
+            QRect(rect.left() + 40, icon_rect.bottom() + 56, rect.width() - 80, 60),
+            Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap,
+            subtitle,
+        )
 
     def set_placeholder(self, title: str, subtitle: str) -> None:
         self.placeholder = (title, subtitle)

@@ -159,8 +159,10 @@ class GroupModel(QAbstractItemModel):
             return r.file.name
         if role == Qt.ItemDataRole.ToolTipRole:
             camera = f"\n{r.facts.camera}" if r.facts.camera else ""
-            return (f"{r.path}\n{text.resolution(r.facts.width, r.facts.height)} \u00b7 "
-                    f"{text.human_bytes(r.file.size)} \u00b7 {r.facts.format}{camera}")
+            return (
+                f"{r.path}\n{text.resolution(r.facts.width, r.facts.height)} \u00b7 "
+                f"{text.human_bytes(r.file.size)} \u00b7 {r.facts.format}{camera}"
+            )
         getters = {
             Roles.KIND: lambda: "photo",
             Roles.GROUP_ID: lambda: group.id,
@@ -189,7 +191,10 @@ class GroupModel(QAbstractItemModel):
         records = tuple(records)
         same_library = records is self._records or (
             len(records) == len(self._records)
-            and all(a.path == b.path and a.content_hash == b.content_hash for a, b in zip(records, self._records)))
+            and all(
+                a.path == b.path and a.content_hash == b.content_hash for a, b in zip(records, self._records)
+            )
+        )
         self.beginResetModel()
         if not same_library:
             self._marked.clear()
@@ -316,8 +321,10 @@ class GroupModel(QAbstractItemModel):
         cached = self._protected_cache.get(record)
         if cached is None:
             path = os.path.normpath(os.path.abspath(self._records[record].path))
-            cached = any(path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-                         for root in self._protected_roots)
+            cached = any(
+                path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+                for root in self._protected_roots
+            )
             self._protected_cache[record] = cached
         return cached
 
@@ -393,8 +400,11 @@ class GroupModel(QAbstractItemModel):
             if group.tier not in tiers:
                 continue
             keep = self.keeper_of(group)
-            new = [m.index for m in group.members if m.index != keep and m.index not in self._marked
-                   and not self.is_protected(m.index)]
+            new = [
+                m.index
+                for m in group.members
+                if m.index != keep and m.index not in self._marked and not self.is_protected(m.index)
+            ]
             if new:
                 self._marked.update(new)
                 added += len(new)
@@ -441,4 +451,6 @@ class GroupModel(QAbstractItemModel):
 
     def _emit_all_photos_changed(self) -> None:
         for row in range(len(self._rows)):
-            self._emit_group_changed(self._group_at(row), [Roles.IS_PROTECTED, Roles.IS_MARKED, Roles.IS_KEEPER])
+            self._emit_group_changed(
+                self._group_at(row), [Roles.IS_PROTECTED, Roles.IS_MARKED, Roles.IS_KEEPER]
+            )

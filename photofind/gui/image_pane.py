@@ -64,7 +64,9 @@ class ImagePane(QWidget):
 
     def set_image(self, image: QImage, original: QSize | None = None) -> None:
         self._pixmap = QPixmap.fromImage(image)  # GUI thread only
-        self._original = QSize(original) if original is not None and original.isValid() else self._pixmap.size()
+        self._original = (
+            QSize(original) if original is not None and original.isValid() else self._pixmap.size()
+        )
         self._message = ""
         self.update()
 
@@ -192,16 +194,21 @@ class ImagePane(QWidget):
                 sx = self._pixmap.width() / target.width()
                 sy = self._pixmap.height() / target.height()
                 source = QRectF(
-                    (visible.x() - target.x()) * sx, (visible.y() - target.y()) * sy,
-                    visible.width() * sx, visible.height() * sy,
+                    (visible.x() - target.x()) * sx,
+                    (visible.y() - target.y()) * sy,
+                    visible.width() * sx,
+                    visible.height() * sy,
                 )
                 # Smooth when shrinking; crisp pixels when zoomed in past 1:1, to judge detail.
                 painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.scale() < 1.5)
                 painter.drawPixmap(visible, self._pixmap, source)
         elif self._message:
             painter.setPen(_TEXT)
-            painter.drawText(self.rect().adjusted(12, 12, -12, -12),
-                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._message)
+            painter.drawText(
+                self.rect().adjusted(12, 12, -12, -12),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self._message,
+            )
         if self._current:
             painter.setPen(QPen(_ACCENT, 3))
             painter.drawRect(QRectF(self.rect()).adjusted(1.5, 1.5, -1.5, -1.5))

@@ -188,8 +188,11 @@ class MainWindow(QMainWindow):
         self.model.set_tier_filter(self.filters.tiers())
         self.model.set_sort(self.filters.sort_key())
         self.model.set_protected_roots(self.folders.model.protected_paths())
-        for name, restore in (("geometry", self.restoreGeometry), ("state", self.restoreState),
-                              ("splitter", self.splitter.restoreState)):
+        for name, restore in (
+            ("geometry", self.restoreGeometry),
+            ("state", self.restoreState),
+            ("splitter", self.splitter.restoreState),
+        ):
             saved = p.window_state(name)
             if saved is not None:
                 restore(saved)
@@ -209,7 +212,9 @@ class MainWindow(QMainWindow):
         explicit = self.prefs.weights
         if explicit:
             exists = explicit == "random" or os.path.isfile(os.path.expanduser(explicit))
-            return None if exists else f"ResNet-34 weights file not found: {explicit} (from the app's settings)"
+            return (
+                None if exists else f"ResNet-34 weights file not found: {explicit} (from the app's settings)"
+            )
         if os.environ.get(NO_DOWNLOAD_ENV, "") in ("", "0"):
             return None
         try:
@@ -233,9 +238,11 @@ class MainWindow(QMainWindow):
         if self.batch_size:
             fields["batch_size"] = self.batch_size
         known = {f.name for f in dataclasses.fields(ScanSettings)}
-        optional = {"protected": tuple(self.folders.model.protected_paths()),
-                    "keep_rules": self.prefs.keep_rules,
-                    "calibrate": self.filters.is_automatic()}
+        optional = {
+            "protected": tuple(self.folders.model.protected_paths()),
+            "keep_rules": self.prefs.keep_rules,
+            "calibrate": self.filters.is_automatic(),
+        }
         fields.update({k: v for k, v in optional.items() if k in known})
         return ScanSettings(**fields)
 
@@ -259,12 +266,16 @@ class MainWindow(QMainWindow):
         self._follow_calibration(result)
         seconds = result.stats.seconds
         if result.cancelled:
-            self.show_status(f"Scan stopped after {text.duration(seconds)}: {len(result.records):,} photos "
-                             "read so far are kept. Scan again to continue where it stopped.")
+            self.show_status(
+                f"Scan stopped after {text.duration(seconds)}: {len(result.records):,} photos "
+                "read so far are kept. Scan again to continue where it stopped."
+            )
             self.controller.regroup(result.settings.thresholds)  # show what the finished part holds
         else:
-            self.show_status(f"Scanned {len(result.records):,} photos in {text.duration(seconds)}: "
-                             f"{len(result.groups):,} groups, {len(result.skipped):,} skipped.")
+            self.show_status(
+                f"Scanned {len(result.records):,} photos in {text.duration(seconds)}: "
+                f"{len(result.groups):,} groups, {len(result.skipped):,} skipped."
+            )
         for warning in result.warnings:
             self.show_status(warning)
 
@@ -280,7 +291,8 @@ class MainWindow(QMainWindow):
         calibration = getattr(result, "calibration", None)
         # Without a model there is no cosine to tune: exact and pixel matching only.
         self.filters.set_calibration_note(
-            text.calibration_note(calibration, tuning=result.settings.calibrate) if result.model else "")
+            text.calibration_note(calibration, tuning=result.settings.calibrate) if result.model else ""
+        )
         if calibration is not None:
             self.default_thresholds = calibration.thresholds
             if self.filters.is_automatic():
@@ -312,8 +324,9 @@ class MainWindow(QMainWindow):
 
     def ask_weights_path(self) -> str:
         """Asks for a weights file (tests replace this)."""
-        path, _ = QFileDialog.getOpenFileName(self, "Choose ResNet-34 weights", os.path.expanduser("~"),
-                                              WEIGHTS_FILTER)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose ResNet-34 weights", os.path.expanduser("~"), WEIGHTS_FILTER
+        )
         return path
 
     def continue_without_model(self) -> None:
@@ -354,10 +367,14 @@ class MainWindow(QMainWindow):
 
     def _update_placeholder(self) -> None:
         if not self.folders.model.paths():
-            self.grid.set_placeholder("Find duplicate photos", "Add a folder with Add folder, or drop folders "
-                                      "on this window, then press Scan.")
+            self.grid.set_placeholder(
+                "Find duplicate photos",
+                "Add a folder with Add folder, or drop folders on this window, then press Scan.",
+            )
         elif self.controller.result is None:
-            self.grid.set_placeholder("Ready to scan", "Press Scan to look for duplicates and similar photos.")
+            self.grid.set_placeholder(
+                "Ready to scan", "Press Scan to look for duplicates and similar photos."
+            )
         elif not self.model.groups():
             self.grid.set_placeholder("No duplicates found", "Try a looser similarity in Matching.")
         else:
@@ -367,12 +384,16 @@ class MainWindow(QMainWindow):
         groups = self.model.visible_groups()
         photos = sum(len(g.members) for g in groups)
         free = sum(self.model.reclaimable(g) for g in groups)
-        text_ = (f"<b>{len(groups):,}</b> groups &nbsp;\u00b7&nbsp; <b>{photos:,}</b> photos &nbsp;\u00b7&nbsp; "
-                 f"<b>{text.human_bytes(free)}</b> can be freed")
+        text_ = (
+            f"<b>{len(groups):,}</b> groups &nbsp;\u00b7&nbsp; <b>{photos:,}</b> photos &nbsp;\u00b7&nbsp; "
+            f"<b>{text.human_bytes(free)}</b> can be freed"
+        )
         marked = self.model.marked()
         if marked:
-            text_ += (f" &nbsp;\u00b7&nbsp; <span style='color:#f0565a'><b>{len(marked):,}</b> marked "
-                      f"({text.human_bytes(self.model.marked_bytes())})</span>")
+            text_ += (
+                f" &nbsp;\u00b7&nbsp; <span style='color:#f0565a'><b>{len(marked):,}</b> marked "
+                f"({text.human_bytes(self.model.marked_bytes())})</span>"
+            )
         self.summary.setText(text_ if self.controller.result is not None else "")
 
     def _update_actions(self, *_args) -> None:

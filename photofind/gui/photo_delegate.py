@@ -134,8 +134,10 @@ class PhotoDelegate(QStyledItemDelegate):
         protected = index.data(Roles.IS_PROTECTED)
 
         state = "selected" if selected else "hover" if hover else "normal"
-        p.drawPixmap(card.topLeft(), self._sprite(("card", state), card.size(),
-                                                    lambda q, r: self._draw_card(q, r, state)))
+        p.drawPixmap(
+            card.topLeft(),
+            self._sprite(("card", state), card.size(), lambda q, r: self._draw_card(q, r, state)),
+        )
 
         thumb = self.thumb_rect(card)
         self._paint_thumbnail(p, thumb, index.data(Roles.PATH), option)
@@ -163,7 +165,9 @@ class PhotoDelegate(QStyledItemDelegate):
             self._pill(p, at, label, QColor(0, 0, 0, 170), option.font)
         fmt = (index.data(Roles.FORMAT) or "").upper()
         if fmt:
-            self._pill(p, QPoint(thumb.left() + 6, thumb.bottom() - 26), fmt, QColor(0, 0, 0, 150), option.font)
+            self._pill(
+                p, QPoint(thumb.left() + 6, thumb.bottom() - 26), fmt, QColor(0, 0, 0, 150), option.font
+            )
         self._paint_badges(p, card, thumb, index, option)
 
     def _paint_thumbnail(self, p: QPainter, box: QRect, path: str, option) -> None:
@@ -187,7 +191,10 @@ class PhotoDelegate(QStyledItemDelegate):
 
     def _paint_toggle(self, p: QPainter, rect: QRect, marked: bool, emphasised: bool) -> None:
         key = ("toggle", marked, emphasised)
-        p.drawPixmap(rect.topLeft(), self._sprite(key, rect.size(), lambda q, r: self._draw_toggle(q, r, marked, emphasised)))
+        p.drawPixmap(
+            rect.topLeft(),
+            self._sprite(key, rect.size(), lambda q, r: self._draw_toggle(q, r, marked, emphasised)),
+        )
 
     # -- sprites: shapes drawn once, then blitted (antialiased ellipses cost ~1 ms each) --------
 
@@ -235,7 +242,9 @@ class PhotoDelegate(QStyledItemDelegate):
             pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
             p.setPen(pen)
             c = rect.center()
-            p.drawPolyline([QPoint(c.x() - 5, c.y()), QPoint(c.x() - 1, c.y() + 4), QPoint(c.x() + 6, c.y() - 4)])
+            p.drawPolyline(
+                [QPoint(c.x() - 5, c.y()), QPoint(c.x() - 1, c.y() + 4), QPoint(c.x() + 6, c.y() - 4)]
+            )
         else:
             p.setPen(QPen(QColor(255, 255, 255, 230 if emphasised else 140), 2))
             p.setBrush(QColor(0, 0, 0, 90))
@@ -248,8 +257,9 @@ class PhotoDelegate(QStyledItemDelegate):
         bold = QFont(option.font)
         bold.setBold(True)
         small = self._small(option.font)
-        name = QFontMetrics(bold).elidedText(index.data(Qt.ItemDataRole.DisplayRole) or "",
-                                             Qt.TextElideMode.ElideMiddle, width)
+        name = QFontMetrics(bold).elidedText(
+            index.data(Qt.ItemDataRole.DisplayRole) or "", Qt.TextElideMode.ElideMiddle, width
+        )
         p.setFont(bold)
         p.setPen(Palette.text)
         p.drawText(QRect(left, y, width, m.line), Qt.AlignmentFlag.AlignVCenter, name)
@@ -261,8 +271,11 @@ class PhotoDelegate(QStyledItemDelegate):
         p.setFont(small)
         p.setPen(Palette.dim)
         for k, line in enumerate((line2, line3), start=1):
-            p.drawText(QRect(left, y + k * m.line, width, m.line), Qt.AlignmentFlag.AlignVCenter,
-                       fm.elidedText(line, Qt.TextElideMode.ElideRight, width))
+            p.drawText(
+                QRect(left, y + k * m.line, width, m.line),
+                Qt.AlignmentFlag.AlignVCenter,
+                fm.elidedText(line, Qt.TextElideMode.ElideRight, width),
+            )
 
     def _pill(self, p: QPainter, at: QPoint, label: str, colour: QColor, base: QFont) -> None:
         font = self._small(base)
@@ -289,8 +302,11 @@ class PhotoDelegate(QStyledItemDelegate):
     def editorEvent(self, event: QEvent, model, option: QStyleOptionViewItem, index: QModelIndex) -> bool:
         if index.data(Roles.KIND) != "photo" or index.data(Roles.IS_PROTECTED):
             return False
-        if event.type() not in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease,
-                                QEvent.Type.MouseButtonDblClick):
+        if event.type() not in (
+            QEvent.Type.MouseButtonPress,
+            QEvent.Type.MouseButtonRelease,
+            QEvent.Type.MouseButtonDblClick,
+        ):
             return False
         if not isinstance(event, QMouseEvent) or event.button() != Qt.MouseButton.LeftButton:
             return False

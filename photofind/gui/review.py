@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 # Keeper rule chains offered in the Mark menu (photofind.core.cleanup.keep.RULES names the links).
 KEEP_PRESETS = (
     ("Best quality: resolution, format, size", ""),
-    ("Original names: no 'copy', '(1)' or '-edited'", "unedited,resolution,format,size,oldest,mtime,shortest"),
+    (
+        "Original names: no 'copy', '(1)' or '-edited'",
+        "unedited,resolution,format,size,oldest,mtime,shortest",
+    ),
     ("Oldest photo", "oldest,resolution,format,size,unedited,mtime,shortest"),
     ("Newest photo", "newest,resolution,format,size,unedited,mtime,shortest"),
 )
@@ -59,8 +62,11 @@ class Review(QObject):
         tiers = set(tiers)
         added = self.model.mark_all_but_keeper(tiers)
         names = ", ".join(text.TIER_SHORT[t].lower() for t in Tier if t in tiers)
-        self.w.show_status(f"Marked {added:,} photos in {names} groups; the keeper of every group stays."
-                           if added else "Nothing new to mark in the shown groups.")
+        self.w.show_status(
+            f"Marked {added:,} photos in {names} groups; the keeper of every group stays."
+            if added
+            else "Nothing new to mark in the shown groups."
+        )
         return added
 
     def trash_marked(self) -> bool:
@@ -96,8 +102,11 @@ class Review(QObject):
                 n = report.count(_status(name))
                 if n:
                     extra.append(f"{n} {label}")
-            self.w.show_status(f"Moved {done:,} photos ({text.human_bytes(report.bytes_done)}) to the trash"
-                               + (f"; {', '.join(extra)}" if extra else "") + ". Undo puts them back (Ctrl+Z).")
+            self.w.show_status(
+                f"Moved {done:,} photos ({text.human_bytes(report.bytes_done)}) to the trash"
+                + (f"; {', '.join(extra)}" if extra else "")
+                + ". Undo puts them back (Ctrl+Z)."
+            )
             self.undo_available = True
         elif kind == "undo":
             restored = sum(1 for r in report.results if getattr(r.status, "value", r.status) == "restored")
@@ -122,12 +131,17 @@ class Review(QObject):
 
         group = self.model.group(row)
         with DecisionStore() as store:
-            store.add(kind, [self.model.records()[i].content_hash for i in group.indices],
-                      [self.model.records()[i].path for i in group.indices])
+            store.add(
+                kind,
+                [self.model.records()[i].content_hash for i in group.indices],
+                [self.model.records()[i].path for i in group.indices],
+            )
         self.w.controller.hide_group(group.id)
         what = "kept as they are" if kind == "keep-all" else "not duplicates of each other"
-        self.w.show_status(f"Remembered: these {len(group.members)} photos are {what}; "
-                           "they will not be shown as a group again.")
+        self.w.show_status(
+            f"Remembered: these {len(group.members)} photos are {what}; "
+            "they will not be shown as a group again."
+        )
 
     # -- compare and similar --------------------------------------------------------------------------
 
@@ -149,7 +163,11 @@ class Review(QObject):
         group = model.group(row)
         indices = list(group.indices)
         dialog = CompareDialog(
-            model.records(), indices, model.keeper_of(group), set(model.marked()) & set(indices), self.w,
+            model.records(),
+            indices,
+            model.keeper_of(group),
+            set(model.marked()) & set(indices),
+            self.w,
             similarities={m.index: m.similarity for m in group.members},
             protected={i for i in indices if model.is_protected(i)},
         )
@@ -206,26 +224,36 @@ class Review(QObject):
         grid.setCurrentIndex(index)
         menu = QMenu(grid)
         menu.addAction(assets.icon("compare"), "Compare group side by side").triggered.connect(
-            lambda: self.compare_group(row))
+            lambda: self.compare_group(row)
+        )
         menu.addAction(assets.icon("keep"), "Keep all, don't show this group again").triggered.connect(
-            lambda: self.remember(row, "keep-all"))
+            lambda: self.remember(row, "keep-all")
+        )
         menu.addAction("Not duplicates, don't group them again").triggered.connect(
-            lambda: self.remember(row, "not-duplicate"))
+            lambda: self.remember(row, "not-duplicate")
+        )
         record = model.record_index(index)
         if record is not None:
             path = model.records()[record].path
             if self.w.similar is not None:
                 menu.addAction(assets.icon("similar"), "Browse similar photos").triggered.connect(
-                    lambda: self.browse_similar(path))
+                    lambda: self.browse_similar(path)
+                )
             menu.addSeparator()
             marked = record in model.marked()
-            menu.addAction(assets.icon("mark"), "Unmark" if marked else "Mark for clean-up").triggered.connect(
-                lambda: model.toggle_marked(record))
-            menu.addAction(assets.icon("keep"), "Keep this one").triggered.connect(lambda: model.set_keeper(record))
+            menu.addAction(
+                assets.icon("mark"), "Unmark" if marked else "Mark for clean-up"
+            ).triggered.connect(lambda: model.toggle_marked(record))
+            menu.addAction(assets.icon("keep"), "Keep this one").triggered.connect(
+                lambda: model.set_keeper(record)
+            )
             menu.addSeparator()
-            menu.addAction("Open").triggered.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
+            menu.addAction("Open").triggered.connect(
+                lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+            )
             menu.addAction("Show in folder").triggered.connect(
-                lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path))))
+                lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path)))
+            )
         menu.popup(grid.viewport().mapToGlobal(pos))
 
 

@@ -8,7 +8,15 @@ from collections import OrderedDict
 from typing import Any, Sequence
 
 from PySide6.QtCore import (
-    QAbstractListModel, QByteArray, QModelIndex, QObject, QPersistentModelIndex, QPoint, QRect, QSize, Qt,
+    QAbstractListModel,
+    QByteArray,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    Qt,
     Slot,
 )
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPixmap
@@ -137,7 +145,9 @@ class SimilarDelegate(QStyledItemDelegate):
         painter.setPen(QColor("#4c8dff") if selected else QColor(255, 255, 255, 22))
         painter.drawPath(path)
 
-        thumb_box = QRect(card.left() + (card.width() - self.THUMB) // 2, card.top() + 6, self.THUMB, self.THUMB)
+        thumb_box = QRect(
+            card.left() + (card.width() - self.THUMB) // 2, card.top() + 6, self.THUMB, self.THUMB
+        )
         pixmap = index.data(Qt.ItemDataRole.DecorationRole)
         if isinstance(pixmap, QPixmap) and not pixmap.isNull():
             size = pixmap.size().scaled(thumb_box.size(), Qt.AspectRatioMode.KeepAspectRatio)
@@ -155,7 +165,9 @@ class SimilarDelegate(QStyledItemDelegate):
         painter.setFont(bold)
         painter.setPen(text_colour)
         similarity = index.data(SimilarResultsModel.SimilarityRole) or 0.0
-        painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, similarity_text(similarity))
+        painter.drawText(
+            line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, similarity_text(similarity)
+        )
         tier = index.data(SimilarResultsModel.TierRole) or ""
         if tier:
             label = TIER_NAMES.get(tier, tier)
@@ -170,6 +182,8 @@ class SimilarDelegate(QStyledItemDelegate):
         name_line = QRect(line.left(), line.bottom() + 2, line.width(), 18)
         painter.setFont(option.font)
         painter.setPen(_DIM)
-        name = painter.fontMetrics().elidedText(index.data() or "", Qt.TextElideMode.ElideMiddle, name_line.width())
+        name = painter.fontMetrics().elidedText(
+            index.data() or "", Qt.TextElideMode.ElideMiddle, name_line.width()
+        )
         painter.drawText(name_line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
         painter.restore()

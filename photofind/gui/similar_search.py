@@ -1,4 +1,4 @@
-""""Photos like this one" over a finished scan, for the similar view. No Qt here: it runs on a
+""" "Photos like this one" over a finished scan, for the similar view. No Qt here: it runs on a
 pool thread and reads only the immutable ScanResult.
 
 It uses the engine's similar search (photofind.core.match.similar) when that module provides one,
@@ -49,8 +49,13 @@ def search(result: ScanResult, path: str, top: int, *, embedder: Any = None) -> 
             continue
         seen.add(i)
         same_bytes = records[i].content_hash == query_hash
-        out.append((records[i].path, 1.0 if same_bytes else min(sim, 1.0),
-                    Tier.EXACT.value if same_bytes else _tier(sim, thresholds)))
+        out.append(
+            (
+                records[i].path,
+                1.0 if same_bytes else min(sim, 1.0),
+                Tier.EXACT.value if same_bytes else _tier(sim, thresholds),
+            )
+        )
         if len(out) >= top:
             break
     return out
@@ -109,4 +114,6 @@ def _engine_search(result: ScanResult, path: str, top: int, embedder: Any) -> li
     fn = getattr(similar, "search_result", None)
     if fn is None:
         return None
-    return [(p, float(s), str(getattr(t, "value", t))) for p, s, t in fn(result, path, top, embedder=embedder)]
+    return [
+        (p, float(s), str(getattr(t, "value", t))) for p, s, t in fn(result, path, top, embedder=embedder)
+    ]

@@ -11,9 +11,25 @@ import os
 from typing import Any, Callable, Sequence
 
 from PySide6.QtCore import QModelIndex, QObject, QPoint, QRunnable, QSize, Qt, QThreadPool, QUrl, Signal, Slot
-from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent, QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import (
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QImage,
+    QKeySequence,
+    QPixmap,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QLabel, QListView, QMenu, QPushButton, QSizePolicy, QStyle, QVBoxLayout,
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QMenu,
+    QPushButton,
+    QSizePolicy,
+    QStyle,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -33,8 +49,9 @@ class _Relay(QObject):
 class _SearchTask(QRunnable):
     # The task holds the relay and a one-item list with the view's latest generation, never the
     # view itself: the last reference to a widget must not be dropped on a worker thread.
-    def __init__(self, relay: _Relay, search: SearchFn, generation: int, path: str, top: int,
-                 latest: list[int]) -> None:
+    def __init__(
+        self, relay: _Relay, search: SearchFn, generation: int, path: str, top: int, latest: list[int]
+    ) -> None:
         super().__init__()
         self._relay, self._search = relay, search
         self._generation, self._path, self._top = generation, path, top
@@ -131,8 +148,9 @@ class SimilarView(QWidget):
         self.model.set_results([])
         self.centred.emit(path)
         # One extra answer: a photo of the library finds itself first, and is left out.
-        _search_pool().start(_SearchTask(self._relay, self._search, self._latest[0], path, self._top + 1,
-                                         self._latest))
+        _search_pool().start(
+            _SearchTask(self._relay, self._search, self._latest[0], path, self._top + 1, self._latest)
+        )
 
     def back(self) -> None:
         if self._history:
@@ -246,7 +264,9 @@ class SimilarView(QWidget):
         menu = QMenu(self)
         menu.addAction("Show photos like this", lambda: self.show_for(path))
         menu.addAction("Open", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
-        menu.addAction("Show in folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path))))
+        menu.addAction(
+            "Show in folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path)))
+        )
         menu.exec(self.list.viewport().mapToGlobal(pos))
 
     @Slot(int, str, object)
@@ -256,8 +276,11 @@ class SimilarView(QWidget):
         rows = _clean(results, path, self._top)
         self.model.set_results(rows)
         self.list.scrollToTop()
-        self.status.setText(f"{len(rows)} similar photo{'s' if len(rows) != 1 else ''}, most similar first."
-                            if rows else "No similar photos in the library.")
+        self.status.setText(
+            f"{len(rows)} similar photo{'s' if len(rows) != 1 else ''}, most similar first."
+            if rows
+            else "No similar photos in the library."
+        )
         self.searchFinished.emit(path, len(rows))
 
     @Slot(int, str, str)
@@ -283,8 +306,11 @@ class SimilarView(QWidget):
     def _fit_query_image(self) -> None:
         if self._query_image is not None:
             box = QSize(self.query_image.width(), max(self.query_image.height(), 300))
-            self.query_image.setPixmap(self._query_image.scaled(
-                box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+            self.query_image.setPixmap(
+                self._query_image.scaled(
+                    box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+                )
+            )
 
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)

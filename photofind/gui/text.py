@@ -67,10 +67,11 @@ def calibration_note(calibration, *, tuning: bool = True) -> str:
         return "Set by you. Auto tunes the thresholds on this library."
     if calibration is None:
         return "Default thresholds: the library is too small to tune them on."
-    note = (f"Tuned on this library: similar from {percent(calibration.similar)} alike, estimated "
-            f"precision {calibration.estimated_precision:.0%} (target {calibration.target_precision:.0%}). "
-            "Near duplicates are also confirmed by their pixels.")
+    note = (
+        f"Tuned on this library: similar from {percent(calibration.similar)} alike, estimated "
+        f"precision {calibration.estimated_precision:.0%} (target {calibration.target_precision:.0%}). "
+        "Near duplicates are also confirmed by their pixels."
+    )
     if calibration.estimated_precision < calibration.target_precision:
         note += " This model cannot reach the target: review similar groups before acting."
     return note
-

@@ -32,8 +32,11 @@ def read_thumbnail(path: str, box: int) -> QImage:
     size = reader.size()
     if size.isValid() and size.width() > 0 and size.height() > 0:
         # The box is square, so fitting the stored (pre-rotation) size also fits the result.
-        reader.setScaledSize(size.scaled(QSize(box, box), Qt.AspectRatioMode.KeepAspectRatio)
-                             if max(size.width(), size.height()) > box else size)
+        reader.setScaledSize(
+            size.scaled(QSize(box, box), Qt.AspectRatioMode.KeepAspectRatio)
+            if max(size.width(), size.height()) > box
+            else size
+        )
         image = reader.read()
         if not image.isNull():
             return image
@@ -146,7 +149,9 @@ class ThumbnailLoader(QObject):
             self._cache.move_to_end(path)
             return pixmap
         if path not in self._pending and path not in self._failed:
-            task = _LoadTask(path, self.box, self._generation, self._relay, self.radius * self.device_pixel_ratio)
+            task = _LoadTask(
+                path, self.box, self._generation, self._relay, self.radius * self.device_pixel_ratio
+            )
             self._pending[path] = task.started
             self._pool.start(task)
         return None

@@ -23,8 +23,15 @@ MARK_RULES = (
 )
 
 
-def _action(window: "MainWindow", name: str, label: str, icon: str, slot: Callable[[], Any],
-            shortcut: Any = None, tip: str = "") -> QAction:
+def _action(
+    window: "MainWindow",
+    name: str,
+    label: str,
+    icon: str,
+    slot: Callable[[], Any],
+    shortcut: Any = None,
+    tip: str = "",
+) -> QAction:
     action = QAction(assets.icon(icon), label, window)
     action.setObjectName(name)
     if shortcut is not None:
@@ -58,32 +65,85 @@ def build_toolbar(window: "MainWindow") -> None:
     """Create the window's actions as attributes (add_action, scan_action, ...) and its toolbar."""
     keys = QKeySequence.StandardKey
     w, review = window, window.review
-    w.add_action = _action(w, "addFolder", "Add folder", "folder-add", w.folders.choose_folder, keys.Open,
-                           "Add a folder to the library")
-    w.scan_action = _action(w, "scan", "Scan", "scan", w.start_scan, "Ctrl+R",
-                            "Scan the library for duplicates and similar photos")
-    w.cancel_action = _action(w, "cancel", "Stop", "stop", w.controller.cancel_scan, "Esc",
-                              "Stop the scan; what was read is kept")
+    w.add_action = _action(
+        w,
+        "addFolder",
+        "Add folder",
+        "folder-add",
+        w.folders.choose_folder,
+        keys.Open,
+        "Add a folder to the library",
+    )
+    w.scan_action = _action(
+        w,
+        "scan",
+        "Scan",
+        "scan",
+        w.start_scan,
+        "Ctrl+R",
+        "Scan the library for duplicates and similar photos",
+    )
+    w.cancel_action = _action(
+        w, "cancel", "Stop", "stop", w.controller.cancel_scan, "Esc", "Stop the scan; what was read is kept"
+    )
     w.mark_menu = _mark_menu(w)
-    w.mark_action = _action(w, "markByRule", "Mark", "mark", lambda: w.mark_menu.popup(w.cursor().pos()),
-                            tip="Mark the copies to clean up; the keeper of every group stays")
+    w.mark_action = _action(
+        w,
+        "markByRule",
+        "Mark",
+        "mark",
+        lambda: w.mark_menu.popup(w.cursor().pos()),
+        tip="Mark the copies to clean up; the keeper of every group stays",
+    )
     w.mark_action.setMenu(w.mark_menu)
-    w.trash_action = _action(w, "trash", "Move to trash", "trash", review.trash_marked, "Ctrl+Delete",
-                             "Move the marked photos to the trash")
-    w.undo_action = _action(w, "undo", "Undo", "undo", review.undo, keys.Undo,
-                            "Put the last cleaned-up photos back")
-    w.compare_action = _action(w, "compare", "Compare", "compare", review.compare_current, "Ctrl+E",
-                               "Compare the current group side by side")
-    w.similar_action = _action(w, "browseSimilar", "Browse similar", "similar", review.browse_similar, "Ctrl+F",
-                               "Show the photos most like the current one")
+    w.trash_action = _action(
+        w,
+        "trash",
+        "Move to trash",
+        "trash",
+        review.trash_marked,
+        "Ctrl+Delete",
+        "Move the marked photos to the trash",
+    )
+    w.undo_action = _action(
+        w, "undo", "Undo", "undo", review.undo, keys.Undo, "Put the last cleaned-up photos back"
+    )
+    w.compare_action = _action(
+        w,
+        "compare",
+        "Compare",
+        "compare",
+        review.compare_current,
+        "Ctrl+E",
+        "Compare the current group side by side",
+    )
+    w.similar_action = _action(
+        w,
+        "browseSimilar",
+        "Browse similar",
+        "similar",
+        review.browse_similar,
+        "Ctrl+F",
+        "Show the photos most like the current one",
+    )
     w.similar_action.setEnabled(w.similar is not None)
 
     tools = w.addToolBar("Main")
     tools.setObjectName("mainToolbar")
     tools.setMovable(False)
     tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-    for item in (w.add_action, w.scan_action, w.cancel_action, None, w.mark_action, w.trash_action,
-                 w.undo_action, None, w.compare_action, w.similar_action):
+    for item in (
+        w.add_action,
+        w.scan_action,
+        w.cancel_action,
+        None,
+        w.mark_action,
+        w.trash_action,
+        w.undo_action,
+        None,
+        w.compare_action,
+        w.similar_action,
+    ):
         if item is None:
             tools.addSeparator()
         else:

@@ -195,8 +195,7 @@ class ScanWorker(ActionWorker):
         settings = self.settings if embedder is not None else replace(self.settings, embed=False)
         cache = Cache(self._cache_path or self.settings.cache_path or default_cache_path())
         try:
-            result = scan(settings, embedder=embedder, cache=cache, progress=progress,
-                          workers=self._workers)
+            result = scan(settings, embedder=embedder, cache=cache, progress=progress, workers=self._workers)
         finally:
             cache.close()
         if embedder is None:

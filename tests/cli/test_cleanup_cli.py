@@ -46,7 +46,9 @@ def run(capsys, *argv):
 def test_dry_run_prints_a_correct_plan_and_changes_nothing(lib, tmp_path, capsys):
     before = kit.snapshot(lib)
     plan_file = tmp_path / "plan.json"
-    code, out = run(capsys, "scan", str(lib), "-q", "--act", "trash", "--dry-run", "--plan-json", str(plan_file))
+    code, out = run(
+        capsys, "scan", str(lib), "-q", "--act", "trash", "--dry-run", "--plan-json", str(plan_file)
+    )
     assert code == 0
     assert "plan: move to the trash 3 files" in out and "dry run: nothing was changed" in out
     for rel in DUPLICATES:
@@ -88,8 +90,13 @@ def test_similar_groups_are_never_acted_on_unless_named(lib, tmp_path, capsys, m
     def with_a_similar_group(records, embeddings, thresholds, *args, **kwargs):
         groups = list(real(records, embeddings, thresholds, *args, **kwargs))
         by_name = {os.path.basename(r.path): i for i, r in enumerate(records)}
-        similar = Group(len(groups) + 1, Tier.SIMILAR, (Member(by_name["c.jpg"], 1.0), Member(by_name["d.jpg"], 0.85)),
-                        0.85, 0.85)
+        similar = Group(
+            len(groups) + 1,
+            Tier.SIMILAR,
+            (Member(by_name["c.jpg"], 1.0), Member(by_name["d.jpg"], 0.85)),
+            0.85,
+            0.85,
+        )
         return groups + [similar]
 
     monkeypatch.setattr(grouping, "group_records", with_a_similar_group)
@@ -102,8 +109,21 @@ def test_similar_groups_are_never_acted_on_unless_named(lib, tmp_path, capsys, m
 
 def test_protect_and_rule_choose_what_is_kept_and_the_json_agrees(lib, tmp_path, capsys):
     report = tmp_path / "r.json"
-    code, out = run(capsys, "scan", str(lib), "-q", "--protect", str(lib / "backup"), "--rule", "size,oldest",
-                    "--act", "trash", "--dry-run", "--json", str(report))
+    code, out = run(
+        capsys,
+        "scan",
+        str(lib),
+        "-q",
+        "--protect",
+        str(lib / "backup"),
+        "--rule",
+        "size,oldest",
+        "--act",
+        "trash",
+        "--dry-run",
+        "--json",
+        str(report),
+    )
     assert code == 0
     doc = json.loads(report.read_text())
     keeps = {os.path.relpath(g["keep"], lib) for g in doc["groups"]}
@@ -147,16 +167,19 @@ def test_permanent_delete_needs_the_flag_and_a_second_confirmation(lib, capsys, 
     assert code == 1 and "cannot be restored" in out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--act", "move"], "--act move needs --move-to"),
-    (["--move-to", "x"], "only used with --act move"),
-    (["--rule", "biggest"], "unknown keeper rule 'biggest'"),
-    (["--dry-run"], "--dry-run needs --act"),
-    (["--act", "trash", "--act-tiers", "exact,fuzzy"], "unknown tier"),
-    (["--act", "trash", "--protect", "/no/such/folder"], "no such folder"),
-    (["--act", "trash", "--permanent"], "only used with --act delete"),
-    (["--act", "trash", "--json", "-", "--plan-json", "-"], "only one of"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--act", "move"], "--act move needs --move-to"),
+        (["--move-to", "x"], "only used with --act move"),
+        (["--rule", "biggest"], "unknown keeper rule 'biggest'"),
+        (["--dry-run"], "--dry-run needs --act"),
+        (["--act", "trash", "--act-tiers", "exact,fuzzy"], "unknown tier"),
+        (["--act", "trash", "--protect", "/no/such/folder"], "no such folder"),
+        (["--act", "trash", "--permanent"], "only used with --act delete"),
+        (["--act", "trash", "--json", "-", "--plan-json", "-"], "only one of"),
+    ],
+)
 def test_usage_errors_are_clear_and_nothing_is_scanned(lib, capsys, argv, message):
     code, out = run(capsys, "scan", str(lib), "-q", *argv)
     assert code == 2 and message in out
@@ -187,8 +210,13 @@ def test_ignore_add_list_remove_clear_and_scans_respect_it(lib, tmp_path, capsys
 def test_a_killed_clean_up_is_reported_and_undone_completely(lib, tmp_path, capsys):
     before = kit.snapshot(lib)
     env = {**os.environ, "PHOTOFIND_TEST_CRASH_AFTER": "1"}
-    proc = subprocess.run([sys.executable, "-m", "photofind", "scan", str(lib), "-q", "--no-embed",
-                           "--act", "trash"], env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "photofind", "scan", str(lib), "-q", "--no-embed", "--act", "trash"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 86, proc.stdout + proc.stderr
     assert len(set(before) - set(kit.snapshot(lib))) == 1
     code, out = run(capsys, "history")

@@ -17,7 +17,9 @@ def run_cli(*args, env_extra=None):
 def test_scan_random_weights_json_and_rescan_from_cache(library, tmp_path):
     out = tmp_path / "out.json"
     cache = tmp_path / "c.sqlite3"
-    first = run_cli("scan", str(library["root"]), "--json", str(out), "--weights", "random", "--cache", str(cache))
+    first = run_cli(
+        "scan", str(library["root"]), "--json", str(out), "--weights", "random", "--cache", str(cache)
+    )
     assert first.returncode == 1, first.stderr  # ran, with skipped files
     doc = json.loads(out.read_text())
     assert doc["model"]["id"] == "resnet34/random(seed=0)"
@@ -28,7 +30,9 @@ def test_scan_random_weights_json_and_rescan_from_cache(library, tmp_path):
     for want in ({p["A"], p["A_copy"]}, {p["B"], p["B_half"], p["B_q40"]}):
         assert any({str(x) for x in want} <= g for g in grouped), (want, grouped)
     assert "RANDOM weights" in first.stdout
-    second = run_cli("scan", str(library["root"]), "--json", str(out), "--weights", "random", "--cache", str(cache), "-q")
+    second = run_cli(
+        "scan", str(library["root"]), "--json", str(out), "--weights", "random", "--cache", str(cache), "-q"
+    )
     assert json.loads(out.read_text())["stats"]["embedded"] == 0
     assert "0 embedded" in second.stdout
 
@@ -49,8 +53,18 @@ def test_clean_folder_exits_0_and_csv(tmp_path, capsys):
     a = f.save(f.make_scene(1), tmp_path / "lib" / "a.jpg")
     f.copy(a, tmp_path / "lib" / "b.jpg")
     csv_path = tmp_path / "g.csv"
-    code = cli.main(["scan", str(tmp_path / "lib"), "--no-embed", "--csv", str(csv_path), "-q",
-                     "--cache", str(tmp_path / "c.db")])
+    code = cli.main(
+        [
+            "scan",
+            str(tmp_path / "lib"),
+            "--no-embed",
+            "--csv",
+            str(csv_path),
+            "-q",
+            "--cache",
+            str(tmp_path / "c.db"),
+        ]
+    )
     assert code == 0
     rows = csv_path.read_text().splitlines()
     assert rows[0].startswith("group,tier,keep,path")
@@ -62,7 +76,9 @@ def test_json_to_stdout_keeps_stdout_pure(tmp_path, capsys):
     from tests import imagefactory as f
 
     f.save(f.make_scene(1), tmp_path / "lib" / "a.jpg")
-    cli.main(["scan", str(tmp_path / "lib"), "--no-embed", "--json", "-", "-q", "--cache", str(tmp_path / "c.db")])
+    cli.main(
+        ["scan", str(tmp_path / "lib"), "--no-embed", "--json", "-", "-q", "--cache", str(tmp_path / "c.db")]
+    )
     captured = capsys.readouterr()
     assert json.loads(captured.out)["files_read"] == 1
     assert "photos read" in captured.err

@@ -29,23 +29,62 @@ def test_similar_json_for_a_library_photo_and_an_outside_one(small_library, tmp_
     out = tmp_path / "similar.json"
     cache = str(tmp_path / "c.sqlite3")
     query = small_library / "a.jpg"
-    code = cli.main(["similar", str(query), "--in", str(small_library), "--top", "3", "--json", str(out),
-                     "--weights", "random", "--cache", cache, "-q", "--threshold", "0.99999"])
+    code = cli.main(
+        [
+            "similar",
+            str(query),
+            "--in",
+            str(small_library),
+            "--top",
+            "3",
+            "--json",
+            str(out),
+            "--weights",
+            "random",
+            "--cache",
+            cache,
+            "-q",
+            "--threshold",
+            "0.99999",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     doc = json.loads(out.read_text())
     assert doc["query"] == str(query.resolve())
     paths = [r["path"] for r in doc["results"]]
     assert len(paths) == 3 and str(query.resolve()) not in paths
-    assert doc["results"][0] == {"path": str((small_library / "copies" / "a copy.jpg").resolve()),
-                                 "similarity": 1.0, "tier": "exact"}
+    assert doc["results"][0] == {
+        "path": str((small_library / "copies" / "a copy.jpg").resolve()),
+        "similarity": 1.0,
+        "tier": "exact",
+    }
     sims = [r["similarity"] for r in doc["results"]]
     assert sims == sorted(sims, reverse=True)
     assert all(r["tier"] in ("exact", "near", "similar", None) for r in doc["results"])
     assert "RANDOM weights" in capsys.readouterr().out
 
-    outside = factory.save(factory.make_scene(3).resize((300, 225), Image.Resampling.LANCZOS), tmp_path / "q.jpg")
-    code = cli.main(["similar", str(outside), "--in", str(small_library), "--top", "10", "--json", "-",
-                     "--weights", "random", "--cache", cache, "-q", "--threshold", "0.99999"])
+    outside = factory.save(
+        factory.make_scene(3).resize((300, 225), Image.Resampling.LANCZOS), tmp_path / "q.jpg"
+    )
+    code = cli.main(
+        [
+            "similar",
+            str(outside),
+            "--in",
+            str(small_library),
+            "--top",
+            "10",
+            "--json",
+            "-",
+            "--weights",
+            "random",
+            "--cache",
+            cache,
+            "-q",
+            "--threshold",
+            "0.99999",
+        ]
+    )
     assert code == 0
     captured = capsys.readouterr()
     doc = json.loads(captured.out)

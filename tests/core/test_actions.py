@@ -3,8 +3,16 @@ import os
 
 import pytest
 
-from photofind.core.cleanup.actions import (Action, Plan, PlanItem, UnsafePlan, plan_duplicates, plan_marked,
-                                    plan_as_json, write_plan_csv)
+from photofind.core.cleanup.actions import (
+    Action,
+    Plan,
+    PlanItem,
+    UnsafePlan,
+    plan_duplicates,
+    plan_marked,
+    plan_as_json,
+    write_plan_csv,
+)
 from photofind.core.cleanup.executor import PermanentDeleteNotConfirmed, Status, execute
 from photofind.core.scan.hashing import content_hash_file
 from photofind.core.cleanup.journal import Journal
@@ -42,8 +50,13 @@ def lib(tmp_path):
         (Tier.NEAR, [idx["trip/b.jpg"], idx["web/b_small.jpg"]]),
         (Tier.SIMILAR, [idx["burst/c1.jpg"], idx["burst/c2.jpg"]]),
     ]
-    return {"root": root, "records": records, "groups": groups, "idx": idx,
-            "result": kit.result(records, groups, [root])}
+    return {
+        "root": root,
+        "records": records,
+        "groups": groups,
+        "idx": idx,
+        "result": kit.result(records, groups, [root]),
+    }
 
 
 def rel(lib, path):
@@ -77,7 +90,9 @@ def test_mark_duplicates_never_selects_a_whole_group_and_skips_protected(lib):
     for g in res.groups:
         assert len(marks.marked(g.id)) < len(g.members)
     assert not marks.marked(res.groups[2].id)  # similar: not by default
-    protected_paths = sorted(rel(lib, res.records[i].path) for _g, i, why in refused if why is Refusal.PROTECTED)
+    protected_paths = sorted(
+        rel(lib, res.records[i].path) for _g, i, why in refused if why is Refusal.PROTECTED
+    )
     # Protected copies win the keeper choice; the other protected copy is refused, not marked.
     assert rel(lib, res.records[marks.keeper(res.groups[0].id)].path).startswith("backup/")
     assert protected_paths and all(p.startswith("backup/") for p in protected_paths)
@@ -129,8 +144,20 @@ def test_move_plan_keeps_structure_and_never_reuses_a_taken_name(lib, tmp_path):
 def test_a_plan_that_touches_a_kept_file_is_refused_before_anything_runs(lib):
     plan = plan_duplicates(lib["result"], Action.TRASH)
     item = plan.items[0]
-    bad = Plan(Action.TRASH, plan.items + (PlanItem(item.group_id, item.tier, item.keeper, item.keeper_hash,
-                                                    plan.items[1].file, plan.items[1].content_hash),))
+    bad = Plan(
+        Action.TRASH,
+        plan.items
+        + (
+            PlanItem(
+                item.group_id,
+                item.tier,
+                item.keeper,
+                item.keeper_hash,
+                plan.items[1].file,
+                plan.items[1].content_hash,
+            ),
+        ),
+    )
     with pytest.raises(UnsafePlan):
         execute(bad)
     assert kit.trash_entries(lib["root"].parent / "xdg-data") == []
@@ -163,8 +190,9 @@ def test_move_hardlink_and_delete_do_what_they_say(lib, tmp_path):
     assert moved.count(Status.DONE) == 1
     assert (tmp_path / "dups" / "web" / "b_small.jpg").is_file()
     assert not (lib["root"] / "web" / "b_small.jpg").exists()
-    single = kit.result(res.records, [(Tier.SIMILAR, [lib["idx"]["burst/c1.jpg"], lib["idx"]["burst/c2.jpg"]])],
-                        [lib["root"]])
+    single = kit.result(
+        res.records, [(Tier.SIMILAR, [lib["idx"]["burst/c1.jpg"], lib["idx"]["burst/c2.jpg"]])], [lib["root"]]
+    )
     plan = plan_duplicates(single, Action.DELETE, tiers=[Tier.SIMILAR])
     with pytest.raises(PermanentDeleteNotConfirmed):
         execute(plan)
@@ -186,7 +214,9 @@ def test_one_failure_does_not_stop_the_rest(lib, tmp_path, monkeypatch):
     monkeypatch.setattr(trash, "send", flaky)
     report = execute(plan_duplicates(lib["result"], Action.TRASH))
     by_name = {os.path.basename(o.item.path): o for o in report.outcomes}
-    assert by_name["a copy.jpg"].status is Status.FAILED and "Permission denied" in by_name["a copy.jpg"].reason
+    assert (
+        by_name["a copy.jpg"].status is Status.FAILED and "Permission denied" in by_name["a copy.jpg"].reason
+    )
     assert by_name["a (1).jpg"].status is Status.DONE and by_name["b_small.jpg"].status is Status.DONE
     assert (lib["root"] / "backup" / "a copy.jpg").exists()
 
@@ -277,13 +307,19 @@ def test_nothing_is_touched_when_any_safety_check_fails(lib, tmp_path, name, act
     plan = Plan(plan.action, plan.items[:1], (), plan.protected, plan.move_to)
     item = plan.items[0]
     sabotage(item.path, item.keeper.path)
-    before = {p: (os.lstat(p).st_ino, open(p, "rb").read() if os.path.isfile(p) else None)
-              for p in (item.path, item.keeper.path) if os.path.lexists(p)}
+    before = {
+        p: (os.lstat(p).st_ino, open(p, "rb").read() if os.path.isfile(p) else None)
+        for p in (item.path, item.keeper.path)
+        if os.path.lexists(p)
+    }
     report = execute(plan, allow_permanent=True)
     (outcome,) = report.outcomes
     assert outcome.status is Status.SKIPPED and reason in outcome.reason
-    after = {p: (os.lstat(p).st_ino, open(p, "rb").read() if os.path.isfile(p) else None)
-             for p in (item.path, item.keeper.path) if os.path.lexists(p)}
+    after = {
+        p: (os.lstat(p).st_ino, open(p, "rb").read() if os.path.isfile(p) else None)
+        for p in (item.path, item.keeper.path)
+        if os.path.lexists(p)
+    }
     assert after == before
     assert kit.trash_entries(tmp_path / "xdg-data") == []
     assert not (tmp_path / "dups").exists()
@@ -297,8 +333,9 @@ def test_recheck_refuses_protected_paths_and_the_keeper_itself(lib, tmp_path):
     os.unlink(item.path)
     os.link(item.keeper.path, item.path)  # the "duplicate" is now the kept file under another name
     st = os.stat(item.path)
-    forged = PlanItem(item.group_id, item.tier, kit.record(item.path).file, item.content_hash, item.keeper,
-                      item.keeper_hash)
+    forged = PlanItem(
+        item.group_id, item.tier, kit.record(item.path).file, item.content_hash, item.keeper, item.keeper_hash
+    )
     assert forged.file.ino == st.st_ino
     (outcome,) = execute(Plan(Action.TRASH, (forged,))).outcomes
     assert outcome.status is Status.SKIPPED and outcome.reason == "it is the kept file"
@@ -336,15 +373,15 @@ def test_plan_marked_uses_the_unmarked_file_as_keeper(lib):
     assert report.count(Status.DONE) == 2 and os.path.exists(res.records[third].path)
 
 
-
 def test_overlapping_groups_never_remove_each_others_keepers(lib):
     """If a regrouping ever puts one file in two groups, the plan still leaves a copy of each."""
     res = lib["result"]
     n = lib["idx"]
     a, copy, deep = n["trip/a.jpg"], n["backup/a copy.jpg"], n["backup/deep/a (1).jpg"]
     policy = KeeperPolicy.parse("shortest")
-    overlapping = kit.result(res.records, [(Tier.EXACT, [a, copy]), (Tier.EXACT, [copy, deep])], [lib["root"]],
-                             rules="shortest")
+    overlapping = kit.result(
+        res.records, [(Tier.EXACT, [a, copy]), (Tier.EXACT, [copy, deep])], [lib["root"]], rules="shortest"
+    )
     marks = Marks(overlapping.records, overlapping.groups, policy)
     assert marks.mark(1, copy) is None and marks.keeper(1) == a
     assert marks.mark(2, deep) is None and marks.keeper(2) == copy
@@ -368,4 +405,5 @@ def test_hardlink_is_refused_across_volumes(lib):
     plan = plan_duplicates(elsewhere, Action.HARDLINK, tiers=[Tier.EXACT])
     assert [rel(lib, i.path) for i in plan.items] == ["backup/deep/a (1).jpg"]
     assert [(rel(lib, r.path), r.reason) for r in plan.refused] == [
-        ("backup/a copy.jpg", "on another volume than the kept file: cannot hard-link")]
+        ("backup/a copy.jpg", "on another volume than the kept file: cannot hard-link")
+    ]

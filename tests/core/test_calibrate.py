@@ -77,19 +77,28 @@ def test_calibration_is_learned_once_and_cached(library_50, tmp_path, fake_embed
         assert first.calibration is not None
         assert first.calibration.model_id == fake_embedder.model.id
         assert first.settings.thresholds == first.calibration.thresholds  # used for grouping
-        assert cal.Calibration.from_bytes(cache.get_blob(cal.NAMESPACE, fake_embedder.model.id)) == first.calibration
+        assert (
+            cal.Calibration.from_bytes(cache.get_blob(cal.NAMESPACE, fake_embedder.model.id))
+            == first.calibration
+        )
         embedded = fake_embedder.images_embedded
         second = scan(settings, embedder=fake_embedder, cache=cache)
     assert second.calibration == first.calibration
     assert fake_embedder.images_embedded == embedded  # neither photos nor derivatives again
     doc = result_as_json(second)
     assert doc["thresholds"] == {"near": first.calibration.near, "similar": first.calibration.similar}
-    assert doc["calibration"]["estimated_precision"] == pytest.approx(first.calibration.estimated_precision, abs=1e-6)
+    assert doc["calibration"]["estimated_precision"] == pytest.approx(
+        first.calibration.estimated_precision, abs=1e-6
+    )
 
 
 def test_explicit_threshold_skips_calibration(library_50, tmp_path, fake_embedder):
-    settings = ScanSettings(roots=(str(library_50),), cache_path=str(tmp_path / "c.sqlite3"),
-                            thresholds=Thresholds(near=0.95, similar=0.9), calibrate=False)
+    settings = ScanSettings(
+        roots=(str(library_50),),
+        cache_path=str(tmp_path / "c.sqlite3"),
+        thresholds=Thresholds(near=0.95, similar=0.9),
+        calibrate=False,
+    )
     result = scan(settings, embedder=fake_embedder)
     assert result.calibration is None
     assert result.settings.thresholds == Thresholds(near=0.95, similar=0.9)
@@ -100,7 +109,9 @@ def test_small_library_keeps_defaults(tmp_path, fake_embedder):
     root = tmp_path / "few"
     for k in range(5):
         factory.save(factory.make_scene(300 + k, (96, 72)), root / f"p{k}.jpg")
-    result = scan(ScanSettings(roots=(str(root),), cache_path=str(tmp_path / "c.sqlite3")), embedder=fake_embedder)
+    result = scan(
+        ScanSettings(roots=(str(root),), cache_path=str(tmp_path / "c.sqlite3")), embedder=fake_embedder
+    )
     assert result.calibration is None
     assert result.settings.thresholds == Thresholds()
 
@@ -108,8 +119,9 @@ def test_small_library_keeps_defaults(tmp_path, fake_embedder):
 def test_summary_shows_thresholds_and_precision(library_50, tmp_path, fake_embedder):
     from photofind.commands.scan import thresholds_line
 
-    result = scan(ScanSettings(roots=(str(library_50),), cache_path=str(tmp_path / "c.sqlite3")),
-                  embedder=fake_embedder)
+    result = scan(
+        ScanSettings(roots=(str(library_50),), cache_path=str(tmp_path / "c.sqlite3")), embedder=fake_embedder
+    )
     line = thresholds_line(result)
     assert f"{result.settings.thresholds.near:.4f}" in line
     assert "estimated precision" in line and "calibrated" in line

@@ -15,8 +15,14 @@ def group(gid, tier, *indices):
     return Group(gid, tier, tuple(Member(i, 1.0 if n == 0 else 0.9) for n, i in enumerate(indices)), 0.9, 0.9)
 
 
-RECORDS = [rec("/p/a.jpg", chash="A"), rec("/p/a2.jpg", chash="A"), rec("/p/b.jpg", chash="B"),
-           rec("/p/c.jpg", chash="C"), rec("/p/d.jpg", chash="D"), rec("/p/e.jpg", chash="E")]
+RECORDS = [
+    rec("/p/a.jpg", chash="A"),
+    rec("/p/a2.jpg", chash="A"),
+    rec("/p/b.jpg", chash="B"),
+    rec("/p/c.jpg", chash="C"),
+    rec("/p/d.jpg", chash="D"),
+    rec("/p/e.jpg", chash="E"),
+]
 
 
 def test_store_add_list_remove_clear_and_reopen(tmp_path):
@@ -28,8 +34,10 @@ def test_store_add_list_remove_clear_and_reopen(tmp_path):
     with DecisionStore(path) as store:
         listed = store.list()
         assert [(d.id, d.kind, sorted(d.hashes)) for d in listed] == [
-            (first, Kind.NOT_DUPLICATE, ["A", "B"]), (second, Kind.KEEP_ALL, ["C", "D"]),
-            (third, Kind.KEEP_ALL, ["A"])]
+            (first, Kind.NOT_DUPLICATE, ["A", "B"]),
+            (second, Kind.KEEP_ALL, ["C", "D"]),
+            (third, Kind.KEEP_ALL, ["A"]),
+        ]
         assert listed[0].paths == ("/p/a.jpg", "/p/b.jpg")
         assert store.remove(second) and not store.remove(second)
         assert store.clear() == 2 and store.list() == []
@@ -51,8 +59,10 @@ def test_not_a_duplicate_pair_is_split_out_of_its_group():
 def test_not_a_duplicate_over_a_whole_group_removes_it_but_keeps_byte_copies():
     index = DecisionIndex([_decision(1, Kind.NOT_DUPLICATE, "A", "B", "C")])
     out = apply([group(1, Tier.NEAR, 0, 1, 2, 3), group(2, Tier.EXACT, 4, 5)], RECORDS, index=index)
-    assert [(g.indices, g.tier, g.why) for g in out] == [((0, 1), Tier.EXACT, ("same bytes",)),
-                                                          ((4, 5), Tier.EXACT, ())]
+    assert [(g.indices, g.tier, g.why) for g in out] == [
+        ((0, 1), Tier.EXACT, ("same bytes",)),
+        ((4, 5), Tier.EXACT, ()),
+    ]
 
 
 def test_keep_all_hides_the_group_until_new_content_joins_it():
@@ -68,7 +78,9 @@ def test_split_parts_get_similarities_to_their_own_keeper_and_the_policy_picks_k
     emb[:, 0] = 1.0
     emb[2] = [0.0, 1.0, 0.0]  # B
     emb[4] = [0.0, 0.6, 0.8]  # D: cosine 0.6 to B
-    index = DecisionIndex([_decision(1, Kind.NOT_DUPLICATE, "A", "B"), _decision(2, Kind.NOT_DUPLICATE, "A", "D")])
+    index = DecisionIndex(
+        [_decision(1, Kind.NOT_DUPLICATE, "A", "B"), _decision(2, Kind.NOT_DUPLICATE, "A", "D")]
+    )
     g = group(1, Tier.NEAR, 0, 2, 3, 4)
     out = apply([g], records, index=index, embeddings=emb, policy=KeeperPolicy.parse("folder:/p/x"))
     # Greedy in member order: A takes C; B and D (both ruled out with A) form their own group.
@@ -100,10 +112,13 @@ def test_decisions_survive_a_rename_and_hide_the_pair_in_later_scans(tmp_path, f
     assert len(second.records) == 3
     # The byte copies still group; the pair the user ruled out does not.
     assert [sorted(os.path.basename(second.records[i].path) for i in g.indices) for g in second.groups] == [
-        ["b.jpg", "other name.jpg"]]
+        ["b.jpg", "other name.jpg"]
+    ]
     assert second.groups[0].tier is Tier.EXACT
-    unfiltered = scan(ScanSettings(roots=(str(root),), cache_path=str(tmp_path / "cache.db"),
-                                   use_decisions=False), embedder=fake_embedder)
+    unfiltered = scan(
+        ScanSettings(roots=(str(root),), cache_path=str(tmp_path / "cache.db"), use_decisions=False),
+        embedder=fake_embedder,
+    )
     assert len(unfiltered.groups[0].members) == 3
 
 

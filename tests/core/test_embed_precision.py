@@ -78,8 +78,9 @@ def test_fp32_embedding_equals_torchvision_avgpool_features(random_resnet):
         torch.manual_seed(0)
         reference = resnet34(weights=None).eval()
     ours = build_resnet34().state_dict()
-    assert {k: v.shape for k, v in ours.items()} == {k: v.shape for k, v in reference.state_dict().items()}, \
+    assert {k: v.shape for k, v in ours.items()} == {k: v.shape for k, v in reference.state_dict().items()}, (
         "torchvision checkpoints must load unchanged"
+    )
     reference.fc = torch.nn.Identity()
     x = _sample_inputs()
     with torch.inference_mode():

@@ -27,8 +27,10 @@ def make_truth(tmp_path: Path) -> ev.Truth:
         "c/frame0.jpg": ("C#0", "original", "same", "C"),
         "c/frame1.jpg": ("C#1", "original", "same", "C"),
     }
-    doc = {"root": str(tmp_path), "files": {p: dict(zip(("source", "transform", "kind", "family"), v))
-                                            for p, v in files.items()}}
+    doc = {
+        "root": str(tmp_path),
+        "files": {p: dict(zip(("source", "transform", "kind", "family"), v)) for p, v in files.items()},
+    }
     path = tmp_path / "truth.json"
     path.write_text(json.dumps(doc))
     return ev.Truth.load(path)
@@ -40,9 +42,11 @@ def p(tmp_path: Path, rel: str) -> str:
 
 def test_perfect_grouping_scores_one(tmp_path):
     truth = make_truth(tmp_path)
-    groups = [("near", [p(tmp_path, "a/original.jpg"), p(tmp_path, "a/resize50.jpg"), p(tmp_path, "a/crop.jpg")]),
-              ("near", [p(tmp_path, "b/original.jpg"), p(tmp_path, "b/jpeg30.jpg")]),
-              ("similar", [p(tmp_path, "c/frame0.jpg"), p(tmp_path, "c/frame1.jpg")])]
+    groups = [
+        ("near", [p(tmp_path, "a/original.jpg"), p(tmp_path, "a/resize50.jpg"), p(tmp_path, "a/crop.jpg")]),
+        ("near", [p(tmp_path, "b/original.jpg"), p(tmp_path, "b/jpeg30.jpg")]),
+        ("similar", [p(tmp_path, "c/frame0.jpg"), p(tmp_path, "c/frame1.jpg")]),
+    ]
     s = ev.score_groups(truth, groups)
     assert (s.precision, s.recall, s.f1) == (1.0, 1.0, 1.0)
     assert s.true_pairs == 4  # 3 in A, 1 in B; the mirror is outside the default subset
@@ -53,9 +57,11 @@ def test_perfect_grouping_scores_one(tmp_path):
 
 def test_wrong_merge_and_missed_copy(tmp_path):
     truth = make_truth(tmp_path)
-    groups = [("near", [p(tmp_path, "a/original.jpg"), p(tmp_path, "a/resize50.jpg")]),
-              ("near", [p(tmp_path, "c/frame0.jpg"), p(tmp_path, "c/frame1.jpg")]),
-              ("exact", [p(tmp_path, "b/original.jpg"), p(tmp_path, "b/jpeg30.jpg")])]
+    groups = [
+        ("near", [p(tmp_path, "a/original.jpg"), p(tmp_path, "a/resize50.jpg")]),
+        ("near", [p(tmp_path, "c/frame0.jpg"), p(tmp_path, "c/frame1.jpg")]),
+        ("exact", [p(tmp_path, "b/original.jpg"), p(tmp_path, "b/jpeg30.jpg")]),
+    ]
     s = ev.score_groups(truth, groups)
     assert s.correct_pairs == 2 and s.predicted_pairs == 3
     assert s.precision == pytest.approx(2 / 3)
@@ -83,9 +89,18 @@ def test_rotated_files_count_only_in_the_everything_subset(tmp_path):
 
 def test_reads_the_scan_json_contract(tmp_path):
     truth = make_truth(tmp_path)
-    report = {"groups": [{"tier": "near", "files": [{"path": p(tmp_path, "b/original.jpg")},
-                                                    {"path": p(tmp_path, "b/jpeg30.jpg")},
-                                                    {"path": "/elsewhere/not-in-truth.jpg"}]}]}
+    report = {
+        "groups": [
+            {
+                "tier": "near",
+                "files": [
+                    {"path": p(tmp_path, "b/original.jpg")},
+                    {"path": p(tmp_path, "b/jpeg30.jpg")},
+                    {"path": "/elsewhere/not-in-truth.jpg"},
+                ],
+            }
+        ]
+    }
     path = tmp_path / "report.json"
     path.write_text(json.dumps(report))
     groups = ev.report_groups(path)

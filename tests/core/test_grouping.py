@@ -24,10 +24,22 @@ def unit(x):
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
-def record(name: str, *, content: str | None = None, width: int = 400, size: int = 1000,
-           phash: int | None = None, taken: str | None = None, camera: str | None = None) -> ImageRecord:
-    return ImageRecord(FileRef(f"/lib/{name}.jpg", size, 0), content or name,
-                       ImageFacts(width, 300, "JPEG", taken, camera), phash)
+def record(
+    name: str,
+    *,
+    content: str | None = None,
+    width: int = 400,
+    size: int = 1000,
+    phash: int | None = None,
+    taken: str | None = None,
+    camera: str | None = None,
+) -> ImageRecord:
+    return ImageRecord(
+        FileRef(f"/lib/{name}.jpg", size, 0),
+        content or name,
+        ImageFacts(width, 300, "JPEG", taken, camera),
+        phash,
+    )
 
 
 @pytest.fixture
@@ -50,7 +62,7 @@ def truth(monkeypatch):
 
 
 def _ids(photo_id: str) -> set[str]:
-    """"x+y": a picture that holds both photo x and photo y (say, a collage of two crops), so
+    """ "x+y": a picture that holds both photo x and photo y (say, a collage of two crops), so
     the stand-in check can be intransitive, as the real one is."""
     return set(photo_id.split("+"))
 
@@ -67,8 +79,11 @@ def build(truth, spec: list[tuple[str, str, np.ndarray]], **kw):
 
 
 def members(groups, records, tiers=None):
-    return [{records[i].path.split("/")[-1][:-4] for i in g.indices} for g in groups
-            if tiers is None or g.tier in tiers]
+    return [
+        {records[i].path.split("/")[-1][:-4] for i in g.indices}
+        for g in groups
+        if tiers is None or g.tier in tiers
+    ]
 
 
 def arc(angle: float) -> np.ndarray:
@@ -82,8 +97,9 @@ def arc(angle: float) -> np.ndarray:
 
 def test_a_chain_through_a_non_anchor_is_not_merged(truth):
     ab, bc = np.arccos(0.96), np.arccos(0.95)  # A~B 0.96, B~C 0.95, A~C only ~0.83
-    records, emb = build(truth, [("a", "x", arc(0)), ("b", "x+y", arc(ab)), ("c", "y", arc(ab + bc))],
-                         a={"width": 800})  # a: the largest photo, so the anchor and the keeper
+    records, emb = build(
+        truth, [("a", "x", arc(0)), ("b", "x+y", arc(ab)), ("c", "y", arc(ab + bc))], a={"width": 800}
+    )  # a: the largest photo, so the anchor and the keeper
     groups = group_records(records, emb, Thresholds(near=0.9, similar=0.8))
     dups = members(groups, records, DUPLICATE_TIERS)
     assert dups == [{"a", "b"}]  # the pixels tie c to b but not to the anchor a: never {a, b, c}
@@ -98,8 +114,9 @@ def test_the_cosine_finds_candidates_and_the_anchor_check_is_by_pixels(truth):
     through b, then confirmed by the pixel check against a (a letterboxed or heavily cropped
     copy looks different to a CNN, not to the pixels)."""
     ab, bc = np.arccos(0.96), np.arccos(0.95)
-    records, emb = build(truth, [("a", "x", arc(0)), ("b", "x", arc(ab)), ("c", "x", arc(ab + bc))],
-                         a={"width": 800})
+    records, emb = build(
+        truth, [("a", "x", arc(0)), ("b", "x", arc(ab)), ("c", "x", arc(ab + bc))], a={"width": 800}
+    )
     groups = group_records(records, emb, Thresholds(near=0.9, similar=0.8))
     assert members(groups, records, DUPLICATE_TIERS) == [{"a", "b", "c"}]
     near = next(g for g in groups if g.tier is Tier.NEAR)
@@ -110,8 +127,9 @@ def test_two_copies_of_the_anchor_share_its_group(truth):
     """Two crops of one original do not match each other, yet both are that original: the
     stated anchor rule puts them in the original's group."""
     ab, bc = np.arccos(0.96), np.arccos(0.95)
-    records, emb = build(truth, [("a", "x", arc(0)), ("b", "x", arc(ab)), ("c", "x", arc(ab + bc))],
-                         b={"width": 800})  # b: the largest photo, the anchor; a and c are copies of it
+    records, emb = build(
+        truth, [("a", "x", arc(0)), ("b", "x", arc(ab)), ("c", "x", arc(ab + bc))], b={"width": 800}
+    )  # b: the largest photo, the anchor; a and c are copies of it
     groups = group_records(records, emb, Thresholds(near=0.9, similar=0.8))
     assert members(groups, records, DUPLICATE_TIERS) == [{"a", "b", "c"}]
     group = next(g for g in groups if g.tier in DUPLICATE_TIERS)
@@ -163,11 +181,16 @@ def test_groups_never_hold_a_pair_below_their_tier(truth, seed, near, gap):
                 dup_of[i] = g.keep_index
             # The stated anchor rule: every member is a pixel-confirmed copy of the group's
             # largest photo, and joined through a pair at or above `near`.
-            anchor = min(idx, key=lambda i: (-records[i].facts.pixels, -records[i].file.size, records[i].path))
+            anchor = min(
+                idx, key=lambda i: (-records[i].facts.pixels, -records[i].file.size, records[i].path)
+            )
             for i in idx:
                 assert photo[records[i].path] == photo[records[anchor].path]
-                assert any(cos[i, j] >= near - 1e-6 or records[i].content_hash == records[j].content_hash
-                           for j in idx if j != i)
+                assert any(
+                    cos[i, j] >= near - 1e-6 or records[i].content_hash == records[j].content_hash
+                    for j in idx
+                    if j != i
+                )
             assert g.min_similarity <= min(cos[i, j] for i, j in pairs) + 1e-5  # reported honestly
         else:
             for i, j in pairs:
@@ -184,14 +207,26 @@ def test_groups_never_hold_a_pair_below_their_tier(truth, seed, near, gap):
 def test_tiers_exact_pixels_near_and_the_weakest_pair_decides(truth):
     _, pixels = truth
     v = unit(np.random.default_rng(0).standard_normal(DIM))
-    spec = [("a", "a", v), ("a2", "a", v), ("b", "b", -v), ("b_meta", "b", -v),
-            ("c", "c", arc(0)), ("c_meta", "c", arc(0)), ("c_small", "c", arc(0.1))]
+    spec = [
+        ("a", "a", v),
+        ("a2", "a", v),
+        ("b", "b", -v),
+        ("b_meta", "b", -v),
+        ("c", "c", arc(0)),
+        ("c_meta", "c", arc(0)),
+        ("c_small", "c", arc(0.1)),
+    ]
     records, emb = build(truth, spec, a2={"content": "a"}, c={"width": 900})
-    pixels.update({frozenset(("/lib/b.jpg", "/lib/b_meta.jpg")), frozenset(("/lib/c.jpg", "/lib/c_meta.jpg"))})
+    pixels.update(
+        {frozenset(("/lib/b.jpg", "/lib/b_meta.jpg")), frozenset(("/lib/c.jpg", "/lib/c_meta.jpg"))}
+    )
     groups = group_records(records, emb, Thresholds(near=0.9, similar=0.8))
     tiers = {frozenset(m): g.tier for m, g in zip(members(groups, records), groups)}
-    assert tiers == {frozenset({"a", "a2"}): Tier.EXACT, frozenset({"b", "b_meta"}): Tier.PIXELS,
-                     frozenset({"c", "c_meta", "c_small"}): Tier.NEAR}
+    assert tiers == {
+        frozenset({"a", "a2"}): Tier.EXACT,
+        frozenset({"b", "b_meta"}): Tier.PIXELS,
+        frozenset({"c", "c_meta", "c_small"}): Tier.NEAR,
+    }
     exact = next(g for g in groups if g.tier is Tier.EXACT)
     assert exact.why == ("same bytes",) and exact.min_similarity == 1.0
     near = next(g for g in groups if g.tier is Tier.NEAR)
@@ -202,8 +237,12 @@ def test_byte_copies_ride_with_their_twin_and_similar_uses_the_keeper(truth):
     rng = np.random.default_rng(1)
     scene = rng.standard_normal(DIM)
     shot1, shot2 = scene + 0.2 * rng.standard_normal(DIM), scene + 0.2 * rng.standard_normal(DIM)
-    spec = [("s1", "s1", shot1), ("s1_copy", "s1", shot1), ("s1_small", "s1", shot1 + 0.05 * rng.standard_normal(DIM)),
-            ("s2", "s2", shot2)]
+    spec = [
+        ("s1", "s1", shot1),
+        ("s1_copy", "s1", shot1),
+        ("s1_small", "s1", shot1 + 0.05 * rng.standard_normal(DIM)),
+        ("s2", "s2", shot2),
+    ]
     records, emb = build(truth, spec, s1_copy={"content": "s1"}, s1={"width": 900, "size": 5000})
     cos = float(unit(shot1) @ unit(shot2))
     groups = group_records(records, emb, Thresholds(near=0.97, similar=min(0.9, cos - 0.01)))
@@ -217,7 +256,10 @@ def test_byte_copies_ride_with_their_twin_and_similar_uses_the_keeper(truth):
 def test_big_clusters_are_split_and_flagged(truth):
     rng = np.random.default_rng(2)
     base = rng.standard_normal(DIM)
-    spec = [(f"f{k:03d}", "same", base + 0.01 * rng.standard_normal(DIM)) for k in range(grouping.MAX_DUPLICATE_GROUP + 10)]
+    spec = [
+        (f"f{k:03d}", "same", base + 0.01 * rng.standard_normal(DIM))
+        for k in range(grouping.MAX_DUPLICATE_GROUP + 10)
+    ]
     records, emb = build(truth, spec)
     groups = group_records(records, emb, Thresholds(near=0.9, similar=0.8))
     dups = [g for g in groups if g.tier in DUPLICATE_TIERS]
@@ -263,7 +305,9 @@ def test_regrouping_is_deterministic_and_equals_a_fresh_grouping(truth):
     assert regrouper.group(a) == first
     assert group_records(records, emb, a) == first
     assert Regrouper(records, emb, floor=0.6).group(b) == regrouper.group(b)
-    assert regrouper.group(Thresholds(near=0.9, similar=0.5)) == group_records(records, emb, Thresholds(0.9, 0.5))
+    assert regrouper.group(Thresholds(near=0.9, similar=0.5)) == group_records(
+        records, emb, Thresholds(0.9, 0.5)
+    )
 
 
 def test_the_lsh_path_groups_like_the_exact_one(truth):
@@ -279,8 +323,10 @@ def test_scan_groups_the_library_fixture(library, fake_embedder, tmp_path):
     from photofind.core.pipeline import scan
     from photofind.core.types import ScanSettings
 
-    result = scan(ScanSettings(roots=(str(library["root"]),), cache_path=str(tmp_path / "c.db"), calibrate=False),
-                  embedder=fake_embedder)
+    result = scan(
+        ScanSettings(roots=(str(library["root"]),), cache_path=str(tmp_path / "c.db"), calibrate=False),
+        embedder=fake_embedder,
+    )
     dups = [{result.records[i].path for i in g.indices} for g in result.groups if g.tier in DUPLICATE_TIERS]
     for want in library["expected_groups"]:
         assert {str(p) for p in want} in dups
@@ -302,8 +348,14 @@ def test_a_letterboxed_copy_never_anchors_the_group(tmp_path):
     for k, (name, im) in enumerate(files.items()):
         path = tmp_path / f"{name}.png"
         im.save(path)
-        records.append(ImageRecord(FileRef(str(path), path.stat().st_size, 0), name,
-                                   ImageFacts(im.width, im.height, "PNG", None, None), k))
+        records.append(
+            ImageRecord(
+                FileRef(str(path), path.stat().st_size, 0),
+                name,
+                ImageFacts(im.width, im.height, "PNG", None, None),
+                k,
+            )
+        )
     emb = unit(np.stack([arc(0), arc(0.01), arc(0.02)]))
     regrouper = Regrouper(records, emb, floor=0.9)
     groups = regrouper.group(Thresholds(near=0.9, similar=0.95))

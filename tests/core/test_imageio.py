@@ -20,7 +20,9 @@ def test_exif_orientation_is_applied(tmp_path):
 
 
 def test_exif_date_and_camera(tmp_path):
-    path = f.with_exif(f.make_scene(8, (64, 48)), tmp_path / "x.jpg", "2021:06:05 14:03:09", "Canon", "Canon EOS R6")
+    path = f.with_exif(
+        f.make_scene(8, (64, 48)), tmp_path / "x.jpg", "2021:06:05 14:03:09", "Canon", "Canon EOS R6"
+    )
     d = decode_file(str(path))
     assert d.facts.taken == "2021-06-05T14:03:09"
     assert d.facts.camera == "Canon EOS R6"

@@ -34,9 +34,11 @@ def lib(tmp_path):
     paths = sorted(str(p) for p in root.rglob("*.jpg"))
     records = [kit.record(p) for p in paths]
     n = {os.path.relpath(p, root): i for i, p in enumerate(paths)}
-    groups = [(Tier.EXACT, [n["a.jpg"], n["copies/a copy.jpg"], n["copies/sub/a (2).jpg"]]),
-              (Tier.EXACT, [n["b.jpg"], n["copies/b copy.jpg"]]),
-              (Tier.NEAR, [n["c.jpg"], n["copies/c small.jpg"]])]
+    groups = [
+        (Tier.EXACT, [n["a.jpg"], n["copies/a copy.jpg"], n["copies/sub/a (2).jpg"]]),
+        (Tier.EXACT, [n["b.jpg"], n["copies/b copy.jpg"]]),
+        (Tier.NEAR, [n["c.jpg"], n["copies/c small.jpg"]]),
+    ]
     return root, kit.result(records, groups, [root])
 
 
@@ -89,8 +91,10 @@ def test_undo_restores_every_byte(lib, tmp_path, action):
     assert {p: os.stat(root / p).st_mtime_ns for p in before} == stats
     assert all(os.stat(root / p).st_nlink == 1 for p in before)  # hard links really undone
     assert kit.trash_entries(tmp_path / "xdg-data") == []
-    assert not (tmp_path / "xdg-data" / "Trash" / "info").exists() or \
-        os.listdir(tmp_path / "xdg-data" / "Trash" / "info") == []
+    assert (
+        not (tmp_path / "xdg-data" / "Trash" / "info").exists()
+        or os.listdir(tmp_path / "xdg-data" / "Trash" / "info") == []
+    )
     if action is Action.MOVE:
         assert os.listdir(tmp_path / "dups") == []  # folders the move made are tidied away
     assert Journal().batches()[0].state == "undone"
@@ -181,8 +185,14 @@ def test_a_batch_killed_mid_way_can_be_undone_completely(lib, tmp_path):
     root, _res = lib
     before = kit.snapshot(root)
     env = {**os.environ, CRASH_AFTER_ENV: "2"}
-    proc = subprocess.run([sys.executable, "-c", CRASHING_RUN, str(root)], env=env, capture_output=True,
-                          text=True, cwd=os.getcwd(), timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", CRASHING_RUN, str(root)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=os.getcwd(),
+        timeout=60,
+    )
     assert proc.returncode == 86, proc.stderr
     assert "not reached" not in proc.stdout
     gone = set(before) - set(kit.snapshot(root))

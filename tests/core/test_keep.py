@@ -55,21 +55,33 @@ def test_preferred_folders_in_the_order_given(tmp_path):
     assert keeper(files, "folder:/lib/originals") == "/lib/originals/sub/x.jpg"
     assert keeper(files, "folder:/lib/edits|/lib/originals") == "/lib/edits/x.jpg"
     # A folder whose name only starts like the preferred one does not count as inside it.
-    assert keeper([rec("/lib/originals-old/x.jpg"), rec("/lib/z/x.jpg")], "folder:/lib/originals,shortest") \
+    assert (
+        keeper([rec("/lib/originals-old/x.jpg"), rec("/lib/z/x.jpg")], "folder:/lib/originals,shortest")
         == "/lib/z/x.jpg"
+    )
 
 
-@pytest.mark.parametrize("edited", [
-    "IMG_0001 copy.jpg", "IMG_0001 - Copy.jpg", "IMG_0001 - Copy (2).jpg", "IMG_0001 (1).jpg",
-    "IMG_0001-edited.jpg", "IMG_0001_Edit.jpg", "Copy of IMG_0001.jpg", "IMG_0001 Kopie.jpg",
-])
+@pytest.mark.parametrize(
+    "edited",
+    [
+        "IMG_0001 copy.jpg",
+        "IMG_0001 - Copy.jpg",
+        "IMG_0001 - Copy (2).jpg",
+        "IMG_0001 (1).jpg",
+        "IMG_0001-edited.jpg",
+        "IMG_0001_Edit.jpg",
+        "Copy of IMG_0001.jpg",
+        "IMG_0001 Kopie.jpg",
+    ],
+)
 def test_unedited_name_beats_copies_and_edits(edited):
     assert edit_markers(f"/p/{edited}") >= 1
     assert keeper([rec(f"/p/{edited}"), rec("/p/zz/IMG_0001.jpg")], "unedited") == "/p/zz/IMG_0001.jpg"
 
 
-@pytest.mark.parametrize("name", ["IMG_0001.jpg", "copyright.jpg", "photocopy.jpg", "DSC_1 2019.jpg",
-                                  "editorial.jpg"])
+@pytest.mark.parametrize(
+    "name", ["IMG_0001.jpg", "copyright.jpg", "photocopy.jpg", "DSC_1 2019.jpg", "editorial.jpg"]
+)
 def test_ordinary_names_carry_no_edit_marker(name):
     assert edit_markers(f"/p/{name}") == 0
 
@@ -90,7 +102,10 @@ def test_format_order_default_and_configured():
 
 
 def test_shortest_path():
-    assert keeper([rec("/p/deep/er/x.jpg"), rec("/p/longer-name.jpg"), rec("/p/x.jpg")], "shortest") == "/p/x.jpg"
+    assert (
+        keeper([rec("/p/deep/er/x.jpg"), rec("/p/longer-name.jpg"), rec("/p/x.jpg")], "shortest")
+        == "/p/x.jpg"
+    )
 
 
 def test_final_tie_is_the_path_so_order_of_input_never_matters():
@@ -127,20 +142,31 @@ def test_pick_keeper_and_default_key_keep_their_old_contract():
 
 def test_parse_aliases_arguments_and_round_trip():
     rules = parse_rules(" Resolution , largest,oldest-file, folder:/a|/b ,format:heic>JPG,original,path ")
-    assert [r.name for r in rules] == ["resolution", "size", "mtime", "folder", "format", "unedited", "shortest"]
+    assert [r.name for r in rules] == [
+        "resolution",
+        "size",
+        "mtime",
+        "folder",
+        "format",
+        "unedited",
+        "shortest",
+    ]
     assert rules[3] == Rule("folder", ("/a", "/b"))
     assert rules[4] == Rule("format", ("heic", "jpeg"))
     assert parse_rules(format_rules(rules)) == rules
     assert format_rules(parse_rules("")) == DEFAULT_CHAIN
 
 
-@pytest.mark.parametrize("text, message", [
-    ("resolution,biggest", "unknown keeper rule 'biggest'"),
-    ("folder:", "needs a folder"),
-    ("size:3", "takes no argument"),
-    ("format:>", "needs an order"),
-    (",,", "empty"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("resolution,biggest", "unknown keeper rule 'biggest'"),
+        ("folder:", "needs a folder"),
+        ("size:3", "takes no argument"),
+        ("format:>", "needs an order"),
+        (",,", "empty"),
+    ],
+)
 def test_parse_errors_say_what_is_wrong(text, message):
     with pytest.raises(RuleError, match=message):
         parse_rules(text)
@@ -177,4 +203,7 @@ def test_protected_folders_are_recognised_through_folder_symlinks(tmp_path):
     inside = rec(str(real / "x.jpg"), width=1, height=1)
     outside = rec(str(tmp_path / "photos" / "x.jpg"), width=100, height=100)
     assert keeper([inside, outside], "resolution", protected=[str(tmp_path / "shortcut")]) == inside.path
-    assert keeper([inside, outside], "resolution", protected=[str(tmp_path / "shortcut" / "sub")]) == outside.path
+    assert (
+        keeper([inside, outside], "resolution", protected=[str(tmp_path / "shortcut" / "sub")])
+        == outside.path
+    )

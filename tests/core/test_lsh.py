@@ -31,8 +31,16 @@ def unit(x: np.ndarray) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
 
 
-def library(n: int, planted: int, *, dim: int = 64, anisotropic: bool = False, seed: int = 0,
-            lo: float = 0.90, hi: float = 0.99) -> tuple[np.ndarray, set[tuple[int, int]]]:
+def library(
+    n: int,
+    planted: int,
+    *,
+    dim: int = 64,
+    anisotropic: bool = False,
+    seed: int = 0,
+    lo: float = 0.90,
+    hi: float = 0.99,
+) -> tuple[np.ndarray, set[tuple[int, int]]]:
     """Unit vectors with `planted` pairs at cosine lo..hi. Anisotropic: a shared positive mean
     and a decaying spectrum, so unrelated vectors sit at cosine ~0.5 as ReLU features do."""
     rng = np.random.default_rng(seed)
@@ -58,8 +66,12 @@ def as_set(p: Pairs) -> set[tuple[int, int]]:
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**31), bits=st.integers(1, 32), tables=st.integers(1, 5),
-       scale=st.floats(0.01, 100.0))
+@given(
+    seed=st.integers(0, 2**31),
+    bits=st.integers(1, 32),
+    tables=st.integers(1, 5),
+    scale=st.floats(0.01, 100.0),
+)
 def test_key_is_the_signs_of_the_centred_projections(seed, bits, tables, scale):
     rng = np.random.default_rng(seed)
     dim = 16
@@ -199,4 +211,3 @@ def test_lsh_path_of_find_pairs_with_tuned_defaults():
     report = recall_check(x, found, 0.9, sample=4000)
     assert report.recall >= 0.97
     assert as_set(found) <= as_set(exact_pairs(x, 0.9))
-

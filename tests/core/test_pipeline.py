@@ -18,9 +18,7 @@ def _settings(library, cache_path, **kw):
 
 
 def _dup_groups(result):
-    return [
-        {result.records[i].path for i in g.indices} for g in result.groups if g.tier in DUPLICATE_TIERS
-    ]
+    return [{result.records[i].path for i in g.indices} for g in result.groups if g.tier in DUPLICATE_TIERS]
 
 
 def test_groups_and_skips(library, cache_path, fake_embedder):
@@ -45,7 +43,9 @@ def test_byte_copies_form_an_exact_group_without_other_files(tmp_path, cache_pat
     a = f.save(f.make_scene(1), tmp_path / "lib" / "a.jpg")
     f.copy(a, tmp_path / "lib" / "a2.jpg")
     f.save(f.make_scene(2), tmp_path / "lib" / "b.jpg")
-    result = scan(ScanSettings(roots=(str(tmp_path / "lib"),), cache_path=str(cache_path)), embedder=fake_embedder)
+    result = scan(
+        ScanSettings(roots=(str(tmp_path / "lib"),), cache_path=str(cache_path)), embedder=fake_embedder
+    )
     exact = [g for g in result.groups if g.tier == Tier.EXACT]
     assert len(exact) == 1 and len(exact[0].members) == 2
     assert exact[0].min_similarity == 1.0

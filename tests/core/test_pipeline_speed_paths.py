@@ -36,7 +36,9 @@ def counted_decodes(monkeypatch):
     return calls
 
 
-def test_copy_of_embedded_bytes_is_neither_decoded_nor_embedded(tmp_path, cache_path, fake_embedder, counted_decodes):
+def test_copy_of_embedded_bytes_is_neither_decoded_nor_embedded(
+    tmp_path, cache_path, fake_embedder, counted_decodes
+):
     root = tmp_path / "lib"
     original = f.save(f.make_scene(5), root / "a.jpg")
     f.save(f.make_scene(6), root / "b.jpg")
@@ -55,7 +57,9 @@ def test_copy_of_embedded_bytes_is_neither_decoded_nor_embedded(tmp_path, cache_
     i, j = [k for k, r in enumerate(second.records) if r.path in (str(copy), str(original))]
     assert np.array_equal(second.embeddings[i], second.embeddings[j])
     assert np.array_equal(second.thumbs[i], second.thumbs[j]), "the copy's thumbnail comes from the cache"
-    assert any({second.records[m].path for m in g.indices} == {str(copy), str(original)} for g in second.groups)
+    assert any(
+        {second.records[m].path for m in g.indices} == {str(copy), str(original)} for g in second.groups
+    )
     assert first.embeddings.shape[0] == 2
 
 
@@ -104,7 +108,9 @@ def test_reads_in_flight_are_bounded(tmp_path, cache_path, fake_embedder, monkey
             return False
 
     watch = Watch()
-    result = scan(_settings(root, cache_path, batch_size=4), embedder=fake_embedder, workers=2, progress=watch)
+    result = scan(
+        _settings(root, cache_path, batch_size=4), embedder=fake_embedder, workers=2, progress=watch
+    )
     assert len(result.records) == 40
     window = max(2 * 4, 4 * 2)
     assert 0 < watch.ahead <= window, "memory is flat: the readers never run ahead of the window"
@@ -133,7 +139,9 @@ def quiet_machine(monkeypatch):
     monkeypatch.setattr(ingest.os, "getloadavg", lambda: (0.0, 0.0, 0.0), raising=False)
 
 
-def test_torch_threads_are_budgeted_and_restored(library, cache_path, fake_embedder, monkeypatch, quiet_machine):
+def test_torch_threads_are_budgeted_and_restored(
+    library, cache_path, fake_embedder, monkeypatch, quiet_machine
+):
     monkeypatch.setattr(ingest, "usable_cores", lambda: 2)
     embedder = ThreadRecordingEmbedder(fake_embedder)
     scan(_settings(library["root"], cache_path, batch_size=2), embedder=embedder)

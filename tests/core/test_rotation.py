@@ -53,8 +53,9 @@ def test_dihedral_variants_are_the_eight_symmetries():
     assert np.array_equal(dihedral(x, 4), np.fliplr(x))
 
 
-@pytest.mark.parametrize("name, why", [("rot90", "rotated"), ("rot180", "rotated"), ("rot270", "rotated"),
-                                       ("mirror", "mirrored")])
+@pytest.mark.parametrize(
+    "name, why", [("rot90", "rotated"), ("rot180", "rotated"), ("rot270", "rotated"), ("mirror", "mirrored")]
+)
 def test_turned_copies_match_only_when_asked(tmp_path, scene, name, why):
     original = write(tmp_path / "original", d.encode(scene))
     turned = write(tmp_path / name, d.encode(scene.transpose(TURNS[name]), quality=80))
@@ -64,14 +65,18 @@ def test_turned_copies_match_only_when_asked(tmp_path, scene, name, why):
 
 def test_rotation_search_still_rejects_different_photos(tmp_path):
     a = write(tmp_path / "a", d.encode(factory.make_scene(31, (480, 360))))
-    b = write(tmp_path / "b", d.encode(factory.make_scene(32, (480, 360)).transpose(Image.Transpose.ROTATE_90)))
+    b = write(
+        tmp_path / "b", d.encode(factory.make_scene(32, (480, 360)).transpose(Image.Transpose.ROTATE_90))
+    )
     assert check(a, b, rotations=True) is None
 
 
 def test_variant_candidates_pair_a_rotated_copy(tmp_path, scene):
-    paths = [write(tmp_path / "a", d.encode(scene)),
-             write(tmp_path / "b", d.encode(factory.make_scene(40, (640, 480)))),
-             write(tmp_path / "c", d.encode(scene.transpose(Image.Transpose.ROTATE_270)))]
+    paths = [
+        write(tmp_path / "a", d.encode(scene)),
+        write(tmp_path / "b", d.encode(factory.make_scene(40, (640, 480)))),
+        write(tmp_path / "c", d.encode(scene.transpose(Image.Transpose.ROTATE_270))),
+    ]
     thumbs = [record(p)[1] for p in paths]
     upright = np.array([phash_of_thumb(t) for t in thumbs], dtype=np.uint64)
     variants = np.stack([dihedral_phashes(t) for t in thumbs])
@@ -110,5 +115,7 @@ def test_tilt_turns_like_the_photo():
     inner = (slice(16, 48), slice(16, 48))  # away from the corners the turn leaves empty
     assert np.corrcoef(got[inner].ravel(), expected[inner].ravel())[0, 1] > 0.9
     wrong = verify.tilt(squashed, -6.0, aspect=2.0)
-    assert np.corrcoef(wrong[inner].ravel(), expected[inner].ravel())[0, 1] < np.corrcoef(
-        got[inner].ravel(), expected[inner].ravel())[0, 1]
+    assert (
+        np.corrcoef(wrong[inner].ravel(), expected[inner].ravel())[0, 1]
+        < np.corrcoef(got[inner].ravel(), expected[inner].ravel())[0, 1]
+    )

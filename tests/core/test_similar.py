@@ -42,7 +42,12 @@ def known():
 def test_results_are_ranked_by_cosine_with_tiers(known):
     q, records, emb = known
     hits = find_similar(q, records, emb, top=4, thresholds=Thresholds(near=0.9, similar=0.8))
-    assert [records[h.index].path for h in hits] == ["/lib/c99.jpg", "/lib/c95.jpg", "/lib/c85.jpg", "/lib/c50.jpg"]
+    assert [records[h.index].path for h in hits] == [
+        "/lib/c99.jpg",
+        "/lib/c95.jpg",
+        "/lib/c85.jpg",
+        "/lib/c50.jpg",
+    ]
     assert [round(h.similarity, 4) for h in hits] == [0.99, 0.95, 0.85, 0.5]
     assert [h.tier for h in hits] == [Tier.NEAR, Tier.NEAR, Tier.SIMILAR, None]  # an embedding has no pixels
     assert len(find_similar(q, records, emb, top=50)) == 5  # the row without an embedding never shows
@@ -52,11 +57,16 @@ def test_a_library_query_is_left_out_and_its_byte_copies_come_first(known, monke
     q, records, emb = known
     records = records + [rec("query"), rec("query_copy", content="query")]
     emb = np.concatenate([emb, [q, q]])
-    monkeypatch.setattr(verify, "pixel_check", lambda a, b, ta, tb, **kw: "resized" if b.path.endswith("c99.jpg") else None)
+    monkeypatch.setattr(
+        verify, "pixel_check", lambda a, b, ta, tb, **kw: "resized" if b.path.endswith("c99.jpg") else None
+    )
     thumbs = np.zeros((len(records), 32, 32), np.uint8)
     hits = find_similar("/lib/query.jpg", records, emb, top=3, thumbs=thumbs, thresholds=Thresholds(0.9, 0.8))
     assert [(records[h.index].path, h.tier) for h in hits] == [
-        ("/lib/query_copy.jpg", Tier.EXACT), ("/lib/c99.jpg", Tier.NEAR), ("/lib/c95.jpg", Tier.SIMILAR)]
+        ("/lib/query_copy.jpg", Tier.EXACT),
+        ("/lib/c99.jpg", Tier.NEAR),
+        ("/lib/c95.jpg", Tier.SIMILAR),
+    ]
     assert hits[0].similarity == 1.0
 
 
@@ -82,9 +92,13 @@ def test_search_result_for_the_gui_with_an_outside_query(library, fake_embedder,
     from photofind.core.pipeline import scan
     from photofind.core.types import ScanSettings
 
-    result = scan(ScanSettings(roots=(str(library["root"]),), cache_path=str(tmp_path / "c.db"), calibrate=False),
-                  embedder=fake_embedder)
-    outside = factory.save(factory.make_scene(22).resize((200, 150), Image.Resampling.LANCZOS), tmp_path / "q.jpg")
+    result = scan(
+        ScanSettings(roots=(str(library["root"]),), cache_path=str(tmp_path / "c.db"), calibrate=False),
+        embedder=fake_embedder,
+    )
+    outside = factory.save(
+        factory.make_scene(22).resize((200, 150), Image.Resampling.LANCZOS), tmp_path / "q.jpg"
+    )
     found = search_result(result, str(outside), 3, embedder=fake_embedder)
     p = library["paths"]
     assert {path for path, _s, _t in found} == {str(p["B"]), str(p["B_half"]), str(p["B_q40"])}
@@ -107,7 +121,9 @@ def test_shared_index_is_built_once_per_embeddings_array(monkeypatch):
     records = [rec(f"r{i}") for i in range(len(x))]
     built = []
     real = QueryIndex.build
-    monkeypatch.setattr(QueryIndex, "build", classmethod(lambda cls, v, t=None: built.append(1) or real(v, t)))
+    monkeypatch.setattr(
+        QueryIndex, "build", classmethod(lambda cls, v, t=None: built.append(1) or real(v, t))
+    )
     for k in range(3):
         assert find_similar(x[k], records, x, top=2, exact_below=100)[0].index == k
     assert built == [1]

@@ -27,7 +27,9 @@ def record(path: Path) -> tuple[ImageRecord, np.ndarray]:
     """What a scan knows about a file: facts, pHash and the 32x32 thumbnail."""
     data = path.read_bytes()
     decoded = decode_file(str(path))
-    rec = ImageRecord(FileRef(str(path), len(data), 0), content_hash(data), decoded.facts, phash(decoded.image))
+    rec = ImageRecord(
+        FileRef(str(path), len(data), 0), content_hash(data), decoded.facts, phash(decoded.image)
+    )
     return rec, gray_thumb(decoded.image, 32).astype(np.uint8)
 
 
@@ -84,8 +86,9 @@ def test_a_region_must_keep_the_inner_pictures_shape(scene):
     outer, inner = verify.detail_of_image(scene), verify.detail_of_image(stretched)
     free = align.find_containment(inner.prepared, outer.prepared, gate=verify.COARSE_GATE)
     assert free.score >= verify.DETAIL_NEAR
-    kept = align.find_containment(inner.prepared, outer.prepared, gate=verify.COARSE_GATE,
-                                  aspects=(inner.aspect, outer.aspect))
+    kept = align.find_containment(
+        inner.prepared, outer.prepared, gate=verify.COARSE_GATE, aspects=(inner.aspect, outer.aspect)
+    )
     assert kept.score < verify.DETAIL_NEAR
     x0, y0, x1, y1 = kept.region
     assert (x1 - x0) / (y1 - y0) == pytest.approx(1.0, abs=1e-6)  # same shape as the 4:3 inner in a 4:3 outer
@@ -160,7 +163,8 @@ def test_equal_pixels_is_not_decided_by_a_draft_decode(tmp_path, scene):
 
 def _random_hashes(n: int, rng) -> np.ndarray:
     return rng.integers(0, 2**63, size=n, dtype=np.int64).astype(np.uint64) * np.uint64(2) + rng.integers(
-        0, 2, size=n).astype(np.uint64)
+        0, 2, size=n
+    ).astype(np.uint64)
 
 
 def _flip(h: int, bits: list[int]) -> int:
@@ -172,7 +176,10 @@ def _flip(h: int, bits: list[int]) -> int:
 def test_phash_candidates_index_equals_brute_force(monkeypatch):
     rng = np.random.default_rng(3)
     base = _random_hashes(400, rng)
-    near = [_flip(int(h), rng.choice(64, size=int(rng.integers(0, 11)), replace=False).tolist()) for h in base[:150]]
+    near = [
+        _flip(int(h), rng.choice(64, size=int(rng.integers(0, 11)), replace=False).tolist())
+        for h in base[:150]
+    ]
     hashes = np.concatenate([base, np.array(near, dtype=np.uint64)])
     brute = verify.phash_candidates(hashes, 10)
     monkeypatch.setattr(verify, "_BRUTE_FORCE_MAX", 0)
@@ -222,7 +229,10 @@ def test_verified_groups_meet_at_the_original_and_never_chain(tmp_path, scene):
         write(tmp_path / "frame1", d.encode(frames[1])),
     ]
     jpeg = d.encode(factory.make_scene(77, (320, 240)))
-    paths += [write(tmp_path / "other", jpeg), write(tmp_path / "other_tagged", (d.with_metadata_change(jpeg[0]), "jpg"))]
+    paths += [
+        write(tmp_path / "other", jpeg),
+        write(tmp_path / "other_tagged", (d.with_metadata_change(jpeg[0]), "jpg")),
+    ]
     recs, thumbs = zip(*(record(p) for p in paths))
     assert verify.pixel_check(recs[1], recs[2], thumbs[1], thumbs[2]) is None
     groups = verified_groups(list(recs), np.stack(thumbs), combinations(range(len(paths)), 2))

@@ -42,14 +42,18 @@ def _dialog(qtbot, records, indices=(0, 1, 2), keeper=0, marked=(), **kwargs) ->
 def _cells(dialog: CompareDialog, label: str) -> list[tuple[str, bool]]:
     table = dialog.table
     row = next(r for r in range(table.rowCount()) if table.verticalHeaderItem(r).text() == label)
-    return [(table.item(row, c).text(), table.item(row, c).data(DiffRole)) for c in range(table.columnCount())]
+    return [
+        (table.item(row, c).text(), table.item(row, c).data(DiffRole)) for c in range(table.columnCount())
+    ]
 
 
 def test_metadata_shows_facts_and_highlights_differences_from_the_keeper(qtbot, records):
     dialog = _dialog(qtbot, records, similarities={0: 1.0, 1: 0.97, 2: 0.995})
 
     assert _cells(dialog, "Resolution") == [
-        ("480 × 360 (0.17 MP)", False), ("240 × 180 (0.04 MP)", True), ("480 × 360 (0.17 MP)", False),
+        ("480 × 360 (0.17 MP)", False),
+        ("240 × 180 (0.04 MP)", True),
+        ("480 × 360 (0.17 MP)", False),
     ]
     assert _cells(dialog, "Date taken") == [("2021-07-04  10:22:01", False), ("—", True), ("—", True)]
     assert _cells(dialog, "Camera") == [("Canon EOS R6", False), ("—", True), ("—", True)]
@@ -191,8 +195,16 @@ def test_a_missing_file_shows_why_instead_of_a_photo(qtbot, records):
 
 
 def _wheel(widget, pos: QPointF, notches: int) -> None:
-    event = QWheelEvent(pos, widget.mapToGlobal(pos), QPoint(0, 0), QPoint(0, 120 * notches),
-                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    event = QWheelEvent(
+        pos,
+        widget.mapToGlobal(pos),
+        QPoint(0, 0),
+        QPoint(0, 120 * notches),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     QApplication.sendEvent(widget, event)
 
 

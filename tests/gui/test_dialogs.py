@@ -32,7 +32,9 @@ def skipped(tmp_path: Path) -> list[Skipped]:
         result = decode_file(str(tmp_path / name))
         assert isinstance(result, Skipped)
         out.append(result)
-    out.append(Skipped(str(tmp_path / "private.jpg"), SkipReason.PERMISSION, "no permission to read the file"))
+    out.append(
+        Skipped(str(tmp_path / "private.jpg"), SkipReason.PERMISSION, "no permission to read the file")
+    )
     return out
 
 
@@ -135,14 +137,18 @@ def test_permanent_delete_defaults_to_cancel(qtbot):
 
 def _answer_next_box(accept: bool, seen: list[str]) -> None:
     """Click a button of the next modal box once it is open (exec runs the event loop)."""
+
     def click() -> None:
         box = QApplication.activeModalWidget()
         if not isinstance(box, QMessageBox):
             QTimer.singleShot(0, click)
             return
         seen.append(box.objectName())
-        button = next(b for b in box.buttons() if b.objectName() == "confirmButton") if accept \
+        button = (
+            next(b for b in box.buttons() if b.objectName() == "confirmButton")
+            if accept
             else box.button(QMessageBox.StandardButton.Cancel)
+        )
         button.click()
 
     QTimer.singleShot(0, click)

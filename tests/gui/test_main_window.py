@@ -47,7 +47,9 @@ def drop_urls(widget, paths: list[str]) -> QDropEvent:
     except TypeError:
         enter = QDragEnterEvent(pos.toPoint(), *args)
     QApplication.sendEvent(widget, enter)
-    drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(widget, drop)
     return drop
 
@@ -106,11 +108,20 @@ def test_the_calibrated_thresholds_and_their_precision_are_shown(qtbot, window, 
     note = window.filters.calibration_label
     assert note.isVisible() and "too small" in note.text()  # the fixture library is under MIN_PHOTOS
 
-    cal = Calibration(model_id=result.model.id, near=0.84, similar=0.9, target_precision=0.99,
-                      estimated_precision=0.953, near_recall=0.99, photos=500, derivative_pairs=144,
-                      distinct_pairs=100_000)
-    window.controller.scanFinished.emit(replace(result, calibration=cal, settings=replace(
-        result.settings, thresholds=cal.thresholds)))  # as a scan of a bigger library ends
+    cal = Calibration(
+        model_id=result.model.id,
+        near=0.84,
+        similar=0.9,
+        target_precision=0.99,
+        estimated_precision=0.953,
+        near_recall=0.99,
+        photos=500,
+        derivative_pairs=144,
+        distinct_pairs=100_000,
+    )
+    window.controller.scanFinished.emit(
+        replace(result, calibration=cal, settings=replace(result.settings, thresholds=cal.thresholds))
+    )  # as a scan of a bigger library ends
     assert "estimated precision 95% (target 99%)" in note.text()
     assert "cannot reach the target" in note.text()
     assert window.filters.threshold() == pytest.approx(0.9)  # the slider follows the calibration
@@ -321,7 +332,9 @@ def test_main_opens_the_window_with_the_given_folders(qtbot, monkeypatch, librar
     seen = {}
 
     def fake_exec(app):
-        window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible())
+        window = next(
+            w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()
+        )
         seen["folders"] = window.folders.model.paths()
         seen["icon"] = not window.windowIcon().isNull()
         seen["style"] = "QToolBar" in app.styleSheet()
@@ -356,14 +369,16 @@ def test_keeper_rule_picks_original_names_and_is_remembered(qtbot, window, libra
     window.add_folders([str(library["root"])])
     scan_and_wait(qtbot, window)
     model = window.model
-    a_group = model.group_of_record(next(i for i, r in enumerate(model.records())
-                                         if r.path == str(library["paths"]["A_copy"])))
+    a_group = model.group_of_record(
+        next(i for i, r in enumerate(model.records()) if r.path == str(library["paths"]["A_copy"]))
+    )
     window.review.keep_by_rule("unedited,resolution,format,size,oldest,mtime,shortest")
     kept = model.records()[model.keeper_of(a_group)].path
     assert "copy" not in os.path.basename(kept)
     window.review.keep_by_rule("shortest")  # a one-link chain: the shortest path wins
     assert model.records()[model.keeper_of(a_group)].path == min(
-        (model.records()[i].path for i in a_group.indices), key=lambda p: (len(p), p))
+        (model.records()[i].path for i in a_group.indices), key=lambda p: (len(p), p)
+    )
     assert window.prefs.keep_rules == "shortest" and window.scan_settings().keep_rules == "shortest"
 
 
@@ -371,8 +386,11 @@ def test_a_keep_all_decision_hides_the_group_now_and_after_a_rescan(qtbot, windo
     window.add_folders([str(library["root"])])
     scan_and_wait(qtbot, window)
     b_path = str(library["paths"]["B"])
-    row = next(r for r in range(window.model.rowCount())
-               if b_path in {window.model.records()[i].path for i in window.model.group(r).indices})
+    row = next(
+        r
+        for r in range(window.model.rowCount())
+        if b_path in {window.model.records()[i].path for i in window.model.group(r).indices}
+    )
     with qtbot.waitSignal(window.controller.groupsChanged):
         window.review.remember(row, "keep-all")
     remaining = [paths for _t, paths in shown_groups(window)]

@@ -188,8 +188,9 @@ def test_grid_hit_testing_round_trips_every_visible_cell(grid, populated):
 def test_grid_paints_and_loads_only_visible_cells(qtbot, grid, tmp_path):
     """2,000 groups of 3: a frame paints a screenful, and only those cells ask for thumbnails."""
     records = make_records(6000, str(tmp_path))
-    groups = tuple(make_group(g + 1, Tier.NEAR, [3 * g, 3 * g + 1, 3 * g + 2], [1.0, 0.95, 0.94])
-                   for g in range(2000))
+    groups = tuple(
+        make_group(g + 1, Tier.NEAR, [3 * g, 3 * g + 1, 3 * g + 2], [1.0, 0.95, 0.94]) for g in range(2000)
+    )
     model = GroupModel()
     model.set_groups(records, groups)
     grid.setModel(model)
@@ -213,16 +214,21 @@ def test_an_arriving_thumbnail_repaints_only_its_cell(qtbot, grid, tmp_path):
     paths = [factory.save(factory.make_scene(i, (120, 90)), tmp_path / f"{i}.jpg") for i in range(12)]
     records = tuple(
         ImageRecord(FileRef(str(p), p.stat().st_size, 0), f"h{i}", ImageFacts(120, 90, "JPEG"))
-        for i, p in enumerate(paths))
+        for i, p in enumerate(paths)
+    )
     model = GroupModel()
-    model.set_groups(records, tuple(make_group(g + 1, Tier.NEAR, [3 * g, 3 * g + 1, 3 * g + 2], [1.0, 0.9, 0.9])
-                                    for g in range(4)))
+    model.set_groups(
+        records,
+        tuple(make_group(g + 1, Tier.NEAR, [3 * g, 3 * g + 1, 3 * g + 2], [1.0, 0.9, 0.9]) for g in range(4)),
+    )
     announced: list[str] = []
     grid.loader.thumbnailsReady.connect(announced.extend)
     grid.setModel(model)
     grid.viewport().repaint()
-    qtbot.waitUntil(lambda: grid.loader.pending_count() == 0 and len(announced) == grid.loader.cached_count(),
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: grid.loader.pending_count() == 0 and len(announced) == grid.loader.cached_count(),
+        timeout=10_000,
+    )
     QApplication.processEvents()  # let the repaints those announcements asked for happen
     painted: list[str | None] = []
     delegate = grid.itemDelegate()

@@ -28,15 +28,19 @@ class FakeSearch:
         if self.gate is not None:
             self.gate.wait(5)
         seed = next((s for s, p in self.paths.items() if p == path), 0)
-        scored = [(p, 1.0 - abs(s - seed) / 10, "near" if abs(s - seed) <= 1 else "similar")
-                  for s, p in self.paths.items()]
+        scored = [
+            (p, 1.0 - abs(s - seed) / 10, "near" if abs(s - seed) <= 1 else "similar")
+            for s, p in self.paths.items()
+        ]
         return scored[::2] + scored[1::2]
 
 
 @pytest.fixture
 def library(tmp_path: Path) -> dict[int, str]:
-    return {seed: str(factory.save(factory.make_scene(seed, (96, 72)), tmp_path / "lib" / f"p{seed}.jpg"))
-            for seed in range(1, 7)}
+    return {
+        seed: str(factory.save(factory.make_scene(seed, (96, 72)), tmp_path / "lib" / f"p{seed}.jpg"))
+        for seed in range(1, 7)
+    }
 
 
 @pytest.fixture
@@ -53,7 +57,9 @@ def _search(view: SimilarView) -> FakeSearch:
     return view._search
 
 
-def test_results_best_first_without_the_query_and_searched_off_the_gui_thread(qtbot, qtmodeltester, view, library):
+def test_results_best_first_without_the_query_and_searched_off_the_gui_thread(
+    qtbot, qtmodeltester, view, library
+):
     with qtbot.waitSignal(view.searchFinished, timeout=5000) as blocker:
         view.show_for(library[3])
     assert blocker.args == [library[3], 4]
@@ -84,8 +90,9 @@ def test_thumbnails_and_the_query_preview_load(qtbot, view, library):
     index = view.model.index(0, 0)
     qtbot.waitUntil(lambda: isinstance(index.data(Qt.ItemDataRole.DecorationRole), QPixmap), timeout=5000)
     assert index.data(Qt.ItemDataRole.DecorationRole).width() == 96
-    qtbot.waitUntil(lambda: view.query_image.pixmap() is not None and not view.query_image.pixmap().isNull(),
-                    timeout=5000)
+    qtbot.waitUntil(
+        lambda: view.query_image.pixmap() is not None and not view.query_image.pixmap().isNull(), timeout=5000
+    )
 
 
 def test_clicking_a_result_recentres_and_back_returns(qtbot, view, library):
@@ -112,18 +119,27 @@ def test_clicking_a_result_recentres_and_back_returns(qtbot, view, library):
 
 def _drag_and_drop(view: SimilarView, mime: QMimeData) -> tuple[bool, bool]:
     pos = QPointF(view.query_image.geometry().center())
-    enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime,
-                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        pos.toPoint(),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(view, enter)
     if not enter.isAccepted():
         return False, False
-    drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(view, drop)
     return True, drop.isAccepted()
 
 
 def test_a_photo_dropped_from_outside_becomes_the_query(qtbot, view, library, tmp_path):
-    outside = factory.save(factory.make_scene(3, (96, 72)).rotate(3), tmp_path / "Downloads" / "from a friend.jpg")
+    outside = factory.save(
+        factory.make_scene(3, (96, 72)).rotate(3), tmp_path / "Downloads" / "from a friend.jpg"
+    )
     mime = QMimeData()
     mime.setUrls([QUrl("https://example.com/not-local.jpg"), QUrl.fromLocalFile(str(outside))])
     with qtbot.waitSignal(view.searchFinished, timeout=5000) as blocker:

@@ -11,7 +11,14 @@ from photofind.core.progress import CancelToken
 from photofind.core.types import ScanSettings, Thresholds
 from photofind.gui.controller import ScanController, regroup_result, thresholds_at
 from tests.conftest import FakeEmbedder
-from photofind.gui.workers import ActionWorker, EmbedderCache, ProgressInfo, ScanWorker, SignalProgress, start_worker
+from photofind.gui.workers import (
+    ActionWorker,
+    EmbedderCache,
+    ProgressInfo,
+    ScanWorker,
+    SignalProgress,
+    start_worker,
+)
 
 
 class FakeClock:
@@ -81,8 +88,12 @@ class Probe(QObject):
 
 
 def test_scan_worker_runs_on_its_own_thread_and_reports_by_signal(qtbot, library, fake_embedder, cache_path):
-    worker = ScanWorker(ScanSettings(roots=(str(library["root"]),)), embedders=EmbedderCache(fake_embedder),
-                        cache_path=str(cache_path), workers=2)
+    worker = ScanWorker(
+        ScanSettings(roots=(str(library["root"]),)),
+        embedders=EmbedderCache(fake_embedder),
+        cache_path=str(cache_path),
+        workers=2,
+    )
     probe = Probe(worker)
     with qtbot.waitSignal(probe.done, timeout=60_000) as finished:
         thread = start_worker(worker)
@@ -93,9 +104,14 @@ def test_scan_worker_runs_on_its_own_thread_and_reports_by_signal(qtbot, library
     assert probe.progress_threads and all(t is QThread.currentThread() for t in probe.progress_threads)
 
 
-def test_scan_worker_cancelled_before_start_returns_a_cancelled_result(qtbot, library, fake_embedder, cache_path):
-    worker = ScanWorker(ScanSettings(roots=(str(library["root"]),)), embedders=EmbedderCache(fake_embedder),
-                        cache_path=str(cache_path))
+def test_scan_worker_cancelled_before_start_returns_a_cancelled_result(
+    qtbot, library, fake_embedder, cache_path
+):
+    worker = ScanWorker(
+        ScanSettings(roots=(str(library["root"]),)),
+        embedders=EmbedderCache(fake_embedder),
+        cache_path=str(cache_path),
+    )
     probe = Probe(worker)
     worker.cancel()
     with qtbot.waitSignal(probe.done, timeout=60_000) as finished:
@@ -121,7 +137,10 @@ def test_embedder_cache_explains_missing_weights(monkeypatch):
     monkeypatch.setenv("PHOTOFIND_NO_DOWNLOAD", "1")
     embedder, problem = EmbedderCache().get(ScanSettings(roots=("/x",)))
     assert embedder is None and "weights" in problem and "Exact" in problem
-    assert EmbedderCache().get(ScanSettings(roots=("/x",), embed=False)) == (None, "visual similarity is turned off")
+    assert EmbedderCache().get(ScanSettings(roots=("/x",), embed=False)) == (
+        None,
+        "visual similarity is turned off",
+    )
 
 
 def test_thresholds_follow_the_slider_and_keep_near_above_it():
@@ -142,8 +161,9 @@ def test_controller_keeps_only_the_newest_regroup(qtbot, library, fake_embedder,
         controller.regroup(Thresholds(near=0.9, similar=0.85))
         controller.regroup(Thresholds(near=0.95, similar=0.9))  # superseded while the first runs
         controller.regroup(strict)
-        qtbot.waitUntil(lambda: not controller._regroup_busy and controller._pending_thresholds is None,
-                        timeout=30_000)
+        qtbot.waitUntil(
+            lambda: not controller._regroup_busy and controller._pending_thresholds is None, timeout=30_000
+        )
         assert controller.groups == regroup_result(controller.result, strict)
         assert len(seen) <= 2  # the first (already running) and the last; never the middle one
         assert fake_embedder.images_embedded == embedded  # no photo was read again
@@ -183,7 +203,9 @@ def test_controller_refuses_a_second_scan_while_busy(qtbot, library, cache_path)
         controller.shutdown()
 
 
-def test_similar_search_takes_a_photo_from_outside_the_library(qtbot, library, fake_embedder, cache_path, tmp_path):
+def test_similar_search_takes_a_photo_from_outside_the_library(
+    qtbot, library, fake_embedder, cache_path, tmp_path
+):
     from PIL import Image
 
     from tests import imagefactory as factory
@@ -192,8 +214,11 @@ def test_similar_search_takes_a_photo_from_outside_the_library(qtbot, library, f
     try:
         with qtbot.waitSignal(controller.scanFinished, timeout=60_000):
             controller.start_scan(ScanSettings(roots=(str(library["root"]),)))
-        outside = factory.save(factory.make_scene(22, (480, 360)).resize((320, 240), Image.Resampling.BILINEAR),
-                               tmp_path / "elsewhere" / "from-a-friend.jpg", quality=70)
+        outside = factory.save(
+            factory.make_scene(22, (480, 360)).resize((320, 240), Image.Resampling.BILINEAR),
+            tmp_path / "elsewhere" / "from-a-friend.jpg",
+            quality=70,
+        )
         found = controller.similar_search(str(outside), 5)
         b_paths = {str(library["paths"][k]) for k in ("B", "B_half", "B_q40")}
         assert {p for p, _s, _t in found[:3]} == b_paths

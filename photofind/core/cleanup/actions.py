@@ -28,8 +28,12 @@ class Action(str, Enum):
 
     @property
     def verb(self) -> str:
-        return {"trash": "move to the trash", "move": "move", "hardlink": "replace with a hard link",
-                "delete": "PERMANENTLY DELETE"}[self.value]
+        return {
+            "trash": "move to the trash",
+            "move": "move",
+            "hardlink": "replace with a hard link",
+            "delete": "PERMANENTLY DELETE",
+        }[self.value]
 
 
 class UnsafePlan(ValueError):
@@ -83,8 +87,10 @@ class Plan:
         return len({i.group_id for i in self.items})
 
     def summary(self) -> str:
-        text = (f"{self.action.verb} {_count(self.files, 'file')} ({human_bytes(self.bytes)}) "
-                f"from {_count(self.groups, 'group')}")
+        text = (
+            f"{self.action.verb} {_count(self.files, 'file')} ({human_bytes(self.bytes)}) "
+            f"from {_count(self.groups, 'group')}"
+        )
         if self.action is Action.MOVE:
             text += f" into {self.move_to}"
         if self.refused:
@@ -105,9 +111,14 @@ def check_plan(plan: Plan) -> None:
         raise UnsafePlan("a move needs a destination folder")
 
 
-def plan_duplicates(result: ScanResult, action: Action | str = Action.TRASH, *,
-                    tiers: Iterable[Tier] = SAFE_TIERS, move_to: str | None = None,
-                    policy: KeeperPolicy | None = None) -> Plan:
+def plan_duplicates(
+    result: ScanResult,
+    action: Action | str = Action.TRASH,
+    *,
+    tiers: Iterable[Tier] = SAFE_TIERS,
+    move_to: str | None = None,
+    policy: KeeperPolicy | None = None,
+) -> Plan:
     """Everything but each group's keeper, in groups of `tiers` (never `similar` by default)."""
     marks = Marks(result.records, result.groups, policy or policy_from_settings(result.settings))
     refusals = marks.mark_duplicates(tiers)
@@ -116,8 +127,9 @@ def plan_duplicates(result: ScanResult, action: Action | str = Action.TRASH, *,
     return Plan(plan.action, plan.items, extra + plan.refused, plan.protected, plan.move_to)
 
 
-def plan_marked(result: ScanResult, marks: Marks, action: Action | str = Action.TRASH, *,
-                move_to: str | None = None) -> Plan:
+def plan_marked(
+    result: ScanResult, marks: Marks, action: Action | str = Action.TRASH, *, move_to: str | None = None
+) -> Plan:
     """A plan for the files the user marked; each group keeps the policy's pick among its
     unmarked files."""
     action = Action(action)
@@ -151,8 +163,9 @@ def plan_marked(result: ScanResult, marks: Marks, action: Action | str = Action.
         if action is Action.MOVE:
             target = str(free_path(_move_target(rec.path, roots, move_to), claimed))
             claimed.add(target)
-        items.append(PlanItem(group.id, _tier(group), rec.file, rec.content_hash, keep.file,
-                              keep.content_hash, target))
+        items.append(
+            PlanItem(group.id, _tier(group), rec.file, rec.content_hash, keep.file, keep.content_hash, target)
+        )
         planned.add(rec.path)
         kept.add(keep.path)
     return Plan(action, tuple(items), tuple(refused), protected, move_to)
@@ -162,8 +175,15 @@ def _tier(group: Group) -> str:
     return group.tier.value if isinstance(group.tier, Tier) else str(group.tier)
 
 
-def _plan_refusal(action: Action, path: str, file: FileRef, content_hash: str, keep: ImageRecord,
-                  protected: tuple[str, ...], move_to: str | None) -> str | None:
+def _plan_refusal(
+    action: Action,
+    path: str,
+    file: FileRef,
+    content_hash: str,
+    keep: ImageRecord,
+    protected: tuple[str, ...],
+    move_to: str | None,
+) -> str | None:
     if in_protected(path, protected):
         return "inside a protected folder"
     if path == keep.path:
@@ -209,8 +229,15 @@ def plan_as_json(plan: Plan) -> dict[str, Any]:
         "move_to": plan.move_to,
         "protected": list(plan.protected),
         "items": [
-            {"group": i.group_id, "tier": i.tier, "path": i.path, "bytes": i.file.size,
-             "keep": i.keeper.path, "target": i.target, "content_hash": i.content_hash}
+            {
+                "group": i.group_id,
+                "tier": i.tier,
+                "path": i.path,
+                "bytes": i.file.size,
+                "keep": i.keeper.path,
+                "target": i.target,
+                "content_hash": i.content_hash,
+            }
             for i in plan.items
         ],
         "refused": [{"group": r.group_id, "path": r.path, "reason": r.reason} for r in plan.refused],
@@ -226,9 +253,18 @@ def write_plan_csv(plan: Plan, target: str | os.PathLike[str] | TextIO) -> None:
     writer = csv.DictWriter(buf, fieldnames=PLAN_CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for i in plan.items:
-        writer.writerow({"group": i.group_id, "tier": i.tier, "action": plan.action.value, "path": i.path,
-                         "bytes": i.file.size, "keep": i.keeper.path, "target": i.target or "",
-                         "content_hash": i.content_hash})
+        writer.writerow(
+            {
+                "group": i.group_id,
+                "tier": i.tier,
+                "action": plan.action.value,
+                "path": i.path,
+                "bytes": i.file.size,
+                "keep": i.keeper.path,
+                "target": i.target or "",
+                "content_hash": i.content_hash,
+            }
+        )
     _write(buf.getvalue(), target)
 
 

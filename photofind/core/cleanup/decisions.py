@@ -114,7 +114,9 @@ class DecisionStore:
         if kind is Kind.NOT_DUPLICATE and len(by_hash) == 1:
             kind = Kind.KEEP_ALL
         with self._lock, Transaction(self._db):
-            cur = self._db.execute("INSERT INTO decisions(kind, created) VALUES (?, ?)", (kind.value, time.time()))
+            cur = self._db.execute(
+                "INSERT INTO decisions(kind, created) VALUES (?, ?)", (kind.value, time.time())
+            )
             decision = int(cur.lastrowid)
             self._db.executemany(
                 "INSERT INTO decision_files(decision_id, content_hash, path) VALUES (?, ?, ?)",
@@ -139,8 +141,16 @@ class DecisionStore:
         by_id: dict[int, list[tuple[str, str]]] = {}
         for did, h, p in files:
             by_id.setdefault(did, []).append((h, p))
-        return [Decision(did, Kind(kind), created, tuple(h for h, _ in by_id.get(did, [])),
-                         tuple(p for _, p in by_id.get(did, []))) for did, kind, created in rows]
+        return [
+            Decision(
+                did,
+                Kind(kind),
+                created,
+                tuple(h for h, _ in by_id.get(did, [])),
+                tuple(p for _, p in by_id.get(did, [])),
+            )
+            for did, kind, created in rows
+        ]
 
     def remove(self, decision_id: int) -> bool:
         with self._lock, Transaction(self._db):
@@ -160,8 +170,13 @@ class DecisionStore:
             for start in range(0, len(keys), _CHUNK):
                 chunk = keys[start : start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
-                ids.update(r[0] for r in self._db.execute(
-                    f"SELECT DISTINCT decision_id FROM decision_files WHERE content_hash IN ({marks})", chunk))
+                ids.update(
+                    r[0]
+                    for r in self._db.execute(
+                        f"SELECT DISTINCT decision_id FROM decision_files WHERE content_hash IN ({marks})",
+                        chunk,
+                    )
+                )
             found: list[Decision] = []
             id_list = sorted(ids)
             for start in range(0, len(id_list), _CHUNK):
@@ -170,11 +185,15 @@ class DecisionStore:
                 kinds = dict(self._db.execute(f"SELECT id, kind FROM decisions WHERE id IN ({marks})", chunk))
                 members: dict[int, list[str]] = {}
                 for did, h in self._db.execute(
-                        f"SELECT decision_id, content_hash FROM decision_files WHERE decision_id IN ({marks})",
-                        chunk):
+                    f"SELECT decision_id, content_hash FROM decision_files WHERE decision_id IN ({marks})",
+                    chunk,
+                ):
                     members.setdefault(did, []).append(h)
-                found.extend(Decision(did, Kind(kinds[did]), 0.0, tuple(members.get(did, [])), ())
-                             for did in chunk if did in kinds)
+                found.extend(
+                    Decision(did, Kind(kinds[did]), 0.0, tuple(members.get(did, [])), ())
+                    for did in chunk
+                    if did in kinds
+                )
         return DecisionIndex(found)
 
 
@@ -186,9 +205,15 @@ def _hashes_and_paths(records: Sequence[ImageRecord], indices: Sequence[int]) ->
 # -- applying decisions to groups --------------------------------------------------------------
 
 
-def apply(groups: Sequence[Group], records: Sequence[ImageRecord], *, index: DecisionIndex | None = None,
-          store: DecisionStore | None = None, policy: KeeperPolicy | None = None,
-          embeddings: Any = None) -> tuple[Group, ...]:
+def apply(
+    groups: Sequence[Group],
+    records: Sequence[ImageRecord],
+    *,
+    index: DecisionIndex | None = None,
+    store: DecisionStore | None = None,
+    policy: KeeperPolicy | None = None,
+    embeddings: Any = None,
+) -> tuple[Group, ...]:
     """Groups without what the user decided: "keep all" groups vanish, "not a duplicate" pairs
     are split apart (what remains together must still be two or more files). With `policy`,
     every keeper is re-picked by it. Ids are renumbered only if a group changed."""
@@ -208,11 +233,13 @@ def apply(groups: Sequence[Group], records: Sequence[ImageRecord], *, index: Dec
     return tuple(out)
 
 
-def _split(group: Group, records: Sequence[ImageRecord], index: DecisionIndex, embeddings: Any) -> list[Group]:
+def _split(
+    group: Group, records: Sequence[ImageRecord], index: DecisionIndex, embeddings: Any
+) -> list[Group]:
     hashes = [records[i].content_hash for i in group.indices]
     if index.hidden(hashes):
         return []
-    if not any(index.apart(a, b) for n, a in enumerate(hashes) for b in hashes[n + 1:]):
+    if not any(index.apart(a, b) for n, a in enumerate(hashes) for b in hashes[n + 1 :]):
         return [group]
     # Greedy, strongest match first: each file joins the first part it has no decision against.
     parts: list[list[Member]] = []
@@ -239,19 +266,22 @@ def _split(group: Group, records: Sequence[ImageRecord], index: DecisionIndex, e
                 for m in members[1:]
             ]
         sims = [m.similarity for m in members[1:]]
-        result.append(replace(
-            group,
-            tier=Tier.EXACT if exact else group.tier,
-            members=tuple(members),
-            min_similarity=min(sims),
-            mean_similarity=sum(sims) / len(sims),
-            why=("same bytes",) if exact else group.why,
-        ))
+        result.append(
+            replace(
+                group,
+                tier=Tier.EXACT if exact else group.tier,
+                members=tuple(members),
+                min_similarity=min(sims),
+                mean_similarity=sum(sims) / len(sims),
+                why=("same bytes",) if exact else group.why,
+            )
+        )
     return result
 
 
-def apply_for_scan(groups: Sequence[Group], records: Sequence[ImageRecord], embeddings: Any,
-                   settings: ScanSettings) -> tuple[tuple[Group, ...], tuple[str, ...]]:
+def apply_for_scan(
+    groups: Sequence[Group], records: Sequence[ImageRecord], embeddings: Any, settings: ScanSettings
+) -> tuple[tuple[Group, ...], tuple[str, ...]]:
     """The pipeline's hook: the settings' keeper policy, then the remembered decisions from
     the data dir. Returns the groups and warnings for the user; a broken store is a warning,
     never a failed scan."""

@@ -56,8 +56,13 @@ class BatchReport:
         return sum(o.item.file.size for o in self.outcomes if o.status is Status.DONE)
 
 
-def execute(plan: Plan, *, journal: Journal | None = None, progress: Progress = NULL_PROGRESS,
-            allow_permanent: bool = False) -> BatchReport:
+def execute(
+    plan: Plan,
+    *,
+    journal: Journal | None = None,
+    progress: Progress = NULL_PROGRESS,
+    allow_permanent: bool = False,
+) -> BatchReport:
     """Act on every item of `plan`, in order. The batch is in the journal before the first
     file is touched; each outcome is written as soon as it is known."""
     check_plan(plan)

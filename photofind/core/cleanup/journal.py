@@ -138,8 +138,12 @@ class Journal:
 
     def begin(self, plan: "Plan") -> int:
         """Record the whole batch in one transaction, before any file is touched."""
-        details = {"protected": list(plan.protected), "move_to": plan.move_to,
-                   "files": len(plan.items), "bytes": plan.bytes}
+        details = {
+            "protected": list(plan.protected),
+            "move_to": plan.move_to,
+            "files": len(plan.items),
+            "bytes": plan.bytes,
+        }
         with self._lock, Transaction(self._db):
             cur = self._db.execute(
                 "INSERT INTO batches(action, created, pid, host, details) VALUES (?, ?, ?, ?, ?)",
@@ -151,9 +155,22 @@ class Journal:
                 " content_hash, keeper_path, keeper_hash, target, status)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (batch, seq, it.group_id, it.tier, it.file.path, it.file.size, it.file.mtime_ns,
-                     it.file.dev, it.file.ino, it.content_hash, it.keeper.path, it.keeper_hash,
-                     it.target, PLANNED)
+                    (
+                        batch,
+                        seq,
+                        it.group_id,
+                        it.tier,
+                        it.file.path,
+                        it.file.size,
+                        it.file.mtime_ns,
+                        it.file.dev,
+                        it.file.ino,
+                        it.content_hash,
+                        it.keeper.path,
+                        it.keeper_hash,
+                        it.target,
+                        PLANNED,
+                    )
                     for seq, it in enumerate(plan.items)
                 ],
             )
@@ -164,29 +181,44 @@ class Journal:
         at once, before the move, so undo knows where to look."""
         with self._lock:
             self.flush()
-            self._db.execute("UPDATE items SET target = ? WHERE batch_id = ? AND seq = ?", (target, batch, seq))
+            self._db.execute(
+                "UPDATE items SET target = ? WHERE batch_id = ? AND seq = ?", (target, batch, seq)
+            )
 
-    def record(self, batch: int, seq: int, status: str, reason: str = "",
-               location: str | None = None, mode: int | None = None) -> None:
+    def record(
+        self,
+        batch: int,
+        seq: int,
+        status: str,
+        reason: str = "",
+        location: str | None = None,
+        mode: int | None = None,
+    ) -> None:
         """An outcome. Outcomes are committed in groups (a synced commit per file would cost
         more than the file operation itself); one lost in a crash is recovered by undo, which
         looks at the files, not at the status."""
-        self._queue("UPDATE items SET status = ?, reason = ?, location = ?, mode = ?, acted = ?"
-                    " WHERE batch_id = ? AND seq = ?",
-                    (status, reason, location, mode, time.time(), batch, seq))
+        self._queue(
+            "UPDATE items SET status = ?, reason = ?, location = ?, mode = ?, acted = ?"
+            " WHERE batch_id = ? AND seq = ?",
+            (status, reason, location, mode, time.time(), batch, seq),
+        )
 
     def finish(self, batch: int, cancelled: bool) -> None:
         with self._lock:
             self.flush()
-            self._db.execute("UPDATE batches SET finished = ?, cancelled = ? WHERE id = ?",
-                             (time.time(), int(cancelled), batch))
+            self._db.execute(
+                "UPDATE batches SET finished = ?, cancelled = ? WHERE id = ?",
+                (time.time(), int(cancelled), batch),
+            )
 
     # -- undo bookkeeping -----------------------------------------------------------------------
 
     def set_undo(self, batch: int, seq: int, status: str, detail: str = "") -> None:
         """Grouped like `record`: undo re-examines files, so a lost status only costs a look."""
-        self._queue("UPDATE items SET undo_status = ?, undo_detail = ? WHERE batch_id = ? AND seq = ?",
-                    (status, detail, batch, seq))
+        self._queue(
+            "UPDATE items SET undo_status = ?, undo_detail = ? WHERE batch_id = ? AND seq = ?",
+            (status, detail, batch, seq),
+        )
 
     def set_undone(self, batch: int) -> None:
         with self._lock:
@@ -196,7 +228,10 @@ class Journal:
     def _queue(self, sql: str, params: tuple) -> None:
         with self._lock:
             self._pending.append((sql, params))
-            if len(self._pending) >= _GROUP_COMMIT_ROWS or time.monotonic() - self._flushed > _GROUP_COMMIT_SECONDS:
+            if (
+                len(self._pending) >= _GROUP_COMMIT_ROWS
+                or time.monotonic() - self._flushed > _GROUP_COMMIT_SECONDS
+            ):
                 self.flush()
 
     def flush(self) -> None:
@@ -218,7 +253,8 @@ class Journal:
             self.flush()
             rows = self._db.execute(
                 "SELECT id, action, created, finished, cancelled, undone, details, pid, host FROM batches"
-                " ORDER BY id DESC LIMIT ?", (-1 if limit is None else limit,)
+                " ORDER BY id DESC LIMIT ?",
+                (-1 if limit is None else limit,),
             ).fetchall()
             return [self._info(row) for row in rows]
 
@@ -248,20 +284,41 @@ class Journal:
             rows = self._db.execute(
                 "SELECT batch_id, seq, group_id, tier, path, size, mtime_ns, content_hash, keeper_path,"
                 " keeper_hash, target, status, reason, location, mode, undo_status, undo_detail"
-                " FROM items WHERE batch_id = ? ORDER BY seq", (batch_id,)
+                " FROM items WHERE batch_id = ? ORDER BY seq",
+                (batch_id,),
             ).fetchall()
         action = action_row[0]
         return [
-            JournalItem(r[0], r[1], r[2], r[3], action, r[4], r[5], r[6], r[7], r[8], r[9], r[10],
-                        r[11], r[12], r[13], r[14], r[15], r[16])
+            JournalItem(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                action,
+                r[4],
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+                r[9],
+                r[10],
+                r[11],
+                r[12],
+                r[13],
+                r[14],
+                r[15],
+                r[16],
+            )
             for r in rows
         ]
 
     def _info(self, row: tuple) -> BatchInfo:
         batch_id, action, created, finished, cancelled, undone, details, pid, host = row
-        counts = dict(self._db.execute(
-            "SELECT status, COUNT(*) FROM items WHERE batch_id = ? GROUP BY status", (batch_id,)
-        ).fetchall())
+        counts = dict(
+            self._db.execute(
+                "SELECT status, COUNT(*) FROM items WHERE batch_id = ? GROUP BY status", (batch_id,)
+            ).fetchall()
+        )
         done_bytes = self._db.execute(
             "SELECT COALESCE(SUM(size), 0) FROM items WHERE batch_id = ? AND status = 'done'", (batch_id,)
         ).fetchone()[0]
@@ -270,8 +327,18 @@ class Journal:
         except ValueError:
             parsed = {}
         running = finished is None and _alive(pid, host)
-        return BatchInfo(batch_id, action, created, finished, bool(cancelled), undone, parsed,
-                         counts, int(done_bytes), running)
+        return BatchInfo(
+            batch_id,
+            action,
+            created,
+            finished,
+            bool(cancelled),
+            undone,
+            parsed,
+            counts,
+            int(done_bytes),
+            running,
+        )
 
 
 def _alive(pid: int, host: str) -> bool:

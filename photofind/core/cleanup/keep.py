@@ -24,13 +24,30 @@ RAW_EXTENSIONS = frozenset(
     ".erf .kdc .dcr .mos .mrw .raw".split()
 )
 _FORMAT_BY_PIL = {
-    "JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp", "HEIF": "heic", "HEIC": "heic",
-    "AVIF": "avif", "TIFF": "tiff", "GIF": "gif", "BMP": "bmp",
+    "JPEG": "jpeg",
+    "MPO": "jpeg",
+    "PNG": "png",
+    "WEBP": "webp",
+    "HEIF": "heic",
+    "HEIC": "heic",
+    "AVIF": "avif",
+    "TIFF": "tiff",
+    "GIF": "gif",
+    "BMP": "bmp",
 }
 _FORMAT_BY_EXT = {
-    ".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg", ".png": "png", ".webp": "webp",
-    ".heic": "heic", ".heif": "heic", ".avif": "avif", ".tif": "tiff", ".tiff": "tiff",
-    ".gif": "gif", ".bmp": "bmp",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".jpe": "jpeg",
+    ".png": "png",
+    ".webp": "webp",
+    ".heic": "heic",
+    ".heif": "heic",
+    ".avif": "avif",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".gif": "gif",
+    ".bmp": "bmp",
 }
 _FORMAT_ALIASES = {"jpg": "jpeg", "heif": "heic", "tif": "tiff", "dng": "raw"}
 
@@ -94,7 +111,9 @@ def parse_rules(text: str) -> tuple[Rule, ...]:
             known = ", ".join(RULES)
             raise RuleError(f"unknown keeper rule {head.strip()!r}; known rules: {known}")
         if name == "folder":
-            folders = tuple(os.path.abspath(os.path.expanduser(p.strip())) for p in arg.split("|") if p.strip())
+            folders = tuple(
+                os.path.abspath(os.path.expanduser(p.strip())) for p in arg.split("|") if p.strip()
+            )
             if not folders:
                 raise RuleError("the folder rule needs a folder: folder:PATH (several: folder:A|B)")
             rules.append(Rule("folder", folders))
@@ -123,7 +142,7 @@ def format_rules(rules: Sequence[Rule]) -> str:
 
 
 def format_class(record: ImageRecord) -> str:
-    """"raw", "heic", "jpeg", ... from the extension (RAW) or the decoder's format name."""
+    """ "raw", "heic", "jpeg", ... from the extension (RAW) or the decoder's format name."""
     ext = os.path.splitext(record.path)[1].lower()
     if ext in RAW_EXTENSIONS:
         return "raw"
@@ -269,8 +288,9 @@ def default_keeper_key(record: ImageRecord) -> tuple:
     return DEFAULT_POLICY.key(record)
 
 
-def pick_keeper(records: Sequence[ImageRecord], indices: Sequence[int],
-                policy: KeeperPolicy | None = None) -> int:
+def pick_keeper(
+    records: Sequence[ImageRecord], indices: Sequence[int], policy: KeeperPolicy | None = None
+) -> int:
     return (policy or DEFAULT_POLICY).pick(records, indices)
 
 
@@ -293,8 +313,10 @@ def with_keeper(group: Group, records: Sequence[ImageRecord], keep: int, embeddi
         return group
     old = {m.index: m.similarity for m in group.members}
     others = [i for i in group.indices if i != keep]
-    sims = {i: similarity(records, embeddings, keep, i, old[keep] if i == group.keep_index else old[i])
-            for i in others}
+    sims = {
+        i: similarity(records, embeddings, keep, i, old[keep] if i == group.keep_index else old[i])
+        for i in others
+    }
     others.sort(key=lambda i: (-sims[i], records[i].path))
     members = (Member(keep, 1.0), *(Member(i, sims[i]) for i in others))
     values = list(sims.values())
@@ -306,7 +328,8 @@ def with_keeper(group: Group, records: Sequence[ImageRecord], keep: int, embeddi
     )
 
 
-def apply_policy(groups: Sequence[Group], records: Sequence[ImageRecord], policy: KeeperPolicy,
-                 embeddings: Any = None) -> tuple[Group, ...]:
+def apply_policy(
+    groups: Sequence[Group], records: Sequence[ImageRecord], policy: KeeperPolicy, embeddings: Any = None
+) -> tuple[Group, ...]:
     """Re-pick every group's keeper with `policy` (a no-op for groups it already agrees with)."""
     return tuple(with_keeper(g, records, policy.pick(records, g.indices), embeddings) for g in groups)

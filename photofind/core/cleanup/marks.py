@@ -26,8 +26,9 @@ class Refusal(str, Enum):
 class Marks:
     """Marks per group, over immutable scan data. Not thread-safe: owned by one thread."""
 
-    def __init__(self, records: Sequence[ImageRecord], groups: Sequence[Group],
-                 policy: KeeperPolicy = DEFAULT_POLICY) -> None:
+    def __init__(
+        self, records: Sequence[ImageRecord], groups: Sequence[Group], policy: KeeperPolicy = DEFAULT_POLICY
+    ) -> None:
         self.records = records
         self.policy = policy
         self._groups = {g.id: g for g in groups}
@@ -102,8 +103,9 @@ class Marks:
         else:
             self._marked.pop(group_id, None)
 
-    def mark_duplicates(self, tiers: Iterable[Tier] = SAFE_TIERS,
-                        group_ids: Iterable[int] | None = None) -> list[tuple[int, int, Refusal]]:
+    def mark_duplicates(
+        self, tiers: Iterable[Tier] = SAFE_TIERS, group_ids: Iterable[int] | None = None
+    ) -> list[tuple[int, int, Refusal]]:
         """Mark every member except the keeper in groups of the given tiers. Returns the
         (group id, index, refusal) of the members that could not be marked."""
         wanted = set(tiers)

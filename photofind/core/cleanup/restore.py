@@ -60,8 +60,9 @@ class BatchRunning(RuntimeError):
     """The batch is still being carried out by a live process: undo it once it ends."""
 
 
-def undo(batch_id: int | None = None, *, journal: Journal | None = None,
-         progress: Progress = NULL_PROGRESS) -> UndoReport:
+def undo(
+    batch_id: int | None = None, *, journal: Journal | None = None, progress: Progress = NULL_PROGRESS
+) -> UndoReport:
     """Reverse batch `batch_id` (default: the newest batch not yet undone)."""
     own = journal is None
     journal = journal or Journal()
@@ -137,8 +138,9 @@ def _undo_item(item: JournalItem, move_root: str | None) -> UndoResult:
 
 
 def _occupied(item: JournalItem, where: str) -> UndoResult:
-    return UndoResult(item.path, UndoStatus.FAILED,
-                      f"another file now has its name; the original is at {where}")
+    return UndoResult(
+        item.path, UndoStatus.FAILED, f"another file now has its name; the original is at {where}"
+    )
 
 
 def _undo_trash(item: JournalItem) -> UndoResult:
@@ -153,8 +155,9 @@ def _undo_trash(item: JournalItem) -> UndoResult:
     if os.path.lexists(item.path):
         return _occupied(item, location)
     if not os.path.exists(location):
-        return UndoResult(item.path, UndoStatus.FAILED,
-                          f"no longer in the trash at {location} (was the trash emptied?)")
+        return UndoResult(
+            item.path, UndoStatus.FAILED, f"no longer in the trash at {location} (was the trash emptied?)"
+        )
     if content_hash_file(location) != item.content_hash:
         return UndoResult(item.path, UndoStatus.FAILED, f"the trash entry {location} holds other bytes")
     trash.restore(location, item.path)
@@ -193,8 +196,11 @@ def _undo_hardlink(item: JournalItem) -> UndoResult:
         if os.path.exists(source) and content_hash_file(source) == item.content_hash:
             restore_bytes(source, item.path, item.content_hash, item.mtime_ns, item.mode)
             return UndoResult(item.path, UndoStatus.RESTORED, f"bytes copied back from {source}")
-    return UndoResult(item.path, UndoStatus.FAILED,
-                      "the kept file no longer holds the original bytes, so they cannot be written back")
+    return UndoResult(
+        item.path,
+        UndoStatus.FAILED,
+        "the kept file no longer holds the original bytes, so they cannot be written back",
+    )
 
 
 def _prune_empty(folder: str, stop: str) -> None:

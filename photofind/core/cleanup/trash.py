@@ -96,6 +96,7 @@ def _info_path(info: Path, topdir: str) -> str | None:
 
 def _same_place(a: str, b: str) -> bool:
     """Same path once the (still existing) parent folders are resolved."""
+
     def norm(p: str) -> str:
         return os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(p))), os.path.basename(p))
 
@@ -194,4 +195,3 @@ def restore(trashed: str, original: str) -> None:
         info.unlink()
     except FileNotFoundError:
         pass
-

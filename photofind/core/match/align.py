@@ -222,8 +222,9 @@ def _with_ratio(region, ratio: float) -> tuple[float, float, float, float]:
     return (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
 
 
-def _refine(outer_d: np.ndarray, inner_d: np.ndarray, region, steps=(2.0, 1.0, 0.5),
-            ratio: float | None = None) -> tuple[tuple, float]:
+def _refine(
+    outer_d: np.ndarray, inner_d: np.ndarray, region, steps=(2.0, 1.0, 0.5), ratio: float | None = None
+) -> tuple[tuple, float]:
     """Pattern search over the region (of detail images), inside the outer image; with
     `ratio`, only over regions of that shape."""
     n = outer_d.shape[0]
@@ -259,11 +260,20 @@ def _peaks(scores: np.ndarray, top: int, gate: float) -> list[tuple[int, int]]:
     """The `top` best coarse regions at or above `gate` (NaN: a region ruled out)."""
     scores = np.nan_to_num(scores, nan=-np.inf)
     flat = np.argsort(scores, axis=None)[::-1][:top]
-    return [(int(iy), int(ix)) for iy, ix in zip(*np.unravel_index(flat, scores.shape)) if scores[iy, ix] >= gate]
+    return [
+        (int(iy), int(ix)) for iy, ix in zip(*np.unravel_index(flat, scores.shape)) if scores[iy, ix] >= gate
+    ]
 
 
-def find_containment(a: Prepared, b: Prepared, *, top: int = 3, gate: float = -1.0,
-                     enough: float = np.inf, aspects: tuple[float, float] | None = None) -> Fit:
+def find_containment(
+    a: Prepared,
+    b: Prepared,
+    *,
+    top: int = 3,
+    gate: float = -1.0,
+    enough: float = np.inf,
+    aspects: tuple[float, float] | None = None,
+) -> Fit:
     """Best region of one image that the other fills, in either direction. Coarse peaks under
     `gate` are not refined (a direction without any reports -1). The peaks of both directions
     are refined best first, and the search stops at the first fit scoring `enough`: a caller

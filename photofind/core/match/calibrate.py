@@ -92,8 +92,14 @@ def tail_rate(neg: np.ndarray, t: float | np.ndarray) -> np.ndarray:
     return np.where(t <= start, counted, modelled)
 
 
-def choose(pos: np.ndarray, neg: np.ndarray, library_size: int, *, target: float = TARGET_PRECISION,
-           model_id: str = "") -> Calibration:
+def choose(
+    pos: np.ndarray,
+    neg: np.ndarray,
+    library_size: int,
+    *,
+    target: float = TARGET_PRECISION,
+    model_id: str = "",
+) -> Calibration:
     """Thresholds from derivative-pair cosines `pos` and distinct-pair cosines `neg`."""
     pos = np.sort(np.asarray(pos, dtype=np.float64))
     others = max(1, library_size - 1)
@@ -115,14 +121,21 @@ def choose(pos: np.ndarray, neg: np.ndarray, library_size: int, *, target: float
     near = min(similar, max(recall_cut, cost_cut))
     near_recall = float(1.0 - np.searchsorted(pos, near, side="left") / len(pos))
     return Calibration(
-        model_id=model_id, near=round(near, 6), similar=round(similar, 6), target_precision=target,
-        estimated_precision=est, near_recall=near_recall, photos=library_size,
-        derivative_pairs=len(pos), distinct_pairs=len(neg),
+        model_id=model_id,
+        near=round(near, 6),
+        similar=round(similar, 6),
+        target_precision=target,
+        estimated_precision=est,
+        near_recall=near_recall,
+        photos=library_size,
+        derivative_pairs=len(pos),
+        distinct_pairs=len(neg),
     )
 
 
-def distinct_cosines(records: Sequence[ImageRecord], embeddings: np.ndarray, *, sample: int = NEGATIVE_SAMPLE,
-                     seed: int = 0) -> np.ndarray:
+def distinct_cosines(
+    records: Sequence[ImageRecord], embeddings: np.ndarray, *, sample: int = NEGATIVE_SAMPLE, seed: int = 0
+) -> np.ndarray:
     """Cosines of pairs of different library photos: sampled rows, all pairs among them,
     minus pairs that are probably duplicates themselves (same bytes or a close pHash)."""
     valid = np.nonzero(np.linalg.norm(embeddings, axis=1) > 0.5)[0]
@@ -132,7 +145,9 @@ def distinct_cosines(records: Sequence[ImageRecord], embeddings: np.ndarray, *, 
     sims = x @ x.T
     iu = np.triu_indices(len(rows), 1)
     keep = np.ones(len(iu[0]), dtype=bool)
-    hashes = np.array([records[r].phash if records[r].phash is not None else 0 for r in rows], dtype=np.uint64)
+    hashes = np.array(
+        [records[r].phash if records[r].phash is not None else 0 for r in rows], dtype=np.uint64
+    )
     has = np.array([records[r].phash is not None for r in rows])
     close = (np.bitwise_count(hashes[iu[0]] ^ hashes[iu[1]]) <= 12) & has[iu[0]] & has[iu[1]]
     chash = np.array([records[r].content_hash for r in rows], dtype=object)
@@ -140,13 +155,21 @@ def distinct_cosines(records: Sequence[ImageRecord], embeddings: np.ndarray, *, 
     return sims[iu][keep]
 
 
-def derivative_cosines(images: Sequence[Image.Image], embedder, originals: np.ndarray, *,
-                       names: Sequence[str] = derivatives.CALIBRATION, seed: int = 0,
-                       progress: Progress = NULL_PROGRESS) -> np.ndarray:
+def derivative_cosines(
+    images: Sequence[Image.Image],
+    embedder,
+    originals: np.ndarray,
+    *,
+    names: Sequence[str] = derivatives.CALIBRATION,
+    seed: int = 0,
+    progress: Progress = NULL_PROGRESS,
+) -> np.ndarray:
     """Cosine between each sampled photo's embedding and each of its derivatives'."""
     out = []
     for k, (image, vec) in enumerate(zip(images, originals)):
-        batch = [embedder.prepare(derivatives.decode(derivatives.make(name, image, seed + k)[0])) for name in names]
+        batch = [
+            embedder.prepare(derivatives.decode(derivatives.make(name, image, seed + k)[0])) for name in names
+        ]
         emb = embedder.embed(np.stack(batch))
         out.append(emb @ vec)
         check_cancel(progress)
@@ -154,9 +177,17 @@ def derivative_cosines(images: Sequence[Image.Image], embedder, originals: np.nd
     return np.concatenate(out) if out else np.empty(0)
 
 
-def calibrate(records: Sequence[ImageRecord], embeddings: np.ndarray, embedder, *, cache=None,
-              target: float = TARGET_PRECISION, sample: int = SAMPLE, seed: int = 0,
-              progress: Progress = NULL_PROGRESS) -> Calibration | None:
+def calibrate(
+    records: Sequence[ImageRecord],
+    embeddings: np.ndarray,
+    embedder,
+    *,
+    cache=None,
+    target: float = TARGET_PRECISION,
+    sample: int = SAMPLE,
+    seed: int = 0,
+    progress: Progress = NULL_PROGRESS,
+) -> Calibration | None:
     """The calibration for this model and library: cached when still valid, else measured.
     None when the library is too small to learn from and nothing is cached."""
     model_id = embedder.model.id

@@ -147,33 +147,61 @@ TRANSFORMS: tuple[Spec, ...] = (
     Spec("gamma", lambda im, r: _jpg(gamma(im, 0.7)), "edit", "edited"),
     Spec("grayscale", lambda im, r: _jpg(im.convert("L")), "edit", "edited"),
     # A small rotation (3-8 degrees, then cropped upright): matched with the rotations option.
-    Spec("straighten", lambda im, r: _jpg(straighten(im, float(r.choice([-1, 1]) * r.uniform(3, 8)))),
-         "rotated", "rotated"),
+    Spec(
+        "straighten",
+        lambda im, r: _jpg(straighten(im, float(r.choice([-1, 1]) * r.uniform(3, 8)))),
+        "rotated",
+        "rotated",
+    ),
     Spec("watermark", lambda im, r: _jpg(watermark(im, r)), "edit", "edited"),
     Spec("letterbox", lambda im, r: _jpg(letterbox(im)), "edit", "edited"),
     Spec("blur", lambda im, r: _jpg(im.filter(ImageFilter.GaussianBlur(2.0))), "edit", "edited"),
     Spec("noise", lambda im, r: _jpg(add_noise(im, r)), "edit", "edited"),
     Spec("resize50_jpeg60", lambda im, r: _jpg(resize(im, 0.5), 60), "edit", "resized"),
-    Spec("crop90_brightness", lambda im, r: _jpg(ImageEnhance.Brightness(crop(im, 0.9)).enhance(1.2)),
-         "edit", "cropped"),
+    Spec(
+        "crop90_brightness",
+        lambda im, r: _jpg(ImageEnhance.Brightness(crop(im, 0.9)).enhance(1.2)),
+        "edit",
+        "cropped",
+    ),
     Spec("grayscale_resize50", lambda im, r: _jpg(resize(im.convert("L"), 0.5)), "edit", "resized"),
     Spec("watermark_webp", lambda im, r: encode(watermark(im, r), "WEBP", quality=70), "edit", "edited"),
-    Spec("crop90_jpeg30_resize50", lambda im, r: _jpg(resize(crop(im, 0.9, (0.8, 0.3)), 0.5), 30),
-         "edit", "cropped"),
+    Spec(
+        "crop90_jpeg30_resize50",
+        lambda im, r: _jpg(resize(crop(im, 0.9, (0.8, 0.3)), 0.5), 30),
+        "edit",
+        "cropped",
+    ),
     Spec("rotate90", lambda im, r: _jpg(im.transpose(Image.Transpose.ROTATE_90)), "rotated", "rotated"),
     Spec("rotate180", lambda im, r: _jpg(im.transpose(Image.Transpose.ROTATE_180)), "rotated", "rotated"),
-    Spec("rotate270_resize50", lambda im, r: _jpg(resize(im.transpose(Image.Transpose.ROTATE_270), 0.5)),
-         "rotated", "rotated"),
+    Spec(
+        "rotate270_resize50",
+        lambda im, r: _jpg(resize(im.transpose(Image.Transpose.ROTATE_270), 0.5)),
+        "rotated",
+        "rotated",
+    ),
     Spec("mirror", lambda im, r: _jpg(im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)), "mirrored", "mirrored"),
-    Spec("mirror_jpeg60", lambda im, r: _jpg(im.transpose(Image.Transpose.FLIP_LEFT_RIGHT), 60),
-         "mirrored", "mirrored"),
+    Spec(
+        "mirror_jpeg60",
+        lambda im, r: _jpg(im.transpose(Image.Transpose.FLIP_LEFT_RIGHT), 60),
+        "mirrored",
+        "mirrored",
+    ),
 )
 
 BY_NAME = {s.name: s for s in TRANSFORMS}
 
 # The in-memory set calibration uses: common, cheap, and none needs a rotation-aware model.
-CALIBRATION = ("resize50", "jpeg30", "crop90_centre", "crop90_offcentre", "brightness",
-               "resize50_jpeg60", "watermark", "crop75_centre")
+CALIBRATION = (
+    "resize50",
+    "jpeg30",
+    "crop90_centre",
+    "crop90_offcentre",
+    "brightness",
+    "resize50_jpeg60",
+    "watermark",
+    "crop75_centre",
+)
 
 
 def make(name: str, im: Image.Image, seed: int = 0) -> Encoded:
@@ -181,8 +209,9 @@ def make(name: str, im: Image.Image, seed: int = 0) -> Encoded:
     return BY_NAME[name].make(im.convert("RGB"), np.random.default_rng(seed))
 
 
-def burst_frames(big: Image.Image, count: int, rng: np.random.Generator,
-                 out_long_side: int = 1024) -> list[Image.Image]:
+def burst_frames(
+    big: Image.Image, count: int, rng: np.random.Generator, out_long_side: int = 1024
+) -> list[Image.Image]:
     """Different photos of one scene, like a handheld burst: overlapping windows of a large
     photo, each shifted by 6-10% of the frame and slightly zoomed, with its own exposure and
     sensor noise. They share most content, yet none is a crop of another."""

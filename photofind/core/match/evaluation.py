@@ -100,7 +100,9 @@ def report_groups(report: Mapping[str, Any] | str | os.PathLike[str]) -> list[tu
     return [(g["tier"], [f["path"] for f in g["files"]]) for g in report.get("groups", [])]
 
 
-def pairs_of_groups(groups: Iterable[tuple[str, Sequence[str]]], tiers: Iterable[str]) -> set[tuple[str, str]]:
+def pairs_of_groups(
+    groups: Iterable[tuple[str, Sequence[str]]], tiers: Iterable[str]
+) -> set[tuple[str, str]]:
     wanted = set(tiers)
     pairs: set[tuple[str, str]] = set()
     for tier, paths in groups:

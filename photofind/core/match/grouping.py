@@ -66,9 +66,17 @@ def group_records(
     """Duplicate groups, then similar groups, for one scan (see the module docstring).
     `cache` + `model_id` keep the LSH planes stable across scans of big libraries."""
     regrouper = Regrouper(
-        records, embeddings, thumbs, floor=min(thresholds.near, thresholds.similar),
-        recall_threshold=thresholds.near, rotations=rotations, policy=policy, cache=cache,
-        model_id=model_id, exact_below=exact_below, progress=progress,
+        records,
+        embeddings,
+        thumbs,
+        floor=min(thresholds.near, thresholds.similar),
+        recall_threshold=thresholds.near,
+        rotations=rotations,
+        policy=policy,
+        cache=cache,
+        model_id=model_id,
+        exact_below=exact_below,
+        progress=progress,
     )
     return regrouper.group(thresholds)
 
@@ -135,10 +143,14 @@ class Regrouper:
         """For the GUI: candidates FLOOR_MARGIN below the scan's thresholds, verdicts likewise."""
         t = result.settings.thresholds
         return cls(
-            result.records, result.embeddings, result.thumbs,
+            result.records,
+            result.embeddings,
+            result.thumbs,
             floor=min(t.near, t.similar) - FLOOR_MARGIN if floor is None else floor,
-            verify_floor=t.near - FLOOR_MARGIN, recall_threshold=t.near,
-            rotations=getattr(result.settings, "rotations", False), cache=cache,
+            verify_floor=t.near - FLOOR_MARGIN,
+            recall_threshold=t.near,
+            rotations=getattr(result.settings, "rotations", False),
+            cache=cache,
             model_id=result.model.id if result.model else None,
         )
 
@@ -156,9 +168,14 @@ class Regrouper:
             planes = None
             if len(idx) >= exact_below:
                 params = auto_params(vecs, recall_threshold)
-                planes = (load_hyperplanes(cache, model_id, vecs, params) if cache is not None and model_id
-                          else Hyperplanes.fit(vecs, params))
-            pairs = find_pairs(vecs, floor - 1e-6, planes=planes, exact_below=exact_below, progress=self._progress)
+                planes = (
+                    load_hyperplanes(cache, model_id, vecs, params)
+                    if cache is not None and model_id
+                    else Hyperplanes.fit(vecs, params)
+                )
+            pairs = find_pairs(
+                vecs, floor - 1e-6, planes=planes, exact_below=exact_below, progress=self._progress
+            )
             found_a.append(idx[pairs.i])
             found_b.append(idx[pairs.j])
         has_phash = np.array([self.records[r].phash is not None for r in self.reps], bool)
@@ -189,7 +206,10 @@ class Regrouper:
         if not keep.all():
             self.edge_a, self.edge_b = self.edge_a[keep], self.edge_b[keep]
             self.edge_phash, self.edge_cos, self.edge_score = (
-                self.edge_phash[keep], self.edge_cos[keep], self.edge_score[keep])
+                self.edge_phash[keep],
+                self.edge_cos[keep],
+                self.edge_score[keep],
+            )
         self.floor = floor
 
     def _cos_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -234,8 +254,9 @@ class Regrouper:
 
     def _pixel_check(self, a: int, b: int) -> str | None:
         """verify.pixel_check for records a, b, with this scan's rotation setting."""
-        return verify.pixel_check(self.records[a], self.records[b], self.thumbs[a], self.thumbs[b],
-                                  rotations=self.rotations)
+        return verify.pixel_check(
+            self.records[a], self.records[b], self.thumbs[a], self.thumbs[b], rotations=self.rotations
+        )
 
     def _same_pixels(self, x: int, y: int) -> bool:
         lo, hi = (x, y) if x < y else (y, x)
@@ -243,7 +264,9 @@ class Regrouper:
         if key not in self._pixels:
             ra, rb = self.reps[lo], self.reps[hi]
             same = getattr(verify, "same_pixels", None)
-            self._pixels[key] = bool(same and same(self.records[ra], self.records[rb], self.thumbs[ra], self.thumbs[rb]))
+            self._pixels[key] = bool(
+                same and same(self.records[ra], self.records[rb], self.thumbs[ra], self.thumbs[rb])
+            )
         return self._pixels[key]
 
     def _is_duplicate(self, x: int, y: int, cos: float, near: float) -> bool:
@@ -273,8 +296,13 @@ class Regrouper:
         eligible = nan | (cos >= prefetch) | (self.edge_phash & self.rotations)
         for x, y in zip(self.edge_a[eligible].tolist(), self.edge_b[eligible].tolist()):
             self.verdict(x, y)
-        dup = np.array([self._is_duplicate(x, y, c, near) for x, y, c in
-                        zip(self.edge_a.tolist(), self.edge_b.tolist(), cos.tolist())], bool)
+        dup = np.array(
+            [
+                self._is_duplicate(x, y, c, near)
+                for x, y, c in zip(self.edge_a.tolist(), self.edge_b.tolist(), cos.tolist())
+            ],
+            bool,
+        )
         order = np.lexsort((self.edge_b, self.edge_a, -score))
         order = order[dup[order]]
 
@@ -287,7 +315,9 @@ class Regrouper:
             anchor = min(merged, key=self._anchor_key)
             return all(self.verdict(anchor, y) is not None for y in merged if y != anchor)
 
-        clusters, capped = complete_linkage(self.edge_a[order], self.edge_b[order], accept_dup, MAX_DUPLICATE_GROUP)
+        clusters, capped = complete_linkage(
+            self.edge_a[order], self.edge_b[order], accept_dup, MAX_DUPLICATE_GROUP
+        )
         groups: list[Group] = []
         node_record = {}  # representative -> the record that stands for its group in the similar layer
         in_cluster = set()
@@ -307,8 +337,10 @@ class Regrouper:
                 node_record[c] = members[0]
         groups.extend(self._similar_groups(node_record, similar))
         groups.sort(key=lambda g: (g.tier.rank, -len(g.members), self.records[g.keep_index].path))
-        return [Group(n, g.tier, g.members, g.min_similarity, g.mean_similarity, g.why)
-                for n, g in enumerate(groups, start=1)]
+        return [
+            Group(n, g.tier, g.members, g.min_similarity, g.mean_similarity, g.why)
+            for n, g in enumerate(groups, start=1)
+        ]
 
     def _anchor_key(self, rep: int) -> tuple:
         """A photo without added bars first (its picture is all of it), then the most pixels
@@ -326,7 +358,11 @@ class Regrouper:
         keep = self._pick(indices)
         kc = int(self._class[keep])
         pair_sim = self._pair_scores(cluster)
-        sims = {i: 1.0 if self._class[i] == kc else pair_sim[(kc, int(self._class[i]))] for i in indices if i != keep}
+        sims = {
+            i: 1.0 if self._class[i] == kc else pair_sim[(kc, int(self._class[i]))]
+            for i in indices
+            if i != keep
+        }
         others = sorted(sims, key=lambda i: (-sims[i], self.records[i].path))
         weights = [(len(self.copies[c]) * (len(self.copies[c]) - 1) // 2, 1.0) for c in cluster]
         weights += [(len(self.copies[x]) * len(self.copies[y]), s) for (x, y), s in pair_sim.items() if x < y]
@@ -337,8 +373,11 @@ class Regrouper:
         for c in dict.fromkeys(int(self._class[i]) for i in others):
             if c != kc:
                 other = self.copies[c][0]
-                why.append("same pixels" if tier is Tier.PIXELS
-                           else self._reason(keep, other) or self.verdict(kc, c) or "near")
+                why.append(
+                    "same pixels"
+                    if tier is Tier.PIXELS
+                    else self._reason(keep, other) or self.verdict(kc, c) or "near"
+                )
         if flagged:
             why.append(SIZE_NOTE)
         return _make_group(tier, keep, others, sims, weights, why)
@@ -363,7 +402,9 @@ class Regrouper:
                 if np.isnan(v):
                     key = (min(x, y), max(x, y))
                     if key not in fallback:
-                        fallback[key] = float(self._fallback_scores(np.array([key[0]]), np.array([key[1]]))[0])
+                        fallback[key] = float(
+                            self._fallback_scores(np.array([key[0]]), np.array([key[1]]))[0]
+                        )
                     v = fallback[key]
                 out[(x, y)] = float(v)
         return out
@@ -428,8 +469,14 @@ def complete_linkage(
     return [c for c, _ in clusters], [f for _, f in clusters]
 
 
-def _make_group(tier: Tier, keep: int, others: list[int], sims: dict[int, float],
-                weighted: list[tuple[int, float]], why: list[str]) -> Group:
+def _make_group(
+    tier: Tier,
+    keep: int,
+    others: list[int],
+    sims: dict[int, float],
+    weighted: list[tuple[int, float]],
+    why: list[str],
+) -> Group:
     """`weighted`: (how many file pairs, similarity) over all internal pairs."""
     pairs = [(w, s) for w, s in weighted if w > 0]
     total = sum(w for w, _ in pairs)

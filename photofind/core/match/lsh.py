@@ -114,7 +114,9 @@ class Hyperplanes:
     fitted_on: int = 0  # how many vectors the mean came from
 
     @classmethod
-    def create(cls, dim: int, params: LshParams, mean: np.ndarray | None = None, fitted_on: int = 0) -> "Hyperplanes":
+    def create(
+        cls, dim: int, params: LshParams, mean: np.ndarray | None = None, fitted_on: int = 0
+    ) -> "Hyperplanes":
         m = np.zeros(dim, np.float32) if mean is None else np.asarray(mean, np.float32)
         return cls(seeded_planes(params.planes, dim, params.seed), m, params, fitted_on)
 
@@ -225,8 +227,14 @@ _COST_PAIR = 6.0e-8  # one candidate pair through enumeration and the signature 
 RECALL_BAND = 0.05  # recall is averaged over pairs with cosine in [t, t + band]: the hardest ones
 
 
-def expected_recall(threshold: float, mean_sq: float, bits: int, tables: int | np.ndarray, probe: bool,
-                    band: float = RECALL_BAND) -> np.ndarray | float:
+def expected_recall(
+    threshold: float,
+    mean_sq: float,
+    bits: int,
+    tables: int | np.ndarray,
+    probe: bool,
+    band: float = RECALL_BAND,
+) -> np.ndarray | float:
     """Mean recall over pairs spread evenly in cosine [threshold, threshold + band]
     (an array when `tables` is one)."""
     cos = np.linspace(threshold, min(1.0, threshold + band), 11)

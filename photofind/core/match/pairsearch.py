@@ -336,11 +336,16 @@ class _Buckets:
             rep = np.repeat(np.arange(lo, hi), c)
             e = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
             sb_rep = sb[rep]
-            yield (self.order[self.starts[a[rep]] + e // sb_rep], self.order[self.starts[b[rep]] + e % sb_rep])
+            yield (
+                self.order[self.starts[a[rep]] + e // sb_rep],
+                self.order[self.starts[b[rep]] + e % sb_rep],
+            )
             lo = hi
 
 
-def _giant_pairs(vectors: np.ndarray, members: np.ndarray, threshold: float, planes: Hyperplanes, depth: int = 0) -> Pairs:
+def _giant_pairs(
+    vectors: np.ndarray, members: np.ndarray, threshold: float, planes: Hyperplanes, depth: int = 0
+) -> Pairs:
     """Pairs inside one oversized bucket: exact search, after splitting it by more seeded
     planes while it is too big for that."""
     members = np.sort(members)
@@ -352,7 +357,9 @@ def _giant_pairs(vectors: np.ndarray, members: np.ndarray, threshold: float, pla
     extra = seeded_planes(_SPLIT_BITS, planes.dim, params.seed, stream=1 + depth)
     bits = (vectors[members] - planes.mean) @ extra.T > 0
     keys = np.packbits(bits, axis=1)[:, 0]
-    parts = [_giant_pairs(vectors, members[keys == k], threshold, planes, depth + 1) for k in unique_sorted(keys)]
+    parts = [
+        _giant_pairs(vectors, members[keys == k], threshold, planes, depth + 1) for k in unique_sorted(keys)
+    ]
     parts = [p for p in parts if len(p)]
     if not parts:
         return Pairs.empty()
@@ -365,12 +372,19 @@ def _giant_pairs(vectors: np.ndarray, members: np.ndarray, threshold: float, pla
 def auto_params(vectors: np.ndarray, recall_threshold: float, *, mean: np.ndarray | None = None) -> LshParams:
     """Default L and K for this library: recall >= 0.99 for pairs at `recall_threshold`."""
     m = library_mean(vectors) if mean is None else mean
-    return choose_params(len(vectors), recall_threshold, mean_sq=float(m @ m),
-                         random_cos=sample_random_cos(vectors, m))
+    return choose_params(
+        len(vectors), recall_threshold, mean_sq=float(m @ m), random_cos=sample_random_cos(vectors, m)
+    )
 
 
-def lsh_pairs(vectors: np.ndarray, threshold: float, planes: Hyperplanes, *,
-              signatures: Signatures | None = None, progress: Progress = NULL_PROGRESS) -> Pairs:
+def lsh_pairs(
+    vectors: np.ndarray,
+    threshold: float,
+    planes: Hyperplanes,
+    *,
+    signatures: Signatures | None = None,
+    progress: Progress = NULL_PROGRESS,
+) -> Pairs:
     """Pairs with cosine >= threshold that share a bucket (or a neighbouring one) in any table.
     `signatures`: planes.signatures(vectors), when the caller already has them."""
     n, params = len(vectors), planes.params
@@ -433,7 +447,9 @@ class RecallReport:
     sampled_rows: int
 
 
-def recall_check(vectors: np.ndarray, pairs: Pairs, threshold: float, *, sample: int = 256, seed: int = 0) -> RecallReport:
+def recall_check(
+    vectors: np.ndarray, pairs: Pairs, threshold: float, *, sample: int = 256, seed: int = 0
+) -> RecallReport:
     """The fraction of true pairs (exact search from `sample` random rows) that `pairs` has."""
     n = len(vectors)
     rows = np.sort(np.random.default_rng(seed).choice(n, size=min(sample, n), replace=False))

@@ -93,13 +93,22 @@ def embed_query(path: str, embedder: Any) -> Query:
         raise SimilarSearchError("searching by an image outside the library needs the similarity model")
     vector = np.asarray(embedder.embed(np.stack([embedder.prepare(decoded.image)]))[0], np.float32)
     st = os.stat(path)
-    record = ImageRecord(FileRef(path, st.st_size, st.st_mtime_ns), content_hash_file(path),
-                         decoded.facts, phash(decoded.image))
+    record = ImageRecord(
+        FileRef(path, st.st_size, st.st_mtime_ns),
+        content_hash_file(path),
+        decoded.facts,
+        phash(decoded.image),
+    )
     return Query(vector, record, gray_thumb(decoded.image, 32).astype(np.uint8))
 
 
-def resolve_query(query: Any, records: Sequence[ImageRecord], embeddings: np.ndarray | None,
-                  thumbs: np.ndarray | None = None, embedder: Any = None) -> Query:
+def resolve_query(
+    query: Any,
+    records: Sequence[ImageRecord],
+    embeddings: np.ndarray | None,
+    thumbs: np.ndarray | None = None,
+    embedder: Any = None,
+) -> Query:
     """A Query from an embedding, a Query, or a path (a library photo reuses its embedding)."""
     if isinstance(query, Query):
         return query
@@ -157,8 +166,14 @@ def find_similar(
     return [SimilarHit(i, s, _tier(q, i, s, records, thumbs, t)) for i, s in ranked]
 
 
-def _nearest(vector: np.ndarray, embeddings: np.ndarray, want: int, index: QueryIndex | None,
-             exact_below: int, thresholds: Thresholds) -> list[tuple[int, float]]:
+def _nearest(
+    vector: np.ndarray,
+    embeddings: np.ndarray,
+    want: int,
+    index: QueryIndex | None,
+    exact_below: int,
+    thresholds: Thresholds,
+) -> list[tuple[int, float]]:
     n = len(embeddings)
     if n >= exact_below:
         index = index or _shared_index(embeddings, thresholds)
@@ -209,8 +224,9 @@ def _tier(q: Query, i: int, sim: float, records, thumbs, t: Thresholds) -> Tier 
     return Tier.SIMILAR if sim >= t.similar else None
 
 
-def search_result(result: Any, path: str, top: int, *, embedder: Any = None,
-                  index: QueryIndex | None = None) -> list[tuple[str, float, str]]:
+def search_result(
+    result: Any, path: str, top: int, *, embedder: Any = None, index: QueryIndex | None = None
+) -> list[tuple[str, float, str]]:
     """For the GUI: (path, similarity, tier value or "") of the `top` photos of a finished
     scan most like `path`. Raises SimilarSearchError with a message for the user."""
     if result.embeddings is None or result.model is None:
@@ -218,6 +234,14 @@ def search_result(result: Any, path: str, top: int, *, embedder: Any = None,
             raise SimilarSearchError(result.model_problem or "visual similarity is off for this scan")
     elif embedder is not None and embedder.model.id != result.model.id:
         raise SimilarSearchError("the loaded model differs from the one this scan used; scan again")
-    hits = find_similar(path, result.records, result.embeddings, top=top, thumbs=result.thumbs,
-                        thresholds=result.settings.thresholds, embedder=embedder, index=index)
+    hits = find_similar(
+        path,
+        result.records,
+        result.embeddings,
+        top=top,
+        thumbs=result.thumbs,
+        thresholds=result.settings.thresholds,
+        embedder=embedder,
+        index=index,
+    )
     return [(result.records[h.index].path, h.similarity, h.tier.value if h.tier else "") for h in hits]

@@ -164,8 +164,9 @@ def _rotated(da: Detail, db: Detail, thumb_a: np.ndarray, thumb_b: np.ndarray) -
         if (int(ha) ^ int(variants[k])).bit_count() > ROTATION_GATE:
             break
         turned_aspect = 1.0 / db.aspect if k % 2 else db.aspect  # odd variants turn by 90 degrees
-        fit = match_details(da.prepared, align.prepare(np.ascontiguousarray(dihedral(db.gray, k))),
-                            (da.aspect, turned_aspect))
+        fit = match_details(
+            da.prepared, align.prepare(np.ascontiguousarray(dihedral(db.gray, k))), (da.aspect, turned_aspect)
+        )
         if fit.score >= DETAIL_NEAR:
             return "mirrored" if DIHEDRAL[k].startswith("mirror") else "rotated"
     return None
@@ -204,8 +205,9 @@ def _tilted(a: ImageRecord, b: ImageRecord, da: Detail, db: Detail, thumb_a, thu
     if score < TILT_COARSE_GATE:
         return None
     turned = align.prepare(tilt(outer.gray, degrees, rec.facts.width / max(rec.facts.height, 1)))
-    fit = align.find_containment(turned, inner.prepared, gate=COARSE_GATE, enough=DETAIL_NEAR,
-                                 aspects=(outer.aspect, inner.aspect))
+    fit = align.find_containment(
+        turned, inner.prepared, gate=COARSE_GATE, enough=DETAIL_NEAR, aspects=(outer.aspect, inner.aspect)
+    )
     if fit.score >= DETAIL_NEAR:
         return "rotated"
     return None

@@ -118,7 +118,7 @@ class ResNetEmbedder:
 
     @property
     def precision(self) -> str:
-        """"fp32", "bf16" or "fp16": what `embed` really computes in, resolved on load."""
+        """ "fp32", "bf16" or "fp16": what `embed` really computes in, resolved on load."""
         self.load()
         return self._precision
 

@@ -27,7 +27,7 @@ _memo_lock = threading.Lock()
 
 
 def resolve_precision(requested: str, device: str) -> str:
-    """"auto" -> "bf16", "fp16" or "fp32" for `device`; an explicit choice is kept."""
+    """ "auto" -> "bf16", "fp16" or "fp32" for `device`; an explicit choice is kept."""
     if requested not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {requested!r}")
     if requested != "auto":
@@ -66,8 +66,7 @@ def cpu_bf16_is_fast(probe_dir: Path | None = None) -> bool:
             native = cpu_has_native_bf16()
             speedup = None if native else measure_bf16_speedup()
             answer = native or speedup >= MIN_SPEEDUP
-            known[key] = {"bf16": answer, "native": native, "speedup": speedup,
-                          "measured": time.time()}
+            known[key] = {"bf16": answer, "native": native, "speedup": speedup, "measured": time.time()}
             _write(path, known)
         _memo[key] = answer
         return answer

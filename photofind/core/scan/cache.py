@@ -93,7 +93,11 @@ class Cache:
 
     def _open_or_rebuild(self) -> sqlite3.Connection:
         return open_store(
-            self.path, APP_ID, SCHEMA_VERSION, _SCHEMA, self.warnings,
+            self.path,
+            APP_ID,
+            SCHEMA_VERSION,
+            _SCHEMA,
+            self.warnings,
             synchronous="NORMAL",  # everything here can be recomputed from the photos
             consequence="Photos will be read again once.",
         )
@@ -226,8 +230,7 @@ class Cache:
                     )
                 if e.embedding is not None and e.content_hash and model_id:
                     self._db.execute(
-                        "INSERT OR REPLACE INTO embeddings(content_hash, model_id, vector)"
-                        " VALUES (?, ?, ?)",
+                        "INSERT OR REPLACE INTO embeddings(content_hash, model_id, vector) VALUES (?, ?, ?)",
                         (e.content_hash, model_id, np.asarray(e.embedding, np.float32).tobytes()),
                     )
 

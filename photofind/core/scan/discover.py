@@ -12,9 +12,7 @@ from typing import Iterable
 from photofind.core.progress import NULL_PROGRESS, Phase, Progress, check_cancel
 from photofind.core.types import FileRef, Skipped, SkipReason
 
-PHOTO_EXTENSIONS = frozenset(
-    ".jpg .jpeg .jpe .png .webp .tif .tiff .bmp .gif .heic .heif .avif".split()
-)
+PHOTO_EXTENSIONS = frozenset(".jpg .jpeg .jpe .png .webp .tif .tiff .bmp .gif .heic .heif .avif".split())
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,16 @@ def phash_of_thumb(thumb: np.ndarray) -> int:
 
 # The eight symmetries of a square: identity, three rotations, and four mirror images.
 # Applied to the squashed thumbnail they equal the thumbnail of the rotated/mirrored photo.
-DIHEDRAL = ("identity", "rot90", "rot180", "rot270", "mirror", "mirror_rot90", "mirror_rot180", "mirror_rot270")
+DIHEDRAL = (
+    "identity",
+    "rot90",
+    "rot180",
+    "rot270",
+    "mirror",
+    "mirror_rot90",
+    "mirror_rot180",
+    "mirror_rot270",
+)
 
 
 def dihedral(thumb: np.ndarray, k: int) -> np.ndarray:
@@ -75,16 +84,18 @@ def dihedral_phashes(thumb: np.ndarray) -> np.ndarray:
     return np.array([phash_of_thumb(dihedral(thumb, k)) for k in range(8)], dtype=np.uint64)
 
 
-def content_box(image: Image.Image, *, tolerance: float = 6.0, min_bar: float = 0.02,
-                min_content: float = 0.3) -> tuple[int, int, int, int]:
+def content_box(
+    image: Image.Image, *, tolerance: float = 6.0, min_bar: float = 0.02, min_content: float = 0.3
+) -> tuple[int, int, int, int]:
     """(left, top, right, bottom) of the picture without uniform bars along its edges.
     A bar is a run of edge rows or columns of one flat dark or light colour; runs under
     `min_bar` of the side, or without a twin on the opposite edge, are picture."""
     small = image.convert("L")
     scale = max(small.size) / 256
     if scale > 1:
-        small = small.resize((max(1, round(image.width / scale)), max(1, round(image.height / scale))),
-                             Image.Resampling.BOX)
+        small = small.resize(
+            (max(1, round(image.width / scale)), max(1, round(image.height / scale))), Image.Resampling.BOX
+        )
     g = np.asarray(small, dtype=np.float32)
     h, w = g.shape
 

@@ -105,9 +105,7 @@ def _decode_open(
     orientation = exif.get(_ORIENTATION, 1)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    facts = ImageFacts(
-        width=width, height=height, format=fmt, taken=_taken(exif), camera=_camera(exif)
-    )
+    facts = ImageFacts(width=width, height=height, format=fmt, taken=_taken(exif), camera=_camera(exif))
     if getattr(im, "n_frames", 1) > 1:
         im.seek(0)
     # draft() keeps both sides >= the size asked for. JPEG: a DCT-domain downscale, about

@@ -200,8 +200,15 @@ class WidthChooser:
             self.allowed = False
 
 
-def _flush(batch: "_Batch", queue: deque, gate: threading.Event, plan: ThreadPlan,
-           batch_size: int, embedder, width: WidthChooser | None = None) -> None:
+def _flush(
+    batch: "_Batch",
+    queue: deque,
+    gate: threading.Event,
+    plan: ThreadPlan,
+    batch_size: int,
+    embedder,
+    width: WidthChooser | None = None,
+) -> None:
     """Embed the batch with as many torch threads as leave the decoders their cores."""
     set_threads = getattr(embedder, "set_threads", None)
     if set_threads is None or not batch.needs_inference():
@@ -228,8 +235,7 @@ class _KnownBytes:
     """Called from pool threads: what these bytes decoded to before, if anything, so a
     byte-identical copy (or a touched or renamed file) skips decoding and inference."""
 
-    def __init__(self, cache: Cache, model_id: str | None, table: VectorTable | None,
-                 finished: dict) -> None:
+    def __init__(self, cache: Cache, model_id: str | None, table: VectorTable | None, finished: dict) -> None:
         self._cache, self._model_id = cache, model_id
         self._table, self._finished = table, finished
 
@@ -295,8 +301,9 @@ class _Batch:
     def flush_without_inference(self) -> None:
         """On cancel: keep what needs no model (the embedding comes on the next scan)."""
         table = self._state.table
-        self._pending = [r for r in self._pending
-                         if r.known is not None or table is None or r.entry.content_hash in table]
+        self._pending = [
+            r for r in self._pending if r.known is not None or table is None or r.entry.content_hash in table
+        ]
         self._commit()
 
     def _commit(self) -> None:
@@ -361,4 +368,3 @@ def _read_one(
 
 def _skip(file: FileRef, reason: SkipReason, detail: str) -> _Read:
     return _Read(FileEntry(file, skipped=Skipped(file.path, reason, detail)))
-
