@@ -86,10 +86,10 @@ def main() -> None:
             lib = work / action.value
             result = make_library(lib, n)
             plan = plan_duplicates(result, action, move_to=str(work / "moved"))
-            holder = {}
-            rows.append((f"photofind {action.value}", timed(lambda: holder.update(r=execute(plan)))))
+            holder: dict = {}
+            rows.append((f"photofind {action.value}", timed(lambda h=holder, p=plan: h.update(r=execute(p)))))
             assert holder["r"].count(Status.DONE) == n, holder["r"].outcomes[0]
-            rows.append((f"photofind undo {action.value}", timed(lambda: holder.update(u=undo()))))
+            rows.append((f"photofind undo {action.value}", timed(lambda h=holder: h.update(u=undo()))))
             assert holder["u"].complete
     finally:
         shutil.rmtree(work, ignore_errors=True)

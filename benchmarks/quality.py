@@ -26,14 +26,14 @@ import sys
 import time
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from photofind.core.match import evaluation as ev  # noqa: E402
 import quality_reference as ref  # noqa: E402
 import quality_set  # noqa: E402
+
+from photofind.core.match import evaluation as ev  # noqa: E402
 
 
 def run_cli(root: Path, report: Path, cache: Path, *extra: str) -> tuple[dict, float]:

@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from neargroups import verified_groups
 
 from photofind.core.match import evaluation as ev
 from photofind.core.match import verify
 from photofind.core.scan.hashing import dihedral_phashes
-from neargroups import verified_groups
 from photofind.core.types import ScanResult, ScanSettings, Thresholds
 
 
@@ -26,9 +26,9 @@ def load_scan(root: Path, cache: Path, weights: str = "random") -> ScanResult:
     switched off (threshold 1.0): the reference rows group by themselves."""
     from dataclasses import replace
 
-    from photofind.core.scan.cache import Cache
     from photofind.core.match.calibrate import NAMESPACE, Calibration
     from photofind.core.pipeline import scan
+    from photofind.core.scan.cache import Cache
 
     settings = ScanSettings(
         roots=(str(root),),
@@ -130,8 +130,8 @@ def imagehash_pairs(paths: list[str], distance: int) -> list[tuple[str, str]] | 
 def hygiene(scan: ScanResult, truth: ev.Truth, out: Path) -> dict:
     """CNN-alone quality under embedding post-processing and input geometry."""
     from photofind.core.model.embed import ResNetEmbedder
-    from photofind.core.scan.imageio import decode_file
     from photofind.core.model.weights import resolve_weights
+    from photofind.core.scan.imageio import decode_file
 
     results: dict = {"postprocess": {}, "geometry": {}}
     emb = scan.embeddings

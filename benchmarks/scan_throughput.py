@@ -44,7 +44,7 @@ class CoresUsed:
     """Wall seconds of a block, and the cores this process got meanwhile (CPU / wall): on a
     shared machine, a stage that got fewer cores than it asked for was slowed from outside."""
 
-    def __enter__(self) -> "CoresUsed":
+    def __enter__(self) -> CoresUsed:
         self._cpu, self._wall = time.process_time(), time.perf_counter()
         return self
 

@@ -8,13 +8,12 @@ falls back to Qt's offscreen platform, which renders the same pixels.
 
 from __future__ import annotations
 
+import colorsys
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-import colorsys
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter

@@ -4,13 +4,13 @@ and snapshots of a folder's bytes so a test can prove nothing changed."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from PIL import Image
 
-from photofind.core.scan.hashing import content_hash_file
 from photofind.core.cleanup.keep import KeeperPolicy
+from photofind.core.scan.hashing import content_hash_file
 from photofind.core.types import (
     FileRef,
     Group,

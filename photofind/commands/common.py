@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from photofind.core.units import human_bytes  # noqa: F401 - re-exported
-
 import argparse
 import signal
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, TextIO
+
+from photofind.core.units import human_bytes  # noqa: F401 - re-exported
 
 
 def add_engine_options(p: argparse.ArgumentParser) -> None:

@@ -40,9 +40,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from photofind.cli import EXIT_CANCELLED, EXIT_OK, EXIT_USAGE
     from photofind.commands.textprogress import TextProgress
+    from photofind.core.match.similar import SimilarSearchError, find_similar
     from photofind.core.pipeline import make_embedder, scan
     from photofind.core.progress import CancelToken
-    from photofind.core.match.similar import SimilarSearchError, find_similar
 
     image = Path(args.image)
     problem = _usage_problem(args, image)

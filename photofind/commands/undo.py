@@ -30,8 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from photofind.commands.common import cancel_on_sigint, open_store
     from photofind.commands.textprogress import TextProgress
     from photofind.core.cleanup.journal import Journal
-    from photofind.core.progress import CancelToken
     from photofind.core.cleanup.restore import BatchRunning, NothingToUndo, UndoStatus, undo
+    from photofind.core.progress import CancelToken
 
     journal = open_store(Journal, args.journal, "photofind undo")
     if journal is None:

@@ -4,27 +4,26 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
 
 import numpy as np
 
+from photofind.core.model.embed import Embedder, ResNetEmbedder
+from photofind.core.model.precision import PRECISIONS
+from photofind.core.model.weights import WeightsUnavailable, resolve_weights
+from photofind.core.progress import NULL_PROGRESS, Cancelled, Phase, Progress
 from photofind.core.scan.cache import Cache
 from photofind.core.scan.discover import discover
-from photofind.core.model.embed import Embedder, ResNetEmbedder
 from photofind.core.scan.ingest import IngestState, ingest
-from photofind.core.model.precision import PRECISIONS
-from photofind.core.progress import NULL_PROGRESS, Cancelled, Phase, Progress
+from photofind.core.scan.vectors import VectorTable
 from photofind.core.types import (
     FileRef,
     ImageRecord,
-    ModelInfo,
     ScanResult,
     ScanSettings,
     ScanStats,
 )
-from photofind.core.scan.vectors import VectorTable
-from photofind.core.model.weights import WeightsUnavailable, resolve_weights
 from photofind.paths import default_cache_path
 
 _LOOKUP_CHUNK = 4096  # files per cache read: batched SQL, bounded per-file objects

@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 import sys
 import traceback
-from typing import Sequence
+from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
@@ -48,7 +48,7 @@ class ErrorReporter:
         self._showing = False
         self._previous = sys.excepthook
 
-    def install(self) -> "ErrorReporter":
+    def install(self) -> ErrorReporter:
         sys.excepthook = self
         return self
 

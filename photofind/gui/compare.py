@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QKeyEvent
@@ -358,7 +358,7 @@ class CompareDialog(QDialog):
         )
         bold = QFont(self.table.font())
         bold.setBold(True)
-        for row, (label, texts, keys) in enumerate(rows):
+        for row, (_label, texts, keys) in enumerate(rows):
             for col, text in enumerate(texts):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)

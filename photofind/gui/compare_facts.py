@@ -4,7 +4,7 @@ decide whether a cell differs from the keeper's) and the rule for refusing a mar
 from __future__ import annotations
 
 import os
-from typing import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from photofind.core.types import ImageRecord
 from photofind.gui.text import human_bytes, percent

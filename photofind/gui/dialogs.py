@@ -4,7 +4,8 @@ and the clean-up confirmation (with a second question before anything is deleted
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,

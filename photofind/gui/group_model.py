@@ -9,8 +9,9 @@ as Qt allows: one dataChanged per touched row, a reset only when the set of rows
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from enum import Enum, IntEnum
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 

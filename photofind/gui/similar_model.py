@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from PySide6.QtCore import (
     QAbstractListModel,

@@ -8,7 +8,8 @@ the app becomes the query.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from PySide6.QtCore import QModelIndex, QObject, QPoint, QRunnable, QSize, Qt, QThreadPool, QUrl, Signal, Slot
 from PySide6.QtGui import (
@@ -245,9 +246,10 @@ class SimilarView(QWidget):
         layout.addWidget(self.list, 1)
 
     def _set_drop_highlight(self, on: bool) -> None:
+        background = "#243447" if on else "#1c1e22"
+        border = "2px dashed #4c8dff" if on else "1px solid #30343a"
         self.query_image.setStyleSheet(
-            "#similarQueryImage { background: %s; color: #9aa0a8; border-radius: 8px; border: %s; }"
-            % ("#243447" if on else "#1c1e22", "2px dashed #4c8dff" if on else "1px solid #30343a")
+            f"#similarQueryImage {{ background: {background}; color: #9aa0a8; border-radius: 8px; border: {border}; }}"
         )
 
     # ---- results -----------------------------------------------------------------------------------

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from photofind.core.units import human_bytes  # noqa: F401 - re-exported
-
 from photofind.core.types import Tier
+from photofind.core.units import human_bytes  # noqa: F401 - re-exported
 
 TIER_LABELS = {
     Tier.EXACT: "Exact copies",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
@@ -24,7 +25,7 @@ MARK_RULES = (
 
 
 def _action(
-    window: "MainWindow",
+    window: MainWindow,
     name: str,
     label: str,
     icon: str,
@@ -43,7 +44,7 @@ def _action(
     return action
 
 
-def _mark_menu(window: "MainWindow") -> QMenu:
+def _mark_menu(window: MainWindow) -> QMenu:
     menu = QMenu("Mark by rule", window)
     for label, tiers in MARK_RULES:
         menu.addAction(label).triggered.connect(lambda _=False, t=tiers: window.review.mark_by_rule(t))
@@ -61,7 +62,7 @@ def _mark_menu(window: "MainWindow") -> QMenu:
     return menu
 
 
-def build_toolbar(window: "MainWindow") -> None:
+def build_toolbar(window: MainWindow) -> None:
     """Create the window's actions as attributes (add_action, scan_action, ...) and its toolbar."""
     keys = QKeySequence.StandardKey
     w, review = window, window.review

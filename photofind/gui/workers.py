@@ -13,8 +13,9 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
@@ -187,8 +188,8 @@ class ScanWorker(ActionWorker):
         self._workers = workers
 
     def _scan(self, progress: Progress):
-        from photofind.core.scan.cache import Cache
         from photofind.core.pipeline import scan
+        from photofind.core.scan.cache import Cache
         from photofind.paths import default_cache_path
 
         embedder, problem = self._embedders.get(self.settings)

@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from photofind.cli import main
-from photofind.core.match import grouping
 from photofind.core import pipeline
+from photofind.core.match import grouping
 from photofind.core.types import Group, Member, Tier
 from tests import cleanupkit as kit
 

@@ -8,17 +8,17 @@ from photofind.core.cleanup.actions import (
     Plan,
     PlanItem,
     UnsafePlan,
+    plan_as_json,
     plan_duplicates,
     plan_marked,
-    plan_as_json,
     write_plan_csv,
 )
 from photofind.core.cleanup.executor import PermanentDeleteNotConfirmed, Status, execute
-from photofind.core.scan.hashing import content_hash_file
 from photofind.core.cleanup.journal import Journal
 from photofind.core.cleanup.keep import KeeperPolicy
 from photofind.core.cleanup.marks import Marks, Refusal
 from photofind.core.progress import CancelToken
+from photofind.core.scan.hashing import content_hash_file
 from photofind.core.types import Tier
 from tests import cleanupkit as kit
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from photofind.core.match import calibrate as cal
-from photofind.core.scan.cache import Cache
 from photofind.core.pipeline import scan
 from photofind.core.report import result_as_json
+from photofind.core.scan.cache import Cache
 from photofind.core.types import ScanSettings, Thresholds
 from tests import imagefactory as factory
 

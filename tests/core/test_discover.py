@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from photofind.core.progress import Cancelled, CancelToken
 from photofind.core.scan.discover import discover, under
-from photofind.core.progress import CancelToken, Cancelled
 from tests import imagefactory as f
 
 

@@ -9,9 +9,9 @@ import pytest
 
 from photofind.core.model import precision as prec
 from photofind.core.model.embed import ResNetEmbedder, prepare_imagenet
+from photofind.core.model.weights import resolve_weights
 from photofind.core.scan.imageio import decode_bytes
 from photofind.core.types import ScanSettings
-from photofind.core.model.weights import resolve_weights
 from tests import imagefactory as f
 
 

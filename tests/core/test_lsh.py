@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from photofind.core.scan.cache import Cache
 from photofind.core.match.lsh import (
     NAMESPACE,
     Hyperplanes,
@@ -25,6 +24,7 @@ from photofind.core.match.pairsearch import (
     lsh_pairs,
     recall_check,
 )
+from photofind.core.scan.cache import Cache
 
 
 def unit(x: np.ndarray) -> np.ndarray:

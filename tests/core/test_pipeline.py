@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from photofind.core.scan.cache import Cache
 from photofind.core.pipeline import scan
 from photofind.core.report import result_as_json
+from photofind.core.scan.cache import Cache
 from photofind.core.types import ScanSettings, Tier
 
 DUPLICATE_TIERS = {Tier.EXACT, Tier.PIXELS, Tier.NEAR}

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from photofind.core.pipeline import scan
 from photofind.core.scan import ingest
 from photofind.core.scan.imageio import decode_bytes
-from photofind.core.pipeline import scan
 from photofind.core.types import ScanSettings
 from tests import imagefactory as f
 

@@ -3,8 +3,8 @@ a private cache and a private journal."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from PySide6.QtCore import QSettings

@@ -12,8 +12,8 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from photofind.core.scan.cache import Cache
 from photofind.core.cleanup.executor import Status
+from photofind.core.scan.cache import Cache
 from photofind.core.types import Tier
 from photofind.gui.controller import regroup_result, thresholds_at
 from photofind.gui.group_model import Roles

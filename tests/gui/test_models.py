@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-
 import pytest
 from PIL import Image
 from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt
 from PySide6.QtWidgets import QApplication
 
 from photofind.core.types import FileRef, Group, ImageFacts, ImageRecord, Member, Tier
-from photofind.gui.folders import FolderModel, PATH_ROLE, PROTECTED_ROLE
+from photofind.gui.folders import PATH_ROLE, PROTECTED_ROLE, FolderModel
 from photofind.gui.group_model import GroupModel, Roles, SortKey
 from photofind.gui.thumbnails import ThumbnailLoader, read_thumbnail
 from tests import imagefactory as factory

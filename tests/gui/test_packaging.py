@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import configparser
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from photofind.gui import assets
 

@@ -10,7 +10,6 @@ from PySide6.QtCore import QObject, QThread, Signal
 from photofind.core.progress import CancelToken
 from photofind.core.types import ScanSettings, Thresholds
 from photofind.gui.controller import ScanController, regroup_result, thresholds_at
-from tests.conftest import FakeEmbedder
 from photofind.gui.workers import (
     ActionWorker,
     EmbedderCache,
@@ -19,6 +18,7 @@ from photofind.gui.workers import (
     SignalProgress,
     start_worker,
 )
+from tests.conftest import FakeEmbedder
 
 
 class FakeClock:

@@ -3,21 +3,21 @@ dry run, exported as JSON/CSV); `photofind.core.execute` carries it out."""
 
 from __future__ import annotations
 
-from photofind.core.units import human_bytes  # noqa: F401 - re-exported
-
 import csv
 import io
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable, TextIO
+from typing import Any, TextIO
 
 from photofind.core.cleanup.fileops import free_path
 from photofind.core.cleanup.keep import KeeperPolicy, in_protected, is_under, policy_from_settings
 from photofind.core.cleanup.marks import SAFE_TIERS, Marks
 from photofind.core.types import FileRef, Group, ImageRecord, ScanResult, Tier
+from photofind.core.units import human_bytes  # noqa: F401 - re-exported
 
 
 class Action(str, Enum):

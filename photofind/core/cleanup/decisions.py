@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from photofind.core.cleanup.keep import KeeperPolicy, RuleError, policy_from_settings, similarity, with_keeper
 from photofind.core.store import StoreError, Transaction, open_store
@@ -98,7 +99,7 @@ class DecisionStore:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> "DecisionStore":
+    def __enter__(self) -> DecisionStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -11,10 +11,10 @@ from enum import Enum
 from photofind.core.cleanup import trash
 from photofind.core.cleanup.actions import Action, Plan, PlanItem, check_plan
 from photofind.core.cleanup.fileops import free_path, move_no_overwrite, replace_with_link, same_file
-from photofind.core.scan.hashing import content_hash_file
 from photofind.core.cleanup.journal import Journal
 from photofind.core.cleanup.keep import clear_path_cache, in_protected
 from photofind.core.progress import NULL_PROGRESS, Progress
+from photofind.core.scan.hashing import content_hash_file
 
 PHASE = "cleaning up"
 # Test hook: exit abruptly after acting on N files, before their outcome is journaled, so a

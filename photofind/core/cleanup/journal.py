@@ -128,7 +128,7 @@ class Journal:
             self.flush()
             self._db.close()
 
-    def __enter__(self) -> "Journal":
+    def __enter__(self) -> Journal:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -136,7 +136,7 @@ class Journal:
 
     # -- writing, by the executor -------------------------------------------------------------
 
-    def begin(self, plan: "Plan") -> int:
+    def begin(self, plan: Plan) -> int:
         """Record the whole batch in one transaction, before any file is touched."""
         details = {
             "protected": list(plan.protected),

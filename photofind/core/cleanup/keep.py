@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property, lru_cache
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from photofind.core.types import Group, ImageRecord, Member, ScanSettings
 
@@ -228,7 +229,7 @@ class KeeperPolicy:
     protected: tuple[str, ...] = ()
 
     @classmethod
-    def parse(cls, chain: str = "", protected: Sequence[str] = ()) -> "KeeperPolicy":
+    def parse(cls, chain: str = "", protected: Sequence[str] = ()) -> KeeperPolicy:
         return cls(parse_rules(chain), tuple(os.path.abspath(p) for p in protected))
 
     def key(self, record: ImageRecord) -> tuple:

@@ -3,8 +3,8 @@ kept, or that touches a protected folder, is refused with a reason instead of ap
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from enum import Enum
-from typing import Iterable, Iterator, Sequence
 
 from photofind.core.cleanup.keep import DEFAULT_POLICY, KeeperPolicy, in_protected
 from photofind.core.types import Group, ImageRecord, Tier

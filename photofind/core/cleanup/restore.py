@@ -14,9 +14,9 @@ from enum import Enum
 
 from photofind.core.cleanup import trash
 from photofind.core.cleanup.fileops import move_no_overwrite, restore_bytes, same_file
-from photofind.core.scan.hashing import content_hash_file
 from photofind.core.cleanup.journal import Journal, JournalItem
 from photofind.core.progress import NULL_PROGRESS, Progress
+from photofind.core.scan.hashing import content_hash_file
 
 PHASE = "restoring"
 _NEVER_ACTED = ("skipped", "cancelled")

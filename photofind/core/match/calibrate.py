@@ -22,8 +22,8 @@ about the same size.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -68,7 +68,7 @@ class Calibration:
         return json.dumps(asdict(self)).encode()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Calibration | None":
+    def from_bytes(cls, data: bytes) -> Calibration | None:
         try:
             doc = json.loads(data.decode())
             cal = cls(**doc)

@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 STRONG_TIERS = ("exact", "pixels", "near")  # the tiers a user may safely clean up
 ALL_TIERS = (*STRONG_TIERS, "similar")
@@ -51,7 +52,7 @@ class Truth:
     files: Mapping[str, FileTruth]  # normalised absolute path -> truth
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "Truth":
+    def load(cls, path: str | os.PathLike[str]) -> Truth:
         """Read a truth file: {"root": DIR, "files": {relative path: {source, transform, ...}}}."""
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
         root = Path(doc.get("root") or Path(path).parent)

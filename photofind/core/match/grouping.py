@@ -29,13 +29,14 @@ Decided semantics, which the GUI, the CLI and the JSON contract rely on:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from photofind.core.match import verify
 from photofind.core.cleanup.keep import pick_keeper
+from photofind.core.match import verify
 from photofind.core.match.lsh import Hyperplanes, load_hyperplanes
 from photofind.core.match.pairsearch import EXACT_BELOW, auto_params, contains, find_pairs, unique_sorted
 from photofind.core.progress import NULL_PROGRESS, Progress
@@ -139,7 +140,7 @@ class Regrouper:
         self._ensure_floor(min(default.near, default.similar) - FLOOR_MARGIN if floor is None else floor)
 
     @classmethod
-    def from_result(cls, result: Any, *, floor: float | None = None, cache: Any = None) -> "Regrouper":
+    def from_result(cls, result: Any, *, floor: float | None = None, cache: Any = None) -> Regrouper:
         """For the GUI: candidates FLOOR_MARGIN below the scan's thresholds, verdicts likewise."""
         t = result.settings.thresholds
         return cls(

@@ -116,12 +116,12 @@ class Hyperplanes:
     @classmethod
     def create(
         cls, dim: int, params: LshParams, mean: np.ndarray | None = None, fitted_on: int = 0
-    ) -> "Hyperplanes":
+    ) -> Hyperplanes:
         m = np.zeros(dim, np.float32) if mean is None else np.asarray(mean, np.float32)
         return cls(seeded_planes(params.planes, dim, params.seed), m, params, fitted_on)
 
     @classmethod
-    def fit(cls, vectors: np.ndarray, params: LshParams) -> "Hyperplanes":
+    def fit(cls, vectors: np.ndarray, params: LshParams) -> Hyperplanes:
         return cls.create(vectors.shape[1], params, library_mean(vectors), len(vectors))
 
     @property
@@ -163,7 +163,7 @@ class Hyperplanes:
         return buf.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Hyperplanes":
+    def from_bytes(cls, data: bytes) -> Hyperplanes:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             planes, mean = z["planes"].astype(np.float32), z["mean"].astype(np.float32)

@@ -18,9 +18,9 @@ Survivors of every table are de-duplicated and confirmed by exact cosine in chun
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterator
 
 import numpy as np
 
@@ -56,7 +56,7 @@ class Pairs:
         return len(self.i)
 
     @classmethod
-    def empty(cls) -> "Pairs":
+    def empty(cls) -> Pairs:
         return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
 
     def codes(self, n: int) -> np.ndarray:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -58,7 +59,7 @@ class QueryIndex:
             self._tables.append((keys[order], order))
 
     @classmethod
-    def build(cls, vectors: np.ndarray, thresholds: Thresholds | None = None) -> "QueryIndex":
+    def build(cls, vectors: np.ndarray, thresholds: Thresholds | None = None) -> QueryIndex:
         near = (thresholds or Thresholds()).near
         return cls(vectors, Hyperplanes.fit(vectors, auto_params(vectors, near)))
 

@@ -15,8 +15,8 @@ import numpy as np
 from PIL import Image
 
 from photofind.core.model.precision import resolve_precision, torch_dtype
-from photofind.core.types import ModelInfo
 from photofind.core.model.weights import ARCH, WeightsChoice
+from photofind.core.types import ModelInfo
 
 INPUT_SIZE = 224
 _MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32).reshape(3, 1, 1)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from photofind.core.progress import NULL_PROGRESS, Phase, Progress, check_cancel
 from photofind.core.types import FileRef, Skipped, SkipReason

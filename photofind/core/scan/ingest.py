@@ -12,19 +12,20 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from photofind.core.scan.cache import Cache, CachedFile, FileEntry
 from photofind.core.model.embed import INPUT_SIZE, Embedder, usable_cores
+from photofind.core.progress import NULL_PROGRESS, Cancelled, Progress, check_cancel
+from photofind.core.scan.cache import Cache, CachedFile, FileEntry
 from photofind.core.scan.hashing import content_hash, gray_thumb, phash
 from photofind.core.scan.imageio import decode_bytes
-from photofind.core.progress import NULL_PROGRESS, Cancelled, Progress, check_cancel
-from photofind.core.types import FileRef, ImageFacts, ImageRecord, Skipped, SkipReason
 from photofind.core.scan.vectors import VectorTable
+from photofind.core.types import FileRef, ImageFacts, ImageRecord, Skipped, SkipReason
 
 MAX_DECODE_THREADS = 16  # past this the GIL-held parts of decoding stop scaling
 
@@ -68,7 +69,7 @@ class ThreadPlan:
     torch_threads: int  # while the decoders run
 
     @classmethod
-    def for_cores(cls, cores: int, workers: int | None = None, *, accelerator: bool = False) -> "ThreadPlan":
+    def for_cores(cls, cores: int, workers: int | None = None, *, accelerator: bool = False) -> ThreadPlan:
         """With an accelerator (CUDA, MPS) inference needs no CPU: every core decodes."""
         torch_threads = 1 if accelerator else max(1, round(cores / 2.5))
         if workers:
@@ -201,7 +202,7 @@ class WidthChooser:
 
 
 def _flush(
-    batch: "_Batch",
+    batch: _Batch,
     queue: deque,
     gate: threading.Event,
     plan: ThreadPlan,

@@ -7,7 +7,7 @@ once, where the result will read them, and looked up by path or by content hash.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
