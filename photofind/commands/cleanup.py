@@ -126,7 +126,7 @@ def run_after_scan(args: argparse.Namespace, result: Any, out: TextIO) -> int | 
     from photofind.core.cleanup.actions import Action, plan_duplicates, write_plan_csv, write_plan_json
 
     tiers = parse_tiers(args.act_tiers)
-    model = getattr(result, "model", None)
+    model = result.model
     if model is not None and str(model.weights).startswith("random"):
         # Random weights make visual groups meaningless: only byte- or pixel-identical files are safe.
         safe = tuple(t for t in tiers if t.value in ("exact", "pixels"))

@@ -64,7 +64,7 @@ def settings_from_args(args: argparse.Namespace, roots, **overrides):
         device=args.device,
         precision=args.precision,
         embed=not args.no_embed,
-        rotations=getattr(args, "rotations", False),
+        rotations=args.rotations,
         calibrate=getattr(args, "threshold", None) is None,
         **overrides,
     )

@@ -116,17 +116,17 @@ def print_summary(result, out, show: int) -> None:
 def thresholds_line(result) -> str:
     """Which cosine thresholds grouped this scan, and where they came from."""
     t = result.settings.thresholds
-    cal = getattr(result, "calibration", None)
+    cal = result.calibration
     text = f"thresholds: near {t.near:.4f} (+ pixel check), similar {t.similar:.4f}"
     if cal is not None:
         text += (
             f"; calibrated on this library: estimated precision {cal.estimated_precision:.3f} "
             f"(target {cal.target_precision:.2f}), near-duplicate recall {cal.near_recall:.3f}"
         )
-    elif result.model is not None and getattr(result.settings, "calibrate", False):
+    elif result.model is not None and result.settings.calibrate:
         text += "; defaults (too few photos to calibrate)"
     elif result.model is not None:
         text += "; set by you"
-    if getattr(result.settings, "rotations", False):
+    if result.settings.rotations:
         text += "; rotated and mirrored copies matched"
     return text

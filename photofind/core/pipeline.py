@@ -200,7 +200,7 @@ def _result(
                 embeddings,
                 settings.thresholds,
                 thumbs=thumbs,
-                rotations=getattr(settings, "rotations", False),
+                rotations=settings.rotations,
                 cache=cache,
                 model_id=model.id if model else None,
                 progress=progress,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QKeyEvent
@@ -28,8 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from photofind.core.cleanup.keep import pick_keeper
-from photofind.core.types import ImageRecord
-from photofind.gui.compare_facts import LAST_UNMARKED, mark_refusal, metadata_rows
+from photofind.core.cleanup.marks import Marks
+from photofind.core.types import Group, ImageRecord, Member, Tier
+from photofind.gui.compare_facts import metadata_rows
 from photofind.gui.image_pane import WHEEL_STEP, ImagePane, ViewSync
 from photofind.gui.preview import PreviewLoader
 
@@ -45,33 +46,32 @@ _LOCK_PILL = "background-color:#e0a030; color:#1e2024;"
 
 
 class CompareDialog(QDialog):
-    """Two or more photos of a group side by side. Indices are positions in ScanResult.records."""
+    """The photos of one group side by side. Marks and the keeper are read from and written to
+    the review state (`Marks`) the grid shows too; after each change the dialog says so with
+    `reviewEdited(group id)` (and `markToggled` / `keeperChanged` for the detail)."""
 
     keeperChanged = Signal(int)
     markToggled = Signal(int, bool)
+    reviewEdited = Signal(int)  # the group's marks or keeper changed
     trashRequested = Signal()
 
     def __init__(
         self,
-        records: Sequence[ImageRecord],
-        indices: Sequence[int],
-        keeper: int,
-        marked: set[int],
+        review: Marks,
+        group_id: int,
         parent: QWidget | None = None,
         *,
         similarities: Mapping[int, float] | None = None,
-        protected: Collection[int] = (),
     ) -> None:
         super().__init__(parent)
-        self._indices = list(dict.fromkeys(indices))
-        if not self._indices:
-            raise ValueError("CompareDialog needs at least one photo")
-        self._records = records
-        self._keeper = keeper if keeper in self._indices else self._indices[0]
-        self._marked = {i for i in marked if i in self._indices}
-        self._protected = frozenset(protected)
+        group = review.group(group_id)
+        if group is None:
+            raise ValueError(f"CompareDialog: no group {group_id}")
+        self._review, self._group_id = review, group_id
+        self._indices = list(group.indices)
+        self._records = review.records
         self._similarities = dict(similarities or {})
-        self._pos = self._indices.index(self._keeper)
+        self._pos = self._indices.index(self.keeper)
         self.setObjectName("compareDialog")
         self.setWindowTitle(f"Compare {len(self._indices)} photo{'s' if len(self._indices) != 1 else ''}")
         self.setSizeGripEnabled(True)
@@ -89,12 +89,16 @@ class CompareDialog(QDialog):
 
     # ---- public state ----------------------------------------------------------------------------
     @property
+    def group_id(self) -> int:
+        return self._group_id
+
+    @property
     def keeper(self) -> int:
-        return self._keeper
+        return self._review.keeper(self._group_id)
 
     @property
     def marked(self) -> frozenset[int]:
-        return frozenset(self._marked)
+        return self._review.marked(self._group_id)
 
     @property
     def current(self) -> int:
@@ -110,11 +114,13 @@ class CompareDialog(QDialog):
             self._pos = self._indices.index(record_index)
             self._refresh()
 
-    def set_state(self, keeper: int, marked: Collection[int]) -> None:
-        """Take the owner's truth (e.g. after its model refused a mark); emits nothing."""
-        if keeper in self._indices:
-            self._keeper = keeper
-        self._marked = {i for i in marked if i in self._indices and i != self._keeper}
+    def refresh(self) -> None:
+        """Show the review state as it is now (it changed elsewhere, e.g. in the grid); emits
+        nothing. Closes the dialog when its group no longer exists as shown (a regroup)."""
+        group = self._review.group(self._group_id)
+        if group is None or list(group.indices) != self._indices:
+            self.close()
+            return
         self._refresh()
 
     # ---- actions (keys and buttons) --------------------------------------------------------------
@@ -123,44 +129,41 @@ class CompareDialog(QDialog):
         self._refresh()
 
     def toggle_mark(self) -> None:
-        index = self.current
-        if index in self._marked:
-            self._marked.discard(index)
+        index, gid, keeper = self.current, self._group_id, self.keeper
+        if self._review.is_marked(gid, index):
+            self._review.unmark(gid, index)
             self._say("")
             self.markToggled.emit(index, False)
-            self._refresh()
+            self._edited()
             return
-        reason = mark_refusal(self._indices, self._marked, index, self._protected)
-        if reason:
-            self._say(f"Not marked: {reason}.")
+        refusal = self._review.mark(gid, index)
+        if refusal is not None:
+            self._say(f"Not marked: {refusal.value}.")
             return
         self._say("")
-        if index == self._keeper:
-            # The keeper is never marked: hand that role to the best photo still unmarked.
-            candidates = [i for i in self._indices if i != index and i not in self._marked]
-            if not candidates:  # unreachable while mark_refusal holds; never leave a group keeperless
-                self._say(f"Not marked: {LAST_UNMARKED}.")
-                return
-            self._keeper = pick_keeper(self._records, candidates)
-            self.keeperChanged.emit(self._keeper)
-        self._marked.add(index)
+        if index == keeper:  # the keeper role moved to the best photo still unmarked
+            self.keeperChanged.emit(self.keeper)
         self.markToggled.emit(index, True)
-        self._refresh()
+        self._edited()
 
     def make_keeper(self) -> None:
-        index = self.current
+        index, gid = self.current, self._group_id
         self._say("")
-        if index == self._keeper:
+        if index == self.keeper:
             return
-        if index in self._marked:
-            self._marked.discard(index)
+        was_marked = self._review.is_marked(gid, index)
+        self._review.choose_keeper(gid, index)
+        if was_marked:
             self.markToggled.emit(index, False)
-        self._keeper = index
         self.keeperChanged.emit(index)
+        self._edited()
+
+    def _edited(self) -> None:
+        self.reviewEdited.emit(self._group_id)
         self._refresh()
 
     def request_trash(self) -> None:
-        if not self._marked:
+        if not self.marked:
             self._say("Nothing is marked yet: press Space to mark the photos to trash.")
             return
         self._say("")
@@ -327,9 +330,9 @@ class CompareDialog(QDialog):
             self.panes[pos].set_current(pos == self._pos)
             self._captions[pos].setText(self._caption(index, pos == self._pos))
         current = self.current
-        self.mark_button.setText("Unmark  (Space)" if current in self._marked else "Mark  (Space)")
-        self.keep_button.setEnabled(current != self._keeper)
-        self.trash_button.setEnabled(bool(self._marked))
+        self.mark_button.setText("Unmark  (Space)" if current in self.marked else "Mark  (Space)")
+        self.keep_button.setEnabled(current != self.keeper)
+        self.trash_button.setEnabled(bool(self.marked))
         self._fill_table()
         self._update_zoom_label()
 
@@ -337,22 +340,22 @@ class CompareDialog(QDialog):
         name = os.path.basename(self._records[index].path)
         weight = "700" if is_current else "500"
         pills = []
-        if index == self._keeper:
+        if index == self.keeper:
             pills.append(f'<span style="{_KEEP_PILL}">&nbsp;KEEP&nbsp;</span>')
-        if index in self._marked:
+        if index in self.marked:
             pills.append(f'<span style="{_MARK_PILL}">&nbsp;MARKED&nbsp;</span>')
-        if index in self._protected:
+        if self._review.is_protected(index):
             pills.append(f'<span style="{_LOCK_PILL}">&nbsp;PROTECTED&nbsp;</span>')
         return f'<span style="font-weight:{weight};">{_html(name)}</span>&nbsp;&nbsp;' + "&nbsp;".join(pills)
 
     def _fill_table(self) -> None:
         rows = metadata_rows(self._records, self._indices, self._similarities)
-        keeper_col = self._indices.index(self._keeper)
+        keeper_col = self._indices.index(self.keeper)
         self.table.setRowCount(len(rows))
         self.table.setVerticalHeaderLabels([label for label, _, _ in rows])
         self.table.setHorizontalHeaderLabels(
             [
-                ("Keeper · " if i == self._keeper else "") + os.path.basename(self._records[i].path)
+                ("Keeper · " if i == self.keeper else "") + os.path.basename(self._records[i].path)
                 for i in self._indices
             ]
         )
@@ -413,8 +416,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not records:
         print("usage: python -m photofind.gui.compare PHOTO PHOTO… | FOLDER", file=sys.stderr)
         return 2
-    indices = list(range(len(records)))
-    dialog = CompareDialog(records, indices, pick_keeper(records, indices), set())
+    keep = pick_keeper(records, range(len(records)))
+    members = (Member(keep, 1.0), *(Member(i, 0.0) for i in range(len(records)) if i != keep))
+    dialog = CompareDialog(Marks(records, [Group(1, Tier.SIMILAR, members, 0.0, 0.0)]), 1)
     dialog.show()
     return app.exec()
 

@@ -1,10 +1,11 @@
-"""What the compare dialog says about a group's photos: the metadata rows (with the keys that
-decide whether a cell differs from the keeper's) and the rule for refusing a mark. No widgets."""
+"""What the compare dialog says about a group's photos: the metadata rows, with the keys that
+decide whether a cell differs from the keeper's. No widgets. (Whether a photo may be marked is
+decided by the review state, photofind.core.cleanup.marks.)"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from photofind.core.types import ImageRecord
 from photofind.gui.text import human_bytes, percent
@@ -45,23 +46,3 @@ def _date_text(taken: str | None) -> str:
 def _similarity_text(value: float | None) -> str:
     return "—" if value is None else percent(value)
 
-
-try:  # the engine's wording, so the grid, the CLI and this dialog refuse in the same words
-    from photofind.core.cleanup.marks import Refusal
-
-    LAST_UNMARKED, PROTECTED = Refusal.LAST_UNMARKED.value, Refusal.PROTECTED.value
-except ImportError:  # pragma: no cover - only while the marks module is being written
-    LAST_UNMARKED = "every other file of this group is marked: at least one file must be kept"
-    PROTECTED = "the file is inside a protected folder"
-
-
-def mark_refusal(
-    indices: Collection[int], marked: Collection[int], index: int, protected: Collection[int] = ()
-) -> str | None:
-    """Why `index` may not be marked, or None. The rule of photofind.core.cleanup.marks: a protected
-    file is never marked, and a group never loses its last unmarked photo."""
-    if index in protected:
-        return PROTECTED
-    if not any(i != index and i not in marked for i in indices):
-        return LAST_UNMARKED
-    return None

@@ -1,20 +1,22 @@
 """A thin two-level Qt model over the engine's immutable groups: groups, then their photos.
 
-The model owns only the user's review state (which photos are marked, which keeper the user
-chose, which folders are protected) plus a filtered, sorted view of the groups. Everything
+The user's review state (which photos are marked, which keeper the user chose, which folders
+are protected) lives in one `photofind.core.cleanup.marks.Marks`, the object the compare dialog
+and the trash action use too; the model shows it and tells views when it changes. Everything
 else is read straight from the ImageRecord/Group tuples. Changes are signalled as narrowly
 as Qt allows: one dataChanged per touched row, a reset only when the set of rows changes.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from enum import Enum, IntEnum
 from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
+from photofind.core.cleanup.keep import KeeperPolicy
+from photofind.core.cleanup.marks import Marks
 from photofind.core.types import Group, ImageRecord, Tier
 from photofind.gui import text
 
@@ -62,12 +64,11 @@ class GroupModel(QAbstractItemModel):
         self._rows: list[int] = []  # visible group rows -> position in self._groups
         self._row_of_group: dict[int, int] = {}  # position in self._groups -> visible row
         self._group_of_record: dict[int, int] = {}  # record index -> position in self._groups
+        self._pos_of_group_id: dict[int, int] = {}  # Group.id -> position in self._groups
         self._tiers: set[Tier] = set(Tier)
         self._sort = SortKey.RECLAIMABLE
-        self._marked: set[int] = set()
-        self._keepers: set[int] = set()  # record indices the user chose as keeper
         self._protected_roots: tuple[str, ...] = ()
-        self._protected_cache: dict[int, bool] = {}
+        self._review = Marks((), ())
 
     # -- Qt model interface ------------------------------------------------------------------
 
@@ -151,7 +152,7 @@ class GroupModel(QAbstractItemModel):
         if role == Roles.WHY:
             return ", ".join(group.why)
         if role == Roles.MARKED_COUNT:
-            return sum(1 for m in group.members if m.index in self._marked)
+            return len(self._review.marked(group.id))
         return None
 
     def _photo_data(self, group: Group, member, role: int) -> Any:
@@ -178,7 +179,7 @@ class GroupModel(QAbstractItemModel):
             Roles.TAKEN: lambda: r.facts.taken or "",
             Roles.CAMERA: lambda: r.facts.camera or "",
             Roles.IS_KEEPER: lambda: member.index == self.keeper_of(group),
-            Roles.IS_MARKED: lambda: member.index in self._marked,
+            Roles.IS_MARKED: lambda: self._review.is_marked(group.id, member.index),
             Roles.IS_PROTECTED: lambda: self.is_protected(member.index),
         }
         getter = getters.get(role)  # type: ignore[call-overload]
@@ -197,15 +198,14 @@ class GroupModel(QAbstractItemModel):
             )
         )
         self.beginResetModel()
-        if not same_library:
-            self._marked.clear()
-            self._keepers.clear()
-            self._protected_cache.clear()
         self._records = tuple(records)
         self._groups = tuple(groups)
+        if same_library:
+            self._review.set_groups(self._groups)
+        else:
+            self._review = Marks(self._records, self._groups, KeeperPolicy.parse("", self._protected_roots))
         self._group_of_record = {m.index: pos for pos, g in enumerate(self._groups) for m in g.members}
-        self._keepers &= set(self._group_of_record)
-        self._marked = {i for i in self._marked if self._markable(i) is None}
+        self._pos_of_group_id = {g.id: pos for pos, g in enumerate(self._groups)}
         self._rebuild_rows()
         self.endResetModel()
         self.reviewChanged.emit()
@@ -227,13 +227,11 @@ class GroupModel(QAbstractItemModel):
             self.endResetModel()
 
     def set_protected_roots(self, roots: Iterable[str]) -> None:
-        roots = tuple(os.path.normpath(os.path.abspath(r)) for r in roots)
+        roots = tuple(roots)
         if roots == self._protected_roots:
             return
         self._protected_roots = roots
-        self._protected_cache.clear()
-        unmarked = {i for i in self._marked if self.is_protected(i)}
-        self._marked -= unmarked
+        self._review.set_protected(roots)
         self._emit_all_photos_changed()
         self.reviewChanged.emit()
 
@@ -302,140 +300,106 @@ class GroupModel(QAbstractItemModel):
             counts[g.tier] += 1
         return counts
 
-    # -- review state ------------------------------------------------------------------------
+    # -- review state (kept by photofind.core.cleanup.marks.Marks) ---------------------------
+
+    @property
+    def review(self) -> Marks:
+        """The review state itself, for views that change it directly (the compare dialog);
+        they call `review_edited` afterwards."""
+        return self._review
 
     def keeper_of(self, group: Group) -> int:
-        """The photo this group keeps: the user's choice, else the engine's, unless marked;
-        then the best unmarked one (one always stays unmarked)."""
-        for m in group.members:
-            if m.index in self._keepers and m.index not in self._marked:
-                return m.index
-        if group.keep_index not in self._marked:
-            return group.keep_index
-        return next(m.index for m in group.members if m.index not in self._marked)
+        """The photo this group keeps: never a marked one (see Marks.keeper)."""
+        return self._review.keeper(group.id)
 
     def reclaimable(self, group: Group) -> int:
-        keep = self.keeper_of(group)
-        return sum(self._records[m.index].file.size for m in group.members if m.index != keep)
+        return self._review.reclaimable(group.id)
 
     def is_protected(self, record: int) -> bool:
-        cached = self._protected_cache.get(record)
-        if cached is None:
-            path = os.path.normpath(os.path.abspath(self._records[record].path))
-            cached = any(
-                path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-                for root in self._protected_roots
-            )
-            self._protected_cache[record] = cached
-        return cached
+        return self._review.is_protected(record)
 
     def marked(self) -> frozenset[int]:
-        return frozenset(self._marked)
+        return self._review.marked_records()
 
     def marked_bytes(self) -> int:
-        return sum(self._records[i].file.size for i in self._marked)
-
-    def _markable(self, record: int) -> str | None:
-        """None when `record` may be marked, else the reason it may not."""
-        group = self.group_of_record(record)
-        if group is None:
-            return "this photo is not in a group"
-        if self.is_protected(record):
-            return "this photo is in a protected folder"
-        others = [m.index for m in group.members if m.index != record]
-        if all(i in self._marked for i in others):
-            return "at least one photo of every group stays"
-        return None
+        return self._review.bytes
 
     def set_marked(self, record: int, marked: bool) -> bool:
-        if marked == (record in self._marked):
+        group = self.group_of_record(record)
+        if group is None:
+            return False
+        if marked == self._review.is_marked(group.id, record):
             return True
         if marked:
-            reason = self._markable(record)
-            if reason is not None:
-                self.markRefused.emit(reason)
+            why = self._review.mark(group.id, record)
+            if why is not None:
+                self.markRefused.emit(why.value)
                 return False
-            self._marked.add(record)
         else:
-            self._marked.discard(record)
-        # Marking the keeper hands the role to another photo, so the whole group may change.
-        self._emit_group_changed(self.group_of_record(record), [Roles.IS_MARKED, Roles.IS_KEEPER])
-        self.reviewChanged.emit()
+            self._review.unmark(group.id, record)
+        self.review_edited(group.id)
         return True
 
     def toggle_marked(self, record: int) -> bool:
-        return self.set_marked(record, record not in self._marked)
+        group = self.group_of_record(record)
+        return group is not None and self.set_marked(record, not self._review.is_marked(group.id, record))
 
     def set_keeper(self, record: int) -> bool:
         group = self.group_of_record(record)
         if group is None:
             return False
-        if record == self.keeper_of(group):
-            return True
-        self._keepers -= {m.index for m in group.members}
-        self._keepers.add(record)
-        self._marked.discard(record)  # a kept photo is not marked
-        self._emit_group_changed(group, [Roles.IS_KEEPER, Roles.IS_MARKED])
-        self.reviewChanged.emit()
+        if record != self.keeper_of(group):
+            self._review.choose_keeper(group.id, record)
+            self.review_edited(group.id)
         return True
 
     def apply_keepers(self, keepers: Iterable[int]) -> None:
-        """Make these records the keepers of their groups (a keeper rule's picks); they are
-        unmarked, and every group's row is told once."""
-        chosen = {k for k in keepers if k in self._group_of_record}
-        touched = {self._group_of_record[k] for k in chosen}
-        self._keepers = {k for k in self._keepers if self._group_of_record.get(k) not in touched} | chosen
-        self._marked -= chosen
-        for pos in touched:
-            self._emit_group_changed(self._groups[pos], [Roles.IS_KEEPER, Roles.IS_MARKED])
-        if touched:
-            self.reviewChanged.emit()
+        """Make these records the keepers of their groups (a keeper rule's picks)."""
+        touched = []
+        for record in keepers:
+            group = self.group_of_record(record)
+            if group is not None and self._review.choose_keeper(group.id, record) is None:
+                touched.append(group.id)
+        self._review_edited(touched)
 
     def mark_all_but_keeper(self, tiers: Iterable[Tier] | None = None) -> int:
         """Mark every member except the keeper (and protected photos) in the shown groups of
         `tiers`; returns how many photos were newly marked."""
-        tiers = set(Tier) if tiers is None else set(tiers)
-        added = 0
-        for pos in self._rows:
-            group = self._groups[pos]
-            if group.tier not in tiers:
-                continue
-            keep = self.keeper_of(group)
-            new = [
-                m.index
-                for m in group.members
-                if m.index != keep and m.index not in self._marked and not self.is_protected(m.index)
-            ]
-            if new:
-                self._marked.update(new)
-                added += len(new)
-                self._emit_group_changed(group, [Roles.IS_MARKED, Roles.IS_KEEPER])
+        before = self._review.count
+        ids = [self._groups[pos].id for pos in self._rows]
+        self._review.mark_duplicates(set(Tier) if tiers is None else tiers, ids)
+        added = self._review.count - before
         if added:
-            self.reviewChanged.emit()
+            self._review_edited(ids)
         return added
 
     def apply_marks(self, records: Iterable[int]) -> int:
         """Mark the given records where allowed (a rule's choice); returns how many were."""
-        added = 0
-        touched: dict[int, Group] = {}
+        touched = []
         for record in records:
-            if record not in self._marked and self._markable(record) is None:
-                self._marked.add(record)
-                added += 1
-                group = self.group_of_record(record)
-                touched[group.id] = group
-        for group in touched.values():
-            self._emit_group_changed(group, [Roles.IS_MARKED, Roles.IS_KEEPER])
-        if added:
-            self.reviewChanged.emit()
-        return added
+            group = self.group_of_record(record)
+            if group is None or self._review.is_marked(group.id, record):
+                continue
+            if self._review.mark(group.id, record) is None:
+                touched.append(group.id)
+        self._review_edited(touched)
+        return len(touched)
 
     def clear_marks(self) -> None:
-        if not self._marked:
+        touched = [g.id for g in self._groups if self._review.marked(g.id)]
+        self._review.clear()
+        self._review_edited(touched)
+
+    def review_edited(self, group_id: int) -> None:
+        """The review state of this group changed (here or in the compare dialog)."""
+        self._review_edited([group_id])
+
+    def _review_edited(self, group_ids: Iterable[int]) -> None:
+        positions = {self._pos_of_group_id[gid] for gid in group_ids if gid in self._pos_of_group_id}
+        if not positions:
             return
-        touched = {self._group_of_record[i] for i in self._marked if i in self._group_of_record}
-        self._marked.clear()
-        for pos in touched:
+        for pos in positions:
+            # Marking the keeper hands the role to another photo: the whole group may change.
             self._emit_group_changed(self._groups[pos], [Roles.IS_MARKED, Roles.IS_KEEPER])
         self.reviewChanged.emit()
 

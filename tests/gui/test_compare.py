@@ -10,9 +10,11 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication, QDialog
 
+from photofind.core.cleanup.keep import KeeperPolicy
+from photofind.core.cleanup.marks import Marks
 from photofind.core.scan.imageio import decode_file
-from photofind.core.types import FileRef, ImageRecord
-from photofind.gui.compare import CompareDialog, DiffRole, RecordRole, mark_refusal
+from photofind.core.types import FileRef, Group, ImageRecord, Member, Tier
+from photofind.gui.compare import CompareDialog, DiffRole, RecordRole
 from tests import imagefactory as factory
 
 
@@ -33,8 +35,19 @@ def records(tmp_path: Path) -> list[ImageRecord]:
     return [_record(p) for p in (original, small, rotated)]
 
 
-def _dialog(qtbot, records, indices=(0, 1, 2), keeper=0, marked=(), **kwargs) -> CompareDialog:
-    dialog = CompareDialog(records, list(indices), keeper, set(marked), **kwargs)
+def _review(records, indices=(0, 1, 2), keeper=0, marked=(), protected=()) -> Marks:
+    """The review state of one group (id 1) of `indices`, `keeper` first, with the folders of
+    the `protected` records protected and `marked` marked."""
+    members = (Member(keeper, 1.0), *(Member(i, 0.9) for i in indices if i != keeper))
+    folders = [os.path.dirname(records[i].path) for i in protected]
+    review = Marks(records, [Group(1, Tier.NEAR, members, 0.9, 0.9)], KeeperPolicy.parse("", folders))
+    for i in marked:
+        assert review.mark(1, i) is None
+    return review
+
+
+def _dialog(qtbot, records, indices=(0, 1, 2), keeper=0, marked=(), protected=(), **kwargs) -> CompareDialog:
+    dialog = CompareDialog(_review(records, indices, keeper, marked, protected), 1, **kwargs)
     qtbot.addWidget(dialog)
     return dialog
 
@@ -169,12 +182,6 @@ def test_protected_photos_are_never_marked(qtbot, records):
     assert "PROTECTED" in dialog._captions[1].text()
 
 
-def test_mark_refusal_rule():
-    assert mark_refusal([1, 2, 3], {2}, 1) is None
-    assert mark_refusal([1, 2, 3], {2, 3}, 1) is not None
-    assert mark_refusal([1, 2], set(), 1, protected={1}) is not None
-
-
 def _wait_previews(qtbot, dialog: CompareDialog) -> None:
     qtbot.waitUntil(lambda: all(p.has_image for p in dialog.panes), timeout=5000)
 
@@ -268,10 +275,14 @@ def test_read_preview_scales_and_falls_back_to_pillow_for_heic(qtbot, tmp_path):
         read_preview(str(tmp_path / "gone.jpg"), 320)
 
 
-def test_the_owner_can_push_its_state_back(qtbot, records):
+def test_the_dialog_shows_changes_made_elsewhere_to_the_review_state(qtbot, records):
     dialog = _dialog(qtbot, records, marked={1})
-    with qtbot.assertNotEmitted(dialog.markToggled), qtbot.assertNotEmitted(dialog.keeperChanged):
-        dialog.set_state(2, {0, 2})
-    assert dialog.keeper == 2 and dialog.marked == {0}  # the keeper is never shown as marked
+    review = dialog._review
+    review.choose_keeper(1, 2)
+    review.unmark(1, 1)
+    assert review.mark(1, 0) is None
+    with qtbot.assertNotEmitted(dialog.markToggled), qtbot.assertNotEmitted(dialog.reviewEdited):
+        dialog.refresh()
+    assert dialog.keeper == 2 and dialog.marked == {0}
     assert dialog.table.horizontalHeaderItem(2).text() == "Keeper · a_rot.jpg"
     assert "MARKED" in dialog._captions[0].text() and "MARKED" not in dialog._captions[1].text()

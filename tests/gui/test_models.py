@@ -102,8 +102,11 @@ def test_protected_photos_are_never_marked(populated):
     populated.set_protected_roots(["/photos/sub"])
     assert not populated.set_marked(3, True)  # /photos/sub/p00003.jpg
     assert populated.set_marked(4, True)
-    assert populated.mark_all_but_keeper({Tier.NEAR}) == 0  # 3 protected, 5 protected, 4 done
-    assert populated.marked() == {4}
+    # A protected copy wins the keeper (as in the CLI): 5 is kept, 2 may go, 3 stays unmarked.
+    assert populated.keeper_of(populated.group_of_record(2)) == 5
+    assert populated.mark_all_but_keeper({Tier.NEAR}) == 1
+    assert populated.marked() == {2, 4}
+    assert populated.index(row_of(populated, 2), 0).data(Roles.RECLAIMABLE) == 3000 + 4000 + 5000
 
 
 def test_mark_rule_keeps_the_keeper_and_keeper_change_unmarks(populated):

@@ -277,9 +277,3 @@ def _write(text: str, target: str | os.PathLike[str] | TextIO) -> None:
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
 
-
-def execute(plan: Plan, **kwargs: Any):  # -> executor.BatchReport
-    """Carry out `plan`; see `photofind.core.cleanup.executor.execute` (here so callers need one module)."""
-    from photofind.core.cleanup.executor import execute as run
-
-    return run(plan, **kwargs)

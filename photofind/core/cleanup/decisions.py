@@ -293,8 +293,8 @@ def apply_for_scan(
         warnings.append(f"keeper rules ignored ({exc}); the default chain was used")
         policy = KeeperPolicy()
     index = None
-    path = Path(getattr(settings, "decisions_path", None) or default_decisions_path())
-    if getattr(settings, "use_decisions", True) and groups and path.exists():
+    path = Path(settings.decisions_path or default_decisions_path())
+    if settings.use_decisions and groups and path.exists():
         try:
             with DecisionStore(path) as store:
                 warnings.extend(store.warnings)

@@ -20,6 +20,15 @@ from photofind.core.types import Group, ImageRecord, Member, ScanSettings
 DEFAULT_FORMAT_ORDER = ("raw", "heic", "jpeg", "png", "webp")
 DEFAULT_CHAIN = "resolution,format,size,unedited,oldest,mtime,shortest"
 
+# The keeper chains offered to users (the GUI's "Keep in each group" menu): a label and the chain
+# ("" is the default chain).
+KEEP_PRESETS: tuple[tuple[str, str], ...] = (
+    ("Best quality: resolution, format, size", ""),
+    ("Original names: no 'copy', '(1)' or '-edited'", "unedited,resolution,format,size,oldest,mtime,shortest"),
+    ("Oldest photo", "oldest,resolution,format,size,unedited,mtime,shortest"),
+    ("Newest photo", "newest,resolution,format,size,unedited,mtime,shortest"),
+)
+
 RAW_EXTENSIONS = frozenset(
     ".dng .cr2 .cr3 .crw .nef .nrw .arw .srf .sr2 .orf .rw2 .raf .pef .srw .x3f .3fr .iiq .rwl "
     ".erf .kdc .dcr .mos .mrw .raw".split()
@@ -277,8 +286,7 @@ DEFAULT_POLICY = KeeperPolicy()
 
 def policy_from_settings(settings: ScanSettings) -> KeeperPolicy:
     """The policy a scan asks for: its rule chain (default if unset) and protected folders."""
-    chain = getattr(settings, "keep_rules", "") or ""
-    protected = getattr(settings, "protected", ()) or ()
+    chain, protected = settings.keep_rules, settings.protected
     if not chain and not protected:
         return DEFAULT_POLICY
     return KeeperPolicy.parse(chain, protected)

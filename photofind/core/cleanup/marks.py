@@ -1,8 +1,11 @@
-"""Which files the user marked for clean-up. A mark that would leave a group with nothing
-kept, or that touches a protected folder, is refused with a reason instead of applied."""
+"""The review state: which files the user marked for clean-up and which keeper they chose, per
+group. The one place the rule lives: a mark that would leave a group with nothing kept, or that
+touches a protected folder, is refused with a reason instead of applied. The CLI's plans, the
+GUI's grid, its compare dialog and its trash action all read and change this one object."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from enum import Enum
 
@@ -13,9 +16,17 @@ from photofind.core.types import Group, ImageRecord, Tier
 # never acted on unless the caller names it explicitly.
 SAFE_TIERS: tuple[Tier, ...] = (Tier.EXACT, Tier.PIXELS, Tier.NEAR)
 
+# The "mark by rule" choices: a label and the tiers whose groups lose everything but the keeper.
+MARK_RULES: tuple[tuple[str, frozenset[Tier]], ...] = (
+    ("Copies in exact groups", frozenset({Tier.EXACT})),
+    ("Copies in exact and same-pixel groups", frozenset({Tier.EXACT, Tier.PIXELS})),
+    ("Copies in all duplicate groups (not similar)", frozenset(SAFE_TIERS)),
+    ("Everything but the keeper, in every shown group", frozenset(Tier)),
+)
+
 
 class Refusal(str, Enum):
-    """Why a mark was not applied. The value is the sentence to show."""
+    """Why a mark or a keeper choice was not applied. The value is the sentence to show."""
 
     LAST_UNMARKED = "every other file of this group is marked: at least one file must be kept"
     PROTECTED = "the file is inside a protected folder"
@@ -24,17 +35,28 @@ class Refusal(str, Enum):
 
 
 class Marks:
-    """Marks per group, over immutable scan data. Not thread-safe: owned by one thread."""
+    """Marks and chosen keepers per group, over immutable scan data. Not thread-safe: owned by
+    one thread (the GUI thread, or the CLI command).
+
+    The keeper of a group is, in order: the file the user chose, unless marked since; the
+    engine's keeper (`Group.keep_index`), unless marked or a protected file could be kept
+    instead; else the policy's pick among the unmarked files."""
 
     def __init__(
         self, records: Sequence[ImageRecord], groups: Sequence[Group], policy: KeeperPolicy = DEFAULT_POLICY
     ) -> None:
         self.records = records
         self.policy = policy
-        self._groups = {g.id: g for g in groups}
+        self._groups: dict[int, Group] = {}
         self._marked: dict[int, set[int]] = {}
+        self._chosen: dict[int, int] = {}  # group id -> the keeper the user chose
+        self._protected: dict[int, bool] = {}  # record -> inside a protected folder (cached)
+        self.set_groups(groups)
 
     # -- questions -------------------------------------------------------------------------
+
+    def group(self, group_id: int) -> Group | None:
+        return self._groups.get(group_id)
 
     def refusal(self, group_id: int, index: int) -> Refusal | None:
         """Why marking this file would be refused, or None if it may be marked."""
@@ -43,12 +65,19 @@ class Marks:
             return Refusal.UNKNOWN_GROUP
         if index not in group.indices:
             return Refusal.NOT_IN_GROUP
-        if in_protected(self.records[index].path, self.policy.protected):
+        if self.is_protected(index):
             return Refusal.PROTECTED
         marked = self._marked.get(group_id, set())
         if index not in marked and len(marked) + 1 >= len(group.members):
             return Refusal.LAST_UNMARKED
         return None
+
+    def is_protected(self, index: int) -> bool:
+        cached = self._protected.get(index)
+        if cached is None:
+            cached = bool(self.policy.protected) and in_protected(self.records[index].path, self.policy.protected)
+            self._protected[index] = cached
+        return cached
 
     def is_marked(self, group_id: int, index: int) -> bool:
         return index in self._marked.get(group_id, ())
@@ -56,11 +85,30 @@ class Marks:
     def marked(self, group_id: int) -> frozenset[int]:
         return frozenset(self._marked.get(group_id, ()))
 
+    def marked_records(self) -> frozenset[int]:
+        """Every marked file, whatever its group."""
+        return frozenset(i for m in self._marked.values() for i in m)
+
     def keeper(self, group_id: int) -> int:
-        """The file kept in this group: the policy's choice among the unmarked members."""
+        """The file kept in this group (see the class docstring); never a marked one."""
         group = self._groups[group_id]
         marked = self._marked.get(group_id, set())
+        chosen = self._chosen.get(group_id)
+        if chosen is not None and chosen not in marked:
+            return chosen
+        engine = group.keep_index
+        if engine not in marked and (
+            not self.policy.protected
+            or self.is_protected(engine)
+            or not any(self.is_protected(i) for i in group.indices if i not in marked)
+        ):
+            return engine
         return self.policy.pick(self.records, [i for i in group.indices if i not in marked])
+
+    def reclaimable(self, group_id: int) -> int:
+        """Bytes freed if everything but the keeper went."""
+        keep = self.keeper(group_id)
+        return sum(self.records[i].file.size for i in self._groups[group_id].indices if i != keep)
 
     def __iter__(self) -> Iterator[tuple[Group, int]]:
         """(group, marked index) pairs, in group order then member order."""
@@ -77,7 +125,7 @@ class Marks:
 
     @property
     def bytes(self) -> int:
-        return sum(self.records[i].file.size for _g, i in self)
+        return sum(self.records[i].file.size for marked in self._marked.values() for i in marked)
 
     # -- changes ----------------------------------------------------------------------------
 
@@ -97,7 +145,19 @@ class Marks:
             return None
         return self.mark(group_id, index)
 
+    def choose_keeper(self, group_id: int, index: int) -> Refusal | None:
+        """Keep this file in its group (the user's choice); it is unmarked."""
+        group = self._groups.get(group_id)
+        if group is None:
+            return Refusal.UNKNOWN_GROUP
+        if index not in group.indices:
+            return Refusal.NOT_IN_GROUP
+        self.unmark(group_id, index)
+        self._chosen[group_id] = index
+        return None
+
     def clear(self, group_id: int | None = None) -> None:
+        """Drop the marks (of one group, or all); chosen keepers stay."""
         if group_id is None:
             self._marked.clear()
         else:
@@ -106,8 +166,8 @@ class Marks:
     def mark_duplicates(
         self, tiers: Iterable[Tier] = SAFE_TIERS, group_ids: Iterable[int] | None = None
     ) -> list[tuple[int, int, Refusal]]:
-        """Mark every member except the keeper in groups of the given tiers. Returns the
-        (group id, index, refusal) of the members that could not be marked."""
+        """Mark every member except the keeper in groups of the given tiers (marks already
+        made stay). Returns the (group id, index, refusal) of the members not marked."""
         wanted = set(tiers)
         ids = list(self._groups) if group_ids is None else list(group_ids)
         refused = []
@@ -115,11 +175,33 @@ class Marks:
             group = self._groups.get(gid)
             if group is None or group.tier not in wanted:
                 continue
-            self._marked.pop(gid, None)
             keep = self.keeper(gid)
             for i in group.indices:
-                if i != keep:
+                if i != keep and not self.is_marked(gid, i):
                     why = self.mark(gid, i)
                     if why is not None:
                         refused.append((gid, i, why))
         return refused
+
+    def set_groups(self, groups: Sequence[Group]) -> None:
+        """New groups over the same records (a regroup, or files cleaned up): a file stays
+        marked, and a chosen keeper stays chosen, in the group that holds it now, as far as
+        the rule allows."""
+        marked = self.marked_records()
+        chosen = set(self._chosen.values())
+        self._groups = {g.id: g for g in groups}
+        self._marked, self._chosen = {}, {}
+        for gid, group in self._groups.items():
+            for i in group.indices:
+                if i in chosen:
+                    self._chosen[gid] = i
+                if i in marked:
+                    self.mark(gid, i)
+
+    def set_protected(self, folders: Iterable[str]) -> None:
+        """Protect these folders from now on: their files win the keeper choice and their
+        marks are dropped."""
+        self.policy = dataclasses.replace(self.policy, protected=KeeperPolicy.parse("", tuple(folders)).protected)
+        self._protected.clear()
+        for marked in self._marked.values():
+            marked.difference_update([i for i in marked if self.is_protected(i)])
