@@ -89,6 +89,10 @@ class CompareDialog(QDialog):
 
     # ---- public state ----------------------------------------------------------------------------
     @property
+    def review(self) -> Marks:
+        return self._review
+
+    @property
     def group_id(self) -> int:
         return self._group_id
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
@@ -19,6 +19,12 @@ from PySide6.QtCore import QObject, QThread, Signal
 from photofind.core.types import Group, ScanResult, ScanSettings, Thresholds, Tier
 from photofind.gui import similar_search
 from photofind.gui.workers import ActionWorker, EmbedderCache, ScanWorker, start_worker
+
+if TYPE_CHECKING:
+    from photofind.core.cleanup.executor import BatchReport
+    from photofind.core.cleanup.marks import Marks
+    from photofind.core.cleanup.restore import UndoReport
+    from photofind.core.match.grouping import Regrouper
 
 
 def thresholds_at(value: float, base: Thresholds) -> Thresholds:
@@ -34,8 +40,12 @@ class ScanController(QObject):
     scanFailed = Signal(str)
     groupsChanged = Signal(object)  # tuple[Group, ...]: after a scan, a regroup or a clean-up
     busyChanged = Signal(bool)
-    actionFinished = Signal(str, object)  # kind ("trash", "undo"), the engine's report
-    actionFailed = Signal(str, str)  # kind, message
+    # One signal per task and outcome, so listeners never branch on a kind string.
+    trashFinished = Signal(object)  # executor.BatchReport
+    trashFailed = Signal(str)
+    undoFinished = Signal(object)  # restore.UndoReport
+    undoFailed = Signal(str)
+    regroupFailed = Signal(str)
 
     def __init__(
         self,
@@ -55,11 +65,11 @@ class ScanController(QObject):
         self.groups: tuple[Group, ...] = ()
         self._gone: set[str] = set()  # paths cleaned up since the scan: kept out of regroups
         self._scan: ScanWorker | None = None
-        self._jobs: dict[QThread, QObject] = {}  # live threads -> their worker (kept alive)
+        self._jobs: dict[QThread, ActionWorker] = {}  # live threads -> their worker (kept alive)
         self._regroup_generation = 0
         self._regroup_busy = False
         self._pending_thresholds: Thresholds | None = None
-        self._action: str | None = None
+        self._action_running = False  # a clean-up or an undo
 
     # -- state -------------------------------------------------------------------------------
 
@@ -69,7 +79,7 @@ class ScanController(QObject):
 
     @property
     def is_busy(self) -> bool:
-        return self._scan is not None or self._action is not None
+        return self._scan is not None or self._action_running
 
     def current_result(self) -> ScanResult | None:
         """The last result with the groups as they are shown now (regrouped, cleaned up)."""
@@ -126,8 +136,6 @@ class ScanController(QObject):
             return
         if self.result is None:
             return
-            self._pending_thresholds = thresholds
-            return
         self._regroup_busy = True
         self._regroup_generation += 1
         generation, result = self._regroup_generation, self.result
@@ -146,7 +154,7 @@ class ScanController(QObject):
 
     def _regroup_failed(self, message: str) -> None:
         self._regroup_busy = False
-        self.actionFailed.emit("regroup", message)
+        self.regroupFailed.emit(message)
         self._run_pending_regroup()
 
     def _run_pending_regroup(self) -> None:
@@ -162,22 +170,16 @@ class ScanController(QObject):
 
     # -- clean-up and undo -----------------------------------------------------------------------
 
-    def trash(self, marked: Iterable[int], protected: Iterable[str] = (), action: str = "trash") -> bool:
-        """Act on the marked records (positions in result.records) on a worker thread.
-        Emits actionFinished("trash", BatchReport). False if it cannot start."""
+    def trash(self, review: Marks) -> bool:
+        """Move the files marked in `review` (the grid's review state: its marks, keepers and
+        protected folders) to the trash on a worker thread. Emits trashFinished(BatchReport)
+        or trashFailed. False if it cannot start."""
         result = self.current_result()
         if result is None or self.is_busy:
             return False
-        from photofind.core.cleanup.actions import plan_marked
-        from photofind.core.cleanup.keep import KeeperPolicy
-        from photofind.core.cleanup.marks import Marks
+        from photofind.core.cleanup.actions import Action, plan_marked
 
-        marks = Marks(result.records, result.groups, KeeperPolicy.parse("", tuple(protected)))
-        group_of = {m.index: g.id for g in result.groups for m in g.members}
-        for record in marked:
-            if record in group_of:
-                marks.mark(group_of[record], record)
-        plan = plan_marked(result, marks, action)
+        plan = plan_marked(result, review, Action.TRASH)
         if not plan.items:
             return False
         journal_path = self.journal_path
@@ -189,10 +191,10 @@ class ScanController(QObject):
             with Journal(journal_path) as journal:
                 return execute(plan, journal=journal, progress=progress)
 
-        return self._start_action("trash", run)
+        return self._start_action(run, self._trash_finished, self._trash_failed)
 
     def undo(self) -> bool:
-        """Undo the newest clean-up batch; emits actionFinished("undo", UndoReport)."""
+        """Undo the newest clean-up batch; emits undoFinished(UndoReport) or undoFailed."""
         if self.is_busy:
             return False
         journal_path = self.journal_path
@@ -204,7 +206,7 @@ class ScanController(QObject):
             with Journal(journal_path) as journal:
                 return undo(journal=journal, progress=progress)
 
-        return self._start_action("undo", run)
+        return self._start_action(run, self._undo_finished, self._undo_failed)
 
     def can_undo(self) -> bool:
         from photofind.paths import default_journal_path
@@ -219,31 +221,46 @@ class ScanController(QObject):
         except Exception:  # noqa: BLE001 - a broken journal means nothing to undo, not a crash
             return False
 
-    def _start_action(self, kind: str, fn: Callable) -> bool:
+    def _start_action(
+        self, fn: Callable, finished: Callable[[Any], None], failed: Callable[[str], None]
+    ) -> bool:
+        """Run `fn(progress)` on a worker; its result goes to `finished`, an error to `failed`
+        (bound methods of this object, so Qt queues the calls to the GUI thread)."""
         worker = ActionWorker(fn)
         worker.progressed.connect(self.progressed)
-        worker.finished.connect(self._action_finished)
-        worker.failed.connect(self._action_failed)
-        self._action = kind
+        worker.finished.connect(finished)
+        worker.failed.connect(failed)
+        self._action_running = True
         self._launch(worker)
         self.busyChanged.emit(True)
         return True
 
-    def _action_finished(self, report: Any) -> None:
-        kind, self._action = self._action or "", None
-        if kind == "trash" and self.result is not None:
-            done = {o.item.path for o in report.outcomes if getattr(o.status, "value", o.status) == "done"}
+    def _action_done(self) -> None:
+        self._action_running = False
+        self.busyChanged.emit(False)
+
+    def _trash_finished(self, report: BatchReport) -> None:
+        from photofind.core.cleanup.executor import Status
+
+        if self.result is not None:
+            done = {o.item.path for o in report.outcomes if o.status is Status.DONE}
             self._gone |= done
             self.groups = without_paths(self.result, self.groups, done)
-        self.busyChanged.emit(False)
-        self.actionFinished.emit(kind, report)
-        if kind == "trash":
-            self.groupsChanged.emit(self.groups)
+        self._action_done()
+        self.trashFinished.emit(report)
+        self.groupsChanged.emit(self.groups)
 
-    def _action_failed(self, message: str) -> None:
-        kind, self._action = self._action or "", None
-        self.busyChanged.emit(False)
-        self.actionFailed.emit(kind, message)
+    def _trash_failed(self, message: str) -> None:
+        self._action_done()
+        self.trashFailed.emit(message)
+
+    def _undo_finished(self, report: UndoReport) -> None:
+        self._action_done()
+        self.undoFinished.emit(report)
+
+    def _undo_failed(self, message: str) -> None:
+        self._action_done()
+        self.undoFailed.emit(message)
 
     # -- similar search (called from the similar view's pool thread) ----------------------------
 
@@ -255,7 +272,7 @@ class ScanController(QObject):
 
     # -- threads -----------------------------------------------------------------------------
 
-    def _launch(self, worker: QObject) -> None:
+    def _launch(self, worker: ActionWorker) -> None:
         thread = start_worker(worker, self)
         self._jobs[thread] = worker
         thread.finished.connect(self._thread_done)
@@ -268,9 +285,7 @@ class ScanController(QObject):
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         """Stop everything: cancel, then wait for the threads (called when the window closes)."""
         for worker in self._jobs.values():
-            cancel = getattr(worker, "cancel", None)
-            if cancel:
-                cancel()
+            worker.cancel()
         for thread in list(self._jobs):
             thread.quit()
             thread.wait(timeout_ms)
@@ -279,49 +294,29 @@ class ScanController(QObject):
 
 def regroup_result(result: ScanResult, thresholds: Thresholds) -> tuple[Group, ...]:
     """Groups for `result` at `thresholds`, from its stored embeddings: no file is read."""
-    from photofind.core.match import grouping
+    from photofind.core.cleanup.decisions import apply_for_scan
 
-    records, embeddings = result.records, result.embeddings
-    regrouper = getattr(grouping, "Regrouper", None)
-    if regrouper is not None:
-        groups = tuple(_regrouper_for(result, regrouper).group(thresholds))
-    else:
-        groups = tuple(grouping.group_records(records, embeddings, thresholds))
-    try:
-        from photofind.core.cleanup.decisions import apply_for_scan
-    except ImportError:
-        return groups
+    groups = tuple(_regrouper_for(result).group(thresholds))
     settings = dataclasses.replace(result.settings, thresholds=thresholds)
-    groups, _warnings = apply_for_scan(groups, records, embeddings, settings)
+    groups, _warnings = apply_for_scan(groups, result.records, result.embeddings, settings)
     return tuple(groups)
 
 
-_REGROUPERS: dict[int, Any] = {}
+_REGROUPERS: dict[int, tuple[ScanResult, Regrouper]] = {}
 
 
-def _regrouper_for(result: ScanResult, regrouper_class: Any) -> Any:
+def _regrouper_for(result: ScanResult) -> Regrouper:
     """One Regrouper per result: its candidate index is built once, then every slider
     position regroups from it. Keyed by id(); the result itself is kept alive alongside."""
+    from photofind.core.match.grouping import Regrouper
+
     key = id(result)
     cached = _REGROUPERS.get(key)
     if cached is None or cached[0] is not result:
         _REGROUPERS.clear()  # only the current library is ever regrouped
-        cached = (result, _build_regrouper(regrouper_class, result))
+        cached = (result, Regrouper.from_result(result))
         _REGROUPERS[key] = cached
     return cached[1]
-
-
-def _build_regrouper(regrouper_class: Any, result: ScanResult) -> Any:
-    for build in (
-        lambda: regrouper_class.from_result(result),
-        lambda: regrouper_class(result.records, result.embeddings, result.thumbs),
-        lambda: regrouper_class(result.records, result.embeddings),
-    ):
-        try:
-            return build()
-        except (AttributeError, TypeError):
-            continue
-    raise TypeError("photofind.core.match.grouping.Regrouper has an unknown constructor")
 
 
 def without_paths(result: ScanResult, groups: Iterable[Group], gone: set[str]) -> tuple[Group, ...]:

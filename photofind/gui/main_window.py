@@ -6,7 +6,6 @@ It wires widgets to the ScanController and the GroupModel and holds no engine lo
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any
 
@@ -36,7 +35,7 @@ from photofind.gui.group_model import GroupModel
 from photofind.gui.prefs import Prefs
 from photofind.gui.review import Review
 from photofind.gui.scan_status import ScanStatus
-from photofind.gui.toolbar import build_toolbar
+from photofind.gui.toolbar import build_actions, build_toolbar
 
 WEIGHTS_FILTER = "PyTorch weights (*.pth *.pt *.bin);;All files (*)"
 
@@ -69,8 +68,20 @@ class MainWindow(QMainWindow):
         self.batch_size = batch_size
         self.model = GroupModel(self)
         self._build_widgets()
-        self.review = Review(self)
-        build_toolbar(self)
+        self.review = Review(
+            self.model, self.controller, self.grid, similar_available=self.similar is not None, parent=self
+        )
+        self.actions = build_actions(
+            self,
+            self.review,
+            choose_folder=self.folders.choose_folder,
+            start_scan=self.start_scan,
+            cancel_scan=self.controller.cancel_scan,
+            clear_marks=self.model.clear_marks,
+            keep_rules=self.prefs.keep_rules,
+            similar_available=self.similar is not None,
+        )
+        build_toolbar(self, self.actions)
         self._connect()
         self._restore()
         self._update_actions()
@@ -158,8 +169,12 @@ class MainWindow(QMainWindow):
         c.scanFailed.connect(self._scan_failed)
         c.groupsChanged.connect(self._groups_changed)
         c.busyChanged.connect(self._update_actions)
-        c.actionFinished.connect(self.review.action_finished)
-        c.actionFailed.connect(self.review.action_failed)
+        r = self.review
+        r.statusMessage.connect(self.show_status)
+        r.actionsChanged.connect(self._update_actions)
+        r.rescanRequested.connect(self.start_scan)
+        r.similarRequested.connect(self._show_similar)
+        r.keepRulesChanged.connect(self._keep_rules_changed)
         self.folders.foldersChanged.connect(self._folders_changed)
         self.filters.thresholdChanged.connect(self._threshold_changed)
         self.filters.automaticRequested.connect(self._automatic_threshold)
@@ -234,16 +249,12 @@ class MainWindow(QMainWindow):
             thresholds=thresholds_at(self.filters.threshold(), self.base_thresholds),
             weights=self.prefs.weights,
             embed=self.prefs.embed,
+            protected=tuple(self.folders.model.protected_paths()),
+            keep_rules=self.prefs.keep_rules,
+            calibrate=self.filters.is_automatic(),
         )
         if self.batch_size:
             fields["batch_size"] = self.batch_size
-        known = {f.name for f in dataclasses.fields(ScanSettings)}
-        optional = {
-            "protected": tuple(self.folders.model.protected_paths()),
-            "keep_rules": self.prefs.keep_rules,
-            "calibrate": self.filters.is_automatic(),
-        }
-        fields.update({k: v for k, v in optional.items() if k in known})
         return ScanSettings(**fields)
 
     def start_scan(self) -> bool:
@@ -288,7 +299,7 @@ class MainWindow(QMainWindow):
         """When the engine calibrated thresholds for this model and library, the slider shows
         its `similar` bar (a cosine means different things under different weights), unless
         the user set the slider."""
-        calibration = getattr(result, "calibration", None)
+        calibration = result.calibration
         # Without a model there is no cosine to tune: exact and pixel matching only.
         self.filters.set_calibration_note(
             text.calibration_note(calibration, tuning=result.settings.calibrate) if result.model else ""
@@ -397,14 +408,24 @@ class MainWindow(QMainWindow):
         self.summary.setText(text_ if self.controller.result is not None else "")
 
     def _update_actions(self, *_args) -> None:
-        busy, scanning = self.controller.is_busy, self.controller.is_scanning
-        has_groups = bool(self.model.groups())
-        self.scan_action.setEnabled(not busy and bool(self.folders.model.paths()))
-        self.cancel_action.setEnabled(scanning)
-        self.mark_action.setEnabled(has_groups and not busy)
-        self.trash_action.setEnabled(bool(self.model.marked()) and not busy)
-        self.undo_action.setEnabled(not busy and self.review.undo_available)
-        self.compare_action.setEnabled(has_groups)
+        self.actions.update(
+            busy=self.controller.is_busy,
+            scanning=self.controller.is_scanning,
+            has_folders=bool(self.folders.model.paths()),
+            has_groups=bool(self.model.groups()),
+            has_marks=bool(self.model.review.count),
+            can_undo=self.review.undo_available,
+        )
+
+    def _show_similar(self, path: str) -> None:
+        if self.similar is None:
+            return
+        self.tabs.setCurrentWidget(self.similar)
+        if path:
+            self.similar.show_for(path)
+
+    def _keep_rules_changed(self, chain: str) -> None:
+        self.prefs.keep_rules = chain
 
     def show_status(self, message: str) -> None:
         self.status.show_message(message)

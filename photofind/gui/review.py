@@ -1,46 +1,60 @@
 """What the user does with groups: mark by rule, trash with confirmation, undo, compare side by
 side, browse similar, and the grid's context menu. Kept apart from main_window.py, which only
-builds and lays out the window."""
+builds and lays out the window.
+
+`Review` is given what it works on (the group model with its review state, the controller, the
+grid) and reports back by signal; it knows nothing of the window around it."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QPoint, QUrl
+from PySide6.QtCore import QObject, QPoint, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QMenu, QMessageBox
+from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
+from photofind.core.cleanup.executor import BatchReport, Status
+from photofind.core.cleanup.keep import KEEP_PRESETS, KeeperPolicy
+from photofind.core.cleanup.restore import UndoStatus, UndoReport
 from photofind.core.types import Tier
 from photofind.gui import assets, text
-
-if TYPE_CHECKING:
-    from photofind.gui.main_window import MainWindow
-
-
-# Keeper rule chains offered in the Mark menu (photofind.core.cleanup.keep.RULES names the links).
-KEEP_PRESETS = (
-    ("Best quality: resolution, format, size", ""),
-    (
-        "Original names: no 'copy', '(1)' or '-edited'",
-        "unedited,resolution,format,size,oldest,mtime,shortest",
-    ),
-    ("Oldest photo", "oldest,resolution,format,size,unedited,mtime,shortest"),
-    ("Newest photo", "newest,resolution,format,size,unedited,mtime,shortest"),
-)
+from photofind.gui.compare import CompareDialog
+from photofind.gui.controller import ScanController
+from photofind.gui.grid_view import GroupGridView
+from photofind.gui.group_model import GroupModel, Roles
 
 
 class Review(QObject):
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.w = window
-        self.compare_dialog = None
-        self.undo_available = window.controller.can_undo()
+    statusMessage = Signal(str)  # a sentence for the status bar
+    actionsChanged = Signal()  # what may be done changed (undo became possible, ...)
+    rescanRequested = Signal()  # files came back: the groups must be found again
+    similarRequested = Signal(str)  # show the "browse similar" page for this path ("": none chosen)
+    keepRulesChanged = Signal(str)  # the keeper rule chain the user chose, for the next scans
 
-    @property
-    def model(self):
-        return self.w.model
+    def __init__(
+        self,
+        model: GroupModel,
+        controller: ScanController,
+        grid: GroupGridView,
+        *,
+        similar_available: bool,
+        parent: QWidget,
+    ) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.controller = controller
+        self.grid = grid
+        self.similar_available = similar_available
+        self._dialog_parent = parent
+        self.compare_dialog: CompareDialog | None = None
+        self.undo_available = controller.can_undo()
+        controller.trashFinished.connect(self._trash_finished)
+        controller.trashFailed.connect(self._trash_failed)
+        controller.undoFinished.connect(self._undo_finished)
+        controller.undoFailed.connect(self._undo_failed)
+        controller.regroupFailed.connect(self._regroup_failed)
+        model.reviewChanged.connect(self._refresh_compare)
 
     # -- marking and cleaning up --------------------------------------------------------------------
 
@@ -49,21 +63,21 @@ class Review(QObject):
         for the next scans too. Returns how many groups changed keeper."""
         from photofind.core.cleanup.keep import KeeperPolicy
 
-        policy = KeeperPolicy.parse(chain, self.w.folders.model.protected_paths())
         model = self.model
+        policy = KeeperPolicy.parse(chain, model.review.policy.protected)
         picks = [policy.pick(model.records(), g.indices) for g in model.groups()]
         changed = sum(1 for g, k in zip(model.groups(), picks) if model.keeper_of(g) != k)
         model.apply_keepers(picks)
-        self.w.prefs.keep_rules = chain
+        self.keepRulesChanged.emit(chain)
         label = next((name for name, c in KEEP_PRESETS if c == chain), chain)
-        self.w.show_status(f"Keeping: {label.lower()}. {changed:,} groups changed keeper.")
+        self.statusMessage.emit(f"Keeping: {label.lower()}. {changed:,} groups changed keeper.")
         return changed
 
     def mark_by_rule(self, tiers: Iterable[Tier]) -> int:
         tiers = set(tiers)
         added = self.model.mark_all_but_keeper(tiers)
         names = ", ".join(text.TIER_SHORT[t].lower() for t in Tier if t in tiers)
-        self.w.show_status(
+        self.statusMessage.emit(
             f"Marked {added:,} photos in {names} groups; the keeper of every group stays."
             if added
             else "Nothing new to mark in the shown groups."
@@ -71,59 +85,69 @@ class Review(QObject):
         return added
 
     def trash_marked(self) -> bool:
-        marked = self.model.marked()
-        if not marked:
-            self.w.show_status("Nothing is marked. Mark photos with Space or the round toggle on each photo.")
+        review = self.model.review
+        if not review.count:
+            self.statusMessage.emit("Nothing is marked. Mark photos with Space or the round toggle on each photo.")
             return False
-        groups = {self.model.group_of_record(i).id for i in marked if self.model.group_of_record(i)}
-        if not self.confirm(len(marked), self.model.marked_bytes(), len(groups), "trash"):
+        groups = sum(1 for g in self.model.groups() if review.marked(g.id))
+        if not self.confirm(review.count, review.bytes, groups, "trash"):
             return False
-        started = self.w.controller.trash(marked, self.w.folders.model.protected_paths())
+        started = self.controller.trash(review)
         if started:
-            self.w.show_status(f"Moving {len(marked):,} photos to the trash\u2026")
+            self.statusMessage.emit(f"Moving {review.count:,} photos to the trash\u2026")
         return started
 
     def confirm(self, files: int, size: int, groups: int, action: str) -> bool:
         """Ask the user (tests replace this)."""
         from photofind.gui.dialogs import confirm_cleanup
 
-        return confirm_cleanup(self.w, files, size, groups, action)
+        return confirm_cleanup(self._dialog_parent, files, size, groups, action)
 
     def undo(self) -> bool:
-        started = self.w.controller.undo()
+        started = self.controller.undo()
         if started:
-            self.w.show_status("Putting the last cleaned-up photos back\u2026")
+            self.statusMessage.emit("Putting the last cleaned-up photos back\u2026")
         return started
 
-    def action_finished(self, kind: str, report: Any) -> None:
-        if kind == "trash":
-            done = report.count(_status("DONE"))
-            extra = []
-            for name, label in (("SKIPPED", "left alone (changed since the scan)"), ("FAILED", "failed")):
-                n = report.count(_status(name))
-                if n:
-                    extra.append(f"{n} {label}")
-            self.w.show_status(
-                f"Moved {done:,} photos ({text.human_bytes(report.bytes_done)}) to the trash"
-                + (f"; {', '.join(extra)}" if extra else "")
-                + ". Undo puts them back (Ctrl+Z)."
+    def _trash_finished(self, report: BatchReport) -> None:
+        done = report.count(Status.DONE)
+        extra = [
+            f"{n} {label}"
+            for status, label in (
+                (Status.SKIPPED, "left alone (changed since the scan)"),
+                (Status.FAILED, "failed"),
             )
-            self.undo_available = True
-        elif kind == "undo":
-            restored = sum(1 for r in report.results if getattr(r.status, "value", r.status) == "restored")
-            self.w.show_status(f"Put back {restored:,} photos. Scanning again to refresh the groups\u2026")
-            self.undo_available = self.w.controller.can_undo()
-            self.w.start_scan()
-        self.w._update_actions()
+            if (n := report.count(status))
+        ]
+        self.statusMessage.emit(
+            f"Moved {done:,} photos ({text.human_bytes(report.bytes_done)}) to the trash"
+            + (f"; {', '.join(extra)}" if extra else "")
+            + ". Undo puts them back (Ctrl+Z)."
+        )
+        self.undo_available = True
+        self.actionsChanged.emit()
 
-    def action_failed(self, kind: str, message: str) -> None:
-        if kind == "regroup":
-            self.w.show_status(f"Regrouping failed: {message}")
-            return
-        self.undo_available = self.w.controller.can_undo()
-        self.w._update_actions()
-        self.w.show_status(f"{kind.capitalize()} failed: {message}")
-        QMessageBox.warning(self.w, f"{kind.capitalize()} failed", message)
+    def _undo_finished(self, report: UndoReport) -> None:
+        restored = sum(1 for r in report.results if r.status is UndoStatus.RESTORED)
+        self.statusMessage.emit(f"Put back {restored:,} photos. Scanning again to refresh the groups\u2026")
+        self.undo_available = self.controller.can_undo()
+        self.actionsChanged.emit()
+        self.rescanRequested.emit()
+
+    def _trash_failed(self, message: str) -> None:
+        self._failed("Moving to the trash", message)
+
+    def _undo_failed(self, message: str) -> None:
+        self._failed("Undo", message)
+
+    def _failed(self, what: str, message: str) -> None:
+        self.undo_available = self.controller.can_undo()
+        self.actionsChanged.emit()
+        self.statusMessage.emit(f"{what} failed: {message}")
+        QMessageBox.warning(self._dialog_parent, f"{what} failed", message)
+
+    def _regroup_failed(self, message: str) -> None:
+        self.statusMessage.emit(f"Regrouping failed: {message}")
 
     def remember(self, row: int, kind: str) -> None:
         """Remember a decision about the group at `row` ("keep-all" or "not-duplicate") by
@@ -137,9 +161,9 @@ class Review(QObject):
                 [self.model.records()[i].content_hash for i in group.indices],
                 [self.model.records()[i].path for i in group.indices],
             )
-        self.w.controller.hide_group(group.id)
+        self.controller.hide_group(group.id)
         what = "kept as they are" if kind == "keep-all" else "not duplicates of each other"
-        self.w.show_status(
+        self.statusMessage.emit(
             f"Remembered: these {len(group.members)} photos are {what}; "
             "they will not be shown as a group again."
         )
@@ -147,33 +171,24 @@ class Review(QObject):
     # -- compare and similar --------------------------------------------------------------------------
 
     def compare_current(self) -> None:
-        row = self.w.grid.current_group_row()
+        row = self.grid.current_group_row()
         if row is None and self.model.rowCount() > 0:
             row = 0
         if row is not None:
             self.compare_group(row)
 
-    def compare_group(self, row: int):
-        """Open the side-by-side view for the group at top-level `row`; returns the dialog."""
-        try:
-            from photofind.gui.compare import CompareDialog
-        except ImportError:
-            self.w.show_status("The compare view is not available in this build.")
-            return None
+    def compare_group(self, row: int) -> CompareDialog:
+        """Open the side-by-side view for the group at top-level `row`; returns the dialog. It
+        works on the grid's review state, so a mark made there shows in the grid at once."""
         model = self.model
         group = model.group(row)
-        indices = list(group.indices)
         dialog = CompareDialog(
-            model.records(),
-            indices,
-            model.keeper_of(group),
-            set(model.marked()) & set(indices),
-            self.w,
+            model.review,
+            group.id,
+            self._dialog_parent,
             similarities={m.index: m.similarity for m in group.members},
-            protected={i for i in indices if model.is_protected(i)},
         )
-        dialog.keeperChanged.connect(model.set_keeper)
-        dialog.markToggled.connect(model.set_marked)
+        dialog.reviewEdited.connect(model.review_edited)
         dialog.trashRequested.connect(self._trash_from_compare)
         dialog.finished.connect(self._compare_closed)
         if self.compare_dialog is not None:
@@ -192,20 +207,28 @@ class Review(QObject):
         if dialog is not None:
             dialog.deleteLater()
 
+    def _refresh_compare(self) -> None:
+        dialog = self.compare_dialog
+        if dialog is None:
+            return
+        if dialog.review is self.model.review:
+            dialog.refresh()
+        else:  # a new scan: the dialog's photos are no longer the ones shown
+            dialog.close()
+
     def browse_similar(self, path: str | None = None) -> bool:
-        if self.w.similar is None:
+        """Ask for the similar page for `path` (default: the current photo); False when there
+        is no photo to start from or no similar page."""
+        if not self.similar_available:
             return False
         path = path or self._current_path()
         if not path:
-            self.w.show_status("Select a photo first, or drop one on the Browse similar page.")
-            self.w.tabs.setCurrentWidget(self.w.similar)
-            return False
-        self.w.tabs.setCurrentWidget(self.w.similar)
-        self.w.similar.show_for(path)
-        return True
+            self.statusMessage.emit("Select a photo first, or drop one on the Browse similar page.")
+        self.similarRequested.emit(path or "")
+        return bool(path)
 
     def _current_path(self) -> str | None:
-        model, index = self.model, self.w.grid.currentIndex()
+        model, index = self.model, self.grid.currentIndex()
         record = model.record_index(index)
         if record is None:
             row = model.group_row(index)
@@ -217,7 +240,7 @@ class Review(QObject):
     # -- context menu ------------------------------------------------------------------------------------
 
     def context_menu(self, pos: QPoint) -> None:
-        grid, model = self.w.grid, self.model
+        grid, model = self.grid, self.model
         index = grid.indexAt(pos)
         row = model.group_row(index)
         if row is None:
@@ -236,12 +259,12 @@ class Review(QObject):
         record = model.record_index(index)
         if record is not None:
             path = model.records()[record].path
-            if self.w.similar is not None:
+            if self.similar_available:
                 menu.addAction(assets.icon("similar"), "Browse similar photos").triggered.connect(
                     lambda: self.browse_similar(path)
                 )
             menu.addSeparator()
-            marked = record in model.marked()
+            marked = model.index_of_record(record).data(Roles.IS_MARKED)
             menu.addAction(
                 assets.icon("mark"), "Unmark" if marked else "Mark for clean-up"
             ).triggered.connect(lambda: model.toggle_marked(record))
@@ -257,8 +280,3 @@ class Review(QObject):
             )
         menu.popup(grid.viewport().mapToGlobal(pos))
 
-
-def _status(name: str) -> Any:
-    from photofind.core.cleanup.executor import Status
-
-    return Status[name]

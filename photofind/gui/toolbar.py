@@ -1,31 +1,57 @@
-"""The main window's actions (toolbar buttons, their shortcuts and the Mark menu)."""
+"""The main window's actions (toolbar buttons, their shortcuts and the Mark menu), built once and
+handed back as one `MainActions` object: the window owns it, nothing is set on the window."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QMenu, QToolButton
+from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar, QToolButton, QWidget
 
-from photofind.core.types import Tier
+from photofind.core.cleanup.keep import KEEP_PRESETS
+from photofind.core.cleanup.marks import MARK_RULES
 from photofind.gui import assets
-from photofind.gui.review import KEEP_PRESETS
 
 if TYPE_CHECKING:
-    from photofind.gui.main_window import MainWindow
+    from photofind.gui.review import Review
 
-MARK_RULES = (
-    ("Copies in exact groups", {Tier.EXACT}),
-    ("Copies in exact and same-pixel groups", {Tier.EXACT, Tier.PIXELS}),
-    ("Copies in all duplicate groups (not similar)", {Tier.EXACT, Tier.PIXELS, Tier.NEAR}),
-    ("Everything but the keeper, in every shown group", set(Tier)),
-)
+
+@dataclass(frozen=True)
+class MainActions:
+    add_folder: QAction
+    scan: QAction
+    cancel: QAction
+    mark: QAction
+    mark_menu: QMenu
+    trash: QAction
+    undo: QAction
+    compare: QAction
+    similar: QAction
+
+    def update(
+        self,
+        *,
+        busy: bool,
+        scanning: bool,
+        has_folders: bool,
+        has_groups: bool,
+        has_marks: bool,
+        can_undo: bool,
+    ) -> None:
+        """Enable what may be done now."""
+        self.scan.setEnabled(not busy and has_folders)
+        self.cancel.setEnabled(scanning)
+        self.mark.setEnabled(has_groups and not busy)
+        self.trash.setEnabled(has_marks and not busy)
+        self.undo.setEnabled(not busy and can_undo)
+        self.compare.setEnabled(has_groups)
 
 
 def _action(
-    window: MainWindow,
+    owner: QWidget,
     name: str,
     label: str,
     icon: str,
@@ -33,93 +59,60 @@ def _action(
     shortcut: Any = None,
     tip: str = "",
 ) -> QAction:
-    action = QAction(assets.icon(icon), label, window)
+    action = QAction(assets.icon(icon), label, owner)
     action.setObjectName(name)
     if shortcut is not None:
         action.setShortcut(QKeySequence(shortcut))
     tip = tip or label
     action.setToolTip(f"{tip} ({action.shortcut().toString()})" if shortcut is not None else tip)
     action.triggered.connect(lambda _checked=False: slot())
-    window.addAction(action)
+    owner.addAction(action)
     return action
 
 
-def _mark_menu(window: MainWindow) -> QMenu:
-    menu = QMenu("Mark by rule", window)
+def _mark_menu(owner: QWidget, review: Review, clear_marks: Callable[[], None], keep_rules: str) -> QMenu:
+    menu = QMenu("Mark by rule", owner)
     for label, tiers in MARK_RULES:
-        menu.addAction(label).triggered.connect(lambda _=False, t=tiers: window.review.mark_by_rule(t))
+        menu.addAction(label).triggered.connect(lambda _=False, t=tiers: review.mark_by_rule(t))
     menu.addSeparator()
-    menu.addAction(assets.icon("clear"), "Clear all marks").triggered.connect(window.model.clear_marks)
+    menu.addAction(assets.icon("clear"), "Clear all marks").triggered.connect(clear_marks)
     menu.addSeparator()
     keep_menu = menu.addMenu(assets.icon("keep"), "Keep in each group")
-    choices = QActionGroup(window)
+    choices = QActionGroup(menu)
     for label, chain in KEEP_PRESETS:
         action = keep_menu.addAction(label)
         action.setCheckable(True)
-        action.setChecked(chain == window.prefs.keep_rules)
+        action.setChecked(chain == keep_rules)
         action.setActionGroup(choices)
-        action.triggered.connect(lambda _=False, c=chain: window.review.keep_by_rule(c))
+        action.triggered.connect(lambda _=False, c=chain: review.keep_by_rule(c))
     return menu
 
 
-def build_toolbar(window: MainWindow) -> None:
-    """Create the window's actions as attributes (add_action, scan_action, ...) and its toolbar."""
+def build_actions(
+    owner: QWidget,
+    review: Review,
+    *,
+    choose_folder: Callable[[], Any],
+    start_scan: Callable[[], Any],
+    cancel_scan: Callable[[], Any],
+    clear_marks: Callable[[], None],
+    keep_rules: str,
+    similar_available: bool,
+) -> MainActions:
+    """Create the actions; their shortcuts work anywhere in `owner`."""
     keys = QKeySequence.StandardKey
-    w, review = window, window.review
-    w.add_action = _action(
-        w,
-        "addFolder",
-        "Add folder",
-        "folder-add",
-        w.folders.choose_folder,
-        keys.Open,
-        "Add a folder to the library",
-    )
-    w.scan_action = _action(
-        w,
-        "scan",
-        "Scan",
-        "scan",
-        w.start_scan,
-        "Ctrl+R",
-        "Scan the library for duplicates and similar photos",
-    )
-    w.cancel_action = _action(
-        w, "cancel", "Stop", "stop", w.controller.cancel_scan, "Esc", "Stop the scan; what was read is kept"
-    )
-    w.mark_menu = _mark_menu(w)
-    w.mark_action = _action(
-        w,
+    mark_menu = _mark_menu(owner, review, clear_marks, keep_rules)
+    mark = _action(
+        owner,
         "markByRule",
         "Mark",
         "mark",
-        lambda: w.mark_menu.popup(w.cursor().pos()),
+        lambda: mark_menu.popup(owner.cursor().pos()),
         tip="Mark the copies to clean up; the keeper of every group stays",
     )
-    w.mark_action.setMenu(w.mark_menu)
-    w.trash_action = _action(
-        w,
-        "trash",
-        "Move to trash",
-        "trash",
-        review.trash_marked,
-        "Ctrl+Delete",
-        "Move the marked photos to the trash",
-    )
-    w.undo_action = _action(
-        w, "undo", "Undo", "undo", review.undo, keys.Undo, "Put the last cleaned-up photos back"
-    )
-    w.compare_action = _action(
-        w,
-        "compare",
-        "Compare",
-        "compare",
-        review.compare_current,
-        "Ctrl+E",
-        "Compare the current group side by side",
-    )
-    w.similar_action = _action(
-        w,
+    mark.setMenu(mark_menu)
+    similar = _action(
+        owner,
         "browseSimilar",
         "Browse similar",
         "similar",
@@ -127,29 +120,53 @@ def build_toolbar(window: MainWindow) -> None:
         "Ctrl+F",
         "Show the photos most like the current one",
     )
-    w.similar_action.setEnabled(w.similar is not None)
+    similar.setEnabled(similar_available)
+    return MainActions(
+        add_folder=_action(
+            owner, "addFolder", "Add folder", "folder-add", choose_folder, keys.Open, "Add a folder to the library"
+        ),
+        scan=_action(
+            owner, "scan", "Scan", "scan", start_scan, "Ctrl+R", "Scan the library for duplicates and similar photos"
+        ),
+        cancel=_action(owner, "cancel", "Stop", "stop", cancel_scan, "Esc", "Stop the scan; what was read is kept"),
+        mark=mark,
+        mark_menu=mark_menu,
+        trash=_action(
+            owner,
+            "trash",
+            "Move to trash",
+            "trash",
+            review.trash_marked,
+            "Ctrl+Delete",
+            "Move the marked photos to the trash",
+        ),
+        undo=_action(owner, "undo", "Undo", "undo", review.undo, keys.Undo, "Put the last cleaned-up photos back"),
+        compare=_action(
+            owner,
+            "compare",
+            "Compare",
+            "compare",
+            review.compare_current,
+            "Ctrl+E",
+            "Compare the current group side by side",
+        ),
+        similar=similar,
+    )
 
-    tools = w.addToolBar("Main")
+
+def build_toolbar(window: QMainWindow, actions: MainActions) -> QToolBar:
+    tools = window.addToolBar("Main")
     tools.setObjectName("mainToolbar")
     tools.setMovable(False)
     tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-    for item in (
-        w.add_action,
-        w.scan_action,
-        w.cancel_action,
-        None,
-        w.mark_action,
-        w.trash_action,
-        w.undo_action,
-        None,
-        w.compare_action,
-        w.similar_action,
-    ):
+    a = actions
+    for item in (a.add_folder, a.scan, a.cancel, None, a.mark, a.trash, a.undo, None, a.compare, a.similar):
         if item is None:
             tools.addSeparator()
         else:
             tools.addAction(item)
-    mark_button = tools.widgetForAction(w.mark_action)
+    mark_button = tools.widgetForAction(a.mark)
     if isinstance(mark_button, QToolButton):
         mark_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-    tools.widgetForAction(w.scan_action).setObjectName("scanButton")
+    tools.widgetForAction(a.scan).setObjectName("scanButton")
+    return tools

@@ -177,9 +177,9 @@ def test_cancel_keeps_finished_work_and_the_next_scan_resumes(qtbot, make_window
         qtbot.waitUntil(embedder.reached.is_set, timeout=30_000)
         qtbot.waitUntil(lambda: "of 24" in window.progress_label.text(), timeout=10_000)
         assert window.progress_label.text().startswith("Embedding")
-        assert window.cancel_action.isEnabled() and not window.scan_action.isEnabled()
+        assert window.actions.cancel.isEnabled() and not window.actions.scan.isEnabled()
         with qtbot.waitSignal(window.controller.scanFinished, timeout=30_000) as finished:
-            window.cancel_action.trigger()
+            window.actions.cancel.trigger()
             embedder.gate.set()
     finally:
         embedder.gate.set()
@@ -256,23 +256,23 @@ def test_mark_by_rule_trash_and_undo(qtbot, window, library, monkeypatch):
     added = window.review.mark_by_rule({Tier.EXACT, Tier.PIXELS, Tier.NEAR})
     marked_paths = sorted(window.model.records()[i].path for i in window.model.marked())
     assert added == len(marked_paths) == 5  # every group keeps one: 8 grouped photos - 3 keepers
-    assert window.trash_action.isEnabled()
+    assert window.actions.trash.isEnabled()
     expected_bytes = sum(os.path.getsize(p) for p in marked_paths)
     asked = []
     monkeypatch.setattr(window.review, "confirm", lambda *args: asked.append(args) or True)
-    with qtbot.waitSignal(window.controller.actionFinished, timeout=30_000) as done:
-        window.trash_action.trigger()
-    kind, report = done.args
+    with qtbot.waitSignal(window.controller.trashFinished, timeout=30_000) as done:
+        window.actions.trash.trigger()
+    (report,) = done.args
     assert asked == [(5, expected_bytes, 3, "trash")]
-    assert kind == "trash" and report.count(Status.DONE) == 5
+    assert report.count(Status.DONE) == 5
     assert not any(os.path.exists(p) for p in marked_paths)
-    assert window.model.rowCount() == 0 and window.undo_action.isEnabled()
+    assert window.model.rowCount() == 0 and window.actions.undo.isEnabled()
     with qtbot.waitSignal(window.controller.groupsChanged, timeout=30_000):
         window.filters.slider.setValue(window.filters.slider.value() - 50)  # regroup: trashed stay out
     assert window.model.rowCount() == 0
 
     with qtbot.waitSignal(window.controller.scanFinished, timeout=60_000):  # undo rescans
-        window.undo_action.trigger()
+        window.actions.undo.trigger()
     assert all(os.path.exists(p) for p in marked_paths)
     assert len(shown_groups(window)) == 3
 
@@ -290,17 +290,32 @@ def test_compare_opens_for_the_current_group_and_writes_back(qtbot, window, libr
     assert opened == [0]  # one double-click, one compare view
     dialog = window.review.compare_dialog
     assert isinstance(dialog, compare.CompareDialog) and dialog.isVisible()
-    window.compare_action.trigger()  # the toolbar opens the current group too
+    window.actions.compare.trigger()  # the toolbar opens the current group too
     assert window.review.compare_dialog is not dialog and window.review.compare_dialog.isVisible()
     dialog = window.review.compare_dialog
     group = model.group(0)
     assert dialog.indices == list(group.indices) and dialog.keeper == model.keeper_of(group)
+    assert dialog.review is model.review  # one review state for the grid and the dialog
     other = group.indices[1]
     dialog.set_current(other)
-    dialog.toggle_mark()
-    assert other in model.marked()
+    with qtbot.waitSignal(model.dataChanged) as changed:  # the grid repaints the photo
+        dialog.toggle_mark()
+    assert changed.args[0].parent() == model.index(0, 0)
+    assert other in model.marked() and model.index_of_record(other).data(Roles.IS_MARKED)
     dialog.make_keeper()
     assert model.keeper_of(group) == other and other not in model.marked()
+    assert model.index_of_record(other).data(Roles.IS_KEEPER)
+    # ...and a mark made in the grid shows in the open dialog.
+    third = next(i for i in group.indices if i != other)
+    assert model.set_marked(third, True)
+    assert dialog.marked == {third} and "MARKED" in dialog._captions[dialog.indices.index(third)].text()
+    # The rule holds across both views: the last unmarked photo cannot be marked from either.
+    for i in group.indices:
+        model.set_marked(i, True)
+    assert model.keeper_of(group) not in model.marked()
+    dialog.set_current(model.keeper_of(group))
+    dialog.toggle_mark()
+    assert "at least one file must be kept" in dialog.notice.text()
     dialog.close()
 
 
