@@ -45,4 +45,3 @@ def _date_text(taken: str | None) -> str:
 
 def _similarity_text(value: float | None) -> str:
     return "—" if value is None else percent(value)
-

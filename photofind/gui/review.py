@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from photofind.core.cleanup.executor import BatchReport, Status
 from photofind.core.cleanup.keep import KEEP_PRESETS, KeeperPolicy
-from photofind.core.cleanup.restore import UndoStatus, UndoReport
+from photofind.core.cleanup.restore import UndoReport, UndoStatus
 from photofind.core.types import Tier
 from photofind.gui import assets, text
 from photofind.gui.compare import CompareDialog
@@ -61,8 +61,6 @@ class Review(QObject):
     def keep_by_rule(self, chain: str) -> int:
         """Re-pick every group's keeper with a rule chain (photofind.core.cleanup.keep); remembered
         for the next scans too. Returns how many groups changed keeper."""
-        from photofind.core.cleanup.keep import KeeperPolicy
-
         model = self.model
         policy = KeeperPolicy.parse(chain, model.review.policy.protected)
         picks = [policy.pick(model.records(), g.indices) for g in model.groups()]
@@ -87,7 +85,9 @@ class Review(QObject):
     def trash_marked(self) -> bool:
         review = self.model.review
         if not review.count:
-            self.statusMessage.emit("Nothing is marked. Mark photos with Space or the round toggle on each photo.")
+            self.statusMessage.emit(
+                "Nothing is marked. Mark photos with Space or the round toggle on each photo."
+            )
             return False
         groups = sum(1 for g in self.model.groups() if review.marked(g.id))
         if not self.confirm(review.count, review.bytes, groups, "trash"):
@@ -279,4 +279,3 @@ class Review(QObject):
                 lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path)))
             )
         menu.popup(grid.viewport().mapToGlobal(pos))
-

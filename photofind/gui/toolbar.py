@@ -123,12 +123,26 @@ def build_actions(
     similar.setEnabled(similar_available)
     return MainActions(
         add_folder=_action(
-            owner, "addFolder", "Add folder", "folder-add", choose_folder, keys.Open, "Add a folder to the library"
+            owner,
+            "addFolder",
+            "Add folder",
+            "folder-add",
+            choose_folder,
+            keys.Open,
+            "Add a folder to the library",
         ),
         scan=_action(
-            owner, "scan", "Scan", "scan", start_scan, "Ctrl+R", "Scan the library for duplicates and similar photos"
+            owner,
+            "scan",
+            "Scan",
+            "scan",
+            start_scan,
+            "Ctrl+R",
+            "Scan the library for duplicates and similar photos",
         ),
-        cancel=_action(owner, "cancel", "Stop", "stop", cancel_scan, "Esc", "Stop the scan; what was read is kept"),
+        cancel=_action(
+            owner, "cancel", "Stop", "stop", cancel_scan, "Esc", "Stop the scan; what was read is kept"
+        ),
         mark=mark,
         mark_menu=mark_menu,
         trash=_action(
@@ -140,7 +154,9 @@ def build_actions(
             "Ctrl+Delete",
             "Move the marked photos to the trash",
         ),
-        undo=_action(owner, "undo", "Undo", "undo", review.undo, keys.Undo, "Put the last cleaned-up photos back"),
+        undo=_action(
+            owner, "undo", "Undo", "undo", review.undo, keys.Undo, "Put the last cleaned-up photos back"
+        ),
         compare=_action(
             owner,
             "compare",

@@ -276,4 +276,3 @@ def _write(text: str, target: str | os.PathLike[str] | TextIO) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
-

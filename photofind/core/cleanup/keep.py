@@ -24,7 +24,10 @@ DEFAULT_CHAIN = "resolution,format,size,unedited,oldest,mtime,shortest"
 # ("" is the default chain).
 KEEP_PRESETS: tuple[tuple[str, str], ...] = (
     ("Best quality: resolution, format, size", ""),
-    ("Original names: no 'copy', '(1)' or '-edited'", "unedited,resolution,format,size,oldest,mtime,shortest"),
+    (
+        "Original names: no 'copy', '(1)' or '-edited'",
+        "unedited,resolution,format,size,oldest,mtime,shortest",
+    ),
     ("Oldest photo", "oldest,resolution,format,size,unedited,mtime,shortest"),
     ("Newest photo", "newest,resolution,format,size,unedited,mtime,shortest"),
 )

@@ -75,7 +75,9 @@ class Marks:
     def is_protected(self, index: int) -> bool:
         cached = self._protected.get(index)
         if cached is None:
-            cached = bool(self.policy.protected) and in_protected(self.records[index].path, self.policy.protected)
+            cached = bool(self.policy.protected) and in_protected(
+                self.records[index].path, self.policy.protected
+            )
             self._protected[index] = cached
         return cached
 
@@ -201,7 +203,9 @@ class Marks:
     def set_protected(self, folders: Iterable[str]) -> None:
         """Protect these folders from now on: their files win the keeper choice and their
         marks are dropped."""
-        self.policy = dataclasses.replace(self.policy, protected=KeeperPolicy.parse("", tuple(folders)).protected)
+        self.policy = dataclasses.replace(
+            self.policy, protected=KeeperPolicy.parse("", tuple(folders)).protected
+        )
         self._protected.clear()
         for marked in self._marked.values():
             marked.difference_update([i for i in marked if self.is_protected(i)])
