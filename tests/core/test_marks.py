@@ -1,0 +1,116 @@
+"""The review state (photofind.core.cleanup.marks.Marks): the one place the mark rule, the
+keeper and the user's chosen keepers live, for the CLI's plans and the GUI's views alike."""
+
+from __future__ import annotations
+
+from photofind.core.cleanup.actions import Action, plan_marked
+from photofind.core.cleanup.keep import KEEP_PRESETS, KeeperPolicy, parse_rules
+from photofind.core.cleanup.marks import MARK_RULES, SAFE_TIERS, Marks, Refusal
+from photofind.core.types import Group, Member, Tier
+from tests import cleanupkit as kit
+
+# 0-2: one photo three times (0 is the engine's keeper), 3-4: a near pair, 5-6: similar photos.
+RECORDS = (
+    kit.fake_record("/p/trip/a.jpg", width=400, size=4000),
+    kit.fake_record("/p/backup/a copy.jpg", width=400, size=4000),
+    kit.fake_record("/p/phone/a.jpg", width=200, size=1000),
+    kit.fake_record("/p/trip/b.jpg", width=400, size=3000),
+    kit.fake_record("/p/web/b.jpg", width=100, size=500),
+    kit.fake_record("/p/burst/c1.jpg", size=2000),
+    kit.fake_record("/p/burst/c2.jpg", size=2000),
+)
+
+
+def group(gid: int, tier: Tier, indices: list[int]) -> Group:
+    return Group(
+        gid, tier, tuple(Member(i, 1.0 if n == 0 else 0.95) for n, i in enumerate(indices)), 0.95, 0.95
+    )
+
+
+GROUPS = (group(1, Tier.EXACT, [0, 1, 2]), group(2, Tier.NEAR, [3, 4]), group(3, Tier.SIMILAR, [5, 6]))
+
+
+def test_a_group_always_keeps_one_unmarked_file_and_the_keeper_is_never_marked():
+    marks = Marks(RECORDS, GROUPS)
+    assert marks.keeper(1) == 0  # the engine's keeper until something changes
+    assert marks.mark(1, 0) is None and marks.mark(1, 2) is None
+    assert marks.keeper(1) == 1  # the last unmarked file is what stays
+    assert marks.mark(1, 1) is Refusal.LAST_UNMARKED
+    assert marks.refusal(1, 1) is Refusal.LAST_UNMARKED and marks.marked(1) == {0, 2}
+    marks.unmark(1, 0)
+    assert marks.keeper(1) == 0 and marks.marked_records() == {2}
+    assert marks.mark(1, 3) is Refusal.NOT_IN_GROUP and marks.mark(9, 0) is Refusal.UNKNOWN_GROUP
+    assert (
+        Refusal.LAST_UNMARKED.value
+        == "every other file of this group is marked: at least one file must be kept"
+    )
+
+
+def test_a_chosen_keeper_is_unmarked_kept_and_moves_on_when_marked():
+    marks = Marks(RECORDS, GROUPS)
+    assert marks.mark(1, 2) is None
+    assert marks.choose_keeper(1, 2) is None
+    assert marks.keeper(1) == 2 and not marks.is_marked(1, 2)
+    assert marks.reclaimable(1) == 4000 + 4000
+    assert marks.mark_duplicates([Tier.EXACT]) == []
+    assert marks.marked(1) == {0, 1}
+    marks.unmark(1, 0)
+    assert marks.mark(1, 2) is None  # marking the chosen keeper hands the role back
+    assert marks.keeper(1) == 0
+    assert marks.choose_keeper(1, 4) is Refusal.NOT_IN_GROUP
+
+
+def test_protected_files_are_never_marked_and_win_the_keeper():
+    marks = Marks(RECORDS, GROUPS, KeeperPolicy.parse("", ["/p/backup"]))
+    assert marks.is_protected(1) and not marks.is_protected(0)
+    assert marks.keeper(1) == 1  # a protected copy beats the engine's pick
+    assert marks.mark(1, 1) is Refusal.PROTECTED
+    refused = marks.mark_duplicates()
+    assert marks.marked(1) == {0, 2} and refused == []
+    assert marks.marked(2) == {4} and not marks.marked(3)  # similar groups only when asked
+
+
+def test_protecting_a_folder_later_drops_its_marks():
+    marks = Marks(RECORDS, GROUPS)
+    marks.mark_duplicates()
+    assert marks.marked(1) == {1, 2}
+    marks.set_protected(["/p/phone"])
+    assert marks.marked(1) == {1} and marks.keeper(1) == 2
+    assert marks.mark(1, 2) is Refusal.PROTECTED
+
+
+def test_marks_and_chosen_keepers_follow_their_files_into_new_groups():
+    marks = Marks(RECORDS, GROUPS)
+    marks.mark(1, 1)
+    marks.choose_keeper(2, 4)
+    marks.mark(2, 3)
+    # A regroup: 3 and 4 now sit with the a-photos, 1 is no longer grouped.
+    marks.set_groups([group(7, Tier.NEAR, [0, 2, 3, 4])])
+    assert marks.marked_records() == {3} and marks.keeper(7) == 4
+    assert marks.group(1) is None and marks.mark(1, 1) is Refusal.UNKNOWN_GROUP
+
+
+def test_carried_marks_obey_the_rule_in_the_new_groups():
+    marks = Marks(RECORDS, GROUPS)
+    marks.mark(1, 0)
+    marks.mark(1, 1)
+    marks.set_groups([group(1, Tier.EXACT, [0, 1])])  # 2 left the group: one of 0, 1 must stay
+    assert len(marks.marked(1)) == 1 and marks.keeper(1) not in marks.marked(1)
+
+
+def test_the_plan_removes_what_is_marked_and_keeps_the_shown_keeper():
+    result = kit.result(RECORDS, [(Tier.EXACT, [0, 1, 2])], ["/p"])
+    marks = Marks(result.records, result.groups)
+    marks.choose_keeper(1, 2)
+    marks.mark_duplicates()
+    plan = plan_marked(result, marks, Action.TRASH)
+    assert sorted(i.path for i in plan.items) == ["/p/backup/a copy.jpg", "/p/trip/a.jpg"]
+    assert {i.keeper.path for i in plan.items} == {"/p/phone/a.jpg"}  # the user's keeper
+
+
+def test_presets_are_valid_rules_and_tiers():
+    for _label, chain in KEEP_PRESETS:
+        parse_rules(chain)  # raises on an unknown rule
+    assert [label for label, _ in KEEP_PRESETS][0].startswith("Best quality")
+    assert any(tiers == frozenset(SAFE_TIERS) for _label, tiers in MARK_RULES)
+    assert all(Tier.SIMILAR not in tiers for _label, tiers in MARK_RULES[:-1])
