@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from photofind.core.types import Skipped
-from photofind.gui.text import human_bytes  # one unit system across the app
+from photofind.gui.text import headline, human_bytes  # one unit system across the app
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -187,6 +187,12 @@ class SkippedPanel(QWidget):
 
 
 # ---- missing model banner ----------------------------------------------------------------------
+_BANNER_HINT = (
+    "Exact duplicates are still found. Choose a ResNet-34 weights file "
+    "to find resized, re-encoded and similar photos too."
+)
+
+
 class ModelBanner(QWidget):
     """Says why the similarity model is unavailable and offers the two ways forward.
 
@@ -209,14 +215,21 @@ class ModelBanner(QWidget):
         icon = QLabel()
         icon.setPixmap(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning).pixmap(28, 28))
         self.title = QLabel("<b>Similar-photo matching is off</b>")
+        # One line says what is wrong; the paths and the raw error wait behind Details.
         self.reason = QLabel()
         self.reason.setObjectName("modelBannerReason")
-        self.reason.setWordWrap(True)
-        self.reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.hint = QLabel(
-            "Exact duplicates are still found. Choose a ResNet-34 weights file "
-            "to find resized, re-encoded and similar photos too."
-        )
+        self.details_button = QPushButton("Details")
+        self.details_button.setObjectName("modelBannerDetails")
+        self.details_button.setCheckable(True)
+        self.details_button.setFlat(True)
+        self.details = QLabel()
+        self.details.setObjectName("modelBannerDetailsText")
+        self.details.setWordWrap(True)
+        self.details.setTextFormat(Qt.TextFormat.PlainText)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.hide()
+        self.details_button.toggled.connect(self.details.setVisible)
+        self.hint = QLabel(_BANNER_HINT)
         self.hint.setWordWrap(True)
         self.choose_button = QPushButton("Choose weights file…")
         self.choose_button.setObjectName("chooseWeightsButton")
@@ -226,10 +239,16 @@ class ModelBanner(QWidget):
         self.choose_button.clicked.connect(self.chooseWeightsRequested)
         self.continue_button.clicked.connect(self._on_continue)
 
+        reason_line = QHBoxLayout()
+        reason_line.setSpacing(6)
+        reason_line.addWidget(self.reason)
+        reason_line.addWidget(self.details_button)
+        reason_line.addStretch(1)
         text = QVBoxLayout()
         text.setSpacing(2)
         text.addWidget(self.title)
-        text.addWidget(self.reason)
+        text.addLayout(reason_line)
+        text.addWidget(self.details)
         text.addWidget(self.hint)
         buttons = QVBoxLayout()
         buttons.addWidget(self.choose_button)
@@ -241,26 +260,31 @@ class ModelBanner(QWidget):
         layout.addWidget(icon, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(text, 1)
         layout.addLayout(buttons)
+        self._problem: str | None = None
         self.set_problem(None)
 
     def set_problem(self, text: str | None) -> None:
         """Show the banner with `text` as the reason, or hide it when there is no problem."""
+        self._problem = text or None
+        self.details_button.setChecked(False)
         if text:
-            self.reason.setText(text)
+            line = headline(text)
+            self.reason.setText(line)
             self.reason.setToolTip(text)
-            self.hint.setText(
-                "Exact duplicates are still found. Choose a ResNet-34 weights file "
-                "to find resized, re-encoded and similar photos too."
-            )
+            self.details.setText(text)
+            self.details_button.setVisible(line.rstrip(".") != text.strip().rstrip("."))
+            self.hint.setText(_BANNER_HINT)
             self.continue_button.setEnabled(True)
             self.show()
         else:
             self.reason.clear()
+            self.details.clear()
             self.hide()
 
     @property
     def problem(self) -> str | None:
-        return self.reason.text() or None
+        """The whole reason, as the engine gave it."""
+        return self._problem
 
     def _on_continue(self) -> None:
         # The reason stays visible; only the hint changes to what the user chose.

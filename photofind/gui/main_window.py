@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photofind.core.cleanup.executor import BatchReport, Status
 from photofind.core.types import ScanResult, ScanSettings, Thresholds, Tier
 from photofind.gui import assets, text
 from photofind.gui.controller import ScanController, thresholds_at
@@ -35,6 +36,7 @@ from photofind.gui.group_model import GroupModel
 from photofind.gui.prefs import Prefs
 from photofind.gui.review import Review
 from photofind.gui.scan_status import ScanStatus
+from photofind.gui.similar_view import SimilarView
 from photofind.gui.toolbar import build_actions, build_toolbar
 
 WEIGHTS_FILTER = "PyTorch weights (*.pth *.pt *.bin);;All files (*)"
@@ -67,10 +69,9 @@ class MainWindow(QMainWindow):
         self.default_thresholds = self.base_thresholds
         self.batch_size = batch_size
         self.model = GroupModel(self)
+        self._cleaned = (0, 0)  # files and bytes moved to the trash since the last scan
         self._build_widgets()
-        self.review = Review(
-            self.model, self.controller, self.grid, similar_available=self.similar is not None, parent=self
-        )
+        self.review = Review(self.model, self.controller, self.grid, parent=self)
         self.actions = build_actions(
             self,
             self.review,
@@ -79,7 +80,6 @@ class MainWindow(QMainWindow):
             cancel_scan=self.controller.cancel_scan,
             clear_marks=self.model.clear_marks,
             keep_rules=self.prefs.keep_rules,
-            similar_available=self.similar is not None,
         )
         build_toolbar(self, self.actions)
         self._connect()
@@ -123,14 +123,14 @@ class MainWindow(QMainWindow):
         body.addLayout(top)
         body.addWidget(self.grid, 1)
 
-        self.similar = self._make_similar_view()
+        self.similar = SimilarView(self.controller.similar_search)
+        self.similar.setObjectName("similarView")
         self.tabs = QTabWidget()
         self.tabs.setObjectName("pages")
         self.tabs.setDocumentMode(True)
         self.tabs.tabBar().setDrawBase(False)
         self.tabs.addTab(page, assets.icon("photos"), "Duplicates")
-        if self.similar is not None:
-            self.tabs.addTab(self.similar, assets.icon("similar"), "Browse similar")
+        self.tabs.addTab(self.similar, assets.icon("similar"), "Browse similar")
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
@@ -152,15 +152,6 @@ class MainWindow(QMainWindow):
         self.status_label, self.progress_label = self.status.message, self.status.progress_text
         self.skipped_button = self.status.skipped_button
 
-    def _make_similar_view(self):
-        try:
-            from photofind.gui.similar_view import SimilarView
-        except ImportError:
-            return None
-        view = SimilarView(self.controller.similar_search)
-        view.setObjectName("similarView")
-        return view
-
     def _connect(self) -> None:
         c = self.controller
         c.scanStarted.connect(self._scan_started)
@@ -169,6 +160,7 @@ class MainWindow(QMainWindow):
         c.scanFailed.connect(self._scan_failed)
         c.groupsChanged.connect(self._groups_changed)
         c.busyChanged.connect(self._update_actions)
+        c.trashFinished.connect(self._trash_finished)
         r = self.review
         r.statusMessage.connect(self.show_status)
         r.actionsChanged.connect(self._update_actions)
@@ -190,8 +182,7 @@ class MainWindow(QMainWindow):
         self.banner.continueWithoutModelRequested.connect(self.continue_without_model)
         self.skipped_button.toggled.connect(self.skipped_dock.setVisible)
         self.skipped_dock.visibilityChanged.connect(self.skipped_button.setChecked)
-        if self.similar is not None:
-            self.similar.centred.connect(lambda _path: self.tabs.setCurrentWidget(self.similar))
+        self.similar.centred.connect(lambda _path: self.tabs.setCurrentWidget(self.similar))
 
     def _restore(self) -> None:
         p = self.prefs
@@ -265,6 +256,7 @@ class MainWindow(QMainWindow):
         return self.controller.start_scan(settings)
 
     def _scan_started(self) -> None:
+        self._cleaned = (0, 0)
         self.status.started()
         self.show_status("Scanning\u2026")
         self.grid.set_placeholder("Scanning\u2026", "Groups appear here when the scan is done.")
@@ -356,6 +348,10 @@ class MainWindow(QMainWindow):
         self._update_placeholder()
         self._update_summary()
 
+    def _trash_finished(self, report: BatchReport) -> None:
+        files, size = self._cleaned
+        self._cleaned = (files + report.count(Status.DONE), size + report.bytes_done)
+
     def _threshold_changed(self, value: float) -> None:
         self.prefs.similarity = value
         self.controller.regroup(thresholds_at(value, self.base_thresholds))
@@ -385,6 +381,13 @@ class MainWindow(QMainWindow):
         elif self.controller.result is None:
             self.grid.set_placeholder(
                 "Ready to scan", "Press Scan to look for duplicates and similar photos."
+            )
+        elif not self.model.groups() and self._cleaned[0]:
+            files, size = self._cleaned
+            self.grid.set_placeholder(
+                "All duplicate groups are cleaned up",
+                f"{files:,} file{'s' if files != 1 else ''} ({text.human_bytes(size)}) moved to the trash. "
+                "Undo (Ctrl+Z) puts them back.",
             )
         elif not self.model.groups():
             self.grid.set_placeholder("No duplicates found", "Try a looser similarity in Matching.")
@@ -418,8 +421,6 @@ class MainWindow(QMainWindow):
         )
 
     def _show_similar(self, path: str) -> None:
-        if self.similar is None:
-            return
         self.tabs.setCurrentWidget(self.similar)
         if path:
             self.similar.show_for(path)

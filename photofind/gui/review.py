@@ -38,14 +38,12 @@ class Review(QObject):
         controller: ScanController,
         grid: GroupGridView,
         *,
-        similar_available: bool,
         parent: QWidget,
     ) -> None:
         super().__init__(parent)
         self.model = model
         self.controller = controller
         self.grid = grid
-        self.similar_available = similar_available
         self._dialog_parent = parent
         self.compare_dialog: CompareDialog | None = None
         self.undo_available = controller.can_undo()
@@ -218,9 +216,7 @@ class Review(QObject):
 
     def browse_similar(self, path: str | None = None) -> bool:
         """Ask for the similar page for `path` (default: the current photo); False when there
-        is no photo to start from or no similar page."""
-        if not self.similar_available:
-            return False
+        is no photo to start from."""
         path = path or self._current_path()
         if not path:
             self.statusMessage.emit("Select a photo first, or drop one on the Browse similar page.")
@@ -259,10 +255,9 @@ class Review(QObject):
         record = model.record_index(index)
         if record is not None:
             path = model.records()[record].path
-            if self.similar_available:
-                menu.addAction(assets.icon("similar"), "Browse similar photos").triggered.connect(
-                    lambda: self.browse_similar(path)
-                )
+            menu.addAction(assets.icon("similar"), "Browse similar photos").triggered.connect(
+                lambda: self.browse_similar(path)
+            )
             menu.addSeparator()
             marked = model.index_of_record(record).data(Roles.IS_MARKED)
             menu.addAction(

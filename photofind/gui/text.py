@@ -74,3 +74,17 @@ def calibration_note(calibration, *, tuning: bool = True) -> str:
     if calibration.estimated_precision < calibration.target_precision:
         note += " This model cannot reach the target: review similar groups before acting."
     return note
+
+
+def headline(message: str, limit: int = 110) -> str:
+    """The first clause of an engine message, for a one-line notice: what is wrong, without
+    the paths and the raw error that follow it (those go behind a Details button)."""
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    cut = min(
+        (i for i in (first.find(" ("), first.find(": "), first.find(". ")) if i > 0), default=len(first)
+    )
+    line = first[:cut].rstrip(" .")
+    line = line[:1].upper() + line[1:]
+    if len(line) > limit:
+        line = line[: limit - 1].rstrip() + "\u2026"
+    return line + "." if line and line[-1] not in ".!?\u2026" else line

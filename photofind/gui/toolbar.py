@@ -97,7 +97,6 @@ def build_actions(
     cancel_scan: Callable[[], Any],
     clear_marks: Callable[[], None],
     keep_rules: str,
-    similar_available: bool,
 ) -> MainActions:
     """Create the actions; their shortcuts work anywhere in `owner`."""
     keys = QKeySequence.StandardKey
@@ -111,16 +110,6 @@ def build_actions(
         tip="Mark the copies to clean up; the keeper of every group stays",
     )
     mark.setMenu(mark_menu)
-    similar = _action(
-        owner,
-        "browseSimilar",
-        "Browse similar",
-        "similar",
-        review.browse_similar,
-        "Ctrl+F",
-        "Show the photos most like the current one",
-    )
-    similar.setEnabled(similar_available)
     return MainActions(
         add_folder=_action(
             owner,
@@ -166,7 +155,15 @@ def build_actions(
             "Ctrl+E",
             "Compare the current group side by side",
         ),
-        similar=similar,
+        similar=_action(
+            owner,
+            "browseSimilar",
+            "Browse similar",
+            "similar",
+            review.browse_similar,
+            "Ctrl+F",
+            "Show the photos most like the current one",
+        ),
     )
 
 

@@ -100,8 +100,9 @@ def test_model_banner_states_the_reason_and_emits_choices(qtbot):
     host.show()
     reason = "ResNet-34 weights are missing and the computer is offline"
     banner.set_problem(reason)
-    assert banner.reason.text() == reason
+    assert banner.reason.text() == reason + "."
     assert banner.problem == reason
+    assert not banner.details_button.isVisible()  # nothing more to tell
 
     with qtbot.waitSignal(banner.chooseWeightsRequested, timeout=1000):
         qtbot.mouseClick(banner.choose_button, Qt.MouseButton.LeftButton)
@@ -109,8 +110,32 @@ def test_model_banner_states_the_reason_and_emits_choices(qtbot):
         qtbot.mouseClick(banner.continue_button, Qt.MouseButton.LeftButton)
     # Continuing never hides why matching is off.
     assert banner.isVisible()
-    assert banner.reason.text() == reason
+    assert banner.reason.text() == reason + "."
     assert "exact duplicates only" in banner.hint.text()
+
+
+def test_model_banner_says_one_line_and_keeps_paths_and_error_behind_details(qtbot):
+    from photofind.core.model.weights import _missing_message
+
+    host = QWidget()
+    qtbot.addWidget(host)
+    banner = ModelBanner(host)
+    host.show()
+    cached = "/home/u/.cache/torch/hub/checkpoints/resnet34-b627a593.pth"
+    problem = _missing_message(
+        Path(cached), "download failed: <urlopen error [Errno -2] Name or service not known>"
+    )
+    banner.set_problem(problem)
+    line = banner.reason.text()
+    assert line == "ResNet-34 ImageNet weights are not available, so visual similarity is off."
+    assert "urlopen" not in line and cached not in line and "\n" not in line
+    assert banner.details_button.isVisible() and not banner.details.isVisible()
+    qtbot.mouseClick(banner.details_button, Qt.MouseButton.LeftButton)
+    assert banner.details.isVisible()
+    assert "<urlopen error [Errno -2]" in banner.details.text() and cached in banner.details.text()
+    assert banner.problem == problem
+    qtbot.mouseClick(banner.details_button, Qt.MouseButton.LeftButton)
+    assert not banner.details.isVisible()
 
 
 def test_trash_confirmation_states_files_bytes_and_what_stays(qtbot):
