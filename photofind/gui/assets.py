@@ -1,37 +1,18 @@
-"""Find the files in `resources/` (icons, style sheet, .desktop file) in a wheel or a checkout.
-
-The wheel ships `resources/` as the package `photofind.resources` (see pyproject.toml), read
-through importlib.resources. A source checkout that was not reinstalled since that mapping
-existed has no such package, so we fall back to the top-level folder next to `photofind/`.
-"""
+"""The app's icons and style sheet, as Qt objects, from `resources/` (found by
+photofind.paths.resource_dir, in a wheel or a checkout)."""
 
 from __future__ import annotations
 
 import functools
-import importlib.resources
 from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
+from photofind.paths import resource_dir
+
 STYLE_SHEET = "style.qss"
 APP_ICON = "photofind.svg"
 DESKTOP_FILE = "photofind.desktop"
-
-
-@functools.cache
-def resource_dir() -> Path:
-    """The folder that holds style.qss and icons/, wherever photofind was installed."""
-    try:
-        packaged = importlib.resources.files("photofind.resources")
-        candidate = Path(str(packaged))
-        if (candidate / STYLE_SHEET).is_file():
-            return candidate
-    except (ModuleNotFoundError, TypeError, ValueError):
-        pass
-    checkout = Path(__file__).resolve().parents[2] / "resources"
-    if (checkout / STYLE_SHEET).is_file():
-        return checkout
-    raise FileNotFoundError(f"photofind's resources are missing: looked in the package and in {checkout}")
 
 
 def resource_path(*parts: str) -> Path:

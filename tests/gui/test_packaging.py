@@ -77,3 +77,12 @@ def test_qt_binding_keeps_none_alive(qapp):
         gc.enable()
         painter.end()
     assert lost < 2500, f"{lost} references to None lost in 5000 calls: a broken Qt binding build"
+
+
+def test_license_is_an_spdx_expression_and_the_backend_understands_it():
+    """A TOML-table license is deprecated (setuptools warns on every build); PEP 639's SPDX
+    string needs setuptools 77 or newer."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert config["project"]["license"] == "GPL-3.0-or-later"
+    (requirement,) = config["build-system"]["requires"]
+    assert requirement == "setuptools>=77"
