@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photofind.core.cleanup.actions import Action
 from photofind.core.types import Skipped
 from photofind.gui.text import headline, human_bytes  # one unit system across the app
 
@@ -102,7 +103,7 @@ class SkippedModel(QAbstractTableModel):
 
 
 def _reason_text(item: Skipped) -> str:
-    return getattr(item.reason, "value", str(item.reason))
+    return item.reason.value
 
 
 class SkippedPanel(QWidget):
@@ -302,12 +303,13 @@ _VERBS = {
 }
 
 
-def _action_name(action: Any) -> str:
-    name = str(getattr(action, "value", action)).lower()
-    return "delete" if name in ("delete", "permanent", "permanent-delete", "unlink") else name
+def _action_name(action: Action | str) -> str:
+    return Action(action).value
 
 
-def cleanup_box(parent: QWidget | None, files: int, bytes: int, groups: int, action: Any) -> QMessageBox:  # noqa: A002
+def cleanup_box(
+    parent: QWidget | None, files: int, bytes: int, groups: int, action: Action | str
+) -> QMessageBox:  # noqa: A002
     """The first confirmation, built but not shown (tests and callers can inspect it)."""
     name = _action_name(action)
     question, verb = _VERBS.get(
@@ -364,7 +366,9 @@ def _accepted(box: QMessageBox) -> bool:
     return accepted
 
 
-def confirm_cleanup(parent: QWidget | None, files: int, bytes: int, groups: int, action: Any) -> bool:  # noqa: A002
+def confirm_cleanup(
+    parent: QWidget | None, files: int, bytes: int, groups: int, action: Action | str
+) -> bool:  # noqa: A002
     """Ask before acting on `files` files of `groups` groups; permanent delete asks twice."""
     if files <= 0:
         return False
