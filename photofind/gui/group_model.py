@@ -68,6 +68,7 @@ class GroupModel(QAbstractItemModel):
         self._tiers: set[Tier] = set(Tier)
         self._sort = SortKey.RECLAIMABLE
         self._protected_roots: tuple[str, ...] = ()
+        self._keep_rules = ""  # keeper rule chain for groups whose chosen and engine keepers are marked
         self._review = Marks((), ())
 
     # -- Qt model interface ------------------------------------------------------------------
@@ -203,7 +204,7 @@ class GroupModel(QAbstractItemModel):
         if same_library:
             self._review.set_groups(self._groups)
         else:
-            self._review = Marks(self._records, self._groups, KeeperPolicy.parse("", self._protected_roots))
+            self._review = Marks(self._records, self._groups, self._policy())
         self._group_of_record = {m.index: pos for pos, g in enumerate(self._groups) for m in g.members}
         self._pos_of_group_id = {g.id: pos for pos, g in enumerate(self._groups)}
         self._rebuild_rows()
@@ -234,6 +235,17 @@ class GroupModel(QAbstractItemModel):
         self._review.set_protected(roots)
         self._emit_all_photos_changed()
         self.reviewChanged.emit()
+
+    def set_keep_rules(self, chain: str) -> None:
+        """The keeper rule chain (photofind.core.cleanup.keep); raises RuleError if invalid."""
+        policy = KeeperPolicy.parse(chain, self._protected_roots)
+        self._keep_rules = chain
+        self._review.set_policy(policy)
+        self._emit_all_photos_changed()
+        self.reviewChanged.emit()
+
+    def _policy(self) -> KeeperPolicy:
+        return KeeperPolicy.parse(self._keep_rules, self._protected_roots)
 
     def tier_filter(self) -> set[Tier]:
         return set(self._tiers)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from photofind.core.cleanup.executor import BatchReport, Status
+from photofind.core.cleanup.keep import RuleError
 from photofind.core.types import ScanResult, ScanSettings, Thresholds, Tier
 from photofind.gui import assets, text
 from photofind.gui.controller import ScanController, thresholds_at
@@ -194,6 +195,10 @@ class MainWindow(QMainWindow):
         self.model.set_tier_filter(self.filters.tiers())
         self.model.set_sort(self.filters.sort_key())
         self.model.set_protected_roots(self.folders.model.protected_paths())
+        try:
+            self.model.set_keep_rules(p.keep_rules)
+        except RuleError:
+            pass  # a hand-edited settings file: the default chain, and the next scan says why
         for name, restore in (
             ("geometry", self.restoreGeometry),
             ("state", self.restoreState),

@@ -63,6 +63,7 @@ class Review(QObject):
         policy = KeeperPolicy.parse(chain, model.review.policy.protected)
         picks = [policy.pick(model.records(), g.indices) for g in model.groups()]
         changed = sum(1 for g, k in zip(model.groups(), picks) if model.keeper_of(g) != k)
+        model.set_keep_rules(chain)
         model.apply_keepers(picks)
         self.keepRulesChanged.emit(chain)
         label = next((name for name, c in KEEP_PRESETS if c == chain), chain)

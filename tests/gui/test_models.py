@@ -118,6 +118,15 @@ def test_mark_rule_keeps_the_keeper_and_keeper_change_unmarks(populated):
     assert populated.index(row_of(populated, 2), 0).data(Roles.RECLAIMABLE) == 3000 + 4000 + 6000
 
 
+def test_the_keeper_after_a_marked_keeper_follows_the_chosen_rule_chain(populated):
+    near = populated.group_of_record(2)
+    assert populated.set_marked(2, True)
+    assert populated.keeper_of(near) == 5  # default chain: the highest resolution
+    populated.set_keep_rules("oldest,shortest")
+    assert populated.keeper_of(near) == 3  # the oldest photo still unmarked
+    assert populated.index_of_record(3).data(Roles.IS_KEEPER) is True
+
+
 def test_marking_signals_only_the_touched_group(qtbot, populated):
     changed: list[tuple[QModelIndex, QModelIndex]] = []
     populated.dataChanged.connect(lambda a, b, roles: changed.append((a, b)))

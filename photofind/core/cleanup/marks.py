@@ -200,12 +200,16 @@ class Marks:
                 if i in marked:
                     self.mark(gid, i)
 
-    def set_protected(self, folders: Iterable[str]) -> None:
-        """Protect these folders from now on: their files win the keeper choice and their
-        marks are dropped."""
-        self.policy = dataclasses.replace(
-            self.policy, protected=KeeperPolicy.parse("", tuple(folders)).protected
-        )
+    def set_policy(self, policy: KeeperPolicy) -> None:
+        """Pick keepers with `policy` from now on (where the user chose none). Files in its
+        protected folders win the keeper choice and lose their marks."""
+        self.policy = policy
         self._protected.clear()
         for marked in self._marked.values():
             marked.difference_update([i for i in marked if self.is_protected(i)])
+
+    def set_protected(self, folders: Iterable[str]) -> None:
+        """Protect these folders (and no others) from now on; see set_policy."""
+        self.set_policy(
+            dataclasses.replace(self.policy, protected=KeeperPolicy.parse("", tuple(folders)).protected)
+        )
