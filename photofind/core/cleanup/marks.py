@@ -6,6 +6,7 @@ GUI's grid, its compare dialog and its trash action all read and change this one
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from enum import Enum
 
@@ -50,7 +51,7 @@ class Marks:
         self._groups: dict[int, Group] = {}
         self._marked: dict[int, set[int]] = {}
         self._chosen: dict[int, int] = {}  # group id -> the keeper the user chose
-        self._protected: dict[int, bool] = {}  # record -> inside a protected folder (cached)
+        self._protected: dict[str, bool] = {}  # folder -> inside a protected folder (cached)
         self.set_groups(groups)
 
     # -- questions -------------------------------------------------------------------------
@@ -63,7 +64,7 @@ class Marks:
         group = self._groups.get(group_id)
         if group is None:
             return Refusal.UNKNOWN_GROUP
-        if index not in group.indices:
+        if all(m.index != index for m in group.members):
             return Refusal.NOT_IN_GROUP
         if self.is_protected(index):
             return Refusal.PROTECTED
@@ -73,12 +74,14 @@ class Marks:
         return None
 
     def is_protected(self, index: int) -> bool:
-        cached = self._protected.get(index)
+        if not self.policy.protected:
+            return False
+        # Protection is by folder, so one answer serves every file in it.
+        path = self.records[index].path
+        folder = os.path.dirname(path)
+        cached = self._protected.get(folder)
         if cached is None:
-            cached = bool(self.policy.protected) and in_protected(
-                self.records[index].path, self.policy.protected
-            )
-            self._protected[index] = cached
+            cached = self._protected[folder] = in_protected(path, self.policy.protected)
         return cached
 
     def is_marked(self, group_id: int, index: int) -> bool:
@@ -110,7 +113,7 @@ class Marks:
     def reclaimable(self, group_id: int) -> int:
         """Bytes freed if everything but the keeper went."""
         keep = self.keeper(group_id)
-        return sum(self.records[i].file.size for i in self._groups[group_id].indices if i != keep)
+        return sum(self.records[m.index].file.size for m in self._groups[group_id].members if m.index != keep)
 
     def __iter__(self) -> Iterator[tuple[Group, int]]:
         """(group, marked index) pairs, in group order then member order."""
@@ -194,7 +197,8 @@ class Marks:
         self._groups = {g.id: g for g in groups}
         self._marked, self._chosen = {}, {}
         for gid, group in self._groups.items():
-            for i in group.indices:
+            for member in group.members:
+                i = member.index
                 if i in chosen:
                     self._chosen[gid] = i
                 if i in marked:
