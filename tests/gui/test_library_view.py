@@ -56,7 +56,9 @@ def test_clicking_a_photo_and_choosing_a_file_ask_for_similar_photos(qtbot, monk
     assert view.count.text() == "3 photos"
     photo = view.model.index(1, 0, view.model.index(1, 0))  # /pics/trip/IMG_2.jpg
     with qtbot.waitSignal(view.photoChosen) as chosen:
-        qtbot.mouseClick(view.grid.viewport(), Qt.MouseButton.LeftButton, pos=view.grid.visualRect(photo).center())
+        qtbot.mouseClick(
+            view.grid.viewport(), Qt.MouseButton.LeftButton, pos=view.grid.visualRect(photo).center()
+        )
     assert chosen.args == ["/pics/trip/IMG_2.jpg"]
     monkeypatch.setattr(view, "ask_photo_path", lambda: "/elsewhere/query.jpg")
     with qtbot.waitSignal(view.photoChosen) as chosen:
