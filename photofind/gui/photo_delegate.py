@@ -86,6 +86,9 @@ class PhotoDelegate(QStyledItemDelegate):
         painter.restore()
 
     def _paint_header(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        if index.data(Roles.TIER) is None:
+            self._paint_section_header(p, option, index)
+            return
         rect = option.rect
         tier = Tier(index.data(Roles.TIER))
         colour = QColor(text.TIER_COLORS[tier])
@@ -126,6 +129,25 @@ class PhotoDelegate(QStyledItemDelegate):
         p.setPen(QPen(QColor(255, 255, 255, 22), 1))
         p.drawLine(rect.left(), rect.bottom() - 2, rect.right(), rect.bottom() - 2)
 
+    def _paint_section_header(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        """A library section (a folder or a month): its title and how many photos it holds."""
+        rect = option.rect
+        font = QFont(option.font)
+        font.setBold(True)
+        title = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        count = index.data(Roles.COUNT) or 0
+        band = QRect(rect.left(), rect.top() + 10, rect.width(), 24)
+        p.setFont(font)
+        p.setPen(Palette.text)
+        width = QFontMetrics(font).horizontalAdvance(title)
+        p.drawText(band, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, title)
+        p.setFont(option.font)
+        p.setPen(Palette.dim)
+        label = f"{count} photo{'s' if count != 1 else ''}"
+        p.drawText(band.adjusted(width + 14, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, label)
+        p.setPen(QPen(QColor(255, 255, 255, 22), 1))
+        p.drawLine(rect.left(), rect.bottom() - 2, rect.right(), rect.bottom() - 2)
+
     def _paint_card(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         card = option.rect
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
@@ -155,7 +177,7 @@ class PhotoDelegate(QStyledItemDelegate):
         if protected:
             lock = QRect(thumb.right() - 30, thumb.top() + 6, 24, 24)
             p.drawPixmap(lock.topLeft(), self._sprite(("lock",), lock.size(), self._draw_lock))
-        else:
+        elif marked is not None:  # None: a view without marks (the library)
             self._paint_toggle(p, self.toggle_rect(card), marked, hover or selected)
         similarity = index.data(Roles.SIMILARITY)
         if not keeper and similarity is not None:
@@ -300,7 +322,11 @@ class PhotoDelegate(QStyledItemDelegate):
     # -- input ---------------------------------------------------------------------------------
 
     def editorEvent(self, event: QEvent, model, option: QStyleOptionViewItem, index: QModelIndex) -> bool:
-        if index.data(Roles.KIND) != "photo" or index.data(Roles.IS_PROTECTED):
+        if (
+            index.data(Roles.KIND) != "photo"
+            or index.data(Roles.IS_PROTECTED)
+            or index.data(Roles.IS_MARKED) is None
+        ):
             return False
         if event.type() not in (
             QEvent.Type.MouseButtonPress,

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QSizePolicy,
+    QSpinBox,
     QStyle,
     QVBoxLayout,
     QWidget,
@@ -100,6 +101,8 @@ class SimilarView(QWidget):
     """The query photo on the left, the most similar photos of the library on the right."""
 
     centred = Signal(str)  # the view now shows photos like this path
+    choosePhotoRequested = Signal()  # the user wants to pick a query photo from a file dialog
+    chooseWeightsRequested = Signal()  # the user wants to give the model's weights file
     searchFinished = Signal(str, int)  # query path, number of results shown
     searchFailed = Signal(str, str)  # query path, message
 
@@ -113,6 +116,7 @@ class SimilarView(QWidget):
         self._history: list[str] = []
         self._latest = [0]  # the newest search generation, shared with the search tasks
         self._query_image: QPixmap | None = None
+        self._model_problem: str | None = None
         self._relay = _Relay()
         self._relay.finished.connect(self._on_finished)
         self._relay.failed.connect(self._on_failed)
@@ -152,6 +156,27 @@ class SimilarView(QWidget):
         _search_pool().start(
             _SearchTask(self._relay, self._search, self._latest[0], path, self._top + 1, self._latest)
         )
+
+    def set_model_problem(self, problem: str | None) -> None:
+        """Why there is no similarity model (None: there is one). Without it the view still
+        lists a photo's copies, and says plainly that finding similar photos needs the model."""
+        self._model_problem = problem or None
+        self.offline.setVisible(self._model_problem is not None)
+        self.offline_text.setText(
+            "Finding similar photos needs the model. Only copies of the photo are shown."
+            if self._model_problem
+            else ""
+        )
+        self.offline_text.setToolTip(self._model_problem or "")
+
+    def set_top(self, top: int) -> None:
+        """How many results to show; a shown search is run again with the new count."""
+        if top == self._top:
+            return
+        self._top = top
+        self.count_box.setValue(top)
+        if self._query:
+            self.show_for(self._query, remember=False)
 
     def back(self) -> None:
         if self._history:
@@ -203,21 +228,51 @@ class SimilarView(QWidget):
         self.status = QLabel("Choose a photo, or drop one here from your file manager.")
         self.status.setObjectName("similarStatus")
         self.status.setWordWrap(True)
+        self.choose_button = QPushButton("Choose photo\u2026")
+        self.choose_button.setObjectName("choosePhoto")
+        self.choose_button.setToolTip("Find photos like any photo file, in the library or not")
+        self.choose_button.clicked.connect(self.choosePhotoRequested)
+        self.count_box = QSpinBox()
+        self.count_box.setObjectName("similarCount")
+        self.count_box.setRange(1, 500)
+        self.count_box.setSingleStep(5)
+        self.count_box.setValue(self._top)
+        self.count_box.setPrefix("Show ")
+        self.count_box.setSuffix(" results")
+        self.count_box.setKeyboardTracking(False)  # one search when typing "120", not three
+        self.count_box.valueChanged.connect(self.set_top)
+        self.offline_text = QLabel()
+        self.offline_text.setObjectName("similarOffline")
+        self.offline_text.setWordWrap(True)
+        weights = QPushButton("Choose weights file\u2026")
+        weights.setObjectName("similarChooseWeights")
+        weights.clicked.connect(self.chooseWeightsRequested)
+        self.offline = QWidget()
+        offline_layout = QVBoxLayout(self.offline)
+        offline_layout.setContentsMargins(0, 0, 0, 0)
+        offline_layout.addWidget(self.offline_text)
+        offline_layout.addWidget(weights, 0, Qt.AlignmentFlag.AlignLeft)
+        self.offline.setVisible(False)
         self.back_button = QPushButton(self.style().standardIcon(QStyle.StandardPixmap.SP_ArrowBack), "Back")
         self.back_button.setEnabled(False)
         self.back_button.clicked.connect(self.back)
         QShortcut(QKeySequence.StandardKey.Back, self, activated=self.back)
-        hint = QLabel("Click a result to see photos like it. Drop any photo here to search with it.")
+        hint = QLabel("Click a result to see photos like it. Choose or drop any photo to search with it.")
         hint.setObjectName("hint")
         hint.setWordWrap(True)
 
         side = QVBoxLayout()
         side.setSpacing(8)
-        for w in (title, self.query_image, self.query_name, self.query_folder, self.status):
+        for w in (title, self.query_image, self.query_name, self.query_folder, self.status, self.offline):
             side.addWidget(w)
         side.addStretch(1)
         side.addWidget(hint)
-        side.addWidget(self.back_button, 0, Qt.AlignmentFlag.AlignLeft)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.back_button)
+        buttons.addWidget(self.choose_button)
+        buttons.addStretch(1)
+        side.addLayout(buttons)
+        side.addWidget(self.count_box, 0, Qt.AlignmentFlag.AlignLeft)
         side_host = QWidget()
         side_host.setLayout(side)
         side_host.setFixedWidth(340)
@@ -278,12 +333,19 @@ class SimilarView(QWidget):
         rows = _clean(results, path, self._top)
         self.model.set_results(rows)
         self.list.scrollToTop()
-        self.status.setText(
-            f"{len(rows)} similar photo{'s' if len(rows) != 1 else ''}, most similar first."
-            if rows
-            else "No similar photos in the library."
-        )
+        self.status.setText(self._summary(len(rows)))
         self.searchFinished.emit(path, len(rows))
+
+    def _summary(self, shown: int) -> str:
+        if self._model_problem:  # the similarity search did not run: never claim "no similar photos"
+            return (
+                f"{shown} cop{'ies' if shown != 1 else 'y'} of this photo."
+                if shown
+                else "No copies of this photo."
+            )
+        if shown:
+            return f"{shown} similar photo{'s' if shown != 1 else ''}, most similar first."
+        return "No similar photos in the library."
 
     @Slot(int, str, str)
     def _on_failed(self, generation: int, path: str, message: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QPushButton
 
 from photofind.gui.similar_view import SimilarResultsModel, SimilarView
 from tests import imagefactory as factory
@@ -188,3 +188,33 @@ def test_a_newer_query_wins_over_a_slower_older_one(qtbot, view, library):
     assert [c[0] for c in search.calls] == [library[1], library[6]]
     assert library[6] not in [p for p, _, _ in view.results()]
     assert view.query_name.text() == "p6.jpg"
+
+
+def test_the_result_count_control_searches_again_with_the_new_count(qtbot, view, library):
+    with qtbot.waitSignal(view.searchFinished, timeout=5000):
+        view.show_for(library[3])
+    assert len(view.results()) == 4
+    with qtbot.waitSignal(view.searchFinished, timeout=5000) as blocker:
+        view.count_box.setValue(5)
+    assert blocker.args == [library[3], 5]
+    assert _search(view).calls[-1][:2] == (library[3], 6)
+    assert not view.back_button.isEnabled()  # a new count is not a new place to go back to
+
+
+def test_without_a_model_it_shows_copies_and_never_claims_no_similar_photos(qtbot, view, library):
+    view.set_model_problem("no ResNet-34 weights were found")
+    assert view.offline.isVisibleTo(view)
+    assert "needs the model" in view.offline_text.text()
+    view._search = lambda path, top: []
+    with qtbot.waitSignal(view.searchFinished, timeout=5000):
+        view.show_for(library[1])
+    assert view.status.text() == "No copies of this photo."
+    with qtbot.waitSignal(view.chooseWeightsRequested, timeout=1000):
+        qtbot.mouseClick(view.findChild(QPushButton, "similarChooseWeights"), Qt.MouseButton.LeftButton)
+    view.set_model_problem(None)
+    assert not view.offline.isVisibleTo(view)
+
+
+def test_choose_photo_asks_for_a_file(qtbot, view):
+    with qtbot.waitSignal(view.choosePhotoRequested, timeout=1000):
+        qtbot.mouseClick(view.choose_button, Qt.MouseButton.LeftButton)

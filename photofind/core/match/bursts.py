@@ -1,0 +1,51 @@
+"""The best shot of a burst: the sharpest frame among the well exposed ones.
+
+A burst is a similar group whose photos one camera took seconds apart (`grouping._is_burst`).
+Its frames differ by a moment, so none is a copy to delete by default; the app suggests one to
+keep, with its reason, and trashes the rest only when the user asks.
+
+Sharpness is the variance of the Laplacian of the grayscale picture (blur from motion or focus
+flattens it); exposure is the share of clipped pixels (blown highlights or crushed shadows).
+Both are measured on the grayscale image the read pass already makes for the pixel check, so
+choosing costs nothing at grouping time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+CLIP_LOW, CLIP_HIGH = 3, 252  # 8-bit levels that count as crushed or blown
+EXPOSURE_SLACK = 0.02  # frames this close to the best-exposed one compete on sharpness
+SHARPEST, BEST_EXPOSED = "sharpest", "best exposed"
+
+
+def sharpness(gray: np.ndarray) -> float:
+    """Variance of the 4-neighbour Laplacian of an 8-bit-scaled grayscale image."""
+    g = np.asarray(gray, dtype=np.float32)
+    if min(g.shape) < 3:
+        return 0.0
+    lap = g[1:-1, :-2] + g[1:-1, 2:] + g[:-2, 1:-1] + g[2:, 1:-1] - 4.0 * g[1:-1, 1:-1]
+    return float(lap.var())
+
+
+def clipped_share(gray: np.ndarray) -> float:
+    """Share of pixels at or beyond the clipping levels."""
+    g = np.asarray(gray)
+    if g.size == 0:
+        return 0.0
+    return float(np.count_nonzero((g <= CLIP_LOW) | (g >= CLIP_HIGH)) / g.size)
+
+
+def best_shot(sharp: Sequence[float], clipped: Sequence[float]) -> tuple[int, str]:
+    """Position of the frame to keep, and why. Exposure first: a blown frame is not the best
+    however crisp its edges (clipping makes hard edges); among frames within EXPOSURE_SLACK
+    of the best exposure, the sharpest wins."""
+    if not sharp or len(sharp) != len(clipped):
+        raise ValueError("best_shot needs one sharpness and one clipping figure per frame")
+    least = min(clipped)
+    contenders = [i for i, c in enumerate(clipped) if c <= least + EXPOSURE_SLACK]
+    pick = max(contenders, key=lambda i: (sharp[i], -clipped[i], -i))
+    sharpest_overall = max(range(len(sharp)), key=lambda i: sharp[i])
+    return pick, SHARPEST if sharp[pick] >= sharp[sharpest_overall] else BEST_EXPOSED
