@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
-from photofind.core.types import Group, ScanResult, ScanSettings, Thresholds, Tier
+from photofind.core.types import Group, ImageRecord, ScanResult, ScanSettings, Thresholds, Tier
 from photofind.gui import similar_search
 from photofind.gui.workers import ActionWorker, EmbedderCache, ScanWorker, start_worker
 
@@ -261,6 +261,12 @@ class ScanController(QObject):
     def _undo_failed(self, message: str) -> None:
         self._action_done()
         self.undoFailed.emit(message)
+
+    def library_records(self) -> tuple[ImageRecord, ...]:
+        """Every photo of the last scan that is still there (not cleaned up since)."""
+        if self.result is None:
+            return ()
+        return tuple(r for r in self.result.records if r.path not in self._gone)
 
     # -- similar search (called from the similar view's pool thread) ----------------------------
 

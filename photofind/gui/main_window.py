@@ -34,6 +34,7 @@ from photofind.gui.filters import FilterPanel
 from photofind.gui.folders import FoldersPanel, local_dirs
 from photofind.gui.grid_view import GroupGridView
 from photofind.gui.group_model import GroupModel
+from photofind.gui.library_view import LibraryView
 from photofind.gui.prefs import Prefs
 from photofind.gui.review import Review
 from photofind.gui.scan_status import ScanStatus
@@ -130,7 +131,9 @@ class MainWindow(QMainWindow):
         self.tabs.setObjectName("pages")
         self.tabs.setDocumentMode(True)
         self.tabs.tabBar().setDrawBase(False)
+        self.library = LibraryView()
         self.tabs.addTab(page, assets.icon("photos"), "Duplicates")
+        self.tabs.addTab(self.library, assets.icon("folder"), "Library")
         self.tabs.addTab(self.similar, assets.icon("similar"), "Browse similar")
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -184,6 +187,9 @@ class MainWindow(QMainWindow):
         self.skipped_button.toggled.connect(self.skipped_dock.setVisible)
         self.skipped_dock.visibilityChanged.connect(self.skipped_button.setChecked)
         self.similar.centred.connect(lambda _path: self.tabs.setCurrentWidget(self.similar))
+        self.similar.choosePhotoRequested.connect(self.library.choose_photo)
+        self.similar.chooseWeightsRequested.connect(self.choose_weights_file)
+        self.library.photoChosen.connect(self._show_similar)
 
     def _restore(self) -> None:
         p = self.prefs
@@ -211,6 +217,7 @@ class MainWindow(QMainWindow):
             self.banner.set_problem(p.model_problem or "You chose to continue with exact duplicates only.")
         else:
             self.banner.set_problem(self._model_problem_now())
+        self.similar.set_model_problem(self.banner.problem)
         self._update_placeholder()
 
     def _model_problem_now(self) -> str | None:
@@ -272,6 +279,7 @@ class MainWindow(QMainWindow):
         self.status.set_skipped(len(result.skipped))
         self._show_model_problem(result)
         self._follow_calibration(result)
+        self.library.set_records(self.controller.library_records())
         seconds = result.stats.seconds
         if result.cancelled:
             self.show_status(
@@ -318,6 +326,9 @@ class MainWindow(QMainWindow):
             self.banner.set_problem(None)
         elif self.prefs.embed and result.model_problem:
             self.banner.set_problem(result.model_problem)
+        self.similar.set_model_problem(
+            None if result.model is not None else result.model_problem or "visual similarity is off"
+        )
 
     def choose_weights_file(self) -> None:
         path = self.ask_weights_path()
@@ -354,6 +365,7 @@ class MainWindow(QMainWindow):
         self._update_summary()
 
     def _trash_finished(self, report: BatchReport) -> None:
+        self.library.set_records(self.controller.library_records())
         files, size = self._cleaned
         self._cleaned = (files + report.count(Status.DONE), size + report.bytes_done)
 

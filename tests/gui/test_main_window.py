@@ -342,6 +342,40 @@ def test_browse_similar_lists_the_closest_photos_first(qtbot, window, library):
     assert sims[0] == pytest.approx(float(e[index[query]] @ e[index[found[0][0]]]), abs=1e-5)
 
 
+def test_the_library_lists_every_photo_and_a_click_shows_photos_like_it(qtbot, window, library):
+    window.add_folders([str(library["root"])])
+    result = scan_and_wait(qtbot, window)
+    lib = window.library
+    window.tabs.setCurrentWidget(lib)
+    qtbot.waitExposed(lib.grid)
+    listed = [
+        lib.model.index(k, 0, lib.model.index(s, 0)).data(Roles.PATH)
+        for s in range(lib.model.rowCount())
+        for k in range(lib.model.rowCount(lib.model.index(s, 0)))
+    ]
+    assert sorted(listed) == sorted(r.path for r in result.records)
+    query = str(library["paths"]["B"])
+    section = next(
+        s for s in range(lib.model.rowCount()) if lib.model.index(s, 0).data() == os.path.dirname(query)
+    )
+    row = next(
+        k
+        for k in range(lib.model.rowCount(lib.model.index(section, 0)))
+        if lib.model.index(k, 0, lib.model.index(section, 0)).data(Roles.PATH) == query
+    )
+    photo = lib.model.index(row, 0, lib.model.index(section, 0))
+    lib.grid.scrollTo(photo)
+    with qtbot.waitSignal(window.similar.searchFinished, timeout=30_000) as done:
+        qtbot.mouseClick(
+            lib.grid.viewport(), Qt.MouseButton.LeftButton, pos=lib.grid.visualRect(photo).center()
+        )
+    assert done.args[0] == query and window.tabs.currentWidget() is window.similar
+    assert {p for p, _s, _t in window.similar.results()[:2]} == {
+        str(library["paths"]["B_half"]),
+        str(library["paths"]["B_q40"]),
+    }
+
+
 def test_main_opens_the_window_with_the_given_folders(qtbot, monkeypatch, library, tmp_path):
     from PySide6.QtWidgets import QApplication
 
