@@ -7,13 +7,11 @@ from __future__ import annotations
 import json
 import os
 import socket
-import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from photofind.core.store import Transaction, open_store
+from photofind.core.store import SQLiteStore, Transaction
 from photofind.paths import default_journal_path
 
 if TYPE_CHECKING:
@@ -112,27 +110,22 @@ class BatchInfo:
         return sum(self.counts.values())
 
 
-class Journal:
+class Journal(SQLiteStore):
     """Thread-safe; one connection shared under a lock (the GUI acts from a worker thread)."""
 
+    APP_ID = APP_ID
+    SCHEMA_VERSION = SCHEMA_VERSION
+    SCHEMA = _SCHEMA
+
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path or default_journal_path())
-        self.warnings: list[str] = []
-        self._lock = threading.RLock()
-        self._db = open_store(self.path, APP_ID, SCHEMA_VERSION, _SCHEMA, self.warnings)
+        super().__init__(path or default_journal_path())
         self._pending: list[tuple[str, tuple]] = []
         self._flushed = time.monotonic()
 
     def close(self) -> None:
         with self._lock:
             self.flush()
-            self._db.close()
-
-    def __enter__(self) -> Journal:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+            super().close()
 
     # -- writing, by the executor -------------------------------------------------------------
 

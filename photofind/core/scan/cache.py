@@ -9,16 +9,13 @@ comparable within one model. A corrupt or foreign database is moved aside and re
 from __future__ import annotations
 
 import os
-import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from photofind.core.scan.hashing import from_signed64, to_signed64
-from photofind.core.store import Transaction, open_store
+from photofind.core.store import SQLiteStore, Transaction
 from photofind.core.types import FileRef, ImageFacts, Skipped, SkipReason
 
 SCHEMA_VERSION = 1
@@ -84,33 +81,12 @@ class FileEntry:
     embedding: np.ndarray | None = None
 
 
-class Cache:
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.warnings: list[str] = []
-        self._lock = threading.RLock()
-        self._db = self._open_or_rebuild()
-
-    def _open_or_rebuild(self) -> sqlite3.Connection:
-        return open_store(
-            self.path,
-            APP_ID,
-            SCHEMA_VERSION,
-            _SCHEMA,
-            self.warnings,
-            synchronous="NORMAL",  # everything here can be recomputed from the photos
-            consequence="Photos will be read again once.",
-        )
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def __enter__(self) -> Cache:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+class Cache(SQLiteStore):
+    APP_ID = APP_ID
+    SCHEMA_VERSION = SCHEMA_VERSION
+    SCHEMA = _SCHEMA
+    SYNCHRONOUS = "NORMAL"  # everything here can be recomputed from the photos
+    CONSEQUENCE = "Photos will be read again once."
 
     # -- reading -------------------------------------------------------------------------
 
