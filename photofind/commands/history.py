@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     for b in batches:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(b.counts.items()))
-        hint = "" if b.state == "undone" else f"  (undo: photofind undo {b.id})"
+        hint = "" if b.undone is not None else f"  (undo: photofind undo {b.id})"
         print(
             f"#{b.id}  {_when(b.created)}  {b.action:<8} {b.files} files, "
             f"{human_bytes(b.bytes_done)} done  [{b.state}] {counts}{hint}"

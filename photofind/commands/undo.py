@@ -53,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
         if r.status in (UndoStatus.MANUAL, UndoStatus.FAILED):
             print(f"  {r.status.value}: {r.path}: {r.detail}")
     counts = ", ".join(f"{report.count(s)} {s.value}" for s in UndoStatus if report.count(s))
+    if report.was_undone:
+        print(f"batch {report.batch_id} ({report.action}) was already undone: {counts or 'no files'}")
+        return 0
     print(
         f"undo of batch {report.batch_id} ({report.action}): {counts or 'no files'}"
         + (" (cancelled: run it again to finish)" if report.cancelled else "")

@@ -56,6 +56,7 @@ class FileRef:
     mtime_ns: int
     dev: int = 0
     ino: int = 0
+    nlink: int = 1  # names of this file on disk; with more than one, removing a name frees nothing
 
     @property
     def name(self) -> str:

@@ -316,7 +316,8 @@ class GroupModel(QAbstractItemModel):
 
     def reclaimable(self, group: Group) -> int:
         keep = self.keeper_of(group)
-        return sum(self._records[m.index].file.size for m in group.members if m.index != keep)
+        files = (self._records[m.index].file for m in group.members if m.index != keep)
+        return sum(f.size for f in files if f.nlink <= 1)  # another hard link keeps the bytes
 
     def is_protected(self, record: int) -> bool:
         cached = self._protected_cache.get(record)

@@ -13,6 +13,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TextIO
 
+from photofind.core.cleanup import trash
 from photofind.core.cleanup.fileops import free_path
 from photofind.core.cleanup.keep import KeeperPolicy, in_protected, is_under, policy_from_settings
 from photofind.core.cleanup.marks import SAFE_TIERS, Marks
@@ -188,6 +189,12 @@ def _plan_refusal(
         return "inside a protected folder"
     if path == keep.path:
         return "it is the kept file"
+    if file.nlink > 1:
+        return other_links(file.nlink)
+    if action is Action.TRASH:
+        too_long = trash.name_problem(path)
+        if too_long:
+            return too_long
     if action is Action.HARDLINK:
         if content_hash != keep.content_hash:
             return "a hard link can only replace a file with identical bytes"
@@ -196,6 +203,10 @@ def _plan_refusal(
     if action is Action.MOVE and move_to and is_under(path, move_to):
         return "already inside the destination folder"
     return None
+
+
+def other_links(nlink: int) -> str:
+    return f"it has {nlink - 1} other hard link{'s' if nlink > 2 else ''} (outside the scan): removing this name frees no space"
 
 
 def _move_target(path: str, roots: tuple[str, ...], move_to: str) -> Path:

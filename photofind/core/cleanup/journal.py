@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 import os
 import socket
+import stat
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from photofind.core.store import SQLiteStore, Transaction
@@ -96,10 +97,16 @@ class BatchInfo:
     counts: dict[str, int]  # status -> number of files
     bytes_done: int
     running: bool = False  # unfinished, and the process that runs it is alive
+    undo_counts: dict[str, int] = field(default_factory=dict)  # undo status -> number of files
 
     @property
     def state(self) -> str:
         if self.undone is not None:
+            restored = self.undo_counts.get("restored", 0) + self.undo_counts.get("already-restored", 0)
+            if self.undo_counts.get("manual"):
+                # Undo did all it could, yet files remain gone (deleted for good, or to be
+                # taken back from a system trash by hand): do not call that "undone".
+                return "partly undone" if restored else "not restorable"
             return "undone"
         if self.finished is None:
             return "running" if self.running else "interrupted"
@@ -145,8 +152,8 @@ class Journal(SQLiteStore):
             batch = int(cur.lastrowid)
             self._db.executemany(
                 "INSERT INTO items(batch_id, seq, group_id, tier, path, size, mtime_ns, dev, ino,"
-                " content_hash, keeper_path, keeper_hash, target, status)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " content_hash, keeper_path, keeper_hash, target, status, mode)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         batch,
@@ -163,6 +170,7 @@ class Journal(SQLiteStore):
                         it.keeper_hash,
                         it.target,
                         PLANNED,
+                        _mode(it.file.path),
                     )
                     for seq, it in enumerate(plan.items)
                 ],
@@ -191,7 +199,7 @@ class Journal(SQLiteStore):
         more than the file operation itself); one lost in a crash is recovered by undo, which
         looks at the files, not at the status."""
         self._queue(
-            "UPDATE items SET status = ?, reason = ?, location = ?, mode = ?, acted = ?"
+            "UPDATE items SET status = ?, reason = ?, location = ?, mode = COALESCE(?, mode), acted = ?"
             " WHERE batch_id = ? AND seq = ?",
             (status, reason, location, mode, time.time(), batch, seq),
         )
@@ -312,6 +320,13 @@ class Journal(SQLiteStore):
                 "SELECT status, COUNT(*) FROM items WHERE batch_id = ? GROUP BY status", (batch_id,)
             ).fetchall()
         )
+        undo_counts = dict(
+            self._db.execute(
+                "SELECT undo_status, COUNT(*) FROM items WHERE batch_id = ? AND undo_status IS NOT NULL"
+                " GROUP BY undo_status",
+                (batch_id,),
+            ).fetchall()
+        )
         done_bytes = self._db.execute(
             "SELECT COALESCE(SUM(size), 0) FROM items WHERE batch_id = ? AND status = 'done'", (batch_id,)
         ).fetchone()[0]
@@ -331,7 +346,17 @@ class Journal(SQLiteStore):
             counts,
             int(done_bytes),
             running,
+            undo_counts,
         )
+
+
+def _mode(path: str) -> int | None:
+    """The permission bits undo must give a file back. Taken when the batch is written, before
+    anything is touched: an outcome, and the mode it carries, can be lost to a kill."""
+    try:
+        return stat.S_IMODE(os.lstat(path).st_mode)
+    except OSError:
+        return None
 
 
 def _alive(pid: int, host: str) -> bool:

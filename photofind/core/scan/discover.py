@@ -99,7 +99,7 @@ def _add_file(
         skipped.append(Skipped(path, SkipReason.PERMISSION, "no permission to read the file"))
         return
     key = (st.st_dev, st.st_ino)
-    ref = FileRef(path=path, size=st.st_size, mtime_ns=st.st_mtime_ns, dev=st.st_dev, ino=st.st_ino)
+    ref = FileRef(path, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, st.st_nlink)
     # Symlinks resolve to the real file; keep the lexically first path so results are stable.
     if key not in seen or path < seen[key].path:
         seen[key] = ref
