@@ -35,6 +35,7 @@ def group_as_json(result: ScanResult, group: Group) -> dict[str, Any]:
                 "format": r.facts.format,
                 "taken": r.facts.taken,
                 "camera": r.facts.camera,
+                "frames": r.facts.frames,
                 "content_hash": r.content_hash,
                 "keep": m.index == group.keep_index,
             }

@@ -72,6 +72,9 @@ class ImageFacts:
     format: str
     taken: str | None = None  # EXIF DateTimeOriginal as ISO 8601, no timezone
     camera: str | None = None  # "Make Model"
+    # Frames or pages (animated GIF/WebP/PNG, multi-page TIFF). Only the first is decoded,
+    # so a multi-frame file is never called a copy of anything but its byte-identical copies.
+    frames: int = 1
 
     @property
     def pixels(self) -> int:

@@ -9,6 +9,7 @@ comparable within one model. A corrupt or foreign database is moved aside and re
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from photofind.core.scan.hashing import from_signed64, to_signed64
 from photofind.core.store import SQLiteStore, Transaction
 from photofind.core.types import FileRef, ImageFacts, Skipped, SkipReason
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: images.frames; embeddings.checksum
 APP_ID = "photofind-cache"
 _CHUNK = 500  # bound parameters per IN (...) query; SQLite's default limit is far higher
 
@@ -40,12 +41,14 @@ CREATE TABLE images (
     taken TEXT,
     camera TEXT,
     phash INTEGER,
-    thumb BLOB
+    thumb BLOB,
+    frames INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE embeddings (
     content_hash TEXT NOT NULL,
     model_id TEXT NOT NULL,
     vector BLOB NOT NULL,
+    checksum INTEGER NOT NULL,
     PRIMARY KEY (content_hash, model_id)
 );
 CREATE TABLE blobs (
@@ -88,6 +91,10 @@ class Cache(SQLiteStore):
     SYNCHRONOUS = "NORMAL"  # everything here can be recomputed from the photos
     CONSEQUENCE = "Photos will be read again once."
 
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__(path)
+        self._damaged = 0  # embeddings that failed their checksum in this session
+
     # -- reading -------------------------------------------------------------------------
 
     def lookup(self, files: Sequence[FileRef], model_id: str | None) -> dict[str, CachedFile]:
@@ -100,7 +107,7 @@ class Cache(SQLiteStore):
                 rows = self._db.execute(
                     f"""SELECT f.path, f.size, f.mtime_ns, f.content_hash, f.skip_reason,
                                f.skip_detail, i.width, i.height, i.format, i.taken, i.camera,
-                               i.phash, e.vector
+                               i.phash, i.frames, e.vector, e.checksum
                         FROM files f
                         LEFT JOIN images i ON i.content_hash = f.content_hash
                         LEFT JOIN embeddings e
@@ -109,7 +116,22 @@ class Cache(SQLiteStore):
                     [model_id or "", *chunk],
                 )
                 for row in rows:
-                    path, size, mtime_ns, chash, reason, detail, w, h, fmt, taken, camera, ph, vec = row
+                    (
+                        path,
+                        size,
+                        mtime_ns,
+                        chash,
+                        reason,
+                        detail,
+                        w,
+                        h,
+                        fmt,
+                        taken,
+                        camera,
+                        ph,
+                        frames,
+                        *vec,
+                    ) = row
                     ref = by_path[path]
                     if size != ref.size or mtime_ns != ref.mtime_ns:
                         continue
@@ -118,10 +140,10 @@ class Cache(SQLiteStore):
                         continue  # a file row without its image row is not a usable entry
                     found[path] = CachedFile(
                         content_hash=chash,
-                        facts=None if w is None else ImageFacts(w, h, fmt, taken, camera),
+                        facts=None if w is None else ImageFacts(w, h, fmt, taken, camera, frames),
                         phash=None if ph is None else from_signed64(ph),
                         skipped=skipped,
-                        embedding=None if vec is None else np.frombuffer(vec, dtype=np.float32),
+                        embedding=self._checked(*vec),
                     )
         return found
 
@@ -135,24 +157,39 @@ class Cache(SQLiteStore):
             for chunk, marks in _in_chunks(keys):
                 rows = self._db.execute(
                     f"""SELECT i.content_hash, i.width, i.height, i.format, i.taken, i.camera,
-                               i.phash, e.vector
+                               i.phash, i.frames, e.vector, e.checksum
                         FROM images i
                         LEFT JOIN embeddings e
                                ON e.content_hash = i.content_hash AND e.model_id = ?
                         WHERE i.content_hash IN ({marks})""",
                     [model_id or "", *chunk],
                 )
-                for chash, w, h, fmt, taken, camera, ph, vec in rows:
-                    if model_id and vec is None:
+                for chash, w, h, fmt, taken, camera, ph, frames, vec, checksum in rows:
+                    embedding = self._checked(vec, checksum)
+                    if model_id and embedding is None:
                         continue
                     result[chash] = CachedFile(
                         content_hash=chash,
-                        facts=ImageFacts(w, h, fmt, taken, camera),
+                        facts=ImageFacts(w, h, fmt, taken, camera, frames),
                         phash=None if ph is None else from_signed64(ph),
                         skipped=None,
-                        embedding=None if vec is None else np.frombuffer(vec, dtype=np.float32),
+                        embedding=embedding,
                     )
         return result
+
+    def _checked(self, vector: bytes | None, checksum: int | None) -> np.ndarray | None:
+        """The embedding, or None (compute it again) when its bytes fail their checksum: a
+        flipped bit that SQLite's own checks miss would silently change the groups."""
+        if vector is None:
+            return None
+        if zlib.crc32(vector) != checksum:
+            self._damaged += 1
+            if self._damaged == 1:
+                self.warnings.append(
+                    f"{self.path}: damaged embeddings were found (checksum mismatch); they are computed again"
+                )
+            return None
+        return np.frombuffer(vector, dtype=np.float32)
 
     def thumbs_for_hashes(self, hashes: Iterable[str]) -> dict[str, bytes]:
         result: dict[str, bytes] = {}
@@ -192,7 +229,7 @@ class Cache(SQLiteStore):
                     f = e.facts
                     self._db.execute(
                         "INSERT OR REPLACE INTO images(content_hash, width, height, format, taken,"
-                        " camera, phash, thumb) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        " camera, phash, thumb, frames) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             e.content_hash,
                             f.width,
@@ -202,12 +239,15 @@ class Cache(SQLiteStore):
                             f.camera,
                             None if e.phash is None else to_signed64(e.phash),
                             e.thumb,
+                            f.frames,
                         ),
                     )
                 if e.embedding is not None and e.content_hash and model_id:
+                    vector = np.asarray(e.embedding, np.float32).tobytes()
                     self._db.execute(
-                        "INSERT OR REPLACE INTO embeddings(content_hash, model_id, vector) VALUES (?, ?, ?)",
-                        (e.content_hash, model_id, np.asarray(e.embedding, np.float32).tobytes()),
+                        "INSERT OR REPLACE INTO embeddings(content_hash, model_id, vector, checksum)"
+                        " VALUES (?, ?, ?, ?)",
+                        (e.content_hash, model_id, vector, zlib.crc32(vector)),
                     )
 
     def put_blob(self, namespace: str, key: str, value: bytes) -> None:
