@@ -6,6 +6,7 @@ import pytest
 from photofind.core.scan.cache import SCHEMA_VERSION, Cache, FileEntry
 from photofind.core.store import StoreError
 from photofind.core.types import FileRef, ImageFacts, Skipped, SkipReason
+from tests.storekit import damage_schema_page
 
 
 def _entry(path="/p/a.jpg", chash="h1", vec=None, size=10, mtime=5):
@@ -51,9 +52,7 @@ def test_batched_lookup_of_many_files(cache_path):
 
 def test_corrupt_file_is_moved_aside_and_rebuilt(cache_path):
     Cache(cache_path).close()
-    raw = bytearray(cache_path.read_bytes())
-    raw[100:4096] = b"\xff" * (4096 - 100)  # page 1's b-tree: the schema is unreadable
-    cache_path.write_bytes(bytes(raw))
+    damage_schema_page(cache_path)
     with Cache(cache_path) as cache:
         assert cache.warnings and "moved" in cache.warnings[0]
         cache.store([_entry()], None)

@@ -13,6 +13,7 @@ from photofind.core.cleanup.restore import BatchRunning, NothingToUndo, UndoStat
 from photofind.core.types import Tier
 from photofind.paths import default_journal_path
 from tests import cleanupkit as kit
+from tests.storekit import damage_schema_page
 
 
 @pytest.fixture(autouse=True)
@@ -164,9 +165,7 @@ def test_skipped_and_permanently_deleted_files_are_reported_honestly(lib):
 def test_a_broken_journal_is_kept_aside_and_a_new_one_started(tmp_path):
     path = tmp_path / "j.sqlite3"
     Journal(path).close()
-    raw = bytearray(path.read_bytes())
-    raw[100:4096] = b"\xff" * (4096 - 100)  # page 1's b-tree: the schema is unreadable
-    path.write_bytes(bytes(raw))
+    damage_schema_page(path)
     journal = Journal(path)
     assert journal.batches() == [] and "unusable" in journal.warnings[0]
     assert any(p.name.startswith("j.sqlite3.broken-") for p in tmp_path.iterdir())

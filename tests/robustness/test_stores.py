@@ -17,6 +17,7 @@ from photofind.core.cleanup.journal import Journal
 from photofind.core.scan.cache import Cache
 from photofind.core.store import StoreError
 from tests import cleanupkit as kit
+from tests.storekit import damage_schema_page
 
 
 @pytest.fixture(autouse=True)
@@ -94,9 +95,7 @@ def test_scan_with_cache_on_a_photo_keeps_it(tmp_path):
 def test_a_corrupt_store_of_ours_is_still_moved_aside(tmp_path):
     path = tmp_path / "j.sqlite3"
     Journal(path).close()
-    raw = bytearray(path.read_bytes())
-    raw[100:4096] = b"\xff" * (4096 - 100)  # page 1's b-tree: the schema is unreadable
-    path.write_bytes(bytes(raw))
+    damage_schema_page(path)
     with Journal(path) as journal:
         assert journal.batches() == [] and "moved to" in journal.warnings[0]
     assert any(p.name.startswith("j.sqlite3.broken-") for p in tmp_path.iterdir())
