@@ -222,8 +222,7 @@ def remove_store(path: str | os.PathLike[str], app_id: str) -> bool:
     if not os.path.lexists(target):
         return False
     _refuse_if_not_ours(target, app_id)
-    if target.stat().st_size:
-        _prove_ours(target, app_id)
+    _prove_ours(target, app_id)  # an empty file too: nothing says it is ours
     for suffix in ("", "-wal", "-shm"):
         Path(str(target) + suffix).unlink(missing_ok=True)
     return True
@@ -246,6 +245,8 @@ def _prove_ours(path: Path, app_id: str) -> None:
         raise StoreError(
             f"cannot tell whether {path} is a {_label(app_id)} ({exc}); it was left untouched"
         ) from exc
+    if not tables:
+        raise StoreError(f"{path} is empty, not a {_label(app_id)}; it was left untouched")
     if stamped != application_id(app_id) and (app is None or app[0] != app_id):
         raise StoreError(
             f"{path} is another program's database, not a {_label(app_id)}; it was left untouched"

@@ -43,6 +43,13 @@ def test_cache_clear_refuses_a_photo_and_keeps_it(tmp_path, capsys):
     assert "not a photofind cache" in err and "left untouched" in err
 
 
+def test_cache_clear_refuses_an_empty_file(tmp_path, capsys):
+    empty = tmp_path / "notes.txt"
+    empty.touch()
+    assert main(["cache", "clear", "--cache", str(empty)]) == 2
+    assert empty.exists() and "left untouched" in capsys.readouterr().err
+
+
 def test_cache_clear_refuses_a_folder_without_a_traceback(tmp_path, capsys):
     folder = tmp_path / "Pictures"
     folder.mkdir()

@@ -3,7 +3,9 @@
 Files are keyed by path and invalidated by (size, mtime_ns). What depends only on the bytes
 (image facts, hashes, embeddings) is keyed by content hash, so a byte-identical copy, or a
 file that was renamed, reuses it. Embeddings are also keyed by model id: they are only
-comparable within one model. A corrupt or foreign database is moved aside and rebuilt.
+comparable within one model, and carry a checksum: damaged bytes are recomputed, never used.
+A cache of ours that is corrupt or of an older schema is moved aside and rebuilt; anything else
+at the path is refused (photofind.core.store).
 """
 
 from __future__ import annotations
@@ -116,22 +118,8 @@ class Cache(SQLiteStore):
                     [model_id or "", *chunk],
                 )
                 for row in rows:
-                    (
-                        path,
-                        size,
-                        mtime_ns,
-                        chash,
-                        reason,
-                        detail,
-                        w,
-                        h,
-                        fmt,
-                        taken,
-                        camera,
-                        ph,
-                        frames,
-                        *vec,
-                    ) = row
+                    path, size, mtime_ns, chash, reason, detail = row[:6]
+                    w, h, fmt, taken, camera, ph, frames, vec, checksum = row[6:]
                     ref = by_path[path]
                     if size != ref.size or mtime_ns != ref.mtime_ns:
                         continue
@@ -143,7 +131,7 @@ class Cache(SQLiteStore):
                         facts=None if w is None else ImageFacts(w, h, fmt, taken, camera, frames),
                         phash=None if ph is None else from_signed64(ph),
                         skipped=skipped,
-                        embedding=self._checked(*vec),
+                        embedding=self._checked(vec, checksum),
                     )
         return found
 
