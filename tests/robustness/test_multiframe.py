@@ -2,6 +2,7 @@
 only its byte-identical copies group with it (as `exact`). Its frame count is reported."""
 
 import shutil
+from dataclasses import replace
 
 import pytest
 from PIL import Image
@@ -59,3 +60,17 @@ def test_a_multi_frame_file_is_not_a_duplicate_of_its_first_frame(tmp_path, fake
     )
     assert {r.path: r.facts.frames for r in again.records}[str(multi)] == n
     assert [g.tier for g in again.groups if g.tier is not Tier.SIMILAR] == [Tier.EXACT]
+
+
+def test_a_plan_never_removes_a_multi_frame_file_for_a_file_with_other_bytes(tmp_path):
+    from tests import cleanupkit as kit
+
+    root = tmp_path / "lib"
+    multi = _save_multi(root / "anim.gif", _frames(3), "GIF")
+    still = kit.photo(root / "still.png", 1, (160, 120))
+    records = [kit.record(still), kit.record(multi)]
+    records[1] = replace(records[1], facts=replace(records[1].facts, frames=3))
+    res = kit.result(records, [(Tier.SIMILAR, [0, 1])], [root], rules="format:png>gif")
+    plan = plan_duplicates(res, Action.TRASH, tiers=[Tier.SIMILAR])
+    assert plan.items == ()
+    assert "3 frames or pages" in plan.refused[0].reason
