@@ -17,14 +17,16 @@ import threading
 import time
 import zlib
 from pathlib import Path
-from typing import ClassVar, Self
+from typing import ClassVar, TypeVar
 
 _MAGIC = b"SQLite format 3\x00"
 _HEADER = 100
 _APPLICATION_ID_AT = 68  # offset of the application_id in the database header
-# Only these SQLite results mean "the file itself is damaged"; every other error
-# (SQLITE_FULL, READONLY, BUSY, LOCKED, IOERR, CANTOPEN...) is the disk or another process.
-_CORRUPTION_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+# SQLite result codes (sqlite3 names them only from Python 3.11). Only CORRUPT and NOTADB mean
+# "the file itself is damaged"; every other error (FULL, READONLY, BUSY, LOCKED, IOERR,
+# CANTOPEN...) is the disk or another process.
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_CORRUPT, _SQLITE_NOTADB = 5, 6, 11, 26
+_CORRUPTION_MESSAGES = ("file is not a database", "database disk image is malformed")
 BROKEN_SUFFIX = ".broken-"
 _LOCK_WAIT_SECONDS = 30  # as long as statements wait for another process's lock
 
@@ -123,14 +125,26 @@ def _open(path: Path, app_id: str, version: int, schema: str, synchronous: str) 
                 _create(db, app_id, version, schema)
             _check(db, path, app_id, version)
         except sqlite3.DatabaseError as exc:
-            # Errors raised by Python's sqlite3 module itself carry no SQLite code.
-            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _CORRUPTION_CODES:
+            if _result_code(exc) in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
                 raise _Broken(str(exc)) from exc
             raise
         return db
     except BaseException:
         db.close()
         raise
+
+
+def _result_code(exc: sqlite3.Error) -> int | None:
+    """The primary SQLite result code of `exc`. Python 3.11+ carries it on errors that came
+    from SQLite; on 3.10, the two corruption codes are known by their fixed messages."""
+    code = getattr(exc, "sqlite_errorcode", None)  # absent before 3.11 and on the module's own errors
+    if code is not None:
+        return int(code) & 0xFF
+    if str(exc) == _CORRUPTION_MESSAGES[0]:
+        return _SQLITE_NOTADB
+    if str(exc) == _CORRUPTION_MESSAGES[1]:
+        return _SQLITE_CORRUPT
+    return None
 
 
 def _use_wal(db: sqlite3.Connection) -> None:
@@ -142,7 +156,7 @@ def _use_wal(db: sqlite3.Connection) -> None:
             db.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
-            busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            busy = _result_code(exc) in (_SQLITE_BUSY, _SQLITE_LOCKED)
             if not busy or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
@@ -266,6 +280,9 @@ class Transaction:
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
+_Store = TypeVar("_Store", bound="SQLiteStore")
+
+
 class SQLiteStore:
     """What every store shares: opening (see `open_store`), the warnings to show, one
     connection under a lock (the GUI works from threads), closing, `with`."""
@@ -294,7 +311,7 @@ class SQLiteStore:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> Self:
+    def __enter__(self: _Store) -> _Store:
         return self
 
     def __exit__(self, *exc: object) -> None:

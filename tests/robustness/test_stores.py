@@ -111,6 +111,9 @@ def test_a_corrupt_store_of_ours_is_still_moved_aside(tmp_path):
 # -- D3: an I/O error is not corruption; moved-aside journals are offered ------------------------
 
 
+SQLITE_BUSY, SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL = 5, 8, 10, 13  # SQLite result codes
+
+
 def _fail_with(monkeypatch, message, code):
     """Every connection fails at its first statement the way a full/read-only/locked disk does."""
     real = sqlite3.connect
@@ -133,10 +136,10 @@ def _fail_with(monkeypatch, message, code):
 @pytest.mark.parametrize(
     "message, code",
     [
-        ("database or disk is full", sqlite3.SQLITE_FULL),
-        ("attempt to write a readonly database", sqlite3.SQLITE_READONLY),
-        ("database is locked", sqlite3.SQLITE_BUSY),
-        ("disk I/O error", sqlite3.SQLITE_IOERR),
+        ("database or disk is full", SQLITE_FULL),
+        ("attempt to write a readonly database", SQLITE_READONLY),
+        ("database is locked", SQLITE_BUSY),
+        ("disk I/O error", SQLITE_IOERR),
     ],
 )
 def test_an_io_error_never_moves_a_healthy_journal_aside(tmp_path, monkeypatch, message, code):
@@ -154,7 +157,7 @@ def test_history_on_a_full_disk_says_so_and_keeps_the_journal(tmp_path, monkeypa
     path = tmp_path / "j.sqlite3"
     Journal(path).close()
     with monkeypatch.context() as m:
-        _fail_with(m, "database or disk is full", sqlite3.SQLITE_FULL)
+        _fail_with(m, "database or disk is full", SQLITE_FULL)
         assert main(["history", "--journal", str(path)]) == 2
     assert "disk is full" in capsys.readouterr().err
     assert not [p for p in tmp_path.iterdir() if ".broken-" in p.name]
