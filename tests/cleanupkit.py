@@ -35,7 +35,7 @@ def record(path: Path | str, taken: str | None = None) -> ImageRecord:
     st = os.stat(path)
     with Image.open(path) as im:
         facts = ImageFacts(im.width, im.height, im.format or "", taken)
-    ref = FileRef(path, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino)
+    ref = FileRef(path, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, st.st_nlink)
     return ImageRecord(ref, content_hash_file(path), facts)
 
 

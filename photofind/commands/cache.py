@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,14 +20,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from photofind.core.scan.cache import Cache
+    from photofind.core.scan.cache import APP_ID, Cache
+    from photofind.core.store import StoreError, remove_store
     from photofind.paths import default_cache_path
 
     path = Path(args.cache or default_cache_path())
     if args.action == "clear":
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-        print(f"removed {path}")
+        try:
+            removed = remove_store(path, APP_ID)
+        except StoreError as exc:
+            print(f"photofind cache: {exc}", file=sys.stderr)
+            return 2
+        print(f"removed {path}" if removed else f"no cache at {path}: nothing to remove")
         return 0
     with Cache(path) as cache:
         if args.action == "prune":

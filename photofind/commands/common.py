@@ -101,3 +101,18 @@ def open_store(make: Callable[[Any], Any], path: str | None, failure: str, out: 
     for w in store.warnings:
         print(f"warning: {w}", file=out)
     return store
+
+
+def offer_moved_aside(path, out: TextIO | None = None) -> None:
+    """Point at journals that were moved aside from `path`: their batches may still be undone."""
+    import shlex
+
+    from photofind.core.store import moved_aside
+
+    for old in moved_aside(path):
+        where = shlex.quote(str(old))
+        print(
+            f"note: an earlier journal was moved aside to {old}; list its batches with "
+            f"`photofind history --journal {where}` and undo them with `photofind undo --journal {where}`",
+            file=out or sys.stderr,
+        )

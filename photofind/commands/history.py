@@ -18,12 +18,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from photofind.commands.common import open_store
+    from photofind.commands.common import offer_moved_aside, open_store
     from photofind.core.cleanup.journal import Journal
 
     journal = open_store(Journal, args.journal, "photofind history")
     if journal is None:
         return 2
+    offer_moved_aside(journal.path)
     with journal:
         if args.batch is not None:
             return _show_batch(journal, args.batch, args.json)
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     for b in batches:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(b.counts.items()))
-        hint = "" if b.state == "undone" else f"  (undo: photofind undo {b.id})"
+        hint = "" if b.undone is not None else f"  (undo: photofind undo {b.id})"
         print(
             f"#{b.id}  {_when(b.created)}  {b.action:<8} {b.files} files, "
             f"{human_bytes(b.bytes_done)} done  [{b.state}] {counts}{hint}"

@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from photofind.commands.common import cancel_on_sigint, open_store
+    from photofind.commands.common import cancel_on_sigint, offer_moved_aside, open_store
     from photofind.commands.textprogress import TextProgress
     from photofind.core.cleanup.journal import Journal
     from photofind.core.cleanup.restore import BatchRunning, NothingToUndo, UndoStatus, undo
@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
             report = undo(args.batch, journal=journal, progress=progress)
         except NothingToUndo as exc:
             print(f"photofind undo: {exc}", file=sys.stderr)
+            offer_moved_aside(journal.path)
             return 0 if args.batch is None else 2
         except BatchRunning as exc:
             print(f"photofind undo: {exc}", file=sys.stderr)
@@ -52,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
         if r.status in (UndoStatus.MANUAL, UndoStatus.FAILED):
             print(f"  {r.status.value}: {r.path}: {r.detail}")
     counts = ", ".join(f"{report.count(s)} {s.value}" for s in UndoStatus if report.count(s))
+    if report.was_undone:
+        print(f"batch {report.batch_id} ({report.action}) was already undone: {counts or 'no files'}")
+        return 0
     print(
         f"undo of batch {report.batch_id} ({report.action}): {counts or 'no files'}"
         + (" (cancelled: run it again to finish)" if report.cancelled else "")

@@ -14,7 +14,10 @@ JSON_VERSION = 1
 
 
 def group_bytes_reclaimable(result: ScanResult, group: Group) -> int:
-    return sum(result.records[m.index].file.size for m in group.members[1:])
+    """Bytes freed by removing all but the keeper. A file with other hard links (outside the
+    scan: a scan lists each file once) frees nothing."""
+    files = (result.records[m.index].file for m in group.members[1:])
+    return sum(f.size for f in files if f.nlink <= 1)
 
 
 def group_as_json(result: ScanResult, group: Group) -> dict[str, Any]:
@@ -32,6 +35,7 @@ def group_as_json(result: ScanResult, group: Group) -> dict[str, Any]:
                 "format": r.facts.format,
                 "taken": r.facts.taken,
                 "camera": r.facts.camera,
+                "frames": r.facts.frames,
                 "content_hash": r.content_hash,
                 "keep": m.index == group.keep_index,
             }

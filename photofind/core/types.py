@@ -56,6 +56,7 @@ class FileRef:
     mtime_ns: int
     dev: int = 0
     ino: int = 0
+    nlink: int = 1  # names of this file on disk; with more than one, removing a name frees nothing
 
     @property
     def name(self) -> str:
@@ -71,6 +72,9 @@ class ImageFacts:
     format: str
     taken: str | None = None  # EXIF DateTimeOriginal as ISO 8601, no timezone
     camera: str | None = None  # "Make Model"
+    # Frames or pages (animated GIF/WebP/PNG, multi-page TIFF). Only the first is decoded,
+    # so a multi-frame file is never called a copy of anything but its byte-identical copies.
+    frames: int = 1
 
     @property
     def pixels(self) -> int:

@@ -1,9 +1,12 @@
 import sqlite3
 
 import numpy as np
+import pytest
 
 from photofind.core.scan.cache import SCHEMA_VERSION, Cache, FileEntry
+from photofind.core.store import StoreError
 from photofind.core.types import FileRef, ImageFacts, Skipped, SkipReason
+from tests.storekit import damage_schema_page
 
 
 def _entry(path="/p/a.jpg", chash="h1", vec=None, size=10, mtime=5):
@@ -48,8 +51,8 @@ def test_batched_lookup_of_many_files(cache_path):
 
 
 def test_corrupt_file_is_moved_aside_and_rebuilt(cache_path):
-    cache_path.parent.mkdir(parents=True)
-    cache_path.write_bytes(b"this is not a database at all" * 100)
+    Cache(cache_path).close()
+    damage_schema_page(cache_path)
     with Cache(cache_path) as cache:
         assert cache.warnings and "moved" in cache.warnings[0]
         cache.store([_entry()], None)
@@ -57,14 +60,22 @@ def test_corrupt_file_is_moved_aside_and_rebuilt(cache_path):
     assert list(cache_path.parent.glob("cache.sqlite3.broken-*"))
 
 
-def test_foreign_or_old_schema_is_rebuilt(cache_path):
+def test_a_file_that_is_not_ours_is_refused_and_left_alone(cache_path):
     cache_path.parent.mkdir(parents=True)
-    db = sqlite3.connect(cache_path)
+    cache_path.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(StoreError, match="not an SQLite database"):
+        Cache(cache_path)
+    db = sqlite3.connect(cache_path.with_name("other.sqlite3"))
     db.execute("CREATE TABLE something_else (x)")
     db.commit()
     db.close()
-    with Cache(cache_path) as cache:
-        assert cache.warnings
+    with pytest.raises(StoreError, match="another program"):
+        Cache(cache_path.with_name("other.sqlite3"))
+    assert sorted(p.name for p in cache_path.parent.iterdir()) == ["cache.sqlite3", "other.sqlite3"]
+
+
+def test_old_schema_is_rebuilt(cache_path):
+    Cache(cache_path).close()
     db = sqlite3.connect(cache_path)
     db.execute(f"UPDATE meta SET value = '{SCHEMA_VERSION + 1}' WHERE key = 'schema'")
     db.commit()

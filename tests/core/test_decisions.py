@@ -138,7 +138,8 @@ def test_the_scan_hook_applies_rules_and_protection_and_warns_instead_of_failing
     broken = tmp_path / "broken.sqlite3"
     broken.write_bytes(b"garbage" * 200)
     noted = scan(ScanSettings(**base, decisions_path=str(broken)))
-    assert len(noted.groups) == 1 and any("unusable" in w for w in noted.warnings)
+    assert len(noted.groups) == 1 and any("not applied" in w for w in noted.warnings)
+    assert broken.read_bytes() == b"garbage" * 200  # not ours: left exactly as it was
 
 
 def _decision(did, kind, *hashes):

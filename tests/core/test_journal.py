@@ -13,6 +13,7 @@ from photofind.core.cleanup.restore import BatchRunning, NothingToUndo, UndoStat
 from photofind.core.types import Tier
 from photofind.paths import default_journal_path
 from tests import cleanupkit as kit
+from tests.storekit import damage_schema_page
 
 
 @pytest.fixture(autouse=True)
@@ -128,15 +129,16 @@ def test_undo_refuses_to_overwrite_a_new_file_and_finishes_when_run_again(lib):
     assert second.complete and second.results[0].status is UndoStatus.RESTORED
 
 
-def test_undo_refuses_a_trash_entry_whose_bytes_changed(lib):
+def test_undo_restores_a_trash_entry_whose_bytes_changed_and_says_so(lib):
     root, res = lib
     report = execute(plan_duplicates(res, Action.TRASH, tiers=[Tier.NEAR]))
     (item,) = report.outcomes
     with open(item.location, "ab") as fh:
         fh.write(b"tampered")
+    tampered = open(item.location, "rb").read()
     result = undo()
-    assert result.results[0].status is UndoStatus.FAILED and "other bytes" in result.results[0].detail
-    assert not os.path.exists(item.item.path)
+    assert result.results[0].status is UndoStatus.RESTORED and "bytes differ" in result.results[0].detail
+    assert open(item.item.path, "rb").read() == tampered  # the user's file, whatever it holds now
 
 
 def test_undo_of_an_unlocatable_trash_entry_says_restore_from_the_system_trash(lib, monkeypatch):
@@ -162,7 +164,8 @@ def test_skipped_and_permanently_deleted_files_are_reported_honestly(lib):
 
 def test_a_broken_journal_is_kept_aside_and_a_new_one_started(tmp_path):
     path = tmp_path / "j.sqlite3"
-    path.write_bytes(b"this is not a database" * 100)
+    Journal(path).close()
+    damage_schema_page(path)
     journal = Journal(path)
     assert journal.batches() == [] and "unusable" in journal.warnings[0]
     assert any(p.name.startswith("j.sqlite3.broken-") for p in tmp_path.iterdir())

@@ -9,6 +9,7 @@ from photofind.core.pipeline import scan
 from photofind.core.report import result_as_json
 from photofind.core.scan.cache import Cache
 from photofind.core.types import ScanSettings, Tier
+from tests.storekit import damage_schema_page
 
 DUPLICATE_TIERS = {Tier.EXACT, Tier.PIXELS, Tier.NEAR}
 
@@ -78,8 +79,8 @@ def test_changed_file_is_read_again(library, cache_path, fake_embedder):
 
 
 def test_corrupt_cache_is_rebuilt_and_scan_succeeds(library, cache_path, fake_embedder):
-    cache_path.parent.mkdir(parents=True)
-    cache_path.write_bytes(b"\x00garbage" * 500)
+    Cache(cache_path).close()
+    damage_schema_page(cache_path)
     result = scan(_settings(library, cache_path), embedder=fake_embedder)
     assert result.warnings and "moved" in result.warnings[0]
     assert len(result.records) == 11

@@ -13,6 +13,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TextIO
 
+from photofind.core.cleanup import trash
 from photofind.core.cleanup.fileops import free_path
 from photofind.core.cleanup.keep import KeeperPolicy, in_protected, is_under, policy_from_settings
 from photofind.core.cleanup.marks import SAFE_TIERS, Marks
@@ -148,7 +149,7 @@ def plan_marked(
     for group, index in marks:
         keep = records[marks.keeper(group.id)]
         rec = records[index]
-        why = _plan_refusal(action, rec.path, rec.file, rec.content_hash, keep, protected, move_to)
+        why = _plan_refusal(action, rec, keep, protected, move_to)
         # Overlapping groups (a file in two) must not let one group remove another's keeper.
         if why is None and rec.path in planned:
             why = "already planned in another group"
@@ -176,18 +177,22 @@ def _tier(group: Group) -> str:
 
 
 def _plan_refusal(
-    action: Action,
-    path: str,
-    file: FileRef,
-    content_hash: str,
-    keep: ImageRecord,
-    protected: tuple[str, ...],
-    move_to: str | None,
+    action: Action, rec: ImageRecord, keep: ImageRecord, protected: tuple[str, ...], move_to: str | None
 ) -> str | None:
+    path, file, content_hash = rec.path, rec.file, rec.content_hash
     if in_protected(path, protected):
         return "inside a protected folder"
     if path == keep.path:
         return "it is the kept file"
+    if file.nlink > 1:
+        return other_links(file.nlink)
+    if rec.facts.frames > 1 and content_hash != keep.content_hash:
+        # Only byte copies are safe: matching looked at the first frame or page alone.
+        return f"it has {rec.facts.frames} frames or pages, and only the first was compared"
+    if action is Action.TRASH:
+        too_long = trash.name_problem(path)
+        if too_long:
+            return too_long
     if action is Action.HARDLINK:
         if content_hash != keep.content_hash:
             return "a hard link can only replace a file with identical bytes"
@@ -196,6 +201,10 @@ def _plan_refusal(
     if action is Action.MOVE and move_to and is_under(path, move_to):
         return "already inside the destination folder"
     return None
+
+
+def other_links(nlink: int) -> str:
+    return f"it has {nlink - 1} other hard link{'s' if nlink > 2 else ''} (outside the scan): removing this name frees no space"
 
 
 def _move_target(path: str, roots: tuple[str, ...], move_to: str) -> Path:

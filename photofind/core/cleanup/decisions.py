@@ -9,7 +9,6 @@ it; a group that gains new contents shows again, since there is something new to
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from photofind.core.cleanup.keep import KeeperPolicy, RuleError, policy_from_settings, similarity, with_keeper
-from photofind.core.store import StoreError, Transaction, open_store
+from photofind.core.store import SQLiteStore, StoreError, Transaction
 from photofind.core.types import Group, ImageRecord, Member, ScanSettings, Tier
 from photofind.paths import data_dir
 
@@ -86,24 +85,15 @@ class DecisionIndex:
         return any(wanted <= kept for kept in self._keep_all)
 
 
-class DecisionStore:
+class DecisionStore(SQLiteStore):
     """SQLite in the data dir (not the cache: clearing the cache must not forget decisions)."""
 
+    APP_ID = APP_ID
+    SCHEMA_VERSION = SCHEMA_VERSION
+    SCHEMA = _SCHEMA
+
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path or default_decisions_path())
-        self.warnings: list[str] = []
-        self._lock = threading.RLock()
-        self._db = open_store(self.path, APP_ID, SCHEMA_VERSION, _SCHEMA, self.warnings)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def __enter__(self) -> DecisionStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().__init__(path or default_decisions_path())
 
     def add(self, kind: Kind | str, hashes: Sequence[str], paths: Sequence[str] = ()) -> int:
         """Remember a decision about files with these contents; returns its id. "Not a

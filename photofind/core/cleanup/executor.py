@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from photofind.core.cleanup import trash
-from photofind.core.cleanup.actions import Action, Plan, PlanItem, check_plan
+from photofind.core.cleanup.actions import Action, Plan, PlanItem, check_plan, other_links
 from photofind.core.cleanup.fileops import free_path, move_no_overwrite, replace_with_link, same_file
 from photofind.core.cleanup.journal import Journal
 from photofind.core.cleanup.keep import clear_path_cache, in_protected
@@ -83,6 +83,7 @@ def _run(plan: Plan, journal: Journal, progress: Progress) -> BatchReport:
     batch = journal.begin(plan)
     crash_after = int(os.environ.get(CRASH_AFTER_ENV, "0") or 0)
     removed: set[str] = set()
+    keeper_hashes: dict[str, str] = {}
     outcomes: list[Outcome] = []
     cancelled = False
     total = len(plan.items)
@@ -94,7 +95,7 @@ def _run(plan: Plan, journal: Journal, progress: Progress) -> BatchReport:
             journal.record(batch, seq, outcome.status.value, outcome.reason)
             outcomes.append(outcome)
             continue
-        why, mode = _recheck(plan, item, removed)
+        why, mode = _recheck(plan, item, removed, keeper_hashes)
         if why is not None:
             outcome = Outcome(item, Status.SKIPPED, why)
         else:
@@ -110,8 +111,11 @@ def _run(plan: Plan, journal: Journal, progress: Progress) -> BatchReport:
     return BatchReport(batch, plan.action, tuple(outcomes), cancelled)
 
 
-def _recheck(plan: Plan, item: PlanItem, removed: set[str]) -> tuple[str | None, int | None]:
-    """Why the file must be left alone now (None: go ahead), and its permission bits."""
+def _recheck(
+    plan: Plan, item: PlanItem, removed: set[str], keeper_hashes: dict[str, str]
+) -> tuple[str | None, int | None]:
+    """Why the file must be left alone now (None: go ahead), and its permission bits.
+    `keeper_hashes` holds the kept files already hashed in this batch: each is read once."""
     path, keeper = item.path, item.keeper.path
     if in_protected(path, plan.protected):
         return "inside a protected folder", None
@@ -133,20 +137,26 @@ def _recheck(plan: Plan, item: PlanItem, removed: set[str]) -> tuple[str | None,
         return "changed since scan", None
     if item.file.ino and (st.st_dev, st.st_ino) != (item.file.dev, item.file.ino):
         return "changed since scan (replaced by another file)", None
+    if st.st_nlink > 1:
+        return other_links(st.st_nlink), None
     why = _keeper_problem(item)
     if why is not None:
         return why, None
-    if plan.action in (Action.HARDLINK, Action.DELETE):
+    if plan.action is Action.HARDLINK and st.st_dev != os.stat(keeper).st_dev:
+        return "on another volume than the kept file: cannot hard-link", None
+    try:
+        # Every action: the kept file must still hold the scanned bytes (an edit that kept
+        # size and time, a damaged disk), or this copy may be the last intact one.
+        if keeper not in keeper_hashes:
+            keeper_hashes[keeper] = content_hash_file(keeper)
+        if keeper_hashes[keeper] != item.keeper_hash:
+            return "the kept file changed since scan (content)", None
         # Irreversible for these bytes: prove them against the scan, not just size and time.
-        if plan.action is Action.HARDLINK and st.st_dev != os.stat(keeper).st_dev:
-            return "on another volume than the kept file: cannot hard-link", None
-        try:
-            if content_hash_file(path) != item.content_hash:
-                return "changed since scan (content)", None
-            if content_hash_file(keeper) != item.keeper_hash:
-                return "the kept file changed since scan (content)", None
-        except OSError as exc:
-            return f"cannot be verified: {exc.strerror or exc}", None
+        # (Trash and move can be undone even if the file itself changed.)
+        if plan.action in (Action.HARDLINK, Action.DELETE) and content_hash_file(path) != item.content_hash:
+            return "changed since scan (content)", None
+    except OSError as exc:
+        return f"cannot be verified: {exc.strerror or exc}", None
     return None, stat.S_IMODE(st.st_mode)
 
 

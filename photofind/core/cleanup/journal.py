@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import os
 import socket
-import threading
+import stat
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from photofind.core.store import Transaction, open_store
+from photofind.core.store import SQLiteStore, Transaction
 from photofind.paths import default_journal_path
 
 if TYPE_CHECKING:
@@ -98,10 +97,16 @@ class BatchInfo:
     counts: dict[str, int]  # status -> number of files
     bytes_done: int
     running: bool = False  # unfinished, and the process that runs it is alive
+    undo_counts: dict[str, int] = field(default_factory=dict)  # undo status -> number of files
 
     @property
     def state(self) -> str:
         if self.undone is not None:
+            restored = self.undo_counts.get("restored", 0) + self.undo_counts.get("already-restored", 0)
+            if self.undo_counts.get("manual"):
+                # Undo did all it could, yet files remain gone (deleted for good, or to be
+                # taken back from a system trash by hand): do not call that "undone".
+                return "partly undone" if restored else "not restorable"
             return "undone"
         if self.finished is None:
             return "running" if self.running else "interrupted"
@@ -112,27 +117,22 @@ class BatchInfo:
         return sum(self.counts.values())
 
 
-class Journal:
+class Journal(SQLiteStore):
     """Thread-safe; one connection shared under a lock (the GUI acts from a worker thread)."""
 
+    APP_ID = APP_ID
+    SCHEMA_VERSION = SCHEMA_VERSION
+    SCHEMA = _SCHEMA
+
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path or default_journal_path())
-        self.warnings: list[str] = []
-        self._lock = threading.RLock()
-        self._db = open_store(self.path, APP_ID, SCHEMA_VERSION, _SCHEMA, self.warnings)
+        super().__init__(path or default_journal_path())
         self._pending: list[tuple[str, tuple]] = []
         self._flushed = time.monotonic()
 
     def close(self) -> None:
         with self._lock:
             self.flush()
-            self._db.close()
-
-    def __enter__(self) -> Journal:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+            super().close()
 
     # -- writing, by the executor -------------------------------------------------------------
 
@@ -152,8 +152,8 @@ class Journal:
             batch = int(cur.lastrowid)
             self._db.executemany(
                 "INSERT INTO items(batch_id, seq, group_id, tier, path, size, mtime_ns, dev, ino,"
-                " content_hash, keeper_path, keeper_hash, target, status)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " content_hash, keeper_path, keeper_hash, target, status, mode)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         batch,
@@ -170,6 +170,7 @@ class Journal:
                         it.keeper_hash,
                         it.target,
                         PLANNED,
+                        _mode(it.file.path),
                     )
                     for seq, it in enumerate(plan.items)
                 ],
@@ -198,7 +199,7 @@ class Journal:
         more than the file operation itself); one lost in a crash is recovered by undo, which
         looks at the files, not at the status."""
         self._queue(
-            "UPDATE items SET status = ?, reason = ?, location = ?, mode = ?, acted = ?"
+            "UPDATE items SET status = ?, reason = ?, location = ?, mode = COALESCE(?, mode), acted = ?"
             " WHERE batch_id = ? AND seq = ?",
             (status, reason, location, mode, time.time(), batch, seq),
         )
@@ -319,6 +320,13 @@ class Journal:
                 "SELECT status, COUNT(*) FROM items WHERE batch_id = ? GROUP BY status", (batch_id,)
             ).fetchall()
         )
+        undo_counts = dict(
+            self._db.execute(
+                "SELECT undo_status, COUNT(*) FROM items WHERE batch_id = ? AND undo_status IS NOT NULL"
+                " GROUP BY undo_status",
+                (batch_id,),
+            ).fetchall()
+        )
         done_bytes = self._db.execute(
             "SELECT COALESCE(SUM(size), 0) FROM items WHERE batch_id = ? AND status = 'done'", (batch_id,)
         ).fetchone()[0]
@@ -338,7 +346,17 @@ class Journal:
             counts,
             int(done_bytes),
             running,
+            undo_counts,
         )
+
+
+def _mode(path: str) -> int | None:
+    """The permission bits undo must give a file back. Taken when the batch is written, before
+    anything is touched: an outcome, and the mode it carries, can be lost to a kill."""
+    try:
+        return stat.S_IMODE(os.lstat(path).st_mode)
+    except OSError:
+        return None
 
 
 def _alive(pid: int, host: str) -> bool:

@@ -111,9 +111,11 @@ class Marks:
         return self.policy.pick(self.records, [i for i in group.indices if i not in marked])
 
     def reclaimable(self, group_id: int) -> int:
-        """Bytes freed if everything but the keeper went."""
+        """Bytes freed if everything but the keeper went. A file with another hard link frees
+        nothing: the other link keeps its bytes."""
         keep = self.keeper(group_id)
-        return sum(self.records[m.index].file.size for m in self._groups[group_id].members if m.index != keep)
+        files = (self.records[m.index].file for m in self._groups[group_id].members if m.index != keep)
+        return sum(f.size for f in files if f.nlink <= 1)
 
     def __iter__(self) -> Iterator[tuple[Group, int]]:
         """(group, marked index) pairs, in group order then member order."""

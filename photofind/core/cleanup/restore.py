@@ -24,6 +24,7 @@ _NEVER_ACTED = ("skipped", "cancelled")
 
 class UndoStatus(str, Enum):
     RESTORED = "restored"
+    ALREADY = "already-restored"  # by an earlier undo (or by hand): nothing was done now
     UNTOUCHED = "untouched"  # never acted on (skipped, cancelled, or the batch died first)
     MANUAL = "manual"  # the user must do it: restore from the system trash; or deleted for good
     FAILED = "failed"  # could not be restored now; running undo again retries
@@ -42,6 +43,7 @@ class UndoReport:
     action: str
     results: tuple[UndoResult, ...]
     cancelled: bool = False
+    was_undone: bool = False  # the batch had been undone before this run
 
     def count(self, status: UndoStatus) -> int:
         return sum(1 for r in self.results if r.status is status)
@@ -92,8 +94,11 @@ def _undo(journal: Journal, batch_id: int | None, progress: Progress) -> UndoRep
         if progress.is_cancelled():
             cancelled = True
             break
-        if item.undo_status in (UndoStatus.RESTORED.value, UndoStatus.UNTOUCHED.value):
-            results.append(UndoResult(item.path, UndoStatus(item.undo_status), item.undo_detail or ""))
+        if item.undo_status in (UndoStatus.RESTORED.value, UndoStatus.ALREADY.value):
+            results.append(UndoResult(item.path, UndoStatus.ALREADY, "restored by an earlier undo"))
+            continue
+        if item.undo_status == UndoStatus.UNTOUCHED.value:
+            results.append(UndoResult(item.path, UndoStatus.UNTOUCHED, item.undo_detail or ""))
             continue
         try:
             result = _undo_item(item, move_root)
@@ -104,8 +109,8 @@ def _undo(journal: Journal, batch_id: int | None, progress: Progress) -> UndoRep
         journal.set_undo(batch_id, item.seq, result.status.value, result.detail)
         results.append(result)
         progress.update(PHASE, n, len(items))
-    report = UndoReport(batch_id, info.action, tuple(reversed(results)), cancelled)
-    if report.complete:
+    report = UndoReport(batch_id, info.action, tuple(reversed(results)), cancelled, info.undone is not None)
+    if report.complete and not report.was_undone:
         journal.set_undone(batch_id)
     journal.flush()
     return report
@@ -120,6 +125,24 @@ def _in_place(item: JournalItem) -> bool:
     return st.st_size == item.size and st.st_mtime_ns == item.mtime_ns
 
 
+def _found_in_place(item: JournalItem, detail: str) -> UndoResult:
+    """A file in place: never acted on, unless its outcome says it was; then an earlier undo
+    (killed before its own outcomes were written) or the user has put it back."""
+    if item.status == "done":
+        return UndoResult(
+            item.path, UndoStatus.ALREADY, "back in place (restored by an earlier undo or by hand)"
+        )
+    return UndoResult(item.path, UndoStatus.UNTOUCHED, detail)
+
+
+def _restored(item: JournalItem, detail: str) -> UndoResult:
+    """RESTORED, saying so if the bytes put back are not those scanned: trash and move are
+    undone even then (the file changed before it went, or while it was away)."""
+    if content_hash_file(item.path) != item.content_hash:
+        detail += "; its bytes differ from the scan (it changed before the clean-up or since)"
+    return UndoResult(item.path, UndoStatus.RESTORED, detail)
+
+
 def _undo_item(item: JournalItem, move_root: str | None) -> UndoResult:
     if item.status in _NEVER_ACTED:
         return UndoResult(item.path, UndoStatus.UNTOUCHED, item.reason)
@@ -132,7 +155,7 @@ def _undo_item(item: JournalItem, move_root: str | None) -> UndoResult:
         return _undo_hardlink(item)
     if action == "delete":
         if _in_place(item):
-            return UndoResult(item.path, UndoStatus.UNTOUCHED, "was not deleted")
+            return _found_in_place(item, "was not deleted")
         return UndoResult(item.path, UndoStatus.MANUAL, "permanently deleted: it cannot be restored")
     return UndoResult(item.path, UndoStatus.FAILED, f"unknown action {action!r}")
 
@@ -145,7 +168,7 @@ def _occupied(item: JournalItem, where: str) -> UndoResult:
 
 def _undo_trash(item: JournalItem) -> UndoResult:
     if _in_place(item):
-        return UndoResult(item.path, UndoStatus.UNTOUCHED, "already in place")
+        return _found_in_place(item, "already in place")
     location = item.location
     if location is None or not os.path.exists(location):
         # A crash before the outcome was written, or a restore by hand: look for it.
@@ -158,10 +181,8 @@ def _undo_trash(item: JournalItem) -> UndoResult:
         return UndoResult(
             item.path, UndoStatus.FAILED, f"no longer in the trash at {location} (was the trash emptied?)"
         )
-    if content_hash_file(location) != item.content_hash:
-        return UndoResult(item.path, UndoStatus.FAILED, f"the trash entry {location} holds other bytes")
     trash.restore(location, item.path)
-    return UndoResult(item.path, UndoStatus.RESTORED, "from the trash")
+    return _restored(item, "from the trash")
 
 
 def _undo_move(item: JournalItem, move_root: str | None) -> UndoResult:
@@ -171,22 +192,20 @@ def _undo_move(item: JournalItem, move_root: str | None) -> UndoResult:
             os.unlink(target)  # the process died between linking and unlinking: drop the extra name
             return UndoResult(item.path, UndoStatus.UNTOUCHED, "the move had not finished")
         if _in_place(item):
-            return UndoResult(item.path, UndoStatus.UNTOUCHED, "already in place")
+            return _found_in_place(item, "already in place")
         return _occupied(item, target or "?")
     if not target or not os.path.exists(target):
         return UndoResult(item.path, UndoStatus.FAILED, f"not found where it was moved ({target})")
-    if content_hash_file(target) != item.content_hash:
-        return UndoResult(item.path, UndoStatus.FAILED, f"{target} now holds other bytes")
     move_no_overwrite(target, item.path)
     if move_root:
         _prune_empty(os.path.dirname(target), move_root)
-    return UndoResult(item.path, UndoStatus.RESTORED, f"moved back from {target}")
+    return _restored(item, f"moved back from {target}")
 
 
 def _undo_hardlink(item: JournalItem) -> UndoResult:
     linked = same_file(item.path, item.keeper_path)
     if not linked and _in_place(item):
-        return UndoResult(item.path, UndoStatus.UNTOUCHED, "already in place")
+        return _found_in_place(item, "already in place")
     if os.path.lexists(item.path) and not linked:
         # Not our link: something else took the name; leave it alone.
         if content_hash_file(item.path) == item.content_hash:

@@ -7,6 +7,7 @@ tells the user to restore from the system trash.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from urllib.parse import unquote
 from photofind.core.cleanup.fileops import move_no_overwrite
 
 INFO_SUFFIX = ".trashinfo"
+_NAME_MAX = 255  # bytes in one file name on the usual Linux file systems
 
 
 class TrashError(OSError):
@@ -113,6 +115,18 @@ def _next_name(trash: Path, name: str) -> str:
     return candidate
 
 
+def name_problem(path: str) -> str | None:
+    """Why `path` cannot go to this trash, said before trying: a freedesktop trash records a
+    file as "<name>.trashinfo", which must itself fit in a file name."""
+    size = len(os.fsencode(os.path.basename(path)))
+    if not _is_freedesktop() or size + len(INFO_SUFFIX) <= _NAME_MAX:
+        return None
+    return (
+        f"its name is too long for the trash ({size} bytes; the trash takes up to "
+        f"{_NAME_MAX - len(INFO_SUFFIX)}): use --act move to move it into a folder instead"
+    )
+
+
 def send(path: str) -> str | None:
     """Trash `path`. Returns where it now lies inside a freedesktop trash's files/ folder, or
     None when the trash in use cannot be located (restore it from the system trash then)."""
@@ -122,6 +136,9 @@ def send(path: str) -> str | None:
     if _is_freedesktop():
         for trash, top in _candidate_trashes(path):
             predicted.append((_entry(trash, _next_name(trash, os.path.basename(path))), top))
+    too_long = name_problem(path)
+    if too_long:
+        raise TrashError(errno.ENAMETOOLONG, too_long)
     try:
         send_fn(path)
     except OSError as exc:

@@ -133,6 +133,8 @@ def pixel_check(
     turned by 90/180/270 degrees or mirrored count too ("rotated", "mirrored")."""
     if a.content_hash == b.content_hash:
         return "same bytes"
+    if a.facts.frames > 1 or b.facts.frames > 1:
+        return None  # one frame of an animation or a multi-page file is not all of it
     da, db = load_detail(a), load_detail(b)
     if da is None or db is None:
         return _thumbs_only(a, b, thumb_a, thumb_b)

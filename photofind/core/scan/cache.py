@@ -3,25 +3,25 @@
 Files are keyed by path and invalidated by (size, mtime_ns). What depends only on the bytes
 (image facts, hashes, embeddings) is keyed by content hash, so a byte-identical copy, or a
 file that was renamed, reuses it. Embeddings are also keyed by model id: they are only
-comparable within one model. A corrupt or foreign database is moved aside and rebuilt.
+comparable within one model, and carry a checksum: damaged bytes are recomputed, never used.
+A cache of ours that is corrupt or of an older schema is moved aside and rebuilt; anything else
+at the path is refused (photofind.core.store).
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
-import threading
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from photofind.core.scan.hashing import from_signed64, to_signed64
-from photofind.core.store import Transaction, open_store
+from photofind.core.store import SQLiteStore, Transaction
 from photofind.core.types import FileRef, ImageFacts, Skipped, SkipReason
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: images.frames; embeddings.checksum
 APP_ID = "photofind-cache"
 _CHUNK = 500  # bound parameters per IN (...) query; SQLite's default limit is far higher
 
@@ -43,12 +43,14 @@ CREATE TABLE images (
     taken TEXT,
     camera TEXT,
     phash INTEGER,
-    thumb BLOB
+    thumb BLOB,
+    frames INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE embeddings (
     content_hash TEXT NOT NULL,
     model_id TEXT NOT NULL,
     vector BLOB NOT NULL,
+    checksum INTEGER NOT NULL,
     PRIMARY KEY (content_hash, model_id)
 );
 CREATE TABLE blobs (
@@ -84,33 +86,16 @@ class FileEntry:
     embedding: np.ndarray | None = None
 
 
-class Cache:
+class Cache(SQLiteStore):
+    APP_ID = APP_ID
+    SCHEMA_VERSION = SCHEMA_VERSION
+    SCHEMA = _SCHEMA
+    SYNCHRONOUS = "NORMAL"  # everything here can be recomputed from the photos
+    CONSEQUENCE = "Photos will be read again once."
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.warnings: list[str] = []
-        self._lock = threading.RLock()
-        self._db = self._open_or_rebuild()
-
-    def _open_or_rebuild(self) -> sqlite3.Connection:
-        return open_store(
-            self.path,
-            APP_ID,
-            SCHEMA_VERSION,
-            _SCHEMA,
-            self.warnings,
-            synchronous="NORMAL",  # everything here can be recomputed from the photos
-            consequence="Photos will be read again once.",
-        )
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def __enter__(self) -> Cache:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().__init__(path)
+        self._damaged = 0  # embeddings that failed their checksum in this session
 
     # -- reading -------------------------------------------------------------------------
 
@@ -124,7 +109,7 @@ class Cache:
                 rows = self._db.execute(
                     f"""SELECT f.path, f.size, f.mtime_ns, f.content_hash, f.skip_reason,
                                f.skip_detail, i.width, i.height, i.format, i.taken, i.camera,
-                               i.phash, e.vector
+                               i.phash, i.frames, e.vector, e.checksum
                         FROM files f
                         LEFT JOIN images i ON i.content_hash = f.content_hash
                         LEFT JOIN embeddings e
@@ -133,7 +118,8 @@ class Cache:
                     [model_id or "", *chunk],
                 )
                 for row in rows:
-                    path, size, mtime_ns, chash, reason, detail, w, h, fmt, taken, camera, ph, vec = row
+                    path, size, mtime_ns, chash, reason, detail = row[:6]
+                    w, h, fmt, taken, camera, ph, frames, vec, checksum = row[6:]
                     ref = by_path[path]
                     if size != ref.size or mtime_ns != ref.mtime_ns:
                         continue
@@ -142,10 +128,10 @@ class Cache:
                         continue  # a file row without its image row is not a usable entry
                     found[path] = CachedFile(
                         content_hash=chash,
-                        facts=None if w is None else ImageFacts(w, h, fmt, taken, camera),
+                        facts=None if w is None else ImageFacts(w, h, fmt, taken, camera, frames),
                         phash=None if ph is None else from_signed64(ph),
                         skipped=skipped,
-                        embedding=None if vec is None else np.frombuffer(vec, dtype=np.float32),
+                        embedding=self._checked(vec, checksum),
                     )
         return found
 
@@ -159,24 +145,39 @@ class Cache:
             for chunk, marks in _in_chunks(keys):
                 rows = self._db.execute(
                     f"""SELECT i.content_hash, i.width, i.height, i.format, i.taken, i.camera,
-                               i.phash, e.vector
+                               i.phash, i.frames, e.vector, e.checksum
                         FROM images i
                         LEFT JOIN embeddings e
                                ON e.content_hash = i.content_hash AND e.model_id = ?
                         WHERE i.content_hash IN ({marks})""",
                     [model_id or "", *chunk],
                 )
-                for chash, w, h, fmt, taken, camera, ph, vec in rows:
-                    if model_id and vec is None:
+                for chash, w, h, fmt, taken, camera, ph, frames, vec, checksum in rows:
+                    embedding = self._checked(vec, checksum)
+                    if model_id and embedding is None:
                         continue
                     result[chash] = CachedFile(
                         content_hash=chash,
-                        facts=ImageFacts(w, h, fmt, taken, camera),
+                        facts=ImageFacts(w, h, fmt, taken, camera, frames),
                         phash=None if ph is None else from_signed64(ph),
                         skipped=None,
-                        embedding=None if vec is None else np.frombuffer(vec, dtype=np.float32),
+                        embedding=embedding,
                     )
         return result
+
+    def _checked(self, vector: bytes | None, checksum: int | None) -> np.ndarray | None:
+        """The embedding, or None (compute it again) when its bytes fail their checksum: a
+        flipped bit that SQLite's own checks miss would silently change the groups."""
+        if vector is None:
+            return None
+        if zlib.crc32(vector) != checksum:
+            self._damaged += 1
+            if self._damaged == 1:
+                self.warnings.append(
+                    f"{self.path}: damaged embeddings were found (checksum mismatch); they are computed again"
+                )
+            return None
+        return np.frombuffer(vector, dtype=np.float32)
 
     def thumbs_for_hashes(self, hashes: Iterable[str]) -> dict[str, bytes]:
         result: dict[str, bytes] = {}
@@ -216,7 +217,7 @@ class Cache:
                     f = e.facts
                     self._db.execute(
                         "INSERT OR REPLACE INTO images(content_hash, width, height, format, taken,"
-                        " camera, phash, thumb) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        " camera, phash, thumb, frames) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             e.content_hash,
                             f.width,
@@ -226,12 +227,15 @@ class Cache:
                             f.camera,
                             None if e.phash is None else to_signed64(e.phash),
                             e.thumb,
+                            f.frames,
                         ),
                     )
                 if e.embedding is not None and e.content_hash and model_id:
+                    vector = np.asarray(e.embedding, np.float32).tobytes()
                     self._db.execute(
-                        "INSERT OR REPLACE INTO embeddings(content_hash, model_id, vector) VALUES (?, ?, ?)",
-                        (e.content_hash, model_id, np.asarray(e.embedding, np.float32).tobytes()),
+                        "INSERT OR REPLACE INTO embeddings(content_hash, model_id, vector, checksum)"
+                        " VALUES (?, ?, ?, ?)",
+                        (e.content_hash, model_id, vector, zlib.crc32(vector)),
                     )
 
     def put_blob(self, namespace: str, key: str, value: bytes) -> None:

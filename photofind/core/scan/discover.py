@@ -13,6 +13,9 @@ from photofind.core.progress import NULL_PROGRESS, Phase, Progress, check_cancel
 from photofind.core.types import FileRef, Skipped, SkipReason
 
 PHOTO_EXTENSIONS = frozenset(".jpg .jpeg .jpe .png .webp .tif .tiff .bmp .gif .heic .heif .avif".split())
+# Trash folders (freedesktop per-volume, macOS, Windows): what is in them was thrown away,
+# and offering it again as a duplicate would be wrong.
+_TRASH_NAMES = frozenset((".trash", ".trashes", "$recycle.bin"))
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,26 @@ class Discovery:
 
 def is_photo_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in PHOTO_EXTENSIONS
+
+
+def is_trash_name(name: str) -> bool:
+    return name.lower() in _TRASH_NAMES or name.startswith(".Trash-")
+
+
+def _never_walked() -> set[tuple[int, int]]:
+    """(device, inode) of the folders a scan never enters: the user's own trash and
+    photofind's cache and data folders."""
+    from photofind.paths import cache_dir, data_dir
+
+    data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    found = set()
+    for folder in (os.path.join(data_home, "Trash"), cache_dir(), data_dir()):
+        try:
+            st = os.stat(folder)
+        except OSError:
+            continue
+        found.add((st.st_dev, st.st_ino))
+    return found
 
 
 def _excluded(path: str, name: str, patterns: Iterable[str]) -> bool:
@@ -39,12 +62,14 @@ def discover(
 ) -> Discovery:
     """Return every photo under `roots`, sorted by path.
 
-    A file reached twice (overlapping roots, a symlink, a hard link) is listed once, under
-    the first path in sort order, because acting on it twice would be wrong. Directories
-    are identified by (device, inode) so symlink loops end.
+    A file reached twice (overlapping roots, a symlink, a hard link) is listed once, because
+    acting on it twice would be wrong: a symbolic link is listed as the real file it points
+    to, a file with several hard links under the first path in sort order. Directories are
+    identified by (device, inode) so symlink loops end. Trash folders and photofind's own
+    folders are never entered.
     """
     patterns = tuple(exclude)
-    seen_dirs: set[tuple[int, int]] = set()
+    seen_dirs: set[tuple[int, int]] = _never_walked()
     seen_files: dict[tuple[int, int], FileRef] = {}
     skipped: list[Skipped] = []
     stack = sorted({os.path.abspath(os.fspath(r)) for r in roots}, reverse=True)
@@ -58,8 +83,9 @@ def discover(
             skipped.append(_skip_for(directory, exc))
             continue
         if not stat.S_ISDIR(st.st_mode):
-            # A root may name a single file.
-            _add_file(directory, st, seen_files, skipped)
+            # A root may name a single file (a link to one: the real file).
+            real = os.path.realpath(directory) if os.path.islink(directory) else directory
+            _add_file(real, st, seen_files, skipped)
             continue
         if (st.st_dev, st.st_ino) in seen_dirs:
             continue
@@ -77,12 +103,16 @@ def discover(
             if patterns and _excluded(entry.path, entry.name, patterns):
                 continue
             try:
-                if entry.is_symlink() and not follow_symlinks:
-                    continue
+                path = entry.path
+                if entry.is_symlink():
+                    if not follow_symlinks:
+                        continue
+                    path = os.path.realpath(path)  # list the real file, never the link
                 if entry.is_dir():
-                    subdirs.append(entry.path)
-                elif entry.is_file() and is_photo_name(entry.name):
-                    _add_file(entry.path, entry.stat(), seen_files, skipped)
+                    if not is_trash_name(entry.name):
+                        subdirs.append(path)
+                elif entry.is_file() and is_photo_name(path):
+                    _add_file(path, entry.stat(), seen_files, skipped)
             except OSError as exc:
                 skipped.append(_skip_for(entry.path, exc))
         stack.extend(reversed(subdirs))
@@ -99,8 +129,8 @@ def _add_file(
         skipped.append(Skipped(path, SkipReason.PERMISSION, "no permission to read the file"))
         return
     key = (st.st_dev, st.st_ino)
-    ref = FileRef(path=path, size=st.st_size, mtime_ns=st.st_mtime_ns, dev=st.st_dev, ino=st.st_ino)
-    # Symlinks resolve to the real file; keep the lexically first path so results are stable.
+    ref = FileRef(path, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, st.st_nlink)
+    # Hard links: keep the lexically first path so results are stable.
     if key not in seen or path < seen[key].path:
         seen[key] = ref
 

@@ -105,8 +105,9 @@ def _decode_open(
     orientation = exif.get(_ORIENTATION, 1)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    facts = ImageFacts(width=width, height=height, format=fmt, taken=_taken(exif), camera=_camera(exif))
-    if getattr(im, "n_frames", 1) > 1:
+    frames = getattr(im, "n_frames", 1)  # only multi-frame formats have it
+    facts = ImageFacts(width, height, fmt, _taken(exif), _camera(exif), frames)
+    if frames > 1:
         im.seek(0)
     # draft() keeps both sides >= the size asked for. JPEG: a DCT-domain downscale, about
     # 3-8x faster than a full decode of a 12-MP photo. HEIC (pillow-heif): an embedded
