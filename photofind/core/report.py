@@ -34,6 +34,9 @@ def group_as_json(result: ScanResult, group: Group) -> dict[str, Any]:
                 "camera": r.facts.camera,
                 "content_hash": r.content_hash,
                 "keep": m.index == group.keep_index,
+                "companions": [
+                    {"path": c.path, "kind": c.kind.value} for c in result.companions.get(r.path, ())
+                ],
             }
         )
     return {
@@ -94,6 +97,7 @@ CSV_COLUMNS = [
     "format",
     "taken",
     "camera",
+    "companions",  # "kind:path" pairs joined by "|" (photofind.core.scan.companions)
 ]
 
 
@@ -104,7 +108,9 @@ def write_csv(result: ScanResult, target: str | Path | TextIO) -> None:
     for g in result.groups:
         doc = group_as_json(result, g)
         for f in doc["files"]:
-            writer.writerow({"group": g.id, "tier": doc["tier"], **{k: f[k] for k in CSV_COLUMNS[2:]}})
+            row = {"group": g.id, "tier": doc["tier"], **{k: f[k] for k in CSV_COLUMNS[2:-1]}}
+            row["companions"] = "|".join(f"{c['kind']}:{c['path']}" for c in f["companions"])
+            writer.writerow(row)
     _write_text(buf.getvalue(), target)
 
 

@@ -8,11 +8,12 @@ import io
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any, TextIO
 
+from photofind.core.cleanup.capture_units import companion_target, judge_units
 from photofind.core.cleanup.fileops import free_path
 from photofind.core.cleanup.keep import KeeperPolicy, in_protected, is_under, policy_from_settings
 from photofind.core.cleanup.marks import SAFE_TIERS, Marks
@@ -51,6 +52,10 @@ class PlanItem:
     keeper: FileRef
     keeper_hash: str
     target: str | None = None  # a move's destination
+    # A companion (photofind.core.cleanup.capture_units) travels with the photo at this path,
+    # which comes just before it in the plan; `kind` says what it is ("live", "xmp", ...).
+    companion_of: str | None = None
+    kind: str = ""
 
     @property
     def path(self) -> str:
@@ -86,11 +91,16 @@ class Plan:
     def groups(self) -> int:
         return len({i.group_id for i in self.items})
 
+    @property
+    def companions(self) -> int:
+        """How many of the files are companions taken along with their photo."""
+        return sum(1 for i in self.items if i.companion_of is not None)
+
     def summary(self) -> str:
-        text = (
-            f"{self.action.verb} {_count(self.files, 'file')} ({human_bytes(self.bytes)}) "
-            f"from {_count(self.groups, 'group')}"
-        )
+        text = f"{self.action.verb} {_count(self.files, 'file')} ({human_bytes(self.bytes)}) "
+        if self.companions:
+            text += f"with {_count(self.companions, 'companion')} "
+        text += f"from {_count(self.groups, 'group')}"
         if self.action is Action.MOVE:
             text += f" into {self.move_to}"
         if self.refused:
@@ -109,6 +119,12 @@ def check_plan(plan: Plan) -> None:
         raise UnsafePlan(f"the plan would act on a kept file: {sorted(overlap)[0]}")
     if plan.action is Action.MOVE and not plan.move_to:
         raise UnsafePlan("a move needs a destination folder")
+    photos: set[str] = set()
+    for i in plan.items:
+        if i.companion_of is None:
+            photos.add(i.path)
+        elif i.companion_of not in photos:
+            raise UnsafePlan(f"the companion {i.path} comes before its photo in the plan")
 
 
 def plan_duplicates(
@@ -168,7 +184,41 @@ def plan_marked(
         )
         planned.add(rec.path)
         kept.add(keep.path)
+    if action is not Action.HARDLINK and result.companions:
+        items = _with_companions(result, items, refused, claimed)
     return Plan(action, tuple(items), tuple(refused), protected, move_to)
+
+
+def _with_companions(
+    result: ScanResult, items: list[PlanItem], refused: list[Refused], claimed: set[str]
+) -> list[PlanItem]:
+    """Each photo followed by the companions it takes along; photos whose companions would be
+    lost move to `refused` (photofind.core.cleanup.capture_units)."""
+    grouped = {result.records[i].path: g.id for g in result.groups for i in g.indices}
+    verdicts = judge_units([(i.path, i.keeper.path) for i in items], result.companions, grouped)
+    out: list[PlanItem] = []
+    for item in items:
+        verdict = verdicts[item.path]
+        if verdict.refusal is not None:
+            refused.append(Refused(item.group_id, item.path, verdict.refusal))
+            continue
+        out.append(item)
+        for unit_file in verdict.take:
+            target = None
+            if item.target is not None:
+                target = str(free_path(companion_target(item.path, item.target, unit_file.file.path), claimed))
+                claimed.add(target)
+            out.append(
+                replace(
+                    item,
+                    file=unit_file.file,
+                    content_hash=unit_file.content_hash,
+                    target=target,
+                    companion_of=item.path,
+                    kind=unit_file.companion.kind.value,
+                )
+            )
+    return out
 
 
 def _tier(group: Group) -> str:
@@ -216,7 +266,18 @@ def _count(n: int, noun: str) -> str:
 # -- export ----------------------------------------------------------------------------------
 
 PLAN_JSON_VERSION = 1
-PLAN_CSV_COLUMNS = ["group", "tier", "action", "path", "bytes", "keep", "target", "content_hash"]
+PLAN_CSV_COLUMNS = [
+    "group",
+    "tier",
+    "action",
+    "path",
+    "bytes",
+    "keep",
+    "target",
+    "content_hash",
+    "companion_of",  # empty for a photo; the photo's path for a companion taken along
+    "kind",
+]
 
 
 def plan_as_json(plan: Plan) -> dict[str, Any]:
@@ -226,6 +287,7 @@ def plan_as_json(plan: Plan) -> dict[str, Any]:
         "files": plan.files,
         "bytes": plan.bytes,
         "groups": plan.groups,
+        "companions": plan.companions,
         "move_to": plan.move_to,
         "protected": list(plan.protected),
         "items": [
@@ -237,6 +299,8 @@ def plan_as_json(plan: Plan) -> dict[str, Any]:
                 "keep": i.keeper.path,
                 "target": i.target,
                 "content_hash": i.content_hash,
+                "companion_of": i.companion_of,
+                "kind": i.kind or None,
             }
             for i in plan.items
         ],
@@ -263,6 +327,8 @@ def write_plan_csv(plan: Plan, target: str | os.PathLike[str] | TextIO) -> None:
                 "keep": i.keeper.path,
                 "target": i.target or "",
                 "content_hash": i.content_hash,
+                "companion_of": i.companion_of or "",
+                "kind": i.kind,
             }
         )
     _write(buf.getvalue(), target)

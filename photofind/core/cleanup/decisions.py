@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from photofind.core.cleanup.keep import KeeperPolicy, RuleError, policy_from_settings, similarity, with_keeper
+from photofind.core.scan.companions import Companions, kinds_by_path
 from photofind.core.store import StoreError, Transaction, open_store
 from photofind.core.types import Group, ImageRecord, Member, ScanSettings, Tier
 from photofind.paths import data_dir
@@ -281,17 +282,24 @@ def _split(
 
 
 def apply_for_scan(
-    groups: Sequence[Group], records: Sequence[ImageRecord], embeddings: Any, settings: ScanSettings
+    groups: Sequence[Group],
+    records: Sequence[ImageRecord],
+    embeddings: Any,
+    settings: ScanSettings,
+    *,
+    companions: Companions | None = None,
 ) -> tuple[tuple[Group, ...], tuple[str, ...]]:
-    """The pipeline's hook: the settings' keeper policy, then the remembered decisions from
-    the data dir. Returns the groups and warnings for the user; a broken store is a warning,
-    never a failed scan."""
+    """The pipeline's hook: the settings' keeper policy (with the scan's capture units), then
+    the remembered decisions from the data dir. Returns the groups and warnings for the user;
+    a broken store is a warning, never a failed scan."""
     warnings: list[str] = []
     try:
         policy = policy_from_settings(settings)
     except RuleError as exc:
         warnings.append(f"keeper rules ignored ({exc}); the default chain was used")
         policy = KeeperPolicy()
+    if companions:
+        policy = policy.with_units(kinds_by_path(companions))
     index = None
     path = Path(getattr(settings, "decisions_path", None) or default_decisions_path())
     if getattr(settings, "use_decisions", True) and groups and path.exists():

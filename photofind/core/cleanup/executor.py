@@ -87,14 +87,24 @@ def _run(plan: Plan, journal: Journal, progress: Progress) -> BatchReport:
     cancelled = False
     total = len(plan.items)
     progress.update(PHASE, 0, total)
+    companions = _companions_by_photo(plan)
     for seq, item in enumerate(plan.items):
-        if cancelled or progress.is_cancelled():
+        # A companion goes exactly when its photo went: never stopped halfway through a unit.
+        if item.companion_of is not None and item.companion_of not in removed:
+            status = Status.CANCELLED if cancelled else Status.SKIPPED
+            outcome = Outcome(item, status, "its photo was left alone")
+            journal.record(batch, seq, outcome.status.value, outcome.reason)
+            outcomes.append(outcome)
+            continue
+        if item.companion_of is None and (cancelled or progress.is_cancelled()):
             cancelled = True
             outcome = Outcome(item, Status.CANCELLED, "stopped before this file")
             journal.record(batch, seq, outcome.status.value, outcome.reason)
             outcomes.append(outcome)
             continue
         why, mode = _recheck(plan, item, removed)
+        if why is None:
+            why = _companion_problem(plan, companions.get(item.path, ()), removed)
         if why is not None:
             outcome = Outcome(item, Status.SKIPPED, why)
         else:
@@ -148,6 +158,26 @@ def _recheck(plan: Plan, item: PlanItem, removed: set[str]) -> tuple[str | None,
         except OSError as exc:
             return f"cannot be verified: {exc.strerror or exc}", None
     return None, stat.S_IMODE(st.st_mode)
+
+
+def _companions_by_photo(plan: Plan) -> dict[str, list[PlanItem]]:
+    out: dict[str, list[PlanItem]] = {}
+    for item in plan.items:
+        if item.companion_of is not None:
+            out.setdefault(item.companion_of, []).append(item)
+    return out
+
+
+def _companion_problem(plan: Plan, companions: list[PlanItem], removed: set[str]) -> str | None:
+    """Why a photo must stay because a companion it would take along fails its own re-check
+    (acting on the photo alone would orphan the companion)."""
+    for companion in companions:
+        if not os.path.lexists(companion.path):
+            continue  # gone since the plan: nothing left to orphan
+        why, _mode = _recheck(plan, companion, removed)
+        if why is not None:
+            return f"its companion {os.path.basename(companion.path)} {why}"
+    return None
 
 
 def _keeper_problem(item: PlanItem) -> str | None:

@@ -143,6 +143,10 @@ class Journal:
             "move_to": plan.move_to,
             "files": len(plan.items),
             "bytes": plan.bytes,
+            # Companions taken along with their photo (seq, kind, photo path): one unit, one batch.
+            "companions": [
+                [seq, it.kind, it.companion_of] for seq, it in enumerate(plan.items) if it.companion_of
+            ],
         }
         with self._lock, Transaction(self._db):
             cur = self._db.execute(
