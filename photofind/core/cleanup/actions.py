@@ -136,7 +136,8 @@ def plan_duplicates(
     policy: KeeperPolicy | None = None,
 ) -> Plan:
     """Everything but each group's keeper, in groups of `tiers` (never `similar` by default)."""
-    marks = Marks(result.records, result.groups, policy or policy_from_settings(result.settings))
+    policy = (policy or policy_from_settings(result.settings)).with_units(result.companions)
+    marks = Marks(result.records, result.groups, policy)
     refusals = marks.mark_duplicates(tiers)
     plan = plan_marked(result, marks, action, move_to=move_to)
     extra = tuple(Refused(gid, result.records[i].path, why.value) for gid, i, why in refusals)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from photofind.core.cleanup.keep import KeeperPolicy, RuleError, policy_from_settings, similarity, with_keeper
-from photofind.core.scan.companions import Companions, kinds_by_path
+from photofind.core.scan.companions import Companions
 from photofind.core.store import StoreError, Transaction, open_store
 from photofind.core.types import Group, ImageRecord, Member, ScanSettings, Tier
 from photofind.paths import data_dir
@@ -299,7 +299,7 @@ def apply_for_scan(
         warnings.append(f"keeper rules ignored ({exc}); the default chain was used")
         policy = KeeperPolicy()
     if companions:
-        policy = policy.with_units(kinds_by_path(companions))
+        policy = policy.with_units(companions)
     index = None
     path = Path(getattr(settings, "decisions_path", None) or default_decisions_path())
     if getattr(settings, "use_decisions", True) and groups and path.exists():

@@ -15,6 +15,7 @@ from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import Any
 
+from photofind.core.scan.companions import Companions, kinds_by_path
 from photofind.core.types import Group, ImageRecord, Member, ScanSettings
 
 DEFAULT_FORMAT_ORDER = ("raw", "heic", "jpeg", "png", "webp")
@@ -241,9 +242,9 @@ class KeeperPolicy:
         keys = [fn(record) for fn in self._keys]
         return (0 if in_protected(record.path, self.protected) else 1, *keys, record.path)
 
-    def with_units(self, unit_kinds: Mapping[str, frozenset[str]]) -> KeeperPolicy:
-        """This policy, with the capture units of a scan for the `complete` rule."""
-        return replace(self, unit_kinds=unit_kinds)
+    def with_units(self, companions: Companions) -> KeeperPolicy:
+        """This policy, with a scan's capture units (`ScanResult.companions`) for the `complete` rule."""
+        return replace(self, unit_kinds=kinds_by_path(companions))
 
     @cached_property
     def _keys(self) -> list[Callable[[ImageRecord], Any]]:
