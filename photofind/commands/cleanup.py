@@ -156,6 +156,9 @@ def print_plan(plan: Any, out: TextIO, detailed: bool, limit: int) -> None:
     if detailed:
         for item in plan.items[:limit]:
             extra = f" -> {item.target}" if item.target else ""
+            if item.companion_of is not None:  # a capture unit's companion, listed under its photo
+                print(f"      with its {item.kind} companion {item.path}{extra}", file=out)
+                continue
             print(f"  #{item.group_id} {item.tier:<7} {plan.action.value} {item.path}{extra}", file=out)
             print(f"      keeps {item.keeper.path}", file=out)
         if len(plan.items) > limit:

@@ -239,3 +239,30 @@ def test_with_random_weights_only_identical_files_are_acted_on(lib, capsys, monk
     code, out = run(capsys, "scan", str(lib), "-q", "--act", "trash", "--dry-run")
     assert "acting only on the exact and pixels tiers" in out
     assert "plan: move to the trash 2 files" in out and "b_small.jpg" not in out.split("plan:")[1]
+
+
+def test_a_live_photo_is_trashed_with_its_video_and_the_json_lists_the_unit(lib, tmp_path, capsys):
+    # The duplicate and the kept photo are each a Live Photo with the same video; the kept one
+    # also has a sidecar that the duplicate lacks, so nothing unique goes.
+    (lib / "trip" / "a.MOV").write_bytes(b"\x00\x00\x00\x14ftypqt  video")
+    (lib / "trip" / "a.xmp").write_text("<x:xmpmeta/>")
+    (lib / "backup" / "old" / "a.MOV").write_bytes(b"\x00\x00\x00\x14ftypqt  video")
+    before = kit.snapshot(lib)
+    groups_json = tmp_path / "groups.json"
+    code, out = run(
+        capsys, "scan", str(lib), "-q", "--act", "trash", "--dry-run", "--json", str(groups_json)
+    )
+    assert code == 0, out
+    assert f"with its live companion {lib / 'backup' / 'old' / 'a.MOV'}" in out
+    doc = json.loads(groups_json.read_text())
+    files = {os.path.relpath(f["path"], lib): f for g in doc["groups"] for f in g["files"]}
+    assert files["trip/a.jpg"]["companions"] == [
+        {"path": str(lib / "trip" / "a.MOV"), "kind": "live"},
+        {"path": str(lib / "trip" / "a.xmp"), "kind": "xmp"},
+    ]
+    assert files["backup/a copy.jpg"]["companions"] == []
+    code, out = run(capsys, "scan", str(lib), "-q", "--act", "trash")
+    assert "trash: 4 done" in out
+    assert not (lib / "backup" / "old" / "a.MOV").exists() and (lib / "trip" / "a.MOV").exists()
+    code, out = run(capsys, "undo", "-q")
+    assert "4 restored" in out and kit.snapshot(lib) == before
