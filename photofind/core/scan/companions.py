@@ -22,9 +22,6 @@ from enum import Enum
 
 from photofind.core.progress import NULL_PROGRESS, Progress, check_cancel
 
-PHASE = "finding companions"
-
-
 class Kind(str, Enum):
     """What a companion is. The value is what the JSON contract carries."""
 
@@ -91,7 +88,8 @@ Companions = Mapping[str, tuple[Companion, ...]]  # primary photo path -> its co
 def find_companions(photos: Iterable[str], *, progress: Progress = NULL_PROGRESS) -> dict[str, tuple[Companion, ...]]:
     """Every photo in `photos` that has companions -> its companions, in name order.
 
-    A file that is itself one of `photos` is a companion only as Apple's edited copy (`IMG_E1`
+    Part of the grouping phase (one listing per folder is quick): `progress` is only asked
+    whether to stop. A file that is itself one of `photos` is a companion only as Apple's edited copy (`IMG_E1`
     beside `IMG_1`, whose own companions stay in its own entry); a RAW that was scanned as a
     photo of its own is its own unit. A companion two photos claim (`IMG_1.JPG` and
     `IMG_1.HEIC` beside one `IMG_1.MOV`) is listed for both.
@@ -100,7 +98,7 @@ def find_companions(photos: Iterable[str], *, progress: Progress = NULL_PROGRESS
     for path in photos:
         by_folder[os.path.dirname(path)].append(os.path.basename(path))
     found: dict[str, tuple[Companion, ...]] = {}
-    for n, (folder, names) in enumerate(sorted(by_folder.items()), start=1):
+    for folder, names in sorted(by_folder.items()):
         check_cancel(progress)
         try:
             with os.scandir(folder) as it:
@@ -115,7 +113,6 @@ def find_companions(photos: Iterable[str], *, progress: Progress = NULL_PROGRESS
                 found[os.path.join(folder, name)] = tuple(
                     Companion(os.path.join(folder, c), kind) for c, kind in companions
                 )
-        progress.update(PHASE, n, len(by_folder))
     return found
 
 
