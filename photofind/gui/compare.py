@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from photofind.core.cleanup.keep import pick_keeper
+from photofind.core.scan.companions import Companion
 from photofind.core.types import ImageRecord
 from photofind.gui.compare_facts import LAST_UNMARKED, mark_refusal, metadata_rows
 from photofind.gui.image_pane import WHEEL_STEP, ImagePane, ViewSync
@@ -61,6 +62,7 @@ class CompareDialog(QDialog):
         *,
         similarities: Mapping[int, float] | None = None,
         protected: Collection[int] = (),
+        companions: Mapping[int, Sequence[Companion]] | None = None,
     ) -> None:
         super().__init__(parent)
         self._indices = list(dict.fromkeys(indices))
@@ -71,6 +73,7 @@ class CompareDialog(QDialog):
         self._marked = {i for i in marked if i in self._indices}
         self._protected = frozenset(protected)
         self._similarities = dict(similarities or {})
+        self._companions = dict(companions or {})
         self._pos = self._indices.index(self._keeper)
         self.setObjectName("compareDialog")
         self.setWindowTitle(f"Compare {len(self._indices)} photo{'s' if len(self._indices) != 1 else ''}")
@@ -346,7 +349,7 @@ class CompareDialog(QDialog):
         return f'<span style="font-weight:{weight};">{_html(name)}</span>&nbsp;&nbsp;' + "&nbsp;".join(pills)
 
     def _fill_table(self) -> None:
-        rows = metadata_rows(self._records, self._indices, self._similarities)
+        rows = metadata_rows(self._records, self._indices, self._similarities, self._companions)
         keeper_col = self._indices.index(self._keeper)
         self.table.setRowCount(len(rows))
         self.table.setVerticalHeaderLabels([label for label, _, _ in rows])

@@ -172,7 +172,8 @@ class ScanController(QObject):
         from photofind.core.cleanup.keep import KeeperPolicy
         from photofind.core.cleanup.marks import Marks
 
-        marks = Marks(result.records, result.groups, KeeperPolicy.parse("", tuple(protected)))
+        policy = KeeperPolicy.parse("", tuple(protected)).with_units(result.companions)
+        marks = Marks(result.records, result.groups, policy)
         group_of = {m.index: g.id for g in result.groups for m in g.members}
         for record in marked:
             if record in group_of:

@@ -15,6 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
+from photofind.core.scan.companions import Companion, Companions
 from photofind.core.types import Group, ImageRecord, Tier
 from photofind.gui import text
 
@@ -43,6 +44,7 @@ class Roles(IntEnum):
     IS_KEEPER = Qt.ItemDataRole.UserRole + 19
     IS_MARKED = Qt.ItemDataRole.UserRole + 20
     IS_PROTECTED = Qt.ItemDataRole.UserRole + 21
+    UNIT = Qt.ItemDataRole.UserRole + 22  # badges of the photo's capture unit: ("LIVE", "XMP"), or ()
 
 
 class SortKey(str, Enum):
@@ -68,6 +70,7 @@ class GroupModel(QAbstractItemModel):
         self._keepers: set[int] = set()  # record indices the user chose as keeper
         self._protected_roots: tuple[str, ...] = ()
         self._protected_cache: dict[int, bool] = {}
+        self._companions: Companions = {}
 
     # -- Qt model interface ------------------------------------------------------------------
 
@@ -180,15 +183,18 @@ class GroupModel(QAbstractItemModel):
             Roles.IS_KEEPER: lambda: member.index == self.keeper_of(group),
             Roles.IS_MARKED: lambda: member.index in self._marked,
             Roles.IS_PROTECTED: lambda: self.is_protected(member.index),
+            Roles.UNIT: lambda: tuple(dict.fromkeys(c.kind.label for c in self.companions_of(member.index))),
         }
         getter = getters.get(role)  # type: ignore[call-overload]
         return getter() if getter else None
 
     # -- loading and view options ------------------------------------------------------------
 
-    def set_groups(self, records: Sequence[ImageRecord], groups: Sequence[Group]) -> None:
+    def set_groups(
+        self, records: Sequence[ImageRecord], groups: Sequence[Group], companions: Companions | None = None
+    ) -> None:
         """Show new groups. Review state survives when the records are the same (a regroup);
-        a new scan result starts clean."""
+        a new scan result starts clean. `companions`: the scan's capture units (ScanResult.companions)."""
         records = tuple(records)
         same_library = records is self._records or (
             len(records) == len(self._records)
@@ -203,12 +209,17 @@ class GroupModel(QAbstractItemModel):
             self._protected_cache.clear()
         self._records = tuple(records)
         self._groups = tuple(groups)
+        self._companions = companions or {}
         self._group_of_record = {m.index: pos for pos, g in enumerate(self._groups) for m in g.members}
         self._keepers &= set(self._group_of_record)
         self._marked = {i for i in self._marked if self._markable(i) is None}
         self._rebuild_rows()
         self.endResetModel()
         self.reviewChanged.emit()
+
+    def companions_of(self, record_index: int) -> tuple[Companion, ...]:
+        """The files that travel with this photo (Live Photo video, RAW, sidecars)."""
+        return self._companions.get(self._records[record_index].path, ())
 
     def set_tier_filter(self, tiers: Iterable[Tier]) -> None:
         tiers = set(tiers)
