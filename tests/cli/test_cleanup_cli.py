@@ -249,9 +249,7 @@ def test_a_live_photo_is_trashed_with_its_video_and_the_json_lists_the_unit(lib,
     (lib / "backup" / "old" / "a.MOV").write_bytes(b"\x00\x00\x00\x14ftypqt  video")
     before = kit.snapshot(lib)
     groups_json = tmp_path / "groups.json"
-    code, out = run(
-        capsys, "scan", str(lib), "-q", "--act", "trash", "--dry-run", "--json", str(groups_json)
-    )
+    code, out = run(capsys, "scan", str(lib), "-q", "--act", "trash", "--dry-run", "--json", str(groups_json))
     assert code == 0, out
     assert f"with its live companion {lib / 'backup' / 'old' / 'a.MOV'}" in out
     doc = json.loads(groups_json.read_text())

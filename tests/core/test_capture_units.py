@@ -181,7 +181,12 @@ def test_a_photo_that_fails_its_recheck_keeps_its_companions(tmp_path):
     os.utime(root / "B" / "IMG_0001.jpg", ns=(1, 1))
     report = execute(plan)
     assert [o.status for o in report.outcomes] == [Status.SKIPPED, Status.SKIPPED]
-    assert sorted(kit.snapshot(root)) == ["A/IMG_0001.MOV", "A/IMG_0001.jpg", "B/IMG_0001.MOV", "B/IMG_0001.jpg"]
+    assert sorted(kit.snapshot(root)) == [
+        "A/IMG_0001.MOV",
+        "A/IMG_0001.jpg",
+        "B/IMG_0001.MOV",
+        "B/IMG_0001.jpg",
+    ]
 
 
 def test_a_companion_shared_with_a_photo_that_stays_is_left_with_it(tmp_path):

@@ -10,6 +10,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication, QDialog
 
+from photofind.core.scan.companions import Companion, Kind
 from photofind.core.scan.imageio import decode_file
 from photofind.core.types import FileRef, ImageRecord
 from photofind.gui.compare import CompareDialog, DiffRole, RecordRole, mark_refusal
@@ -275,3 +276,12 @@ def test_the_owner_can_push_its_state_back(qtbot, records):
     assert dialog.keeper == 2 and dialog.marked == {0}  # the keeper is never shown as marked
     assert dialog.table.horizontalHeaderItem(2).text() == "Keeper · a_rot.jpg"
     assert "MARKED" in dialog._captions[0].text() and "MARKED" not in dialog._captions[1].text()
+
+
+def test_compare_lists_what_travels_with_each_photo_and_flags_a_missing_video(qtbot, records):
+    companions = {1: (Companion(records[1].path[:-4] + ".MOV", Kind.LIVE),)}
+    dialog = _dialog(qtbot, records, companions=companions)
+    assert _cells(dialog, "Travels with") == [("—", False), ("a_small.MOV (LIVE)", True), ("—", False)]
+    plain = _dialog(qtbot, records)
+    tables = [plain.table.verticalHeaderItem(r).text() for r in range(plain.table.rowCount())]
+    assert "Travels with" not in tables

@@ -207,7 +207,9 @@ def _with_companions(
         for unit_file in verdict.take:
             target = None
             if item.target is not None:
-                target = str(free_path(companion_target(item.path, item.target, unit_file.file.path), claimed))
+                target = str(
+                    free_path(companion_target(item.path, item.target, unit_file.file.path), claimed)
+                )
                 claimed.add(target)
             out.append(
                 replace(

@@ -107,7 +107,9 @@ def _judge(
         if c.path in kept_paths or not owners[c.path] <= removing:
             continue  # another photo that stays keeps it
         if c.path in grouped:
-            return UnitVerdict(refusal=f"its {c.kind.noun} {c.name} is in group {grouped[c.path]}: decide it there")
+            return UnitVerdict(
+                refusal=f"its {c.kind.noun} {c.name} is in group {grouped[c.path]}: decide it there"
+            )
         try:
             st = os.stat(c.path)
             chash = hashes(c.path)

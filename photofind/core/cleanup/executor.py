@@ -104,7 +104,7 @@ def _run(plan: Plan, journal: Journal, progress: Progress) -> BatchReport:
             continue
         why, mode = _recheck(plan, item, removed)
         if why is None:
-            why = _companion_problem(plan, companions.get(item.path, ()), removed)
+            why = _companion_problem(plan, companions.get(item.path, []), removed)
         if why is not None:
             outcome = Outcome(item, Status.SKIPPED, why)
         else:

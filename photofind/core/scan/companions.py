@@ -22,6 +22,7 @@ from enum import Enum
 
 from photofind.core.progress import NULL_PROGRESS, Progress, check_cancel
 
+
 class Kind(str, Enum):
     """What a companion is. The value is what the JSON contract carries."""
 
@@ -85,7 +86,9 @@ class Companion:
 Companions = Mapping[str, tuple[Companion, ...]]  # primary photo path -> its companions
 
 
-def find_companions(photos: Iterable[str], *, progress: Progress = NULL_PROGRESS) -> dict[str, tuple[Companion, ...]]:
+def find_companions(
+    photos: Iterable[str], *, progress: Progress = NULL_PROGRESS
+) -> dict[str, tuple[Companion, ...]]:
     """Every photo in `photos` that has companions -> its companions, in name order.
 
     Part of the grouping phase (one listing per folder is quick): `progress` is only asked
