@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt
@@ -358,3 +359,26 @@ def test_the_card_paints_the_unit_badge(qtbot, grid, monkeypatch):
     grid.viewport().repaint()
     QApplication.processEvents()
     assert "LIVE \u00b7 XMP" in labels and "RAW+JPEG" in labels
+
+
+def test_thumbnails_of_ten_bit_and_sideways_heic_and_of_raw_are_upright(tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pytest.importorskip("rawpy")
+    from tests.rawfactory import save_dng
+
+    scene = factory.make_scene(5, (400, 200))
+    exif = Image.Exif()
+    exif[274] = 6  # stored sideways, shown upright
+    sideways = tmp_path / "sideways.heic"
+    scene.transpose(Image.Transpose.ROTATE_90).save(sideways, quality=90, exif=exif.tobytes())
+    deep = tmp_path / "deep.heic"
+    data = (np.asarray(scene, np.uint16) * 257).tobytes()
+    pillow_heif.from_bytes(mode="RGB;16", size=scene.size, data=data).save(deep, quality=90)
+    raw = save_dng(scene, tmp_path / "shot.dng")
+    reference = scene.resize((100, 50))
+    for path in (sideways, deep, raw):
+        image = read_thumbnail(str(path), 100)
+        assert (image.width(), image.height()) == (100, 50), path
+        got = image.pixelColor(20, 10)
+        want = reference.getpixel((20, 10))
+        assert sum(abs(a - b) for a, b in zip(want, (got.red(), got.green(), got.blue()))) < 90, path

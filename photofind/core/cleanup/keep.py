@@ -16,15 +16,12 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from photofind.core.scan.companions import Companions, kinds_by_path
+from photofind.core.scan.rawfiles import RAW_EXTENSIONS
 from photofind.core.types import Group, ImageRecord, Member, ScanSettings
 
 DEFAULT_FORMAT_ORDER = ("raw", "heic", "jpeg", "png", "webp")
 DEFAULT_CHAIN = "resolution,complete,format,size,unedited,oldest,mtime,shortest"
 
-RAW_EXTENSIONS = frozenset(
-    ".dng .cr2 .cr3 .crw .nef .nrw .arw .srf .sr2 .orf .rw2 .raf .pef .srw .x3f .3fr .iiq .rwl "
-    ".erf .kdc .dcr .mos .mrw .raw".split()
-)
 _FORMAT_BY_PIL = {
     "JPEG": "jpeg",
     "MPO": "jpeg",

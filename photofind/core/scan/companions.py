@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from photofind.core.progress import NULL_PROGRESS, Progress, check_cancel
+from photofind.core.scan.rawfiles import RAW_EXTENSIONS
 
 
 class Kind(str, Enum):
@@ -62,10 +63,6 @@ _NOUNS = {
 }
 
 VIDEO_EXTENSIONS = frozenset(".mov .mp4 .m4v".split())
-RAW_EXTENSIONS = frozenset(
-    ".dng .cr2 .cr3 .crw .nef .nrw .arw .srf .sr2 .orf .rw2 .raf .pef .srw .x3f .3fr .iiq .rwl "
-    ".erf .kdc .dcr .mos .mrw .raw".split()
-)
 # Google Takeout cuts a sidecar's whole name to this many characters, ".json" included.
 TAKEOUT_NAME_LIMIT = 51
 _TAKEOUT_SUFFIX = ".supplemental-metadata"  # the newer Takeout name: IMG_1.jpg.supplemental-metadata.json
@@ -143,12 +140,14 @@ def _companions_of(name: str, index: _Index, scanned: set[str]) -> list[tuple[st
     out: dict[str, Kind] = {}
     for other in index.by_stem.get(lower_stem, []):
         other_ext = os.path.splitext(other)[1].lower()
-        if other == name or other in scanned:
+        if other == name:
             continue
-        if other_ext in VIDEO_EXTENSIONS:
+        if other_ext in RAW_EXTENSIONS and ext.lower() not in RAW_EXTENSIONS:
+            out[other] = Kind.RAW  # scanned or not, a RAW+JPEG is one shot (match.units folds it)
+        elif other in scanned:
+            continue
+        elif other_ext in VIDEO_EXTENSIONS:
             out[other] = Kind.LIVE
-        elif other_ext in RAW_EXTENSIONS and ext.lower() not in RAW_EXTENSIONS:
-            out[other] = Kind.RAW
         elif other_ext == ".xmp":
             out[other] = Kind.XMP
         elif other_ext == ".aae":

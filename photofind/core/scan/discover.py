@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from photofind.core.progress import NULL_PROGRESS, Phase, Progress, check_cancel
+from photofind.core.scan.rawfiles import RAW_EXTENSIONS
 from photofind.core.types import FileRef, Skipped, SkipReason
 
-PHOTO_EXTENSIONS = frozenset(".jpg .jpeg .jpe .png .webp .tif .tiff .bmp .gif .heic .heif .avif".split())
+PHOTO_EXTENSIONS = (
+    frozenset(".jpg .jpeg .jpe .png .webp .tif .tiff .bmp .gif .heic .heif .avif".split()) | RAW_EXTENSIONS
+)
 
 
 @dataclass(frozen=True)
