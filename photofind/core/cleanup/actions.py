@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from photofind.core.cleanup.capture_units import companion_target, judge_units
+from photofind.core.cleanup.carry import SidecarWrite, plan_carry
 from photofind.core.cleanup.fileops import free_path
 from photofind.core.cleanup.keep import KeeperPolicy, in_protected, is_under, policy_from_settings
 from photofind.core.cleanup.marks import SAFE_TIERS, Marks
@@ -78,6 +79,9 @@ class Plan:
     refused: tuple[Refused, ...] = ()
     protected: tuple[str, ...] = ()
     move_to: str | None = None
+    # Metadata the kept photos lack and removed copies have, for their XMP sidecars (opt-in:
+    # photofind.core.cleanup.carry); written and journaled with the batch.
+    sidecars: tuple[SidecarWrite, ...] = ()
 
     @property
     def files(self) -> int:
@@ -103,6 +107,8 @@ class Plan:
         text += f"from {_count(self.groups, 'group')}"
         if self.action is Action.MOVE:
             text += f" into {self.move_to}"
+        if self.sidecars:
+            text += f"; metadata into {_count(len(self.sidecars), 'XMP sidecar')} of kept photos"
         if self.refused:
             text += f"; {len(self.refused)} left alone"
         return text
@@ -134,21 +140,28 @@ def plan_duplicates(
     tiers: Iterable[Tier] = SAFE_TIERS,
     move_to: str | None = None,
     policy: KeeperPolicy | None = None,
+    carry: bool = False,
 ) -> Plan:
-    """Everything but each group's keeper, in groups of `tiers` (never `similar` by default)."""
+    """Everything but each group's keeper, in groups of `tiers` (never `similar` by default).
+    `carry`: also plan the metadata to write into the keepers' XMP sidecars."""
     policy = (policy or policy_from_settings(result.settings)).with_units(result.companions)
     marks = Marks(result.records, result.groups, policy)
     refusals = marks.mark_duplicates(tiers)
-    plan = plan_marked(result, marks, action, move_to=move_to)
+    plan = plan_marked(result, marks, action, move_to=move_to, carry=carry)
     extra = tuple(Refused(gid, result.records[i].path, why.value) for gid, i, why in refusals)
-    return Plan(plan.action, plan.items, extra + plan.refused, plan.protected, plan.move_to)
+    return replace(plan, refused=extra + plan.refused)
 
 
 def plan_marked(
-    result: ScanResult, marks: Marks, action: Action | str = Action.TRASH, *, move_to: str | None = None
+    result: ScanResult,
+    marks: Marks,
+    action: Action | str = Action.TRASH,
+    *,
+    move_to: str | None = None,
+    carry: bool = False,
 ) -> Plan:
     """A plan for the files the user marked; each group keeps the policy's pick among its
-    unmarked files."""
+    unmarked files. `carry`: see `plan_duplicates`."""
     action = Action(action)
     if action is Action.MOVE:
         if not move_to:
@@ -187,7 +200,11 @@ def plan_marked(
         kept.add(keep.path)
     if action is not Action.HARDLINK and result.companions:
         items = _with_companions(result, items, refused, claimed)
-    return Plan(action, tuple(items), tuple(refused), protected, move_to)
+    sidecars: tuple[SidecarWrite, ...] = ()
+    if carry:
+        removals = [(i.path, i.keeper.path) for i in items if i.companion_of is None]
+        sidecars = plan_carry(removals, result.companions)
+    return Plan(action, tuple(items), tuple(refused), protected, move_to, sidecars)
 
 
 def _with_companions(
@@ -308,6 +325,10 @@ def plan_as_json(plan: Plan) -> dict[str, Any]:
             for i in plan.items
         ],
         "refused": [{"group": r.group_id, "path": r.path, "reason": r.reason} for r in plan.refused],
+        "sidecars": [
+            {"keep": w.keeper, "sidecar": w.sidecar, "fields": sorted(w.values), "from": dict(w.sources)}
+            for w in plan.sidecars
+        ],
     }
 
 

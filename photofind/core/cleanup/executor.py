@@ -13,6 +13,7 @@ from photofind.core.cleanup.actions import Action, Plan, PlanItem, check_plan
 from photofind.core.cleanup.fileops import free_path, move_no_overwrite, replace_with_link, same_file
 from photofind.core.cleanup.journal import Journal
 from photofind.core.cleanup.keep import clear_path_cache, in_protected
+from photofind.core.cleanup.sidecar_write import WRITTEN, journal_entries, write_sidecar
 from photofind.core.progress import NULL_PROGRESS, Progress
 from photofind.core.scan.hashing import content_hash_file
 
@@ -47,6 +48,7 @@ class BatchReport:
     action: Action
     outcomes: tuple[Outcome, ...]
     cancelled: bool = False
+    sidecar_notes: tuple[str, ...] = ()  # what was written into the keepers' XMP sidecars
 
     def count(self, status: Status) -> int:
         return sum(1 for o in self.outcomes if o.status is status)
@@ -81,6 +83,7 @@ def execute(
 def _run(plan: Plan, journal: Journal, progress: Progress) -> BatchReport:
     clear_path_cache()
     batch = journal.begin(plan)
+    notes = _write_sidecars(plan, journal, batch)
     crash_after = int(os.environ.get(CRASH_AFTER_ENV, "0") or 0)
     removed: set[str] = set()
     outcomes: list[Outcome] = []
@@ -117,7 +120,24 @@ def _run(plan: Plan, journal: Journal, progress: Progress) -> BatchReport:
         outcomes.append(outcome)
         progress.update(PHASE, seq + 1, total)
     journal.finish(batch, cancelled)
-    return BatchReport(batch, plan.action, tuple(outcomes), cancelled)
+    return BatchReport(batch, plan.action, tuple(outcomes), cancelled, notes)
+
+
+def _write_sidecars(plan: Plan, journal: Journal, batch: int) -> tuple[str, ...]:
+    """Carried-over metadata into the keepers' XMP sidecars, journaled before each is touched.
+    First, so a batch stopped halfway never removed a copy whose metadata was still to come."""
+    if not plan.sidecars:
+        return ()
+    entries = journal_entries(plan.sidecars, journal.sidecar_backups(batch))
+    journal.set_sidecars(batch, entries)
+    notes = []
+    for write, entry in zip(plan.sidecars, entries):
+        write_sidecar(write, entry, lambda _entry: journal.set_sidecars(batch, entries))
+        if entry["status"] == WRITTEN:
+            notes.append(f"wrote {write.describe()}")
+        else:
+            notes.append(f"could not write {write.sidecar}: {entry['detail']}")
+    return tuple(notes)
 
 
 def _recheck(plan: Plan, item: PlanItem, removed: set[str]) -> tuple[str | None, int | None]:

@@ -180,6 +180,20 @@ class Journal:
             )
         return batch
 
+    def set_sidecars(self, batch: int, sidecars: list[dict[str, Any]]) -> None:
+        """The batch's XMP sidecar writes (photofind.core.cleanup.sidecar_write) as they stand
+        now: committed at once, because undo must know of a sidecar before it is touched."""
+        with self._lock:
+            self.flush()
+            row = self._db.execute("SELECT details FROM batches WHERE id = ?", (batch,)).fetchone()
+            details = json.loads(row[0]) if row else {}
+            details["sidecars"] = sidecars
+            self._db.execute("UPDATE batches SET details = ? WHERE id = ?", (json.dumps(details), batch))
+
+    def sidecar_backups(self, batch: int) -> Path:
+        """Where the previous bytes of a batch's rewritten sidecars are kept until undone."""
+        return self.path.parent / "sidecar-backups" / f"batch-{batch}"
+
     def set_target(self, batch: int, seq: int, target: str) -> None:
         """A move's destination changed at the last moment (a file appeared there): written
         at once, before the move, so undo knows where to look."""

@@ -89,11 +89,12 @@ def _preview(raw: Any, rawpy: Any, side: int) -> Image.Image | None:
         thumb = raw.extract_thumb()
     except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
         return None
+    image: Image.Image
     if thumb.format == rawpy.ThumbFormat.JPEG:
         try:
-            image = Image.open(io.BytesIO(thumb.data))
-            image.draft("RGB", (side, side))
-            image = image.convert("RGB")
+            with Image.open(io.BytesIO(thumb.data)) as jpeg:
+                jpeg.draft("RGB", (side, side))
+                image = jpeg.convert("RGB")
         except (OSError, SyntaxError, ValueError):
             return None  # a broken preview: decode the sensor data instead
     else:
