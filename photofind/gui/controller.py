@@ -162,9 +162,12 @@ class ScanController(QObject):
 
     # -- clean-up and undo -----------------------------------------------------------------------
 
-    def trash(self, marked: Iterable[int], protected: Iterable[str] = (), action: str = "trash") -> bool:
+    def trash(
+        self, marked: Iterable[int], protected: Iterable[str] = (), action: str = "trash", carry: bool = False
+    ) -> bool:
         """Act on the marked records (positions in result.records) on a worker thread.
-        Emits actionFinished("trash", BatchReport). False if it cannot start."""
+        Emits actionFinished("trash", BatchReport). False if it cannot start. `carry`: write the
+        metadata the keepers lack into their XMP sidecars (photofind.core.cleanup.carry)."""
         result = self.current_result()
         if result is None or self.is_busy:
             return False
@@ -184,11 +187,13 @@ class ScanController(QObject):
         journal_path = self.journal_path
 
         def run(progress):
+            from photofind.core.cleanup.actions import with_carried_metadata
             from photofind.core.cleanup.executor import execute
             from photofind.core.cleanup.journal import Journal
 
+            todo = with_carried_metadata(plan, result) if carry else plan
             with Journal(journal_path) as journal:
-                return execute(plan, journal=journal, progress=progress)
+                return execute(todo, journal=journal, progress=progress)
 
         return self._start_action("trash", run)
 

@@ -37,6 +37,7 @@ class Review(QObject):
         self.w = window
         self.compare_dialog = None
         self.undo_available = window.controller.can_undo()
+        self.carry_metadata = False  # the confirmation's "write missing metadata into sidecars" box
 
     @property
     def model(self):
@@ -78,16 +79,20 @@ class Review(QObject):
         groups = {self.model.group_of_record(i).id for i in marked if self.model.group_of_record(i)}
         if not self.confirm(len(marked), self.model.marked_bytes(), len(groups), "trash"):
             return False
-        started = self.w.controller.trash(marked, self.w.folders.model.protected_paths())
+        started = self.w.controller.trash(
+            marked, self.w.folders.model.protected_paths(), carry=self.carry_metadata
+        )
         if started:
             self.w.show_status(f"Moving {len(marked):,} photos to the trash\u2026")
         return started
 
     def confirm(self, files: int, size: int, groups: int, action: str) -> bool:
-        """Ask the user (tests replace this)."""
-        from photofind.gui.dialogs import confirm_cleanup
+        """Ask the user (tests replace this); the answer's box to carry metadata over is kept
+        in `carry_metadata` for the batch."""
+        from photofind.gui.dialogs import ask_cleanup
 
-        return confirm_cleanup(self.w, files, size, groups, action)
+        accepted, self.carry_metadata = ask_cleanup(self.w, files, size, groups, action, offer_carry=True)
+        return accepted
 
     def undo(self) -> bool:
         started = self.w.controller.undo()

@@ -397,3 +397,45 @@ def test_a_keep_all_decision_hides_the_group_now_and_after_a_rescan(qtbot, windo
     assert len(remaining) == 2 and not any(b_path in paths for paths in remaining)
     scan_and_wait(qtbot, window)
     assert {paths for _t, paths in shown_groups(window)} == set(remaining)
+
+
+def test_a_live_photo_is_trashed_with_its_video_and_its_date_carried_to_the_keeper(
+    qtbot, window, tmp_path, monkeypatch
+):
+    from PIL import Image
+
+    root = tmp_path / "phone"
+    scene = factory.make_scene(11, (480, 360))
+    factory.save(scene, root / "A" / "IMG_1.jpg")
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = "2021:06:05 14:03:09"  # only the smaller copy knows the date
+    (root / "B").mkdir(parents=True)
+    scene.resize((240, 180)).save(root / "B" / "IMG_1.jpg", quality=90, exif=exif.tobytes())
+    for folder in ("A", "B"):
+        (root / folder / "IMG_1.MOV").write_bytes(b"\x00\x00\x00\x14ftypqt  the same video")
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    window.add_folders([str(root)])
+    scan_and_wait(qtbot, window)
+    [group] = window.model.groups()
+    keeper = window.model.index(0, 0, window.model.index(0, 0))
+    assert keeper.data(Roles.UNIT) == ("LIVE",) and keeper.data(Roles.PATH) == str(root / "A" / "IMG_1.jpg")
+    window.review.mark_by_rule({Tier.EXACT, Tier.PIXELS, Tier.NEAR})
+
+    def confirm_with_carry(*args):
+        window.review.carry_metadata = True  # the user ticks the box in the confirmation
+        return True
+
+    monkeypatch.setattr(window.review, "confirm", confirm_with_carry)
+    with qtbot.waitSignal(window.controller.actionFinished, timeout=30_000) as done:
+        window.trash_action.trigger()
+    report = done.args[1]
+    assert report.count(Status.DONE) == 2  # the photo and its video
+    assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == [
+        "A/IMG_1.MOV",
+        "A/IMG_1.jpg",
+        "A/IMG_1.jpg.xmp",
+    ]
+    assert "2021-06-05T14:03:09" in (root / "A" / "IMG_1.jpg.xmp").read_text(encoding="utf-8")
+    with qtbot.waitSignal(window.controller.scanFinished, timeout=60_000):  # undo rescans
+        window.undo_action.trigger()
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before

@@ -200,11 +200,16 @@ def plan_marked(
         kept.add(keep.path)
     if action is not Action.HARDLINK and result.companions:
         items = _with_companions(result, items, refused, claimed)
-    sidecars: tuple[SidecarWrite, ...] = ()
-    if carry:
-        removals = [(i.path, i.keeper.path) for i in items if i.companion_of is None]
-        sidecars = plan_carry(removals, result.companions)
-    return Plan(action, tuple(items), tuple(refused), protected, move_to, sidecars)
+    plan = Plan(action, tuple(items), tuple(refused), protected, move_to)
+    return with_carried_metadata(plan, result) if carry else plan
+
+
+def with_carried_metadata(plan: Plan, result: ScanResult) -> Plan:
+    """`plan` plus the metadata its keepers lack and its removed photos have, for the keepers'
+    XMP sidecars (photofind.core.cleanup.carry). Reads every removed photo's metadata: the app
+    calls this on its worker thread."""
+    removals = [(i.path, i.keeper.path) for i in plan.items if i.companion_of is None]
+    return replace(plan, sidecars=plan_carry(removals, result.companions))
 
 
 def _with_companions(
