@@ -264,3 +264,25 @@ def test_a_live_photo_is_trashed_with_its_video_and_the_json_lists_the_unit(lib,
     assert not (lib / "backup" / "old" / "a.MOV").exists() and (lib / "trip" / "a.MOV").exists()
     code, out = run(capsys, "undo", "-q")
     assert "4 restored" in out and kit.snapshot(lib) == before
+
+
+def test_carry_metadata_writes_the_keepers_sidecar_and_undo_takes_it_back(tmp_path, capsys):
+    from PIL import Image
+
+    root = tmp_path / "lib"
+    scene = kit.factory.make_scene(12, (200, 150))
+    kit.factory.save(scene, root / "A" / "IMG_2.jpg")
+    exif = Image.Exif()
+    exif[0x4746] = 5  # Rating, known only to the smaller copy
+    (root / "B").mkdir(parents=True)
+    scene.resize((100, 75)).save(root / "B" / "IMG_2.jpg", quality=90, exif=exif.tobytes())
+    before = kit.snapshot(root)
+    code, out = run(capsys, "scan", str(root), "-q", "--act", "trash", "--carry-metadata", "--dry-run")
+    assert code == 0, out
+    assert f"metadata for {root / 'A' / 'IMG_2.jpg'}: IMG_2.jpg.xmp: rating (from IMG_2.jpg)" in out
+    assert kit.snapshot(root) == before
+    code, out = run(capsys, "scan", str(root), "-q", "--act", "trash", "--carry-metadata")
+    assert "wrote IMG_2.jpg.xmp: rating" in out
+    assert 'xmp:Rating="5"' in (root / "A" / "IMG_2.jpg.xmp").read_text(encoding="utf-8")
+    code, out = run(capsys, "undo", "-q")
+    assert kit.snapshot(root) == before

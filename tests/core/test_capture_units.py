@@ -2,6 +2,7 @@
 are never orphaned, and a companion with no copy beside the kept photo is never lost."""
 
 import os
+from dataclasses import replace
 
 import pytest
 
@@ -56,8 +57,6 @@ def scan_of(root, rules=""):
     paths = sorted(str(p) for p in root.rglob("*.jpg"))
     records = [kit.record(p) for p in paths]
     res = kit.result(records, [(Tier.NEAR, list(range(len(records))))], [root], rules=rules)
-    from dataclasses import replace
-
     return replace(res, companions=find_companions(paths))
 
 
@@ -196,8 +195,6 @@ def test_a_companion_shared_with_a_photo_that_stays_is_left_with_it(tmp_path):
     mov(root / "A" / "IMG_0001.MOV")
     paths = [str(root / "A" / "IMG_0001.jpg"), str(root / "A" / "IMG_0001.png")]
     records = [kit.record(p) for p in paths]
-    from dataclasses import replace
-
     res = replace(kit.result(records, [(Tier.NEAR, [0, 1])], [root]), companions=find_companions(paths))
     plan = plan_duplicates(res, Action.TRASH)
     assert [os.path.basename(i.path) for i in plan.items] == ["IMG_0001.png"]
@@ -222,3 +219,26 @@ def test_cancel_never_stops_between_a_photo_and_its_companions(tmp_path):
 
     report = execute(plan_duplicates(res, Action.TRASH), progress=StopAfterFirst())
     assert [o.status for o in report.outcomes] == [Status.DONE, Status.DONE]
+
+
+def test_a_companion_two_removed_photos_share_goes_once_and_comes_back(tmp_path):
+    root = tmp_path / "photos"
+    kit.photo(root / "A" / "IMG_0001.jpg", 1, (96, 72))
+    mov(root / "A" / "IMG_0001.MOV")
+    kit.photo(root / "B" / "IMG_0001.jpg", 1, (48, 36))
+    kit.photo(root / "B" / "IMG_0001.png", 1, (48, 36))
+    mov(root / "B" / "IMG_0001.MOV")  # claimed by both photos in B
+    before = kit.snapshot(root)
+    paths = sorted(str(p) for p in root.rglob("*") if p.suffix in (".jpg", ".png"))
+    records = [kit.record(p) for p in paths]
+    res = replace(kit.result(records, [(Tier.NEAR, [0, 1, 2])], [root]), companions=find_companions(paths))
+    plan = plan_duplicates(res, Action.TRASH)
+    assert sorted(os.path.relpath(i.path, root) for i in plan.items) == [
+        "B/IMG_0001.MOV",
+        "B/IMG_0001.jpg",
+        "B/IMG_0001.png",
+    ]
+    assert execute(plan).count(Status.DONE) == 3
+    assert sorted(kit.snapshot(root)) == ["A/IMG_0001.MOV", "A/IMG_0001.jpg"]
+    undo()
+    assert kit.snapshot(root) == before

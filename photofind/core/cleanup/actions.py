@@ -220,6 +220,7 @@ def _with_companions(
     grouped = {result.records[i].path: g.id for g in result.groups for i in g.indices}
     verdicts = judge_units([(i.path, i.keeper.path) for i in items], result.companions, grouped)
     out: list[PlanItem] = []
+    taken: set[str] = set()  # a companion two removed photos share goes once, with the first
     for item in items:
         verdict = verdicts[item.path]
         if verdict.refusal is not None:
@@ -227,6 +228,9 @@ def _with_companions(
             continue
         out.append(item)
         for unit_file in verdict.take:
+            if unit_file.file.path in taken:
+                continue
+            taken.add(unit_file.file.path)
             target = None
             if item.target is not None:
                 target = str(
