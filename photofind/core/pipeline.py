@@ -9,7 +9,6 @@ from dataclasses import replace
 
 import numpy as np
 
-from photofind.core.match.units import fold_raw_companions
 from photofind.core.model.embed import Embedder, ResNetEmbedder
 from photofind.core.model.precision import PRECISIONS
 from photofind.core.model.weights import WeightsUnavailable, resolve_weights
@@ -215,7 +214,6 @@ def _result(
             companions = find_companions((r.path for r in records), progress=progress)
         except Cancelled:
             cancelled, groups = True, ()
-        groups = fold_raw_companions(groups, records, companions)
     if not cancelled:
         # The user's keeper rules and remembered "not a duplicate" / "keep all" decisions.
         from photofind.core.cleanup.decisions import apply_for_scan

@@ -298,7 +298,7 @@ def regroup_result(result: ScanResult, thresholds: Thresholds) -> tuple[Group, .
     except ImportError:
         return groups
     settings = dataclasses.replace(result.settings, thresholds=thresholds)
-    groups, _warnings = apply_for_scan(groups, records, embeddings, settings)
+    groups, _warnings = apply_for_scan(groups, records, embeddings, settings, companions=result.companions)
     return tuple(groups)
 
 

@@ -439,3 +439,25 @@ def test_a_live_photo_is_trashed_with_its_video_and_its_date_carried_to_the_keep
     with qtbot.waitSignal(window.controller.scanFinished, timeout=60_000):  # undo rescans
         window.undo_action.trigger()
     assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+
+
+def test_a_regroup_keeps_the_raw_of_a_shot_out_of_the_groups(tmp_path, cache_path, fake_embedder):
+    pytest.importorskip("rawpy")
+    from photofind.core.pipeline import scan
+    from photofind.core.types import ScanSettings
+    from tests.rawfactory import save_dng
+
+    scene = factory.make_scene(7, (160, 120))
+    save_dng(scene, tmp_path / "lib" / "DSC_0007.DNG")
+    factory.save(scene, tmp_path / "lib" / "DSC_0007.JPG", quality=95)
+    factory.save(scene, tmp_path / "lib" / "copy" / "DSC_0007.JPG", quality=95)
+    settings = ScanSettings(roots=(str(tmp_path / "lib"),), cache_path=str(cache_path), calibrate=False)
+    result = scan(settings, embedder=fake_embedder, workers=1)
+    regrouped = regroup_result(result, result.settings.thresholds)
+    for groups in (result.groups, regrouped):  # the shot's RAW travels with its JPEG, in no group
+        [group] = groups
+        assert {os.path.basename(os.path.dirname(result.records[i].path)) for i in group.indices} == {
+            "lib",
+            "copy",
+        }
+        assert all(not result.records[i].path.endswith(".DNG") for i in group.indices)

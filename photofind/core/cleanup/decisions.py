@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from photofind.core.cleanup.keep import KeeperPolicy, RuleError, policy_from_settings, similarity, with_keeper
+from photofind.core.match.units import fold_raw_companions
 from photofind.core.scan.companions import Companions
 from photofind.core.store import StoreError, Transaction, open_store
 from photofind.core.types import Group, ImageRecord, Member, ScanSettings, Tier
@@ -289,8 +290,8 @@ def apply_for_scan(
     *,
     companions: Companions | None = None,
 ) -> tuple[tuple[Group, ...], tuple[str, ...]]:
-    """The pipeline's hook: the settings' keeper policy (with the scan's capture units), then
-    the remembered decisions from the data dir. Returns the groups and warnings for the user;
+    """The pipeline's (and a regroup's) hook: the scan's capture units (photofind.core.match.units),
+    the settings' keeper policy, then the remembered decisions from the data dir. Returns the groups and warnings for the user;
     a broken store is a warning, never a failed scan."""
     warnings: list[str] = []
     try:
@@ -298,7 +299,8 @@ def apply_for_scan(
     except RuleError as exc:
         warnings.append(f"keeper rules ignored ({exc}); the default chain was used")
         policy = KeeperPolicy()
-    if companions:
+    if companions:  # a RAW+JPEG shot is one unit, and complete units are kept first
+        groups = fold_raw_companions(groups, records, companions)
         policy = policy.with_units(companions)
     index = None
     path = Path(getattr(settings, "decisions_path", None) or default_decisions_path())

@@ -89,31 +89,49 @@ def find_companions(
     """Every photo in `photos` that has companions -> its companions, in name order.
 
     Part of the grouping phase (one listing per folder is quick): `progress` is only asked
-    whether to stop. A file that is itself one of `photos` is a companion only as Apple's edited copy (`IMG_E1`
-    beside `IMG_1`, whose own companions stay in its own entry); a RAW that was scanned as a
-    photo of its own is its own unit. A companion two photos claim (`IMG_1.JPG` and
-    `IMG_1.HEIC` beside one `IMG_1.MOV`) is listed for both.
+    whether to stop. A file that is itself one of `photos` is a companion only as the RAW of a
+    RAW+JPEG shot or as Apple's edited copy (`IMG_E1` beside `IMG_1`, whose own companions stay
+    in its own entry); a lone RAW is a photo of its own. A companion two photos claim
+    (`IMG_1.JPG` and `IMG_1.HEIC` beside one `IMG_1.MOV`) is listed for both.
     """
     by_folder: dict[str, list[str]] = defaultdict(list)
     for path in photos:
-        by_folder[os.path.dirname(path)].append(os.path.basename(path))
+        folder, _, name = path.rpartition(os.sep)
+        by_folder[folder].append(name)
     found: dict[str, tuple[Companion, ...]] = {}
     for folder, names in sorted(by_folder.items()):
         check_cancel(progress)
         try:
-            with os.scandir(folder) as it:
-                listing = [e.name for e in it if e.is_file()]
+            with os.scandir(folder or os.sep) as it:
+                entries = {e.name: e for e in it}
         except OSError:
             continue  # the photos were read a moment ago; a folder gone now has no companions to find
         scanned = set(names)
-        index = _Index(listing)
+        index = _Index(entries)
         for name in names:
-            companions = _companions_of(name, index, scanned)
+            # Only the few names that match are asked whether they are files (a stat on some
+            # file systems), not the whole listing.
+            companions = [
+                (c, kind) for c, kind in _companions_of(name, index, scanned) if _is_file(entries[c])
+            ]
             if companions:
                 found[os.path.join(folder, name)] = tuple(
                     Companion(os.path.join(folder, c), kind) for c, kind in companions
                 )
     return found
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
+def _split(name: str) -> tuple[str, str]:
+    """os.path.splitext for a bare name, without its cost per call (a listing has thousands)."""
+    dot = name.rfind(".")
+    return (name[:dot], name[dot:]) if dot > 0 else (name, "")
 
 
 class _Index:
@@ -126,7 +144,7 @@ class _Index:
         for name in sorted(names):
             lower = name.lower()
             self.by_lower[lower].append(name)
-            self.by_stem[os.path.splitext(lower)[0]].append(name)
+            self.by_stem[_split(lower)[0]].append(name)
             if lower.endswith(".json"):
                 self.json_names.append(name)
 
@@ -135,11 +153,11 @@ class _Index:
 
 
 def _companions_of(name: str, index: _Index, scanned: set[str]) -> list[tuple[str, Kind]]:
-    stem, ext = os.path.splitext(name)
+    stem, ext = _split(name)
     lower_stem = stem.lower()
     out: dict[str, Kind] = {}
     for other in index.by_stem.get(lower_stem, []):
-        other_ext = os.path.splitext(other)[1].lower()
+        other_ext = _split(other)[1].lower()
         if other == name:
             continue
         if other_ext in RAW_EXTENSIONS and ext.lower() not in RAW_EXTENSIONS:
