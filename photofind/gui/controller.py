@@ -181,19 +181,22 @@ class ScanController(QObject):
         for record in marked:
             if record in group_of:
                 marks.mark(group_of[record], record)
-        plan = plan_marked(result, marks, action)
-        if not plan.items:
+        if not marks.count:
             return False
         journal_path = self.journal_path
 
         def run(progress):
-            from photofind.core.cleanup.actions import with_carried_metadata
             from photofind.core.cleanup.executor import execute
             from photofind.core.cleanup.journal import Journal
 
-            todo = with_carried_metadata(plan, result) if carry else plan
+            # Planned here, off the GUI thread: a plan hashes the companions it takes along
+            # (Live Photo videos are megabytes) and, with `carry`, reads every copy's metadata.
+            plan = plan_marked(result, marks, action, carry=carry)
+            if not plan.items:
+                why = plan.refused[0].reason if plan.refused else "nothing to act on"
+                raise ValueError(f"every marked photo was left alone: {why}")
             with Journal(journal_path) as journal:
-                return execute(todo, journal=journal, progress=progress)
+                return execute(plan, journal=journal, progress=progress)
 
         return self._start_action("trash", run)
 

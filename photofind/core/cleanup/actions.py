@@ -206,8 +206,7 @@ def plan_marked(
 
 def with_carried_metadata(plan: Plan, result: ScanResult) -> Plan:
     """`plan` plus the metadata its keepers lack and its removed photos have, for the keepers'
-    XMP sidecars (photofind.core.cleanup.carry). Reads every removed photo's metadata: the app
-    calls this on its worker thread."""
+    XMP sidecars (photofind.core.cleanup.carry). Reads every removed photo's metadata."""
     removals = [(i.path, i.keeper.path) for i in plan.items if i.companion_of is None]
     return replace(plan, sidecars=plan_carry(removals, result.companions))
 
