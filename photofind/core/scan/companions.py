@@ -107,7 +107,7 @@ def find_companions(
         except OSError:
             continue  # the photos were read a moment ago; a folder gone now has no companions to find
         scanned = set(names)
-        index = _Index(entries)
+        index = _Index(list(entries))
         for name in names:
             # Only the few names that match are asked whether they are files (a stat on some
             # file systems), not the whole listing.
