@@ -259,6 +259,13 @@ def test_a_live_photo_is_trashed_with_its_video_and_the_json_lists_the_unit(lib,
         {"path": str(lib / "trip" / "a.xmp"), "kind": "xmp"},
     ]
     assert files["backup/a copy.jpg"]["companions"] == []
+    csv_path = tmp_path / "groups.csv"
+    run(capsys, "scan", str(lib), "-q", "--csv", str(csv_path))
+    import csv
+
+    rows = {os.path.relpath(r["path"], lib): r for r in csv.DictReader(csv_path.open(encoding="utf-8"))}
+    assert rows["trip/a.jpg"]["companions"] == f"live:{lib / 'trip' / 'a.MOV'}|xmp:{lib / 'trip' / 'a.xmp'}"
+    assert rows["backup/a copy.jpg"]["companions"] == ""
     code, out = run(capsys, "scan", str(lib), "-q", "--act", "trash")
     assert "trash: 4 done" in out
     assert not (lib / "backup" / "old" / "a.MOV").exists() and (lib / "trip" / "a.MOV").exists()

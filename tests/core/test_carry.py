@@ -118,3 +118,24 @@ def test_undo_leaves_a_sidecar_the_user_changed_since(tmp_path):
     assert "Dawn" in sidecar.read_text(encoding="utf-8")
     assert (root / "B" / "IMG_1.jpg").is_file()  # the copy came back all the same
     assert os.path.isfile(sidecar)
+
+
+def test_takeout_json_gives_date_place_and_description(tmp_path):
+    import json
+
+    from photofind.core.scan.companions import Companion, Kind
+
+    photo = kit.photo(tmp_path / "IMG_2.jpg", 2)
+    sidecar = tmp_path / "IMG_2.jpg.json"
+    doc = {
+        "photoTakenTime": {"timestamp": "1623000000"},
+        "geoData": {"latitude": 48.8584, "longitude": 2.2945},
+        "description": "Tour Eiffel",
+    }
+    sidecar.write_text(json.dumps(doc), encoding="utf-8")
+    meta = read_metadata(str(photo), (Companion(str(sidecar), Kind.JSON),))
+    assert meta.taken == "2021-06-06T17:20:00Z"
+    assert meta.gps == (48.8584, 2.2945) and meta.description == "Tour Eiffel"
+    doc["geoData"] = {"latitude": 0.0, "longitude": 0.0}  # Takeout's "no place"
+    sidecar.write_text(json.dumps(doc), encoding="utf-8")
+    assert read_metadata(str(photo), (Companion(str(sidecar), Kind.JSON),)).gps is None
