@@ -299,9 +299,11 @@ def cleanup_box(
     action: Any,
     *,
     offer_carry: bool = False,
+    companions: int = 0,
 ) -> QMessageBox:
     """The first confirmation, built but not shown (tests and callers can inspect it). With
-    `offer_carry`, a box (off by default) to carry metadata over into the keepers' sidecars."""
+    `offer_carry`, a box (off by default) to carry metadata over into the keepers' sidecars;
+    `companions`: how many files travel with the photos (Live Photo videos, RAW, sidecars)."""
     name = _action_name(action)
     question, verb = _VERBS.get(
         name, (f"{name.capitalize() or 'Act on'} {{files}}?", name.capitalize() or "Continue")
@@ -321,7 +323,13 @@ def cleanup_box(
         "trash": "You can restore them from the trash or with Undo.",
         "delete": "Deleted files cannot be restored from the trash.",
     }.get(name, "You can reverse this with Undo.")
-    box.setInformativeText(f"{stays}\n{after}")
+    along = (
+        f"\nTheir {_plural(companions, 'companion file')} (Live Photo videos, RAW, sidecars) go with "
+        "them, unless one has no copy beside the kept photo: then that photo stays."
+        if companions and name != "hardlink"
+        else ""
+    )
+    box.setInformativeText(f"{stays}{along}\n{after}")
     act = box.addButton(
         verb,
         QMessageBox.ButtonRole.DestructiveRole if name == "delete" else QMessageBox.ButtonRole.AcceptRole,
@@ -376,11 +384,12 @@ def ask_cleanup(
     action: Any,
     *,
     offer_carry: bool = False,
+    companions: int = 0,
 ) -> tuple[bool, bool]:
     """`confirm_cleanup`, and whether the user ticked the box to carry metadata over."""
     if files <= 0:
         return False, False
-    box = cleanup_box(parent, files, bytes, groups, action, offer_carry=offer_carry)
+    box = cleanup_box(parent, files, bytes, groups, action, offer_carry=offer_carry, companions=companions)
     check = box.checkBox()
     if not _accepted(box):
         return False, False

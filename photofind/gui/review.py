@@ -77,7 +77,10 @@ class Review(QObject):
             self.w.show_status("Nothing is marked. Mark photos with Space or the round toggle on each photo.")
             return False
         groups = {self.model.group_of_record(i).id for i in marked if self.model.group_of_record(i)}
-        if not self.confirm(len(marked), self.model.marked_bytes(), len(groups), "trash"):
+        companions = sum(len(self.model.companions_of(i)) for i in marked)
+        if not self.confirm(
+            len(marked), self.model.marked_bytes(), len(groups), "trash", companions=companions
+        ):
             return False
         started = self.w.controller.trash(
             marked, self.w.folders.model.protected_paths(), carry=self.carry_metadata
@@ -86,12 +89,14 @@ class Review(QObject):
             self.w.show_status(f"Moving {len(marked):,} photos to the trash\u2026")
         return started
 
-    def confirm(self, files: int, size: int, groups: int, action: str) -> bool:
+    def confirm(self, files: int, size: int, groups: int, action: str, companions: int = 0) -> bool:
         """Ask the user (tests replace this); the answer's box to carry metadata over is kept
         in `carry_metadata` for the batch."""
         from photofind.gui.dialogs import ask_cleanup
 
-        accepted, self.carry_metadata = ask_cleanup(self.w, files, size, groups, action, offer_carry=True)
+        accepted, self.carry_metadata = ask_cleanup(
+            self.w, files, size, groups, action, offer_carry=True, companions=companions
+        )
         return accepted
 
     def undo(self) -> bool:

@@ -202,6 +202,12 @@ def test_the_confirmation_offers_to_carry_metadata_and_says_what_is_written(qtbo
     plain = cleanup_box(None, 3, 4_500_000, 2, "trash")
     qtbot.addWidget(plain)
     assert plain.checkBox() is None
+    assert "companion" not in box.informativeText()
+    units = cleanup_box(None, 3, 4_500_000, 2, "trash", companions=2)
+    qtbot.addWidget(units)
+    assert (
+        "Their 2 companion files (Live Photo videos, RAW, sidecars) go with them" in units.informativeText()
+    )
     links = cleanup_box(None, 3, 4_500_000, 2, "hardlink", offer_carry=True)
     qtbot.addWidget(links)
     assert links.checkBox() is None  # a hard link loses nothing to carry

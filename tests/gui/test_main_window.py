@@ -259,7 +259,7 @@ def test_mark_by_rule_trash_and_undo(qtbot, window, library, monkeypatch):
     assert window.trash_action.isEnabled()
     expected_bytes = sum(os.path.getsize(p) for p in marked_paths)
     asked = []
-    monkeypatch.setattr(window.review, "confirm", lambda *args: asked.append(args) or True)
+    monkeypatch.setattr(window.review, "confirm", lambda *args, **kw: asked.append(args) or True)
     with qtbot.waitSignal(window.controller.actionFinished, timeout=30_000) as done:
         window.trash_action.trigger()
     kind, report = done.args
@@ -421,7 +421,10 @@ def test_a_live_photo_is_trashed_with_its_video_and_its_date_carried_to_the_keep
     assert keeper.data(Roles.UNIT) == ("LIVE",) and keeper.data(Roles.PATH) == str(root / "A" / "IMG_1.jpg")
     window.review.mark_by_rule({Tier.EXACT, Tier.PIXELS, Tier.NEAR})
 
-    def confirm_with_carry(*args):
+    asked = []
+
+    def confirm_with_carry(*args, companions=0):
+        asked.append(companions)
         window.review.carry_metadata = True  # the user ticks the box in the confirmation
         return True
 
@@ -429,6 +432,7 @@ def test_a_live_photo_is_trashed_with_its_video_and_its_date_carried_to_the_keep
     with qtbot.waitSignal(window.controller.actionFinished, timeout=30_000) as done:
         window.trash_action.trigger()
     report = done.args[1]
+    assert asked == [1]  # the confirmation was told of the video that goes along
     assert report.count(Status.DONE) == 2  # the photo and its video
     assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == [
         "A/IMG_1.MOV",
