@@ -53,6 +53,12 @@ def add_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--yes", action="store_true", help="answer the confirmation of --act delete (for scripts)")
     g.add_argument("--journal", metavar="PATH", help="undo journal (default: per-user data dir)")
     g.add_argument(
+        "--carry-metadata",
+        action="store_true",
+        help="write the date taken, GPS position, rating, keywords or description that a kept photo "
+        "lacks and a removed copy has into the kept photo's XMP sidecar (never the photo; undone with the batch)",
+    )
+    g.add_argument(
         "--no-decisions",
         action="store_true",
         help="show groups even if remembered as 'not a duplicate' or 'keep all'",
@@ -133,7 +139,9 @@ def run_after_scan(args: argparse.Namespace, result: Any, out: TextIO) -> int | 
         if safe != tiers:
             print("note: random weights: acting only on the exact and pixels tiers", file=out)
         tiers = safe
-    plan = plan_duplicates(result, Action(args.act), tiers=tiers, move_to=args.move_to)
+    plan = plan_duplicates(
+        result, Action(args.act), tiers=tiers, move_to=args.move_to, carry=args.carry_metadata
+    )
     if args.plan_json:
         write_plan_json(plan, sys.stdout if args.plan_json == "-" else args.plan_json)
     if args.plan_csv:
@@ -156,10 +164,15 @@ def print_plan(plan: Any, out: TextIO, detailed: bool, limit: int) -> None:
     if detailed:
         for item in plan.items[:limit]:
             extra = f" -> {item.target}" if item.target else ""
+            if item.companion_of is not None:  # a capture unit's companion, listed under its photo
+                print(f"      with its {item.kind} companion {item.path}{extra}", file=out)
+                continue
             print(f"  #{item.group_id} {item.tier:<7} {plan.action.value} {item.path}{extra}", file=out)
             print(f"      keeps {item.keeper.path}", file=out)
         if len(plan.items) > limit:
             print(f"  ... {len(plan.items) - limit} more (use --plan-json for all)", file=out)
+    for write in plan.sidecars[:limit]:
+        print(f"  metadata for {write.keeper}: {write.describe()}", file=out)
     for r in plan.refused[:limit]:
         print(f"  left alone: {r.path}: {r.reason}", file=out)
     if len(plan.refused) > limit:
@@ -194,6 +207,8 @@ def _execute(plan: Any, args: argparse.Namespace, out: TextIO) -> int | None:
     with journal, cancel_on_sigint(token):
         report = execute(plan, journal=journal, progress=progress, allow_permanent=args.permanent)
     progress.close()
+    for note in report.sidecar_notes:
+        print(f"  {note}", file=out)
     for o in report.outcomes:
         if o.status is not Status.DONE:
             print(f"  {o.status.value}: {o.item.path}: {o.reason}", file=out)

@@ -14,6 +14,7 @@ from photofind.core.model.precision import PRECISIONS
 from photofind.core.model.weights import WeightsUnavailable, resolve_weights
 from photofind.core.progress import NULL_PROGRESS, Cancelled, Phase, Progress
 from photofind.core.scan.cache import Cache
+from photofind.core.scan.companions import Companion, find_companions
 from photofind.core.scan.discover import discover
 from photofind.core.scan.ingest import IngestState, ingest
 from photofind.core.scan.vectors import VectorTable
@@ -180,6 +181,7 @@ def _result(
         raw = b"".join(_thumb_or(stored.get(r.content_hash), blank) for r in part)
         thumbs[start : start + len(part)] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 32, 32)
     groups = ()
+    companions: dict[str, tuple[Companion, ...]] = {}
     choice_notes: tuple[str, ...] = ()
     calibration = None
     if not cancelled and settings.calibrate and embedder is not None and embeddings is not None:
@@ -207,10 +209,16 @@ def _result(
             )
         except Cancelled:  # stopped while grouping: the files stay cached, the groups are dropped
             cancelled, groups = True, ()
+    if not cancelled:
+        try:
+            companions = find_companions((r.path for r in records), progress=progress)
+        except Cancelled:
+            cancelled, groups = True, ()
+    if not cancelled:
         # The user's keeper rules and remembered "not a duplicate" / "keep all" decisions.
         from photofind.core.cleanup.decisions import apply_for_scan
 
-        groups, choice_notes = apply_for_scan(groups, records, embeddings, settings)
+        groups, choice_notes = apply_for_scan(groups, records, embeddings, settings, companions=companions)
         progress.update(Phase.GROUP, 1, 1)
     return ScanResult(
         settings=settings,
@@ -225,6 +233,7 @@ def _result(
         cancelled=cancelled,
         warnings=tuple(cache.warnings) + choice_notes,
         calibration=calibration,
+        companions=companions,
     )
 
 

@@ -38,6 +38,9 @@ def group_as_json(result: ScanResult, group: Group) -> dict[str, Any]:
                 "frames": r.facts.frames,
                 "content_hash": r.content_hash,
                 "keep": m.index == group.keep_index,
+                "companions": [
+                    {"path": c.path, "kind": c.kind.value} for c in result.companions.get(r.path, ())
+                ],
             }
         )
     return {
@@ -98,6 +101,7 @@ CSV_COLUMNS = [
     "format",
     "taken",
     "camera",
+    "companions",  # "kind:path" pairs joined by "|" (photofind.core.scan.companions)
 ]
 
 
@@ -108,7 +112,9 @@ def write_csv(result: ScanResult, target: str | Path | TextIO) -> None:
     for g in result.groups:
         doc = group_as_json(result, g)
         for f in doc["files"]:
-            writer.writerow({"group": g.id, "tier": doc["tier"], **{k: f[k] for k in CSV_COLUMNS[2:]}})
+            row = {"group": g.id, "tier": doc["tier"], **{k: f[k] for k in CSV_COLUMNS[2:-1]}}
+            row["companions"] = "|".join(f"{c['kind']}:{c['path']}" for c in f["companions"])
+            writer.writerow(row)
     _write_text(buf.getvalue(), target)
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from photofind.core.scan.companions import Companion
 
 
 class Tier(str, Enum):
@@ -213,3 +216,6 @@ class ScanResult:
     cancelled: bool = False
     warnings: tuple[str, ...] = ()
     calibration: Any = None  # photofind.core.match.calibrate.Calibration when thresholds were calibrated
+    # Capture units (photofind.core.scan.companions): photo path -> the files that travel with it
+    # (Live Photo video, RAW, sidecars). Only photos that have companions are listed.
+    companions: dict[str, tuple[Companion, ...]] = field(default_factory=dict)

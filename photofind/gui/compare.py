@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from photofind.core.cleanup.keep import pick_keeper
 from photofind.core.cleanup.marks import Marks
+from photofind.core.scan.companions import Companion
 from photofind.core.types import Group, ImageRecord, Member, Tier
 from photofind.gui.compare_facts import metadata_rows
 from photofind.gui.image_pane import WHEEL_STEP, ImagePane, ViewSync
@@ -62,6 +63,7 @@ class CompareDialog(QDialog):
         parent: QWidget | None = None,
         *,
         similarities: Mapping[int, float] | None = None,
+        companions: Mapping[int, Sequence[Companion]] | None = None,
     ) -> None:
         super().__init__(parent)
         group = review.group(group_id)
@@ -71,6 +73,7 @@ class CompareDialog(QDialog):
         self._indices = list(group.indices)
         self._records = review.records
         self._similarities = dict(similarities or {})
+        self._companions = dict(companions or {})
         self._pos = self._indices.index(self.keeper)
         self.setObjectName("compareDialog")
         self.setWindowTitle(f"Compare {len(self._indices)} photo{'s' if len(self._indices) != 1 else ''}")
@@ -353,7 +356,7 @@ class CompareDialog(QDialog):
         return f'<span style="font-weight:{weight};">{_html(name)}</span>&nbsp;&nbsp;' + "&nbsp;".join(pills)
 
     def _fill_table(self) -> None:
-        rows = metadata_rows(self._records, self._indices, self._similarities)
+        rows = metadata_rows(self._records, self._indices, self._similarities, self._companions)
         keeper_col = self._indices.index(self.keeper)
         self.table.setRowCount(len(rows))
         self.table.setVerticalHeaderLabels([label for label, _, _ in rows])

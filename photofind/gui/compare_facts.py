@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
+from photofind.core.scan.companions import Companion
 from photofind.core.types import ImageRecord
 from photofind.gui.text import human_bytes, percent
 
@@ -16,9 +17,13 @@ MetaRow = tuple[str, list[str], list[object] | None]
 
 
 def metadata_rows(
-    records: Sequence[ImageRecord], indices: Sequence[int], similarities: Mapping[int, float] | None = None
+    records: Sequence[ImageRecord],
+    indices: Sequence[int],
+    similarities: Mapping[int, float] | None = None,
+    companions: Mapping[int, Sequence[Companion]] | None = None,
 ) -> list[MetaRow]:
-    """The facts the compare table shows, one list entry per row."""
+    """The facts the compare table shows, one list entry per row. `companions`: each photo's
+    capture unit (the files that travel with it), shown when any photo has one."""
     recs = [records[i] for i in indices]
 
     def megapixels(r: ImageRecord) -> str:
@@ -36,6 +41,15 @@ def metadata_rows(
     ]
     if similarities:
         rows.append(("Similarity", [_similarity_text(similarities.get(i)) for i in indices], None))
+    if companions and any(companions.get(i) for i in indices):
+        units = [companions.get(i, ()) for i in indices]
+        rows.append(
+            (
+                "Travels with",
+                [", ".join(f"{c.name} ({c.kind.label})" for c in unit) or "—" for unit in units],
+                [sorted({c.kind.value for c in unit}) for unit in units],
+            )
+        )
     return rows
 
 

@@ -170,17 +170,17 @@ class ScanController(QObject):
 
     # -- clean-up and undo -----------------------------------------------------------------------
 
-    def trash(self, review: Marks) -> bool:
+    def trash(self, review: Marks, carry: bool = False) -> bool:
         """Move the files marked in `review` (the grid's review state: its marks, keepers and
         protected folders) to the trash on a worker thread. Emits trashFinished(BatchReport)
-        or trashFailed. False if it cannot start."""
+        or trashFailed. False if it cannot start. `carry`: write the metadata the keepers lack
+        into their XMP sidecars (photofind.core.cleanup.carry)."""
         result = self.current_result()
         if result is None or self.is_busy:
             return False
         from photofind.core.cleanup.actions import Action, plan_marked
 
-        plan = plan_marked(result, review, Action.TRASH)
-        if not plan.items:
+        if not review.count:
             return False
         journal_path = self.journal_path
 
@@ -188,6 +188,12 @@ class ScanController(QObject):
             from photofind.core.cleanup.executor import execute
             from photofind.core.cleanup.journal import Journal
 
+            # Planned here, off the GUI thread: a plan hashes the companions it takes along
+            # (Live Photo videos are megabytes) and, with `carry`, reads every copy's metadata.
+            plan = plan_marked(result, review, Action.TRASH, carry=carry)
+            if not plan.items:
+                why = plan.refused[0].reason if plan.refused else "nothing to act on"
+                raise ValueError(f"every marked photo was left alone: {why}")
             with Journal(journal_path) as journal:
                 return execute(plan, journal=journal, progress=progress)
 
@@ -304,7 +310,9 @@ def regroup_result(result: ScanResult, thresholds: Thresholds) -> tuple[Group, .
 
     groups = tuple(_regrouper_for(result).group(thresholds))
     settings = dataclasses.replace(result.settings, thresholds=thresholds)
-    groups, _warnings = apply_for_scan(groups, result.records, result.embeddings, settings)
+    groups, _warnings = apply_for_scan(
+        groups, result.records, result.embeddings, settings, companions=result.companions
+    )
     return tuple(groups)
 
 

@@ -19,6 +19,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -307,10 +308,26 @@ def _action_name(action: Action | str) -> str:
     return Action(action).value
 
 
+CARRY_TEXT = (
+    "Keep what the removed copies know: write the date taken, GPS position, rating, keywords "
+    "or description that a kept photo lacks into its XMP sidecar (name.ext.xmp). The photos "
+    "themselves are never changed; Undo removes what was written."
+)
+
+
 def cleanup_box(
-    parent: QWidget | None, files: int, bytes: int, groups: int, action: Action | str
-) -> QMessageBox:  # noqa: A002
-    """The first confirmation, built but not shown (tests and callers can inspect it)."""
+    parent: QWidget | None,
+    files: int,
+    bytes: int,  # noqa: A002
+    groups: int,
+    action: Action | str,
+    *,
+    offer_carry: bool = False,
+    companions: int = 0,
+) -> QMessageBox:
+    """The first confirmation, built but not shown (tests and callers can inspect it). With
+    `offer_carry`, a box (off by default) to carry metadata over into the keepers' sidecars;
+    `companions`: how many files travel with the photos (Live Photo videos, RAW, sidecars)."""
     name = _action_name(action)
     question, verb = _VERBS.get(
         name, (f"{name.capitalize() or 'Act on'} {{files}}?", name.capitalize() or "Continue")
@@ -330,7 +347,13 @@ def cleanup_box(
         "trash": "You can restore them from the trash or with Undo.",
         "delete": "Deleted files cannot be restored from the trash.",
     }.get(name, "You can reverse this with Undo.")
-    box.setInformativeText(f"{stays}\n{after}")
+    along = (
+        f"\nTheir {_plural(companions, 'companion file')} (Live Photo videos, RAW, sidecars) go with "
+        "them, unless one has no copy beside the kept photo: then that photo stays."
+        if companions and name != "hardlink"
+        else ""
+    )
+    box.setInformativeText(f"{stays}{along}\n{after}")
     act = box.addButton(
         verb,
         QMessageBox.ButtonRole.DestructiveRole if name == "delete" else QMessageBox.ButtonRole.AcceptRole,
@@ -339,6 +362,12 @@ def cleanup_box(
     cancel = box.addButton(QMessageBox.StandardButton.Cancel)
     box.setDefaultButton(cancel if name == "delete" else act)
     box.setEscapeButton(cancel)
+    if offer_carry and name != "hardlink":  # a hard link keeps the name, so nothing is lost
+        check = QCheckBox("Also write missing metadata into the kept photos' XMP sidecars", box)
+        check.setObjectName("carryMetadata")
+        check.setToolTip(CARRY_TEXT)
+        box.setCheckBox(check)
+        box.setDetailedText(CARRY_TEXT)
     return box
 
 
@@ -370,19 +399,37 @@ def confirm_cleanup(
     parent: QWidget | None, files: int, bytes: int, groups: int, action: Action | str
 ) -> bool:  # noqa: A002
     """Ask before acting on `files` files of `groups` groups; permanent delete asks twice."""
+    return ask_cleanup(parent, files, bytes, groups, action)[0]
+
+
+def ask_cleanup(
+    parent: QWidget | None,
+    files: int,
+    bytes: int,  # noqa: A002
+    groups: int,
+    action: Action | str,
+    *,
+    offer_carry: bool = False,
+    companions: int = 0,
+) -> tuple[bool, bool]:
+    """`confirm_cleanup`, and whether the user ticked the box to carry metadata over."""
     if files <= 0:
-        return False
-    if not _accepted(cleanup_box(parent, files, bytes, groups, action)):
-        return False
+        return False, False
+    box = cleanup_box(parent, files, bytes, groups, action, offer_carry=offer_carry, companions=companions)
+    check = box.checkBox()
+    if not _accepted(box):
+        return False, False
+    carry = check is not None and check.isChecked()
     if _action_name(action) == "delete":
-        return _accepted(permanent_delete_box(parent, files, bytes))
-    return True
+        return _accepted(permanent_delete_box(parent, files, bytes)), carry
+    return True, carry
 
 
 __all__ = [
     "ModelBanner",
     "SkippedModel",
     "SkippedPanel",
+    "ask_cleanup",
     "cleanup_box",
     "confirm_cleanup",
     "permanent_delete_box",

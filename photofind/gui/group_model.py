@@ -17,6 +17,7 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistent
 
 from photofind.core.cleanup.keep import KeeperPolicy
 from photofind.core.cleanup.marks import Marks
+from photofind.core.scan.companions import Companion, Companions
 from photofind.core.types import Group, ImageRecord, Tier
 from photofind.gui import text
 
@@ -45,6 +46,7 @@ class Roles(IntEnum):
     IS_KEEPER = Qt.ItemDataRole.UserRole + 19
     IS_MARKED = Qt.ItemDataRole.UserRole + 20
     IS_PROTECTED = Qt.ItemDataRole.UserRole + 21
+    UNIT = Qt.ItemDataRole.UserRole + 22  # badges of the photo's capture unit: ("LIVE", "XMP"), or ()
 
 
 class SortKey(str, Enum):
@@ -70,6 +72,7 @@ class GroupModel(QAbstractItemModel):
         self._protected_roots: tuple[str, ...] = ()
         self._keep_rules = ""  # keeper rule chain for groups whose chosen and engine keepers are marked
         self._review = Marks((), ())
+        self._companions: Companions = {}
 
     # -- Qt model interface ------------------------------------------------------------------
 
@@ -182,15 +185,18 @@ class GroupModel(QAbstractItemModel):
             Roles.IS_KEEPER: lambda: member.index == self.keeper_of(group),
             Roles.IS_MARKED: lambda: self._review.is_marked(group.id, member.index),
             Roles.IS_PROTECTED: lambda: self.is_protected(member.index),
+            Roles.UNIT: lambda: tuple(dict.fromkeys(c.kind.label for c in self.companions_of(member.index))),
         }
         getter = getters.get(role)  # type: ignore[call-overload]
         return getter() if getter else None
 
     # -- loading and view options ------------------------------------------------------------
 
-    def set_groups(self, records: Sequence[ImageRecord], groups: Sequence[Group]) -> None:
+    def set_groups(
+        self, records: Sequence[ImageRecord], groups: Sequence[Group], companions: Companions | None = None
+    ) -> None:
         """Show new groups. Review state survives when the records are the same (a regroup);
-        a new scan result starts clean."""
+        a new scan result starts clean. `companions`: the scan's capture units (ScanResult.companions)."""
         records = tuple(records)
         same_library = records is self._records or (
             len(records) == len(self._records)
@@ -201,6 +207,7 @@ class GroupModel(QAbstractItemModel):
         self.beginResetModel()
         self._records = tuple(records)
         self._groups = tuple(groups)
+        self._companions = companions or {}
         if same_library:
             self._review.set_groups(self._groups)
         else:
@@ -210,6 +217,10 @@ class GroupModel(QAbstractItemModel):
         self._rebuild_rows()
         self.endResetModel()
         self.reviewChanged.emit()
+
+    def companions_of(self, record_index: int) -> tuple[Companion, ...]:
+        """The files that travel with this photo (Live Photo video, RAW, sidecars)."""
+        return self._companions.get(self._records[record_index].path, ())
 
     def set_tier_filter(self, tiers: Iterable[Tier]) -> None:
         tiers = set(tiers)
@@ -238,14 +249,14 @@ class GroupModel(QAbstractItemModel):
 
     def set_keep_rules(self, chain: str) -> None:
         """The keeper rule chain (photofind.core.cleanup.keep); raises RuleError if invalid."""
-        policy = KeeperPolicy.parse(chain, self._protected_roots)
+        policy = KeeperPolicy.parse(chain, self._protected_roots).with_units(self._companions)
         self._keep_rules = chain
         self._review.set_policy(policy)
         self._emit_all_photos_changed()
         self.reviewChanged.emit()
 
     def _policy(self) -> KeeperPolicy:
-        return KeeperPolicy.parse(self._keep_rules, self._protected_roots)
+        return KeeperPolicy.parse(self._keep_rules, self._protected_roots).with_units(self._companions)
 
     def tier_filter(self) -> set[Tier]:
         return set(self._tiers)

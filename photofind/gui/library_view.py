@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from photofind.core.library import SectionBy
-from photofind.core.scan.discover import PHOTO_EXTENSIONS
+from photofind.core.scan.formats import PHOTO_EXTENSIONS
 from photofind.core.types import ImageRecord
 from photofind.gui.grid_view import GroupGridView
 from photofind.gui.library_model import LibraryModel

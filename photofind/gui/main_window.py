@@ -359,7 +359,7 @@ class MainWindow(QMainWindow):
         result = self.controller.result
         if result is None or self.model.records() is not result.records:
             self.grid.loader.reset()  # a new library: files at the same paths may have changed
-        self.model.set_groups(result.records if result else (), groups)
+        self.model.set_groups(result.records if result else (), groups, result.companions if result else None)
         self.filters.set_tier_counts(self.model.tier_counts())
         self._update_placeholder()
         self._update_summary()

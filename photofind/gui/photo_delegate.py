@@ -42,6 +42,7 @@ class Palette:
     keep = QColor("#3fb27f")
     marked = QColor("#f0565a")
     protected = QColor("#e0a030")
+    unit = QColor(110, 80, 200, 220)  # the capture-unit badge (LIVE, RAW+JPEG, XMP)
 
 
 class PhotoDelegate(QStyledItemDelegate):
@@ -187,9 +188,11 @@ class PhotoDelegate(QStyledItemDelegate):
             self._pill(p, at, label, QColor(0, 0, 0, 170), option.font)
         fmt = (index.data(Roles.FORMAT) or "").upper()
         if fmt:
-            self._pill(
-                p, QPoint(thumb.left() + 6, thumb.bottom() - 26), fmt, QColor(0, 0, 0, 150), option.font
-            )
+            at = QPoint(thumb.left() + 6, thumb.bottom() - 26)
+            right = self._pill(p, at, fmt, QColor(0, 0, 0, 150), option.font)
+            unit = index.data(Roles.UNIT)
+            if unit:  # the files that travel with this photo: LIVE, RAW+JPEG, XMP...
+                self._pill(p, QPoint(right + 4, at.y()), " · ".join(unit), Palette.unit, option.font)
         self._paint_badges(p, card, thumb, index, option)
 
     def _paint_thumbnail(self, p: QPainter, box: QRect, path: str, option) -> None:
@@ -299,7 +302,8 @@ class PhotoDelegate(QStyledItemDelegate):
                 fm.elidedText(line, Qt.TextElideMode.ElideRight, width),
             )
 
-    def _pill(self, p: QPainter, at: QPoint, label: str, colour: QColor, base: QFont) -> None:
+    def _pill(self, p: QPainter, at: QPoint, label: str, colour: QColor, base: QFont) -> int:
+        """Paint a rounded label at `at`; returns its right edge."""
         font = self._small(base)
         font.setBold(True)
         fm = QFontMetrics(font)
@@ -310,6 +314,7 @@ class PhotoDelegate(QStyledItemDelegate):
         p.setFont(font)
         p.setPen(QColor("white"))
         p.drawText(rect, Qt.AlignmentFlag.AlignCenter, label)
+        return rect.right()
 
     @staticmethod
     def _small(base: QFont) -> QFont:

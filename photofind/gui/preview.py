@@ -13,6 +13,8 @@ import os
 from PySide6.QtCore import QObject, QRunnable, QSize, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QImageReader
 
+from photofind.core.scan.rawfiles import is_raw_name
+
 # Previews are kept in memory per open view, so bound their size: a 4096-px RGB32 preview of a
 # 4:3 photo is about 50 MB. Callers ask for less when they show many photos at once.
 DEFAULT_MAX_SIDE = 2560
@@ -29,6 +31,8 @@ def read_preview(path: str, max_side: int = DEFAULT_MAX_SIDE) -> QImage:
     """
     if not os.path.isfile(path):
         raise PreviewError("the file no longer exists" if not os.path.exists(path) else "not a file")
+    if is_raw_name(path):  # Qt would read a RAW's TIFF-like container as its tiny thumbnail
+        return _read_with_pillow(path, max_side, "")
     reader = QImageReader(path)
     reader.setAutoTransform(True)
     # The content decides the format: a PNG saved as ".jpg" is common in downloaded photos.

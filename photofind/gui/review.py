@@ -47,6 +47,7 @@ class Review(QObject):
         self._dialog_parent = parent
         self.compare_dialog: CompareDialog | None = None
         self.undo_available = controller.can_undo()
+        self.carry_metadata = False  # the confirmation's "write missing metadata into sidecars" box
         controller.trashFinished.connect(self._trash_finished)
         controller.trashFailed.connect(self._trash_failed)
         controller.undoFinished.connect(self._undo_finished)
@@ -89,18 +90,23 @@ class Review(QObject):
             )
             return False
         groups = sum(1 for g in self.model.groups() if review.marked(g.id))
-        if not self.confirm(review.count, review.bytes, groups, "trash"):
+        companions = sum(len(self.model.companions_of(i)) for i in review.marked_records())
+        if not self.confirm(review.count, review.bytes, groups, "trash", companions=companions):
             return False
-        started = self.controller.trash(review)
+        started = self.controller.trash(review, carry=self.carry_metadata)
         if started:
             self.statusMessage.emit(f"Moving {review.count:,} photos to the trash\u2026")
         return started
 
-    def confirm(self, files: int, size: int, groups: int, action: str) -> bool:
-        """Ask the user (tests replace this)."""
-        from photofind.gui.dialogs import confirm_cleanup
+    def confirm(self, files: int, size: int, groups: int, action: str, companions: int = 0) -> bool:
+        """Ask the user (tests replace this); the answer's box to carry metadata over is kept
+        in `carry_metadata` for the batch."""
+        from photofind.gui.dialogs import ask_cleanup
 
-        return confirm_cleanup(self._dialog_parent, files, size, groups, action)
+        accepted, self.carry_metadata = ask_cleanup(
+            self._dialog_parent, files, size, groups, action, offer_carry=True, companions=companions
+        )
+        return accepted
 
     def undo(self) -> bool:
         started = self.controller.undo()
@@ -186,6 +192,7 @@ class Review(QObject):
             group.id,
             self._dialog_parent,
             similarities={m.index: m.similarity for m in group.members},
+            companions={m.index: model.companions_of(m.index) for m in group.members},
         )
         dialog.reviewEdited.connect(model.review_edited)
         dialog.trashRequested.connect(self._trash_from_compare)

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from PySide6.QtCore import QObject, QRectF, QRunnable, QSize, Qt, QThread, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QImage, QImageReader, QPainter, QPainterPath, QPixmap
 
+from photofind.core.scan.rawfiles import is_raw_name
 from photofind.gui.workers import run_in_background
 
 DEFAULT_BOX = 320  # device pixels; views pass their exact cell size so painting never rescales
@@ -25,8 +26,11 @@ def read_thumbnail(path: str, box: int) -> QImage:
     """Decode `path` to fit in box x box, upright as the camera meant (EXIF orientation).
 
     Qt's readers decode JPEG at a reduced scale directly, far cheaper than a full decode.
-    Formats Qt lacks (HEIC, some TIFFs) go through Pillow. Returns a null QImage on failure.
+    Formats Qt lacks (HEIC, some TIFFs) and camera RAW (whose TIFF-like container Qt would
+    misread) go through the engine's decoder. Returns a null QImage on failure.
     """
+    if is_raw_name(path):
+        return _read_with_engine(path, box)
     reader = QImageReader(path)
     reader.setAutoTransform(True)
     size = reader.size()
@@ -40,7 +44,7 @@ def read_thumbnail(path: str, box: int) -> QImage:
         image = reader.read()
         if not image.isNull():
             return image
-    return _read_with_pillow(path, box)
+    return _read_with_engine(path, box)
 
 
 def rounded(image: QImage, radius: float) -> QImage:
@@ -57,17 +61,16 @@ def rounded(image: QImage, radius: float) -> QImage:
     return out
 
 
-def _read_with_pillow(path: str, box: int) -> QImage:
+def _read_with_engine(path: str, box: int) -> QImage:
+    """Pillow, pillow-heif and rawpy through the scan's decoder: upright, fitted into the box."""
+    from photofind.core.scan.imageio import decode_file
+    from photofind.core.types import Skipped
+
     try:
-        from PIL import Image, ImageOps
-
-        import photofind.core.scan.imageio  # noqa: F401 - registers the HEIC/AVIF opener
-
-        with Image.open(path) as im:
-            im.draft("RGB", (box, box))
-            im = ImageOps.exif_transpose(im)
-            im.thumbnail((box, box))
-            rgb = im.convert("RGB")
+        decoded = decode_file(path, work_size=box)
+        if isinstance(decoded, Skipped):
+            return QImage()
+        rgb = decoded.image.convert("RGB")
         data = rgb.tobytes()
         image = QImage(data, rgb.width, rgb.height, 3 * rgb.width, QImage.Format.Format_RGB888)
         return image.copy()  # detach from `data`, which Python frees when we return

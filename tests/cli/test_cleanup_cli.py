@@ -239,3 +239,57 @@ def test_with_random_weights_only_identical_files_are_acted_on(lib, capsys, monk
     code, out = run(capsys, "scan", str(lib), "-q", "--act", "trash", "--dry-run")
     assert "acting only on the exact and pixels tiers" in out
     assert "plan: move to the trash 2 files" in out and "b_small.jpg" not in out.split("plan:")[1]
+
+
+def test_a_live_photo_is_trashed_with_its_video_and_the_json_lists_the_unit(lib, tmp_path, capsys):
+    # The duplicate and the kept photo are each a Live Photo with the same video; the kept one
+    # also has a sidecar that the duplicate lacks, so nothing unique goes.
+    (lib / "trip" / "a.MOV").write_bytes(b"\x00\x00\x00\x14ftypqt  video")
+    (lib / "trip" / "a.xmp").write_text("<x:xmpmeta/>")
+    (lib / "backup" / "old" / "a.MOV").write_bytes(b"\x00\x00\x00\x14ftypqt  video")
+    before = kit.snapshot(lib)
+    groups_json = tmp_path / "groups.json"
+    code, out = run(capsys, "scan", str(lib), "-q", "--act", "trash", "--dry-run", "--json", str(groups_json))
+    assert code == 0, out
+    assert f"with its live companion {lib / 'backup' / 'old' / 'a.MOV'}" in out
+    doc = json.loads(groups_json.read_text())
+    files = {os.path.relpath(f["path"], lib): f for g in doc["groups"] for f in g["files"]}
+    assert files["trip/a.jpg"]["companions"] == [
+        {"path": str(lib / "trip" / "a.MOV"), "kind": "live"},
+        {"path": str(lib / "trip" / "a.xmp"), "kind": "xmp"},
+    ]
+    assert files["backup/a copy.jpg"]["companions"] == []
+    csv_path = tmp_path / "groups.csv"
+    run(capsys, "scan", str(lib), "-q", "--csv", str(csv_path))
+    import csv
+
+    rows = {os.path.relpath(r["path"], lib): r for r in csv.DictReader(csv_path.open(encoding="utf-8"))}
+    assert rows["trip/a.jpg"]["companions"] == f"live:{lib / 'trip' / 'a.MOV'}|xmp:{lib / 'trip' / 'a.xmp'}"
+    assert rows["backup/a copy.jpg"]["companions"] == ""
+    code, out = run(capsys, "scan", str(lib), "-q", "--act", "trash")
+    assert "trash: 4 done" in out
+    assert not (lib / "backup" / "old" / "a.MOV").exists() and (lib / "trip" / "a.MOV").exists()
+    code, out = run(capsys, "undo", "-q")
+    assert "4 restored" in out and kit.snapshot(lib) == before
+
+
+def test_carry_metadata_writes_the_keepers_sidecar_and_undo_takes_it_back(tmp_path, capsys):
+    from PIL import Image
+
+    root = tmp_path / "lib"
+    scene = kit.factory.make_scene(12, (200, 150))
+    kit.factory.save(scene, root / "A" / "IMG_2.jpg")
+    exif = Image.Exif()
+    exif[0x4746] = 5  # Rating, known only to the smaller copy
+    (root / "B").mkdir(parents=True)
+    scene.resize((100, 75)).save(root / "B" / "IMG_2.jpg", quality=90, exif=exif.tobytes())
+    before = kit.snapshot(root)
+    code, out = run(capsys, "scan", str(root), "-q", "--act", "trash", "--carry-metadata", "--dry-run")
+    assert code == 0, out
+    assert f"metadata for {root / 'A' / 'IMG_2.jpg'}: IMG_2.jpg.xmp: rating (from IMG_2.jpg)" in out
+    assert kit.snapshot(root) == before
+    code, out = run(capsys, "scan", str(root), "-q", "--act", "trash", "--carry-metadata")
+    assert "wrote IMG_2.jpg.xmp: rating" in out
+    assert 'xmp:Rating="5"' in (root / "A" / "IMG_2.jpg.xmp").read_text(encoding="utf-8")
+    code, out = run(capsys, "undo", "-q")
+    assert kit.snapshot(root) == before

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QDialog
 
 from photofind.core.cleanup.keep import KeeperPolicy
 from photofind.core.cleanup.marks import Marks
+from photofind.core.scan.companions import Companion, Kind
 from photofind.core.scan.imageio import decode_file
 from photofind.core.types import FileRef, Group, ImageRecord, Member, Tier
 from photofind.gui.compare import CompareDialog, DiffRole, RecordRole
@@ -286,3 +287,12 @@ def test_the_dialog_shows_changes_made_elsewhere_to_the_review_state(qtbot, reco
     assert dialog.keeper == 2 and dialog.marked == {0}
     assert dialog.table.horizontalHeaderItem(2).text() == "Keeper · a_rot.jpg"
     assert "MARKED" in dialog._captions[0].text() and "MARKED" not in dialog._captions[1].text()
+
+
+def test_compare_lists_what_travels_with_each_photo_and_flags_a_missing_video(qtbot, records):
+    companions = {1: (Companion(records[1].path[:-4] + ".MOV", Kind.LIVE),)}
+    dialog = _dialog(qtbot, records, companions=companions)
+    assert _cells(dialog, "Travels with") == [("—", False), ("a_small.MOV (LIVE)", True), ("—", False)]
+    plain = _dialog(qtbot, records)
+    tables = [plain.table.verticalHeaderItem(r).text() for r in range(plain.table.rowCount())]
+    assert "Travels with" not in tables

@@ -214,3 +214,42 @@ def test_permanent_delete_asks_a_second_time(qtbot, monkeypatch):
     asked.clear()
     assert confirm_cleanup(None, 0, 0, 0, "trash") is False  # nothing to do: nothing asked
     assert asked == []
+
+
+def test_the_confirmation_offers_to_carry_metadata_and_says_what_is_written(qtbot):
+    box = cleanup_box(None, 3, 4_500_000, 2, "trash", offer_carry=True)
+    qtbot.addWidget(box)
+    check = box.checkBox()
+    assert check.objectName() == "carryMetadata" and not check.isChecked()  # opt-in
+    for words in ("date taken", "GPS position", "rating", "keywords", "description", "XMP sidecar"):
+        assert words in box.detailedText()
+    assert "never changed" in box.detailedText()
+    plain = cleanup_box(None, 3, 4_500_000, 2, "trash")
+    qtbot.addWidget(plain)
+    assert plain.checkBox() is None
+    assert "companion" not in box.informativeText()
+    units = cleanup_box(None, 3, 4_500_000, 2, "trash", companions=2)
+    qtbot.addWidget(units)
+    assert (
+        "Their 2 companion files (Live Photo videos, RAW, sidecars) go with them" in units.informativeText()
+    )
+    links = cleanup_box(None, 3, 4_500_000, 2, "hardlink", offer_carry=True)
+    qtbot.addWidget(links)
+    assert links.checkBox() is None  # a hard link loses nothing to carry
+
+
+def test_ask_cleanup_returns_the_answer_and_the_box(qtbot):
+    from photofind.gui.dialogs import ask_cleanup
+
+    def tick_and_accept() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(0, tick_and_accept)
+            return
+        box.checkBox().setChecked(True)
+        next(b for b in box.buttons() if b.objectName() == "confirmButton").click()
+
+    QTimer.singleShot(0, tick_and_accept)
+    assert ask_cleanup(None, 2, 2_000, 1, "trash", offer_carry=True) == (True, True)
+    _answer_next_box(True, [])
+    assert ask_cleanup(None, 2, 2_000, 1, "trash", offer_carry=True) == (True, False)

@@ -260,7 +260,7 @@ def test_mark_by_rule_trash_and_undo(qtbot, window, library, monkeypatch):
     assert window.actions.trash.isEnabled()
     expected_bytes = sum(os.path.getsize(p) for p in marked_paths)
     asked = []
-    monkeypatch.setattr(window.review, "confirm", lambda *args: asked.append(args) or True)
+    monkeypatch.setattr(window.review, "confirm", lambda *args, **kw: asked.append(args) or True)
     with qtbot.waitSignal(window.controller.trashFinished, timeout=30_000) as done:
         window.actions.trash.trigger()
     (report,) = done.args
@@ -450,3 +450,71 @@ def test_a_keep_all_decision_hides_the_group_now_and_after_a_rescan(qtbot, windo
     assert len(remaining) == 2 and not any(b_path in paths for paths in remaining)
     scan_and_wait(qtbot, window)
     assert {paths for _t, paths in shown_groups(window)} == set(remaining)
+
+
+def test_a_live_photo_is_trashed_with_its_video_and_its_date_carried_to_the_keeper(
+    qtbot, window, tmp_path, monkeypatch
+):
+    from PIL import Image
+
+    root = tmp_path / "phone"
+    scene = factory.make_scene(11, (480, 360))
+    factory.save(scene, root / "A" / "IMG_1.jpg")
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = "2021:06:05 14:03:09"  # only the smaller copy knows the date
+    (root / "B").mkdir(parents=True)
+    scene.resize((240, 180)).save(root / "B" / "IMG_1.jpg", quality=90, exif=exif.tobytes())
+    for folder in ("A", "B"):
+        (root / folder / "IMG_1.MOV").write_bytes(b"\x00\x00\x00\x14ftypqt  the same video")
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    window.add_folders([str(root)])
+    scan_and_wait(qtbot, window)
+    [group] = window.model.groups()
+    keeper = window.model.index(0, 0, window.model.index(0, 0))
+    assert keeper.data(Roles.UNIT) == ("LIVE",) and keeper.data(Roles.PATH) == str(root / "A" / "IMG_1.jpg")
+    window.review.mark_by_rule({Tier.EXACT, Tier.PIXELS, Tier.NEAR})
+
+    asked = []
+
+    def confirm_with_carry(*args, companions=0):
+        asked.append(companions)
+        window.review.carry_metadata = True  # the user ticks the box in the confirmation
+        return True
+
+    monkeypatch.setattr(window.review, "confirm", confirm_with_carry)
+    with qtbot.waitSignal(window.controller.trashFinished, timeout=30_000) as done:
+        window.actions.trash.trigger()
+    (report,) = done.args
+    assert asked == [1]  # the confirmation was told of the video that goes along
+    assert report.count(Status.DONE) == 2  # the photo and its video
+    assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == [
+        "A/IMG_1.MOV",
+        "A/IMG_1.jpg",
+        "A/IMG_1.jpg.xmp",
+    ]
+    assert "2021-06-05T14:03:09" in (root / "A" / "IMG_1.jpg.xmp").read_text(encoding="utf-8")
+    with qtbot.waitSignal(window.controller.scanFinished, timeout=60_000):  # undo rescans
+        window.actions.undo.trigger()
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+
+
+def test_a_regroup_keeps_the_raw_of_a_shot_out_of_the_groups(tmp_path, cache_path, fake_embedder):
+    pytest.importorskip("rawpy")
+    from photofind.core.pipeline import scan
+    from photofind.core.types import ScanSettings
+    from tests.rawfactory import save_dng
+
+    scene = factory.make_scene(7, (160, 120))
+    save_dng(scene, tmp_path / "lib" / "DSC_0007.DNG")
+    factory.save(scene, tmp_path / "lib" / "DSC_0007.JPG", quality=95)
+    factory.save(scene, tmp_path / "lib" / "copy" / "DSC_0007.JPG", quality=95)
+    settings = ScanSettings(roots=(str(tmp_path / "lib"),), cache_path=str(cache_path), calibrate=False)
+    result = scan(settings, embedder=fake_embedder, workers=1)
+    regrouped = regroup_result(result, result.settings.thresholds)
+    for groups in (result.groups, regrouped):  # the shot's RAW travels with its JPEG, in no group
+        [group] = groups
+        assert {os.path.basename(os.path.dirname(result.records[i].path)) for i in group.indices} == {
+            "lib",
+            "copy",
+        }
+        assert all(not result.records[i].path.endswith(".DNG") for i in group.indices)

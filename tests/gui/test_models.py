@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt
 from PySide6.QtWidgets import QApplication
 
+from photofind.core.scan.companions import Companion, Kind
 from photofind.core.types import FileRef, Group, ImageFacts, ImageRecord, Member, Tier
 from photofind.gui.folders import PATH_ROLE, PROTECTED_ROLE, FolderModel
 from photofind.gui.group_model import GroupModel, Roles, SortKey
@@ -327,3 +329,68 @@ def test_loader_caches_within_budget_and_drops_stale_generations(qtbot, tmp_path
 def test_point_outside_cells_hits_nothing(grid, populated):
     grid.setModel(populated)
     assert not grid.indexAt(QPoint(2, 2)).isValid()
+
+
+# -- capture units: the badge on the card ---------------------------------------------------------
+
+
+def _unit_model() -> tuple[GroupModel, dict]:
+    records = make_records(3)
+    live = {
+        records[0].path: (
+            Companion(records[0].path[:-4] + ".MOV", Kind.LIVE),
+            Companion(records[0].path + ".xmp", Kind.XMP),
+            Companion(records[0].path[:-4] + ".xmp", Kind.XMP),
+        ),
+        records[1].path: (Companion(records[1].path[:-4] + ".NEF", Kind.RAW),),
+    }
+    model = GroupModel()
+    model.set_groups(records, (make_group(1, Tier.NEAR, [0, 1, 2], [1.0, 0.97, 0.95]),), live)
+    return model, live
+
+
+def test_the_model_gives_each_photo_its_unit_badges_once(qtbot):
+    model, live = _unit_model()
+    group = model.index(0, 0)
+    badges = [model.index(k, 0, group).data(Roles.UNIT) for k in range(3)]
+    assert badges == [("LIVE", "XMP"), ("RAW+JPEG",), ()]
+    assert model.companions_of(0) == live[model.records()[0].path]
+
+
+def test_the_card_paints_the_unit_badge(qtbot, grid, monkeypatch):
+    model, _ = _unit_model()
+    delegate = grid.itemDelegate()
+    labels: list[str] = []
+    original = delegate._pill
+    monkeypatch.setattr(
+        delegate,
+        "_pill",
+        lambda p, at, label, *rest: (labels.append(label), original(p, at, label, *rest))[1],
+    )
+    grid.setModel(model)
+    grid.viewport().repaint()
+    QApplication.processEvents()
+    assert "LIVE \u00b7 XMP" in labels and "RAW+JPEG" in labels
+
+
+def test_thumbnails_of_ten_bit_and_sideways_heic_and_of_raw_are_upright(tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pytest.importorskip("rawpy")
+    from tests.rawfactory import save_dng
+
+    scene = factory.make_scene(5, (400, 200))
+    exif = Image.Exif()
+    exif[274] = 6  # stored sideways, shown upright
+    sideways = tmp_path / "sideways.heic"
+    scene.transpose(Image.Transpose.ROTATE_90).save(sideways, quality=90, exif=exif.tobytes())
+    deep = tmp_path / "deep.heic"
+    data = (np.asarray(scene, np.uint16) * 257).tobytes()
+    pillow_heif.from_bytes(mode="RGB;16", size=scene.size, data=data).save(deep, quality=90)
+    raw = save_dng(scene, tmp_path / "shot.dng")
+    reference = scene.resize((100, 50))
+    for path in (sideways, deep, raw):
+        image = read_thumbnail(str(path), 100)
+        assert (image.width(), image.height()) == (100, 50), path
+        got = image.pixelColor(20, 10)
+        want = reference.getpixel((20, 10))
+        assert sum(abs(a - b) for a, b in zip(want, (got.red(), got.green(), got.blue()))) < 90, path

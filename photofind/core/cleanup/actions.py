@@ -8,12 +8,14 @@ import io
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any, TextIO
 
 from photofind.core.cleanup import trash
+from photofind.core.cleanup.capture_units import companion_target, judge_units
+from photofind.core.cleanup.carry import SidecarWrite, plan_carry
 from photofind.core.cleanup.fileops import free_path
 from photofind.core.cleanup.keep import KeeperPolicy, in_protected, is_under, policy_from_settings
 from photofind.core.cleanup.marks import SAFE_TIERS, Marks
@@ -52,6 +54,10 @@ class PlanItem:
     keeper: FileRef
     keeper_hash: str
     target: str | None = None  # a move's destination
+    # A companion (photofind.core.cleanup.capture_units) travels with the photo at this path,
+    # which comes just before it in the plan; `kind` says what it is ("live", "xmp", ...).
+    companion_of: str | None = None
+    kind: str = ""
 
     @property
     def path(self) -> str:
@@ -74,6 +80,9 @@ class Plan:
     refused: tuple[Refused, ...] = ()
     protected: tuple[str, ...] = ()
     move_to: str | None = None
+    # Metadata the kept photos lack and removed copies have, for their XMP sidecars (opt-in:
+    # photofind.core.cleanup.carry); written and journaled with the batch.
+    sidecars: tuple[SidecarWrite, ...] = ()
 
     @property
     def files(self) -> int:
@@ -87,13 +96,20 @@ class Plan:
     def groups(self) -> int:
         return len({i.group_id for i in self.items})
 
+    @property
+    def companions(self) -> int:
+        """How many of the files are companions taken along with their photo."""
+        return sum(1 for i in self.items if i.companion_of is not None)
+
     def summary(self) -> str:
-        text = (
-            f"{self.action.verb} {_count(self.files, 'file')} ({human_bytes(self.bytes)}) "
-            f"from {_count(self.groups, 'group')}"
-        )
+        text = f"{self.action.verb} {_count(self.files, 'file')} ({human_bytes(self.bytes)}) "
+        if self.companions:
+            text += f"with {_count(self.companions, 'companion')} "
+        text += f"from {_count(self.groups, 'group')}"
         if self.action is Action.MOVE:
             text += f" into {self.move_to}"
+        if self.sidecars:
+            text += f"; metadata into {_count(len(self.sidecars), 'XMP sidecar')} of kept photos"
         if self.refused:
             text += f"; {len(self.refused)} left alone"
         return text
@@ -110,6 +126,12 @@ def check_plan(plan: Plan) -> None:
         raise UnsafePlan(f"the plan would act on a kept file: {sorted(overlap)[0]}")
     if plan.action is Action.MOVE and not plan.move_to:
         raise UnsafePlan("a move needs a destination folder")
+    photos: set[str] = set()
+    for i in plan.items:
+        if i.companion_of is None:
+            photos.add(i.path)
+        elif i.companion_of not in photos:
+            raise UnsafePlan(f"the companion {i.path} comes before its photo in the plan")
 
 
 def plan_duplicates(
@@ -119,20 +141,28 @@ def plan_duplicates(
     tiers: Iterable[Tier] = SAFE_TIERS,
     move_to: str | None = None,
     policy: KeeperPolicy | None = None,
+    carry: bool = False,
 ) -> Plan:
-    """Everything but each group's keeper, in groups of `tiers` (never `similar` by default)."""
-    marks = Marks(result.records, result.groups, policy or policy_from_settings(result.settings))
+    """Everything but each group's keeper, in groups of `tiers` (never `similar` by default).
+    `carry`: also plan the metadata to write into the keepers' XMP sidecars."""
+    policy = (policy or policy_from_settings(result.settings)).with_units(result.companions)
+    marks = Marks(result.records, result.groups, policy)
     refusals = marks.mark_duplicates(tiers)
-    plan = plan_marked(result, marks, action, move_to=move_to)
+    plan = plan_marked(result, marks, action, move_to=move_to, carry=carry)
     extra = tuple(Refused(gid, result.records[i].path, why.value) for gid, i, why in refusals)
-    return Plan(plan.action, plan.items, extra + plan.refused, plan.protected, plan.move_to)
+    return replace(plan, refused=extra + plan.refused)
 
 
 def plan_marked(
-    result: ScanResult, marks: Marks, action: Action | str = Action.TRASH, *, move_to: str | None = None
+    result: ScanResult,
+    marks: Marks,
+    action: Action | str = Action.TRASH,
+    *,
+    move_to: str | None = None,
+    carry: bool = False,
 ) -> Plan:
     """A plan for the files the user marked; each group keeps the policy's pick among its
-    unmarked files."""
+    unmarked files. `carry`: see `plan_duplicates`."""
     action = Action(action)
     if action is Action.MOVE:
         if not move_to:
@@ -169,7 +199,55 @@ def plan_marked(
         )
         planned.add(rec.path)
         kept.add(keep.path)
-    return Plan(action, tuple(items), tuple(refused), protected, move_to)
+    if action is not Action.HARDLINK and result.companions:
+        items = _with_companions(result, items, refused, claimed)
+    plan = Plan(action, tuple(items), tuple(refused), protected, move_to)
+    return with_carried_metadata(plan, result) if carry else plan
+
+
+def with_carried_metadata(plan: Plan, result: ScanResult) -> Plan:
+    """`plan` plus the metadata its keepers lack and its removed photos have, for the keepers'
+    XMP sidecars (photofind.core.cleanup.carry). Reads every removed photo's metadata."""
+    removals = [(i.path, i.keeper.path) for i in plan.items if i.companion_of is None]
+    return replace(plan, sidecars=plan_carry(removals, result.companions))
+
+
+def _with_companions(
+    result: ScanResult, items: list[PlanItem], refused: list[Refused], claimed: set[str]
+) -> list[PlanItem]:
+    """Each photo followed by the companions it takes along; photos whose companions would be
+    lost move to `refused` (photofind.core.cleanup.capture_units)."""
+    grouped = {result.records[i].path: g.id for g in result.groups for i in g.indices}
+    verdicts = judge_units([(i.path, i.keeper.path) for i in items], result.companions, grouped)
+    out: list[PlanItem] = []
+    taken: set[str] = set()  # a companion two removed photos share goes once, with the first
+    for item in items:
+        verdict = verdicts[item.path]
+        if verdict.refusal is not None:
+            refused.append(Refused(item.group_id, item.path, verdict.refusal))
+            continue
+        out.append(item)
+        for unit_file in verdict.take:
+            if unit_file.file.path in taken:
+                continue
+            taken.add(unit_file.file.path)
+            target = None
+            if item.target is not None:
+                target = str(
+                    free_path(companion_target(item.path, item.target, unit_file.file.path), claimed)
+                )
+                claimed.add(target)
+            out.append(
+                replace(
+                    item,
+                    file=unit_file.file,
+                    content_hash=unit_file.content_hash,
+                    target=target,
+                    companion_of=item.path,
+                    kind=unit_file.companion.kind.value,
+                )
+            )
+    return out
 
 
 def _tier(group: Group) -> str:
@@ -225,7 +303,18 @@ def _count(n: int, noun: str) -> str:
 # -- export ----------------------------------------------------------------------------------
 
 PLAN_JSON_VERSION = 1
-PLAN_CSV_COLUMNS = ["group", "tier", "action", "path", "bytes", "keep", "target", "content_hash"]
+PLAN_CSV_COLUMNS = [
+    "group",
+    "tier",
+    "action",
+    "path",
+    "bytes",
+    "keep",
+    "target",
+    "content_hash",
+    "companion_of",  # empty for a photo; the photo's path for a companion taken along
+    "kind",
+]
 
 
 def plan_as_json(plan: Plan) -> dict[str, Any]:
@@ -235,6 +324,7 @@ def plan_as_json(plan: Plan) -> dict[str, Any]:
         "files": plan.files,
         "bytes": plan.bytes,
         "groups": plan.groups,
+        "companions": plan.companions,
         "move_to": plan.move_to,
         "protected": list(plan.protected),
         "items": [
@@ -246,10 +336,16 @@ def plan_as_json(plan: Plan) -> dict[str, Any]:
                 "keep": i.keeper.path,
                 "target": i.target,
                 "content_hash": i.content_hash,
+                "companion_of": i.companion_of,
+                "kind": i.kind or None,
             }
             for i in plan.items
         ],
         "refused": [{"group": r.group_id, "path": r.path, "reason": r.reason} for r in plan.refused],
+        "sidecars": [
+            {"keep": w.keeper, "sidecar": w.sidecar, "fields": sorted(w.values), "from": dict(w.sources)}
+            for w in plan.sidecars
+        ],
     }
 
 
@@ -272,6 +368,8 @@ def write_plan_csv(plan: Plan, target: str | os.PathLike[str] | TextIO) -> None:
                 "keep": i.keeper.path,
                 "target": i.target or "",
                 "content_hash": i.content_hash,
+                "companion_of": i.companion_of or "",
+                "kind": i.kind,
             }
         )
     _write(buf.getvalue(), target)

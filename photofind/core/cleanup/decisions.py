@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from photofind.core.cleanup.keep import KeeperPolicy, RuleError, policy_from_settings, similarity, with_keeper
+from photofind.core.match.units import fold_raw_companions
+from photofind.core.scan.companions import Companions
 from photofind.core.store import SQLiteStore, StoreError, Transaction
 from photofind.core.types import Group, ImageRecord, Member, ScanSettings, Tier
 from photofind.paths import data_dir
@@ -271,17 +273,25 @@ def _split(
 
 
 def apply_for_scan(
-    groups: Sequence[Group], records: Sequence[ImageRecord], embeddings: Any, settings: ScanSettings
+    groups: Sequence[Group],
+    records: Sequence[ImageRecord],
+    embeddings: Any,
+    settings: ScanSettings,
+    *,
+    companions: Companions | None = None,
 ) -> tuple[tuple[Group, ...], tuple[str, ...]]:
-    """The pipeline's hook: the settings' keeper policy, then the remembered decisions from
-    the data dir. Returns the groups and warnings for the user; a broken store is a warning,
-    never a failed scan."""
+    """The pipeline's (and a regroup's) hook: the scan's capture units (photofind.core.match.units),
+    the settings' keeper policy, then the remembered decisions from the data dir. Returns the groups and warnings for the user;
+    a broken store is a warning, never a failed scan."""
     warnings: list[str] = []
     try:
         policy = policy_from_settings(settings)
     except RuleError as exc:
         warnings.append(f"keeper rules ignored ({exc}); the default chain was used")
         policy = KeeperPolicy()
+    if companions:  # a RAW+JPEG shot is one unit, and complete units are kept first
+        groups = fold_raw_companions(groups, records, companions)
+        policy = policy.with_units(companions)
     index = None
     path = Path(settings.decisions_path or default_decisions_path())
     if settings.use_decisions and groups and path.exists():

@@ -13,6 +13,7 @@ from photofind.core.cleanup.actions import Action, Plan, PlanItem, check_plan, o
 from photofind.core.cleanup.fileops import free_path, move_no_overwrite, replace_with_link, same_file
 from photofind.core.cleanup.journal import Journal
 from photofind.core.cleanup.keep import clear_path_cache, in_protected
+from photofind.core.cleanup.sidecar_write import WRITTEN, journal_entries, write_sidecar
 from photofind.core.progress import NULL_PROGRESS, Progress
 from photofind.core.scan.hashing import content_hash_file
 
@@ -47,6 +48,7 @@ class BatchReport:
     action: Action
     outcomes: tuple[Outcome, ...]
     cancelled: bool = False
+    sidecar_notes: tuple[str, ...] = ()  # what was written into the keepers' XMP sidecars
 
     def count(self, status: Status) -> int:
         return sum(1 for o in self.outcomes if o.status is status)
@@ -81,6 +83,7 @@ def execute(
 def _run(plan: Plan, journal: Journal, progress: Progress) -> BatchReport:
     clear_path_cache()
     batch = journal.begin(plan)
+    notes = _write_sidecars(plan, journal, batch)
     crash_after = int(os.environ.get(CRASH_AFTER_ENV, "0") or 0)
     removed: set[str] = set()
     keeper_hashes: dict[str, str] = {}
@@ -88,14 +91,24 @@ def _run(plan: Plan, journal: Journal, progress: Progress) -> BatchReport:
     cancelled = False
     total = len(plan.items)
     progress.update(PHASE, 0, total)
+    companions = _companions_by_photo(plan)
     for seq, item in enumerate(plan.items):
-        if cancelled or progress.is_cancelled():
+        # A companion goes exactly when its photo went: never stopped halfway through a unit.
+        if item.companion_of is not None and item.companion_of not in removed:
+            status = Status.CANCELLED if cancelled else Status.SKIPPED
+            outcome = Outcome(item, status, "its photo was left alone")
+            journal.record(batch, seq, outcome.status.value, outcome.reason)
+            outcomes.append(outcome)
+            continue
+        if item.companion_of is None and (cancelled or progress.is_cancelled()):
             cancelled = True
             outcome = Outcome(item, Status.CANCELLED, "stopped before this file")
             journal.record(batch, seq, outcome.status.value, outcome.reason)
             outcomes.append(outcome)
             continue
         why, mode = _recheck(plan, item, removed, keeper_hashes)
+        if why is None:
+            why = _companion_problem(plan, companions.get(item.path, []), removed, keeper_hashes)
         if why is not None:
             outcome = Outcome(item, Status.SKIPPED, why)
         else:
@@ -108,7 +121,24 @@ def _run(plan: Plan, journal: Journal, progress: Progress) -> BatchReport:
         outcomes.append(outcome)
         progress.update(PHASE, seq + 1, total)
     journal.finish(batch, cancelled)
-    return BatchReport(batch, plan.action, tuple(outcomes), cancelled)
+    return BatchReport(batch, plan.action, tuple(outcomes), cancelled, notes)
+
+
+def _write_sidecars(plan: Plan, journal: Journal, batch: int) -> tuple[str, ...]:
+    """Carried-over metadata into the keepers' XMP sidecars, journaled before each is touched.
+    First, so a batch stopped halfway never removed a copy whose metadata was still to come."""
+    if not plan.sidecars:
+        return ()
+    entries = journal_entries(plan.sidecars, journal.sidecar_backups(batch))
+    journal.set_sidecars(batch, entries)
+    notes = []
+    for write, entry in zip(plan.sidecars, entries):
+        write_sidecar(write, entry, lambda _entry: journal.set_sidecars(batch, entries))
+        if entry["status"] == WRITTEN:
+            notes.append(f"wrote {write.describe()}")
+        else:
+            notes.append(f"could not write {write.sidecar}: {entry['detail']}")
+    return tuple(notes)
 
 
 def _recheck(
@@ -158,6 +188,28 @@ def _recheck(
     except OSError as exc:
         return f"cannot be verified: {exc.strerror or exc}", None
     return None, stat.S_IMODE(st.st_mode)
+
+
+def _companions_by_photo(plan: Plan) -> dict[str, list[PlanItem]]:
+    out: dict[str, list[PlanItem]] = {}
+    for item in plan.items:
+        if item.companion_of is not None:
+            out.setdefault(item.companion_of, []).append(item)
+    return out
+
+
+def _companion_problem(
+    plan: Plan, companions: list[PlanItem], removed: set[str], keeper_hashes: dict[str, str]
+) -> str | None:
+    """Why a photo must stay because a companion it would take along fails its own re-check
+    (acting on the photo alone would orphan the companion)."""
+    for companion in companions:
+        if not os.path.lexists(companion.path):
+            continue  # gone since the plan: nothing left to orphan
+        why, _mode = _recheck(plan, companion, removed, keeper_hashes)
+        if why is not None:
+            return f"its companion {os.path.basename(companion.path)} {why}"
+    return None
 
 
 def _keeper_problem(item: PlanItem) -> str | None:

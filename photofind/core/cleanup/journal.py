@@ -10,6 +10,7 @@ import socket
 import stat
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from photofind.core.store import SQLiteStore, Transaction
@@ -143,6 +144,10 @@ class Journal(SQLiteStore):
             "move_to": plan.move_to,
             "files": len(plan.items),
             "bytes": plan.bytes,
+            # Companions taken along with their photo (seq, kind, photo path): one unit, one batch.
+            "companions": [
+                [seq, it.kind, it.companion_of] for seq, it in enumerate(plan.items) if it.companion_of
+            ],
         }
         with self._lock, Transaction(self._db):
             cur = self._db.execute(
@@ -176,6 +181,20 @@ class Journal(SQLiteStore):
                 ],
             )
         return batch
+
+    def set_sidecars(self, batch: int, sidecars: list[dict[str, Any]]) -> None:
+        """The batch's XMP sidecar writes (photofind.core.cleanup.sidecar_write) as they stand
+        now: committed at once, because undo must know of a sidecar before it is touched."""
+        with self._lock:
+            self.flush()
+            row = self._db.execute("SELECT details FROM batches WHERE id = ?", (batch,)).fetchone()
+            details = json.loads(row[0]) if row else {}
+            details["sidecars"] = sidecars
+            self._db.execute("UPDATE batches SET details = ? WHERE id = ?", (json.dumps(details), batch))
+
+    def sidecar_backups(self, batch: int) -> Path:
+        """Where the previous bytes of a batch's rewritten sidecars are kept until undone."""
+        return self.path.parent / "sidecar-backups" / f"batch-{batch}"
 
     def set_target(self, batch: int, seq: int, target: str) -> None:
         """A move's destination changed at the last moment (a file appeared there): written

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import Any
 
+from photofind.core.scan.companions import Companions, kinds_by_path
+from photofind.core.scan.formats import RAW_EXTENSIONS
 from photofind.core.types import Group, ImageRecord, Member, ScanSettings
 
 DEFAULT_FORMAT_ORDER = ("raw", "heic", "jpeg", "png", "webp")
-DEFAULT_CHAIN = "resolution,format,size,unedited,oldest,mtime,shortest"
+DEFAULT_CHAIN = "resolution,complete,format,size,unedited,oldest,mtime,shortest"
 
 # The keeper chains offered to users (the GUI's "Keep in each group" menu): a label and the chain
 # ("" is the default chain).
@@ -26,16 +28,12 @@ KEEP_PRESETS: tuple[tuple[str, str], ...] = (
     ("Best quality: resolution, format, size", ""),
     (
         "Original names: no 'copy', '(1)' or '-edited'",
-        "unedited,resolution,format,size,oldest,mtime,shortest",
+        "unedited,resolution,complete,format,size,oldest,mtime,shortest",
     ),
-    ("Oldest photo", "oldest,resolution,format,size,unedited,mtime,shortest"),
-    ("Newest photo", "newest,resolution,format,size,unedited,mtime,shortest"),
+    ("Oldest photo", "oldest,resolution,complete,format,size,unedited,mtime,shortest"),
+    ("Newest photo", "newest,resolution,complete,format,size,unedited,mtime,shortest"),
 )
 
-RAW_EXTENSIONS = frozenset(
-    ".dng .cr2 .cr3 .crw .nef .nrw .arw .srf .sr2 .orf .rw2 .raf .pef .srw .x3f .3fr .iiq .rwl "
-    ".erf .kdc .dcr .mos .mrw .raw".split()
-)
 _FORMAT_BY_PIL = {
     "JPEG": "jpeg",
     "MPO": "jpeg",
@@ -106,6 +104,7 @@ RULES: dict[str, tuple[tuple[str, ...], str]] = {
     "unedited": (("original", "original-name", "not-edited"), "name without copy/(1)/-edited"),
     "format": (("type",), "format order (format:raw>heic>jpeg>png>webp)"),
     "shortest": (("shortest-path", "path"), "shortest path"),
+    "complete": (("unit", "companions"), "the most complete capture unit (Live video, RAW, sidecars)"),
 }
 _ALIAS = {alias: name for name, (aliases, _) in RULES.items() for alias in (name, *aliases)}
 
@@ -239,6 +238,9 @@ class KeeperPolicy:
 
     rules: tuple[Rule, ...] = field(default_factory=lambda: parse_rules(DEFAULT_CHAIN))
     protected: tuple[str, ...] = ()
+    # Photo path -> the kinds of companion its capture unit carries (photofind.core.scan.companions);
+    # what the `complete` rule compares. Empty: every unit counts as a lone photo.
+    unit_kinds: Mapping[str, frozenset[str]] = field(default_factory=dict, compare=False)
 
     @classmethod
     def parse(cls, chain: str = "", protected: Sequence[str] = ()) -> KeeperPolicy:
@@ -249,9 +251,17 @@ class KeeperPolicy:
         keys = [fn(record) for fn in self._keys]
         return (0 if in_protected(record.path, self.protected) else 1, *keys, record.path)
 
+    def with_units(self, companions: Companions) -> KeeperPolicy:
+        """This policy, with a scan's capture units (`ScanResult.companions`) for the `complete` rule."""
+        return replace(self, unit_kinds=kinds_by_path(companions))
+
     @cached_property
     def _keys(self) -> list[Callable[[ImageRecord], Any]]:
-        return [_rule_key(r) for r in self.rules]
+        return [self._complete_key if r.name == "complete" else _rule_key(r) for r in self.rules]
+
+    def _complete_key(self, record: ImageRecord) -> int:
+        """Fewer companion kinds is worse: a Live Photo with its video beats the bare photo."""
+        return -len(self.unit_kinds.get(record.path, ()))
 
     def pick(self, records: Sequence[ImageRecord], indices: Sequence[int]) -> int:
         """The keeper among `indices`. Rule by rule, only the files still tied are looked at,

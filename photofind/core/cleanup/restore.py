@@ -15,6 +15,7 @@ from enum import Enum
 from photofind.core.cleanup import trash
 from photofind.core.cleanup.fileops import move_no_overwrite, restore_bytes, same_file
 from photofind.core.cleanup.journal import Journal, JournalItem
+from photofind.core.cleanup.sidecar_write import undo_sidecar
 from photofind.core.progress import NULL_PROGRESS, Progress
 from photofind.core.scan.hashing import content_hash_file
 
@@ -109,11 +110,30 @@ def _undo(journal: Journal, batch_id: int | None, progress: Progress) -> UndoRep
         journal.set_undo(batch_id, item.seq, result.status.value, result.detail)
         results.append(result)
         progress.update(PHASE, n, len(items))
+    if not cancelled:
+        results.extend(_undo_sidecars(journal, batch_id, info.details.get("sidecars", [])))
     report = UndoReport(batch_id, info.action, tuple(reversed(results)), cancelled, info.undone is not None)
     if report.complete and not report.was_undone:
         journal.set_undone(batch_id)
     journal.flush()
     return report
+
+
+def _undo_sidecars(journal: Journal, batch_id: int, entries: list[dict]) -> list[UndoResult]:
+    """Put the keepers' XMP sidecars back as they were before the batch wrote into them."""
+    results = []
+    for entry in entries:
+        if entry.get("undone"):
+            continue
+        try:
+            status, detail = undo_sidecar(entry)
+        except OSError as exc:
+            status, detail = UndoStatus.FAILED.value, exc.strerror or str(exc)
+        results.append(UndoResult(entry["path"], UndoStatus(status), detail))
+        entry["undone"] = status != UndoStatus.FAILED.value
+    if entries:
+        journal.set_sidecars(batch_id, entries)
+    return results
 
 
 def _in_place(item: JournalItem) -> bool:

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from photofind.core.progress import NULL_PROGRESS, Phase, Progress, check_cancel
+from photofind.core.scan.formats import PHOTO_EXTENSIONS
 from photofind.core.types import FileRef, Skipped, SkipReason
 
-PHOTO_EXTENSIONS = frozenset(".jpg .jpeg .jpe .png .webp .tif .tiff .bmp .gif .heic .heif .avif".split())
 # Trash folders (freedesktop per-volume, macOS, Windows): what is in them was thrown away,
 # and offering it again as a duplicate would be wrong.
 _TRASH_NAMES = frozenset((".trash", ".trashes", "$recycle.bin"))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from photofind.core.scan.rawfiles import decode_raw, is_raw_name
 from photofind.core.types import ImageFacts, Skipped, SkipReason
 
 try:  # HEIC/HEIF (and AVIF on older Pillow) come from pillow-heif when it is installed.
@@ -59,6 +60,8 @@ def decode_bytes(
     """
     if not data:
         return Skipped(path, SkipReason.EMPTY, "the file is empty (0 bytes)")
+    if is_raw_name(path):
+        return _decode_raw(data, path, work_size, max_pixels, min_side)
     try:
         with Image.open(io.BytesIO(data)) as im:
             return _decode_open(im, path, work_size, max_pixels, min_side)
@@ -125,6 +128,21 @@ def _decode_open(
     if orientation != 1:
         rgb = _apply_orientation(rgb, orientation)
     return Decoded(facts=facts, image=rgb)
+
+
+def _decode_raw(
+    data: bytes, path: str, work_size: int, max_pixels: int, min_side: int | None
+) -> Decoded | Skipped:
+    """A camera RAW through rawpy (photofind.core.scan.rawfiles), fitted like any photo."""
+    raw = decode_raw(data, path, side=min_side or work_size, max_pixels=max_pixels)
+    if isinstance(raw, Skipped):
+        return raw
+    exif = raw.exif if raw.exif is not None else Image.Exif()
+    facts = ImageFacts(raw.width, raw.height, raw.format, taken=_taken(exif), camera=_camera(exif))
+    rgb = raw.image
+    if not min_side:
+        rgb.thumbnail((work_size, work_size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return Decoded(facts=facts, image=_apply_orientation(rgb, raw.orientation))
 
 
 def _apply_orientation(im: Image.Image, orientation: int) -> Image.Image:
