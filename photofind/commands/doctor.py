@@ -185,6 +185,7 @@ def check_weights(report: Report, explicit: str | None, *, torch_loads: bool) ->
             return
     report.line("weights", found)
 
+
 def check_formats(report: Report) -> None:
     from PIL import Image
 
