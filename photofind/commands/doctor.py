@@ -194,13 +194,24 @@ def check_formats(report: Report) -> None:
     from photofind.core.scan.discover import PHOTO_EXTENSIONS
 
     readable = Image.registered_extensions()
-    missing = sorted(ext for ext in PHOTO_EXTENSIONS if ext not in readable)
-    report.line("formats", " ".join(sorted(PHOTO_EXTENSIONS - set(missing))))
-    report.line("HEIC/HEIF", "yes (pillow-heif)" if ".heic" in readable else "no: pip install pillow-heif")
+    pillow_kinds = PHOTO_EXTENSIONS - RAW_EXTENSIONS
+    missing = sorted(ext for ext in pillow_kinds if ext not in readable)
+    report.line("formats", " ".join(sorted(pillow_kinds - set(missing))))
     if missing:
         report.line("unreadable", " ".join(missing))
-    raw = " ".join(sorted(RAW_EXTENSIONS)[:6])
-    report.line("RAW", f"not decoded: camera RAW files ({raw} ...) are not scanned")
+    report.line("HEIC/HEIF", "yes (pillow-heif)" if ".heic" in readable else "no: pip install pillow-heif")
+    report.line("RAW", _raw_support(scanned=bool(PHOTO_EXTENSIONS & RAW_EXTENSIONS)))
+
+
+def _raw_support(*, scanned: bool) -> str:
+    if not scanned:
+        return "not scanned: camera RAW files (.cr2 .nef .arw .dng ...) are left out"
+    try:
+        import rawpy
+    except ImportError:
+        return "no: camera RAW files are skipped until rawpy is installed (pip install rawpy)"
+    libraw = ".".join(str(part) for part in rawpy.libraw_version)
+    return f"yes (rawpy {rawpy.__version__}, LibRaw {libraw})"
 
 
 def check_gui(report: Report) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sys
+import types
 
 import pytest
 
@@ -38,7 +40,7 @@ def test_reports_versions_torch_formats_and_storage_with_sizes(capsys, tmp_path)
     assert field(out, "weights").startswith("random(seed=0)")
     assert ".heic" in field(out, "formats").split()
     assert field(out, "HEIC/HEIF").startswith("yes")
-    assert field(out, "RAW").startswith("not decoded")
+    assert field(out, "RAW").startswith("not scanned")  # discovery does not list RAW files
     assert field(out, "cache") == f"{cache} (4.0 KB)"
     journal = field(out, "journal")  # the per-user data dir, which conftest points at tmp_path
     assert journal.startswith(str(tmp_path)) and journal.endswith("(not created yet)")
@@ -103,3 +105,25 @@ def test_cpu_device_is_fine(capsys):
     code, out = doctor(capsys, "--weights", "random", "--device", "cpu")
     assert code == 0, out
     assert field(out, "device") == "cpu"
+
+
+@pytest.mark.parametrize(
+    "rawpy,expected",
+    [
+        (
+            types.SimpleNamespace(__version__="9.1", libraw_version=(0, 22, 2)),
+            "yes (rawpy 9.1, LibRaw 0.22.2)",
+        ),
+        (None, "no: camera RAW files are skipped until rawpy is installed"),  # None: import fails
+    ],
+)
+def test_raw_support_when_discovery_lists_raw_files(capsys, monkeypatch, rawpy, expected):
+    from photofind.core.cleanup.keep import RAW_EXTENSIONS
+    from photofind.core.scan import discover
+
+    monkeypatch.setattr(discover, "PHOTO_EXTENSIONS", discover.PHOTO_EXTENSIONS | RAW_EXTENSIONS)
+    monkeypatch.setitem(sys.modules, "rawpy", rawpy)
+    code, out = doctor(capsys, "--weights", "random")
+    assert code == 0, out  # not asked for: reported, not a problem
+    assert field(out, "RAW").startswith(expected)
+    assert ".nef" not in field(out, "formats") and "unreadable" not in out  # RAW is not Pillow's job
