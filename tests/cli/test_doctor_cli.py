@@ -41,6 +41,7 @@ def test_reports_versions_torch_formats_and_storage_with_sizes(capsys, tmp_path)
     assert ".heic" in field(out, "formats").split()
     assert field(out, "HEIC/HEIF").startswith("yes")
     assert field(out, "RAW").startswith("not scanned")  # discovery does not list RAW files
+    assert field(out, "GUI") == "Qt loads"  # checked in a child process: the CLI never imports Qt
     assert field(out, "cache") == f"{cache} (4.0 KB)"
     journal = field(out, "journal")  # the per-user data dir, which conftest points at tmp_path
     assert journal.startswith(str(tmp_path)) and journal.endswith("(not created yet)")
