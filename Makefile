@@ -1,4 +1,4 @@
-.PHONY: setup run test bench screenshots
+.PHONY: setup run test lint bench screenshots
 
 setup:
 	scripts/setup
@@ -8,6 +8,9 @@ run:
 
 test:
 	scripts/test
+
+lint:
+	scripts/lint
 
 bench:
 	scripts/setup

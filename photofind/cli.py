@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from photofind import __version__
 
 # Each module in photofind.commands provides add_parser(subparsers) and run(args) -> int.
-COMMANDS = ("scan", "similar", "cache", "gui", "undo", "history", "ignore", "install_desktop")
+COMMANDS = ("scan", "similar", "cache", "gui", "undo", "history", "ignore", "install_desktop", "doctor")
 
 EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 

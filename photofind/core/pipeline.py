@@ -20,6 +20,7 @@ from photofind.core.scan.ingest import IngestState, ingest
 from photofind.core.scan.vectors import VectorTable
 from photofind.core.types import (
     FileRef,
+    Group,
     ImageRecord,
     ScanResult,
     ScanSettings,
@@ -142,6 +143,7 @@ def _from_cache(
             if hit.skipped is not None:
                 skipped.append(hit.skipped)
                 continue
+            assert hit.content_hash is not None and hit.facts is not None  # it was read
             done[f.path] = ImageRecord(f, hit.content_hash, hit.facts, hit.phash)
             if table is not None and hit.embedding is not None:
                 for column, value in zip(with_vectors, (f.path, hit.content_hash, hit.embedding)):
@@ -180,7 +182,7 @@ def _result(
         stored = cache.thumbs_for_hashes(r.content_hash for r in part)
         raw = b"".join(_thumb_or(stored.get(r.content_hash), blank) for r in part)
         thumbs[start : start + len(part)] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 32, 32)
-    groups = ()
+    groups: Sequence[Group] = ()
     companions: dict[str, tuple[Companion, ...]] = {}
     choice_notes: tuple[str, ...] = ()
     calibration = None

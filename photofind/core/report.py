@@ -120,7 +120,7 @@ def write_csv(result: ScanResult, target: str | Path | TextIO) -> None:
 
 def _write_text(text: str, target: str | Path | TextIO) -> None:
     if hasattr(target, "write"):
-        target.write(text)  # type: ignore[union-attr]
+        target.write(text)
         return
     path = Path(target)
     tmp = path.with_name(path.name + ".tmp")

@@ -192,6 +192,7 @@ def plan_marked(
             continue
         target = None
         if action is Action.MOVE:
+            assert move_to is not None  # checked at the top
             target = str(free_path(_move_target(rec.path, roots, move_to), claimed))
             claimed.add(target)
         items.append(
@@ -377,9 +378,9 @@ def write_plan_csv(plan: Plan, target: str | os.PathLike[str] | TextIO) -> None:
 
 def _write(text: str, target: str | os.PathLike[str] | TextIO) -> None:
     if hasattr(target, "write"):
-        target.write(text)  # type: ignore[union-attr]
+        target.write(text)
         return
-    path = Path(target)  # type: ignore[arg-type]
+    path = Path(target)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)

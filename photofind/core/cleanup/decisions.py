@@ -110,7 +110,8 @@ class DecisionStore(SQLiteStore):
             cur = self._db.execute(
                 "INSERT INTO decisions(kind, created) VALUES (?, ?)", (kind.value, time.time())
             )
-            decision = int(cur.lastrowid)
+            assert cur.lastrowid is not None  # set by every INSERT
+            decision = cur.lastrowid
             self._db.executemany(
                 "INSERT INTO decision_files(decision_id, content_hash, path) VALUES (?, ?, ?)",
                 [(decision, h, p) for h, p in by_hash.items()],
@@ -161,7 +162,7 @@ class DecisionStore(SQLiteStore):
         ids: set[int] = set()
         with self._lock:
             for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start : start + _CHUNK]
+                chunk: list[Any] = keys[start : start + _CHUNK]  # hashes here, decision ids below
                 marks = ",".join("?" * len(chunk))
                 ids.update(
                     r[0]

@@ -154,7 +154,8 @@ class Journal(SQLiteStore):
                 "INSERT INTO batches(action, created, pid, host, details) VALUES (?, ?, ?, ?, ?)",
                 (plan.action.value, time.time(), os.getpid(), socket.gethostname(), json.dumps(details)),
             )
-            batch = int(cur.lastrowid)
+            assert cur.lastrowid is not None  # set by every INSERT
+            batch = cur.lastrowid
             self._db.executemany(
                 "INSERT INTO items(batch_id, seq, group_id, tier, path, size, mtime_ns, dev, ino,"
                 " content_hash, keeper_path, keeper_hash, target, status, mode)"

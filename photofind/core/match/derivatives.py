@@ -102,7 +102,7 @@ def letterbox(im: Image.Image, aspect: float = 16 / 9) -> Image.Image:
 
 
 def add_noise(im: Image.Image, rng: np.random.Generator, sigma: float = 8.0) -> Image.Image:
-    arr = np.asarray(im, dtype=np.float32)
+    arr: np.ndarray = np.asarray(im, dtype=np.float32)
     arr = arr + rng.normal(0, sigma, arr.shape)
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
 
@@ -222,8 +222,7 @@ def burst_frames(
     for _ in range(count):
         zoom = rng.uniform(0.97, 1.03)
         cw, ch = fw * zoom, fh * zoom
-        box = (x, y, x + cw, y + ch)
-        frame = big.crop(tuple(round(v) for v in box))
+        frame = big.crop((round(x), round(y), round(x + cw), round(y + ch)))
         frame.thumbnail((out_long_side, out_long_side), Image.Resampling.LANCZOS)
         frame = ImageEnhance.Brightness(frame).enhance(rng.uniform(0.95, 1.05))
         frames.append(add_noise(frame, rng, 3.0))

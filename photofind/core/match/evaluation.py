@@ -96,9 +96,8 @@ def _norm(path: str | os.PathLike[str]) -> str:
 
 def report_groups(report: Mapping[str, Any] | str | os.PathLike[str]) -> list[tuple[str, list[str]]]:
     """(tier, paths) of each group in a `photofind scan --json` report (dict or file)."""
-    if not isinstance(report, Mapping):
-        report = json.loads(Path(report).read_text(encoding="utf-8"))
-    return [(g["tier"], [f["path"] for f in g["files"]]) for g in report.get("groups", [])]
+    doc = report if isinstance(report, Mapping) else json.loads(Path(report).read_text(encoding="utf-8"))
+    return [(g["tier"], [f["path"] for f in g["files"]]) for g in doc.get("groups", [])]
 
 
 def pairs_of_groups(

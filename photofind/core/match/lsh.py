@@ -267,7 +267,7 @@ def choose_params(
     best: tuple[float, int, int] | None = None
     closest: tuple[float, int, int] | None = None
     for bits in range(8, 29):
-        reached = expected_recall(threshold, mean_sq, bits, all_tables, probe)
+        reached = np.asarray(expected_recall(threshold, mean_sq, bits, all_tables, probe))
         chance = float(np.mean(table_hit_rate(p_rand, bits, probe)))
         per_table = (
             _COST_BIT * n * bits

@@ -31,7 +31,7 @@ class SimilarSearchError(ValueError):
 
 
 class SimilarHit(NamedTuple):
-    index: int  # position in the records
+    index: int  # type: ignore[assignment]  # position in the records (shadows tuple.index)
     similarity: float  # cosine to the query (1.0 for the same bytes)
     tier: Tier | None  # exact, near (pixels confirm), similar, or None: below both thresholds
 

@@ -46,7 +46,7 @@ class Detail:
 
     gray: np.ndarray  # (DETAIL, DETAIL) float32
     bordered: bool  # bars were cut off
-    prepared: align.Prepared | None = None
+    prepared: align.Prepared
     aspect: float = 1.0  # width / height of the picture (without the bars) as displayed
 
 
@@ -79,7 +79,7 @@ class _Lru:
 
 _details = _Lru(1024)  # ~150 KB each (the image and its pyramid): ~150 MB at most
 _digests = _Lru(4096)
-_MISSING = Detail(np.zeros((1, 1), np.float32), False)
+_MISSING = object()  # cached for a file that cannot be read now, so it is not decoded again
 
 
 def detail_of_image(image: Image.Image) -> Detail:
@@ -206,9 +206,9 @@ def _tilted(a: ImageRecord, b: ImageRecord, da: Detail, db: Detail, thumb_a, thu
     score, degrees, outer, inner, rec = best
     if score < TILT_COARSE_GATE:
         return None
-    turned = align.prepare(tilt(outer.gray, degrees, rec.facts.width / max(rec.facts.height, 1)))
+    tilted = align.prepare(tilt(outer.gray, degrees, rec.facts.width / max(rec.facts.height, 1)))
     fit = align.find_containment(
-        turned, inner.prepared, gate=COARSE_GATE, enough=DETAIL_NEAR, aspects=(outer.aspect, inner.aspect)
+        tilted, inner.prepared, gate=COARSE_GATE, enough=DETAIL_NEAR, aspects=(outer.aspect, inner.aspect)
     )
     if fit.score >= DETAIL_NEAR:
         return "rotated"

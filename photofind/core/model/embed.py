@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
@@ -87,8 +87,8 @@ class ResNetEmbedder:
         self._precision_request = precision
         self._threads = threads
         self._lock = threading.Lock()
-        self._net = None
-        self._fp32_net = None  # fp16 only: the fallback for a batch that overflows
+        self._net: Any = None  # a torch module, built on load (torch is imported lazily)
+        self._fp32_net: Any = None  # fp16 only: the fallback for a batch that overflows
         self._device = "cpu"
         self._precision = precision
 

@@ -65,7 +65,7 @@ def cpu_bf16_is_fast(probe_dir: Path | None = None) -> bool:
             # and a wrong "no" would be remembered.
             native = cpu_has_native_bf16()
             speedup = None if native else measure_bf16_speedup()
-            answer = native or speedup >= MIN_SPEEDUP
+            answer = native or (speedup is not None and speedup >= MIN_SPEEDUP)
             known[key] = {"bf16": answer, "native": native, "speedup": speedup, "measured": time.time()}
             _write(path, known)
         _memo[key] = answer

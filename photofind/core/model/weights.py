@@ -51,6 +51,11 @@ def hub_checkpoint_dir() -> Path:
     return Path(torch_home) / "hub" / "checkpoints"
 
 
+def downloads_allowed() -> bool:
+    """False when $PHOTOFIND_NO_DOWNLOAD turns the weights download off."""
+    return os.environ.get(NO_DOWNLOAD_ENV, "") in ("", "0")
+
+
 def resolve_weights(
     explicit: str | None = None,
     *,
@@ -72,7 +77,7 @@ def resolve_weights(
     if cached.is_file():
         return WeightsChoice(path=str(cached), label=IMAGENET_LABEL, source="torch hub cache")
     if allow_download is None:
-        allow_download = os.environ.get(NO_DOWNLOAD_ENV, "") in ("", "0")
+        allow_download = downloads_allowed()
     if not allow_download:
         raise WeightsUnavailable(_missing_message(cached, "downloads are turned off"))
     try:

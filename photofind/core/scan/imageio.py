@@ -19,7 +19,7 @@ try:  # HEIC/HEIF (and AVIF on older Pillow) come from pillow-heif when it is in
     if hasattr(pillow_heif, "register_avif_opener"):
         pillow_heif.register_avif_opener()
 except Exception:  # noqa: BLE001 - optional codec; a missing one becomes "unsupported"
-    pillow_heif = None
+    pillow_heif = None  # type: ignore[assignment]
 
 # We enforce our own, explicit limit instead of Pillow's warning, which would only print.
 warnings.simplefilter("ignore", Image.DecompressionBombWarning)

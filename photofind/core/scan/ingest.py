@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -105,7 +105,7 @@ def ingest(
     try:
         _run(todo, embedder, cache, state, phase, max(1, batch_size), plan, progress)
     finally:
-        if hasattr(embedder, "set_threads"):
+        if embedder is not None and hasattr(embedder, "set_threads"):
             embedder.set_threads(previous_threads)
 
 
@@ -266,6 +266,7 @@ class _Batch:
             if entry.skipped.reason.cacheable:
                 self._cache.store([entry], self._model_id)
             return
+        assert entry.content_hash is not None  # a file that was not skipped was hashed
         if result.known is not None:
             stats["reused_embeddings"] += 1
             table = self._state.table
@@ -285,17 +286,18 @@ class _Batch:
         first: dict[str, _Read] = {}
         for r in self._pending:
             h = r.entry.content_hash
-            if r.prepared is None or r.known is not None or table is None:
+            if r.prepared is None or r.known is not None or table is None or h is None:
                 continue
             if h in table or h in first:
                 stats["reused_embeddings"] += 1  # a copy decoded at the same time as its twin
                 continue
             first[h] = r
-        if first and self._embedder is not None:
-            todo = list(first.values())
-            out = self._embedder.embed(np.stack([r.prepared for r in todo]))
-            for r, vec in zip(todo, out):
-                table.put(r.entry.file.path, r.entry.content_hash, vec)
+        if first and self._embedder is not None and table is not None:
+            todo = list(first.items())
+            # cast: only prepared files were kept above
+            out = self._embedder.embed(np.stack([cast(np.ndarray, r.prepared) for _, r in todo]))
+            for (h, r), vec in zip(todo, out):
+                table.put(r.entry.file.path, h, vec)
             stats["embedded"] += len(todo)
         self._commit()
 
@@ -314,12 +316,13 @@ class _Batch:
         rows = []
         for r in self._pending:
             e = r.entry
+            assert e.content_hash is not None and e.facts is not None  # skipped files never wait here
             if r.known is not None:
                 # The image and embedding rows exist; only the file row is new.
                 rows.append(FileEntry(e.file, content_hash=e.content_hash))
             else:
                 vec = table.get(e.content_hash) if table is not None else None
-                if vec is not None:
+                if vec is not None and table is not None:
                     table.put(e.file.path, e.content_hash, vec)  # a twin's: copied to its row
                 rows.append(replace(e, embedding=vec))
             done[e.file.path] = ImageRecord(e.file, e.content_hash, e.facts, e.phash)
