@@ -189,9 +189,8 @@ def check_weights(report: Report, explicit: str | None, *, torch_loads: bool) ->
 def check_formats(report: Report) -> None:
     from PIL import Image
 
-    from photofind.core.cleanup.keep import RAW_EXTENSIONS
     from photofind.core.scan import imageio  # noqa: F401 - registers pillow-heif's HEIC/AVIF opener
-    from photofind.core.scan.discover import PHOTO_EXTENSIONS
+    from photofind.core.scan.formats import PHOTO_EXTENSIONS, RAW_EXTENSIONS
 
     readable = Image.registered_extensions()
     pillow_kinds = PHOTO_EXTENSIONS - RAW_EXTENSIONS
@@ -200,12 +199,10 @@ def check_formats(report: Report) -> None:
     if missing:
         report.line("unreadable", " ".join(missing))
     report.line("HEIC/HEIF", "yes (pillow-heif)" if ".heic" in readable else "no: pip install pillow-heif")
-    report.line("RAW", _raw_support(scanned=bool(PHOTO_EXTENSIONS & RAW_EXTENSIONS)))
+    report.line("RAW", _raw_support())
 
 
-def _raw_support(*, scanned: bool) -> str:
-    if not scanned:
-        return "not scanned: camera RAW files (.cr2 .nef .arw .dng ...) are left out"
+def _raw_support() -> str:
     try:
         import rawpy
     except ImportError:

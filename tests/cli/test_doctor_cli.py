@@ -40,7 +40,7 @@ def test_reports_versions_torch_formats_and_storage_with_sizes(capsys, tmp_path)
     assert field(out, "weights").startswith("random(seed=0)")
     assert ".heic" in field(out, "formats").split()
     assert field(out, "HEIC/HEIF").startswith("yes")
-    assert field(out, "RAW").startswith("not scanned")  # discovery does not list RAW files
+    assert field(out, "RAW").startswith("yes (rawpy ")
     assert field(out, "GUI") == "Qt loads"  # checked in a child process: the CLI never imports Qt
     assert field(out, "cache") == f"{cache} (4.0 KB)"
     journal = field(out, "journal")  # the per-user data dir, which conftest points at tmp_path
@@ -118,11 +118,7 @@ def test_cpu_device_is_fine(capsys):
         (None, "no: camera RAW files are skipped until rawpy is installed"),  # None: import fails
     ],
 )
-def test_raw_support_when_discovery_lists_raw_files(capsys, monkeypatch, rawpy, expected):
-    from photofind.core.cleanup.keep import RAW_EXTENSIONS
-    from photofind.core.scan import discover
-
-    monkeypatch.setattr(discover, "PHOTO_EXTENSIONS", discover.PHOTO_EXTENSIONS | RAW_EXTENSIONS)
+def test_raw_support_is_reported(capsys, monkeypatch, rawpy, expected):
     monkeypatch.setitem(sys.modules, "rawpy", rawpy)
     code, out = doctor(capsys, "--weights", "random")
     assert code == 0, out  # not asked for: reported, not a problem
