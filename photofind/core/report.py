@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
+from photofind.core.output import write_text_atomic
 from photofind.core.types import Group, ScanResult
 
 JSON_VERSION = 1
@@ -112,7 +113,4 @@ def _write_text(text: str, target: str | Path | TextIO) -> None:
     if hasattr(target, "write"):
         target.write(text)  # type: ignore[union-attr]
         return
-    path = Path(target)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)  # readers never see half a report
+    write_text_atomic(text, target)

@@ -118,7 +118,7 @@ class Cache:
         """Cached results for files whose size and mtime still match, in batched queries."""
         found: dict[str, CachedFile] = {}
         by_path = {f.path: f for f in files}
-        paths = list(by_path)
+        paths = [path_key(p) for p in by_path]
         with self._lock:
             for chunk, marks in _in_chunks(paths):
                 rows = self._db.execute(
@@ -133,7 +133,8 @@ class Cache:
                     [model_id or "", *chunk],
                 )
                 for row in rows:
-                    path, size, mtime_ns, chash, reason, detail, w, h, fmt, taken, camera, ph, vec = row
+                    key, size, mtime_ns, chash, reason, detail, w, h, fmt, taken, camera, ph, vec = row
+                    path = path_from_key(key)
                     ref = by_path[path]
                     if size != ref.size or mtime_ns != ref.mtime_ns:
                         continue
@@ -204,7 +205,7 @@ class Cache:
                     "INSERT OR REPLACE INTO files(path, size, mtime_ns, content_hash, skip_reason,"
                     " skip_detail) VALUES (?, ?, ?, ?, ?, ?)",
                     (
-                        e.file.path,
+                        path_key(e.file.path),
                         e.file.size,
                         e.file.mtime_ns,
                         e.content_hash,
@@ -263,7 +264,9 @@ class Cache:
     def prune_missing(self) -> int:
         """Forget files that no longer exist; returns how many rows went."""
         with self._lock:
-            gone = [p for (p,) in self._db.execute("SELECT path FROM files") if not os.path.exists(p)]
+            gone = [
+                key for (key,) in self._db.execute("SELECT path FROM files") if not os.path.exists(path_from_key(key))
+            ]
             with self._transaction():
                 for chunk, marks in _in_chunks(gone):
                     self._db.execute(f"DELETE FROM files WHERE path IN ({marks})", chunk)
@@ -279,10 +282,25 @@ class Cache:
     def iter_paths(self) -> Iterator[str]:
         with self._lock:
             rows = self._db.execute("SELECT path FROM files ORDER BY path").fetchall()
-        return (r[0] for r in rows)
+        return (path_from_key(r[0]) for r in rows)
 
 
-def _in_chunks(keys: Sequence[str]) -> Iterator[tuple[Sequence[str], str]]:
+def path_key(path: str) -> str | bytes:
+    """How a path is stored: as text when it is valid UTF-8, else as its raw bytes (a file
+    name on Linux may hold any bytes; Python carries them as lone surrogates, which SQLite's
+    text cannot hold). The two never collide: a BLOB never equals a TEXT in SQLite."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+def path_from_key(key: str | bytes) -> str:
+    return os.fsdecode(key) if isinstance(key, bytes) else key
+
+
+def _in_chunks(keys: Sequence[str | bytes]) -> Iterator[tuple[Sequence[str | bytes], str]]:
     """(chunk, "?,?,...") pairs for batched `IN (...)` queries with bound parameters."""
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
