@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from photofind.core.scan.cache import Cache
+    from photofind.commands.common import open_cache
     from photofind.paths import default_cache_path
 
     path = Path(args.cache or default_cache_path())
@@ -28,7 +28,10 @@ def run(args: argparse.Namespace) -> int:
             Path(str(path) + suffix).unlink(missing_ok=True)
         print(f"removed {path}")
         return 0
-    with Cache(path) as cache:
+    cache = open_cache(str(path), "photofind cache")
+    if cache is None:
+        return 2
+    with cache:
         if args.action == "prune":
             print(f"forgot {cache.prune_missing()} files that no longer exist")
         stats = cache.stats()

@@ -13,6 +13,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TextIO
 
+from photofind.core.output import write_text_atomic
 from photofind.core.cleanup.fileops import free_path
 from photofind.core.cleanup.keep import KeeperPolicy, in_protected, is_under, policy_from_settings
 from photofind.core.cleanup.marks import SAFE_TIERS, Marks
@@ -272,10 +273,7 @@ def _write(text: str, target: str | os.PathLike[str] | TextIO) -> None:
     if hasattr(target, "write"):
         target.write(text)  # type: ignore[union-attr]
         return
-    path = Path(target)  # type: ignore[arg-type]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(text, target)  # type: ignore[arg-type]
 
 
 def execute(plan: Plan, **kwargs: Any):  # -> executor.BatchReport

@@ -8,10 +8,11 @@ comparable within one model. A corrupt or foreign database is moved aside and re
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +91,7 @@ class Cache:
         self.warnings: list[str] = []
         self._lock = threading.RLock()
         self._db = self._open_or_rebuild()
+        self._unsaved: sqlite3.Connection | None = None  # see _write
 
     def _open_or_rebuild(self) -> sqlite3.Connection:
         return open_store(
@@ -105,6 +107,8 @@ class Cache:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            if self._unsaved is not None:
+                self._unsaved.close()
 
     def __enter__(self) -> Cache:
         return self
@@ -157,8 +161,8 @@ class Cache:
         result: dict[str, CachedFile] = {}
         keys = list(dict.fromkeys(hashes))
         with self._lock:
-            for chunk, marks in _in_chunks(keys):
-                rows = self._db.execute(
+            for db, (chunk, marks) in itertools.product(self._databases(), _in_chunks(keys)):
+                rows = db.execute(
                     f"""SELECT i.content_hash, i.width, i.height, i.format, i.taken, i.camera,
                                i.phash, e.vector
                         FROM images i
@@ -183,8 +187,8 @@ class Cache:
         result: dict[str, bytes] = {}
         keys = list(dict.fromkeys(hashes))
         with self._lock:
-            for chunk, marks in _in_chunks(keys):
-                for chash, thumb in self._db.execute(
+            for db, (chunk, marks) in itertools.product(self._databases(), _in_chunks(keys)):
+                for chash, thumb in db.execute(
                     f"SELECT content_hash, thumb FROM images WHERE thumb IS NOT NULL "
                     f"AND content_hash IN ({marks})",
                     chunk,
@@ -198,56 +202,87 @@ class Cache:
         """Write a batch in one transaction: a killed scan leaves whole rows or none."""
         if not entries:
             return
-        with self._lock, self._transaction():
-            for e in entries:
-                skip = e.skipped
-                self._db.execute(
-                    "INSERT OR REPLACE INTO files(path, size, mtime_ns, content_hash, skip_reason,"
-                    " skip_detail) VALUES (?, ?, ?, ?, ?, ?)",
+        with self._lock:
+            self._write(lambda db: self._store_rows(db, entries, model_id))
+
+    def _store_rows(self, db: sqlite3.Connection, entries: Sequence[FileEntry], model_id: str | None) -> None:
+        for e in entries:
+            skip = e.skipped
+            db.execute(
+                "INSERT OR REPLACE INTO files(path, size, mtime_ns, content_hash, skip_reason,"
+                " skip_detail) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    path_key(e.file.path),
+                    e.file.size,
+                    e.file.mtime_ns,
+                    e.content_hash,
+                    skip.reason.value if skip else None,
+                    skip.detail if skip else None,
+                ),
+            )
+            if e.facts is not None and e.content_hash:
+                f = e.facts
+                db.execute(
+                    "INSERT OR REPLACE INTO images(content_hash, width, height, format, taken,"
+                    " camera, phash, thumb) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        path_key(e.file.path),
-                        e.file.size,
-                        e.file.mtime_ns,
                         e.content_hash,
-                        skip.reason.value if skip else None,
-                        skip.detail if skip else None,
+                        f.width,
+                        f.height,
+                        f.format,
+                        f.taken,
+                        f.camera,
+                        None if e.phash is None else to_signed64(e.phash),
+                        e.thumb,
                     ),
                 )
-                if e.facts is not None and e.content_hash:
-                    f = e.facts
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO images(content_hash, width, height, format, taken,"
-                        " camera, phash, thumb) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            e.content_hash,
-                            f.width,
-                            f.height,
-                            f.format,
-                            f.taken,
-                            f.camera,
-                            None if e.phash is None else to_signed64(e.phash),
-                            e.thumb,
-                        ),
-                    )
-                if e.embedding is not None and e.content_hash and model_id:
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO embeddings(content_hash, model_id, vector) VALUES (?, ?, ?)",
-                        (e.content_hash, model_id, np.asarray(e.embedding, np.float32).tobytes()),
-                    )
+            if e.embedding is not None and e.content_hash and model_id:
+                db.execute(
+                    "INSERT OR REPLACE INTO embeddings(content_hash, model_id, vector) VALUES (?, ?, ?)",
+                    (e.content_hash, model_id, np.asarray(e.embedding, np.float32).tobytes()),
+                )
 
     def put_blob(self, namespace: str, key: str, value: bytes) -> None:
-        with self._lock, self._transaction():
-            self._db.execute(
-                "INSERT OR REPLACE INTO blobs(namespace, key, value) VALUES (?, ?, ?)",
-                (namespace, key, value),
+        with self._lock:
+            self._write(
+                lambda db: db.execute(
+                    "INSERT OR REPLACE INTO blobs(namespace, key, value) VALUES (?, ?, ?)",
+                    (namespace, key, value),
+                )
             )
+
+    def _write(self, work: Callable[[sqlite3.Connection], object]) -> None:
+        """Run `work` in one transaction. When the file cannot take it (read-only, a full
+        disk, an I/O error), this and every later write of this Cache go to memory instead:
+        the scan finishes with a warning, and the next one reads these photos again."""
+        if self._unsaved is None:
+            try:
+                with Transaction(self._db):
+                    work(self._db)
+                return
+            except sqlite3.OperationalError as exc:
+                self._unsaved = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+                self._unsaved.executescript(_SCHEMA)
+                self.warnings.append(
+                    f"the cache {self.path} cannot be written ({exc}): this scan keeps its work in "
+                    "memory only, and the next scan reads these photos again"
+                )
+        with Transaction(self._unsaved):
+            work(self._unsaved)
+
+    def _databases(self) -> list[sqlite3.Connection]:
+        """Where to read: the file, then what could not be written to it."""
+        return [self._db] if self._unsaved is None else [self._db, self._unsaved]
 
     def get_blob(self, namespace: str, key: str) -> bytes | None:
         with self._lock:
-            row = self._db.execute(
-                "SELECT value FROM blobs WHERE namespace = ? AND key = ?", (namespace, key)
-            ).fetchone()
-        return None if row is None else row[0]
+            for db in reversed(self._databases()):  # what this scan could not save is newer
+                row = db.execute(
+                    "SELECT value FROM blobs WHERE namespace = ? AND key = ?", (namespace, key)
+                ).fetchone()
+                if row is not None:
+                    return row[0]
+        return None
 
     def _transaction(self) -> Transaction:
         return Transaction(self._db)
