@@ -24,9 +24,10 @@ def run(args: argparse.Namespace) -> int:
 
     path = Path(args.cache or default_cache_path())
     if args.action == "clear":
+        existed = path.exists()
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
-        print(f"removed {path}")
+        print(f"removed {path}" if existed else f"no cache at {path}: nothing to remove")
         return 0
     cache = open_cache(str(path), "photofind cache")
     if cache is None:

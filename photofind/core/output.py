@@ -48,6 +48,8 @@ def output_problem(target: str) -> str | None:
         return f"cannot write {target}: {folder} is not a folder"
     if path.exists() and not os.access(path, os.W_OK):
         return f"cannot write {target}: permission denied"
+    if path.exists() and not path.is_file():
+        return None  # /dev/null, a pipe (`--json >(jq ...)`): written to directly
     try:  # the same kind of file the real write will create, then gone
         with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".check"):
             pass
@@ -60,6 +62,10 @@ def write_text_atomic(text: str, target: str | os.PathLike[str]) -> None:
     """Write `text` to `target` through a temporary file renamed into place, so readers never
     see half a file; on failure (a full disk) the temporary file is removed and OSError raised."""
     path = Path(target)
+    if path.exists() and not path.is_file():  # never replace /dev/null or a pipe with a file
+        with open(path, "w", encoding="utf-8", errors=REPLACE) as fh:
+            fh.write(text)
+        return
     tmp = path.with_name(path.name + ".tmp")
     try:
         with open(tmp, "w", encoding="utf-8", errors=REPLACE) as fh:

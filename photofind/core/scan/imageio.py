@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from photofind.core.scan.fileread import read_regular
 from photofind.core.types import ImageFacts, Skipped, SkipReason
 
 try:  # HEIC/HEIF (and AVIF on older Pillow) come from pillow-heif when it is installed.
@@ -67,10 +68,13 @@ def decode_bytes(
     except UnidentifiedImageError:
         if _looks_like_heif(data) and pillow_heif is None:
             return Skipped(path, SkipReason.UNSUPPORTED, "HEIC/AVIF needs pillow-heif")
+        kind = _signature(data)
+        if kind:  # an image file whose header is damaged, not some other kind of file
+            return Skipped(path, SkipReason.CORRUPT, f"corrupt {kind} header: Pillow cannot read it")
         return Skipped(path, SkipReason.NOT_AN_IMAGE, "not an image Pillow can identify")
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         message = str(exc) or type(exc).__name__
-        if "truncated" in message or isinstance(exc, EOFError):
+        if "truncated" in message.lower() or isinstance(exc, EOFError):
             return Skipped(path, SkipReason.TRUNCATED, message)
         return Skipped(path, SkipReason.CORRUPT, f"corrupt image data: {message}")
     except MemoryError:
@@ -81,8 +85,7 @@ def decode_bytes(
 
 def decode_file(path: str, **kwargs: int) -> Decoded | Skipped:
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        data = read_regular(path)
     except PermissionError:
         return Skipped(path, SkipReason.PERMISSION, "no permission to read the file")
     except OSError as exc:
@@ -182,6 +185,24 @@ def _camera(exif: Image.Exif) -> str | None:
         make = ""
     camera = f"{make} {model}".strip()
     return camera or None
+
+
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
+)
+
+
+def _signature(data: bytes) -> str | None:
+    """The image format a file's magic bytes claim, if any."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for magic, name in _SIGNATURES if data.startswith(magic)), None)
 
 
 def _looks_like_heif(data: bytes) -> bool:
