@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -24,6 +25,12 @@ except Exception:  # noqa: BLE001 - optional codec; a missing one becomes "unsup
 # We enforce our own, explicit limit instead of Pillow's warning, which would only print.
 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 MAX_PIXELS = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
+
+# A picture this big that no decoder can shrink while decoding (PNG, TIFF, BMP...) is held
+# whole in memory: such pictures are decoded one at a time, and converted in bands.
+HUGE_PIXELS = 40_000_000
+_BAND_PIXELS = 4_000_000
+_one_huge_decode = threading.Lock()
 
 # Decoded images are kept at this size: enough for a 224-px CNN input, perceptual hashes
 # and pixel checks, and small enough that a batch in flight costs little memory.
@@ -116,17 +123,55 @@ def _decode_open(
     # preview of the same pixels instead of the full image. Other formats ignore it.
     side = min_side or work_size
     im.draft("RGB", (side, side))
-    im.load()
-    rgb = _to_rgb(im)
-    if min_side:
-        factor = min(rgb.size) // min_side
-        if factor >= 2:  # a cheap box reduce that still leaves both sides >= min_side
-            rgb = rgb.reduce(factor)
+    if im.width * im.height >= HUGE_PIXELS:
+        with _one_huge_decode:  # each holds its whole picture in memory while it decodes
+            rgb = _load_reduced(im, side, min_side is not None)
     else:
+        rgb = _load_reduced(im, side, min_side is not None)
+    if not min_side:
         rgb.thumbnail((work_size, work_size), Image.Resampling.BILINEAR, reducing_gap=2.0)
     if orientation != 1:
         rgb = _apply_orientation(rgb, orientation)
     return Decoded(facts=facts, image=rgb)
+
+
+def _load_reduced(im: Image.Image, side: int, exact_reduce: bool) -> Image.Image:
+    """Decode `im` and return it in RGB, box-reduced by the largest integer factor that
+    keeps both sides >= `side` (with `exact_reduce`; otherwise only huge pictures are
+    reduced, to twice `side`, and the caller's thumbnail() finishes the job)."""
+    im.load()
+    factor = min(im.size) // side
+    if not exact_reduce:
+        factor = factor // 2 if im.width * im.height >= HUGE_PIXELS else 1
+    if factor < 2:
+        return _to_rgb(im)
+    if im.mode == "RGB":
+        return im.reduce(factor)
+    return _reduce_in_bands(im, factor)
+
+
+def _reduce_in_bands(im: Image.Image, factor: int) -> Image.Image:
+    """`_to_rgb(im).reduce(factor)`, the same pixels, converted a band of rows at a time:
+    converting a whole 150-MP PNG at once costs gigabytes (RGBA composited over white,
+    16-bit through float64) on top of the decoded picture itself."""
+    white = _white_level(im)
+    width, height = im.size
+    rows = factor * max(1, _BAND_PIXELS // (width * factor))
+    out = Image.new("RGB", (-(-width // factor), -(-height // factor)))
+    for top in range(0, height, rows):
+        band = im.crop((0, top, width, min(top + rows, height)))
+        out.paste(_to_rgb(band, white).reduce(factor), (0, top // factor))
+    return out
+
+
+def _white_level(im: Image.Image) -> float:
+    """What 16- and 32-bit pixel values count as white: the whole picture's, so every band
+    of it is scaled alike."""
+    if im.mode.startswith("I;16"):
+        return 65535.0
+    if im.mode in ("I", "F"):
+        return 65535.0 if im.getextrema()[1] > 255 else 255.0
+    return 255.0
 
 
 def _apply_orientation(im: Image.Image, orientation: int) -> Image.Image:
@@ -142,13 +187,13 @@ def _apply_orientation(im: Image.Image, orientation: int) -> Image.Image:
     return im.transpose(method) if method is not None else im
 
 
-def _to_rgb(im: Image.Image) -> Image.Image:
+def _to_rgb(im: Image.Image, white: float | None = None) -> Image.Image:
     mode = im.mode
     if mode == "RGB":
         return im.copy() if im.readonly else im
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         arr = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
+        top = white or _white_level(im)
         arr = np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8)
         return Image.fromarray(arr, "L").convert("RGB")
     if mode == "P" and "transparency" in im.info:
