@@ -88,7 +88,12 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
         return "--threshold must be in (0, 1]"
     if args.show < 0:
         return "--show must be 0 or more"
-    outputs = {"--json": args.json, "--csv": args.csv, "--plan-json": args.plan_json, "--plan-csv": args.plan_csv}
+    outputs = {
+        "--json": args.json,
+        "--csv": args.csv,
+        "--plan-json": args.plan_json,
+        "--plan-csv": args.plan_csv,
+    }
     return output_problems(outputs) or (None if args.no_embed else device_problem(args.device))
 
 

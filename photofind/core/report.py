@@ -110,7 +110,7 @@ def write_csv(result: ScanResult, target: str | Path | TextIO) -> None:
 
 
 def _write_text(text: str, target: str | Path | TextIO) -> None:
-    if hasattr(target, "write"):
-        target.write(text)  # type: ignore[union-attr]
-        return
-    write_text_atomic(text, target)
+    if isinstance(target, (str, Path)):
+        write_text_atomic(text, target)
+    else:
+        target.write(text)

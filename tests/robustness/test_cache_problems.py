@@ -53,7 +53,12 @@ def test_unwritable_cache_folder_is_refused(tmp_path, capsys):
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        assert cli.main(["scan", str(_lib(tmp_path / "lib")), "--no-embed", "-q", "--cache", str(locked / "c.db")]) == 2
+        assert (
+            cli.main(
+                ["scan", str(_lib(tmp_path / "lib")), "--no-embed", "-q", "--cache", str(locked / "c.db")]
+            )
+            == 2
+        )
     finally:
         locked.chmod(0o700)
     assert "cannot" in capsys.readouterr().err

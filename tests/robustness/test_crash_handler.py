@@ -30,5 +30,7 @@ def test_exit_codes_are_documented():
     readme = open("README.md", encoding="utf-8").read()
     for code in ("0", "1", "2", "70", "74", "130"):
         assert re.search(rf"^\| `?{code}`? \|", readme, re.M), code
-    help_text = subprocess.run([sys.executable, "-m", "photofind", "--help"], capture_output=True, text=True).stdout
+    help_text = subprocess.run(
+        [sys.executable, "-m", "photofind", "--help"], capture_output=True, text=True
+    ).stdout
     assert "70 internal error" in help_text

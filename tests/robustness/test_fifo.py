@@ -14,7 +14,11 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipe
 def _run(*args, cwd):
     # A subprocess with a timeout: a regression would block, not fail.
     return subprocess.run(
-        [sys.executable, "-m", "photofind", *args], capture_output=True, text=True, timeout=30, cwd=cwd,
+        [sys.executable, "-m", "photofind", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=cwd,
         env={**os.environ, "PYTHONPATH": os.getcwd()},
     )
 

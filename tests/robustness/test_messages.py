@@ -56,7 +56,9 @@ def test_calibration_tail_never_overflows():
 
 def _png(size=(64, 48)):
     buf = io.BytesIO()
-    Image.fromarray(np.random.default_rng(1).integers(0, 255, (size[1], size[0], 3), np.uint8)).save(buf, "PNG")
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (size[1], size[0], 3), np.uint8)).save(
+        buf, "PNG"
+    )
     return bytearray(buf.getvalue())
 
 

@@ -52,7 +52,12 @@ def test_bad_weights_file_is_named_before_the_scan(tmp_path, capsys, resnet34_fi
     out = capsys.readouterr().out
     assert WHY[kind] in out and str(bad) in out, out
     assert "2 photos read" in out  # exact and pixel duplicates are still found
-    assert cli.main(["similar", str(lib / "a.jpg"), "--in", str(lib), "--weights", str(bad), "-q", "--cache", cache]) == 2
+    assert (
+        cli.main(
+            ["similar", str(lib / "a.jpg"), "--in", str(lib), "--weights", str(bad), "-q", "--cache", cache]
+        )
+        == 2
+    )
     assert WHY[kind] in capsys.readouterr().err
 
 
@@ -68,7 +73,10 @@ def test_truncated_file_in_the_torch_hub_cache(tmp_path, capsys, resnet34_file):
 
 def test_good_weights_file_still_loads(tmp_path, capsys, resnet34_file):
     lib = _lib(tmp_path / "lib")
-    assert cli.main(["scan", str(lib), "--weights", str(resnet34_file), "-q", "--cache", str(tmp_path / "c.db")]) == 0
+    assert (
+        cli.main(["scan", str(lib), "--weights", str(resnet34_file), "-q", "--cache", str(tmp_path / "c.db")])
+        == 0
+    )
     assert "note:" not in capsys.readouterr().out
 
 
@@ -84,7 +92,19 @@ def test_bad_device_is_a_usage_error_even_with_everything_cached(tmp_path, capsy
     capsys.readouterr()
     for argv in (
         ["scan", str(lib), "--weights", "random", "-q", "--cache", cache, "--device", device],
-        ["similar", str(lib / "a.jpg"), "--in", str(lib), "--weights", "random", "-q", "--cache", cache, "--device", device],
+        [
+            "similar",
+            str(lib / "a.jpg"),
+            "--in",
+            str(lib),
+            "--weights",
+            "random",
+            "-q",
+            "--cache",
+            cache,
+            "--device",
+            device,
+        ],
     ):
         assert cli.main(argv) == 2, argv
         err = capsys.readouterr().err
@@ -97,10 +117,28 @@ def test_cuda_without_a_gpu_is_a_usage_error(tmp_path, capsys):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     lib = _lib(tmp_path / "lib")
-    assert cli.main(["scan", str(lib), "--weights", "random", "-q", "--cache", str(tmp_path / "c"), "--device", "cuda"]) == 2
+    assert (
+        cli.main(
+            [
+                "scan",
+                str(lib),
+                "--weights",
+                "random",
+                "-q",
+                "--cache",
+                str(tmp_path / "c"),
+                "--device",
+                "cuda",
+            ]
+        )
+        == 2
+    )
     assert "no CUDA GPU" in capsys.readouterr().err
 
 
 def test_device_is_not_checked_without_the_model(tmp_path):
     lib = _lib(tmp_path / "lib")
-    assert cli.main(["scan", str(lib), "--no-embed", "-q", "--cache", str(tmp_path / "c"), "--device", "banana"]) == 0
+    assert (
+        cli.main(["scan", str(lib), "--no-embed", "-q", "--cache", str(tmp_path / "c"), "--device", "banana"])
+        == 0
+    )

@@ -42,7 +42,16 @@ def test_scan_with_undecodable_names(tmp_path, capsys, embed):
     odd = _odd_library(tmp_path / "lib")
     out = tmp_path / "out.json"
     engine = ["--weights", "random"] if embed else ["--no-embed"]
-    args = ["scan", str(tmp_path / "lib"), *engine, "-q", "--json", str(out), "--cache", str(tmp_path / "c.db")]
+    args = [
+        "scan",
+        str(tmp_path / "lib"),
+        *engine,
+        "-q",
+        "--json",
+        str(out),
+        "--cache",
+        str(tmp_path / "c.db"),
+    ]
     assert cli.main(args) == 0
     doc = json.loads(out.read_text(encoding="utf-8"))
     paths = {p["path"] for g in doc["groups"] for p in g["files"]}

@@ -33,7 +33,9 @@ def test_bad_target_is_refused_before_scanning(tmp_path, capsys, monkeypatch, op
         "under-a-file": tmp_path / "plain" / "out.json",
     }[kind]
     monkeypatch.setattr("photofind.core.pipeline.scan", _fail_scan)
-    code = cli.main(["scan", str(lib), "--no-embed", "-q", option, str(target), "--cache", str(tmp_path / "c")])
+    code = cli.main(
+        ["scan", str(lib), "--no-embed", "-q", option, str(target), "--cache", str(tmp_path / "c")]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert option in err and str(target) in err and "internal error" not in err
@@ -42,7 +44,17 @@ def test_bad_target_is_refused_before_scanning(tmp_path, capsys, monkeypatch, op
 def test_similar_checks_its_json_target_first(tmp_path, capsys, monkeypatch):
     lib = _lib(tmp_path / "lib")
     monkeypatch.setattr("photofind.core.pipeline.scan", _fail_scan)
-    argv = ["similar", str(lib / "a.jpg"), "--in", str(lib), "--weights", "random", "-q", "--json", str(tmp_path / "no" / "x.json")]
+    argv = [
+        "similar",
+        str(lib / "a.jpg"),
+        "--in",
+        str(lib),
+        "--weights",
+        "random",
+        "-q",
+        "--json",
+        str(tmp_path / "no" / "x.json"),
+    ]
     assert cli.main(argv) == 2
     assert "does not exist" in capsys.readouterr().err
 
@@ -56,7 +68,9 @@ def test_full_disk_while_writing_leaves_no_temp_file(tmp_path, capsys, monkeypat
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(output.os, "fsync", full)
-    code = cli.main(["scan", str(lib), "--no-embed", "-q", "--json", str(target), "--cache", str(tmp_path / "c")])
+    code = cli.main(
+        ["scan", str(lib), "--no-embed", "-q", "--json", str(target), "--cache", str(tmp_path / "c")]
+    )
     assert code == 74
     captured = capsys.readouterr()
     assert "No space left on device" in captured.err and "internal error" not in captured.err
@@ -66,13 +80,23 @@ def test_full_disk_while_writing_leaves_no_temp_file(tmp_path, capsys, monkeypat
 
 def test_special_files_are_written_in_place(tmp_path, capsys):
     lib = _lib(tmp_path / "lib")
-    assert cli.main(["scan", str(lib), "--no-embed", "-q", "--json", "/dev/null", "--cache", str(tmp_path / "c")]) == 0
+    assert (
+        cli.main(
+            ["scan", str(lib), "--no-embed", "-q", "--json", "/dev/null", "--cache", str(tmp_path / "c")]
+        )
+        == 0
+    )
     assert not output.Path("/dev/null.tmp").exists()
 
 
 def test_a_good_target_still_gets_the_report(tmp_path):
     lib = _lib(tmp_path / "lib")
     target = tmp_path / "groups.json"
-    assert cli.main(["scan", str(lib), "--no-embed", "-q", "--json", str(target), "--cache", str(tmp_path / "c")]) == 0
+    assert (
+        cli.main(
+            ["scan", str(lib), "--no-embed", "-q", "--json", str(target), "--cache", str(tmp_path / "c")]
+        )
+        == 0
+    )
     assert json.loads(target.read_text())["groups"]
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".groups.json.*"))

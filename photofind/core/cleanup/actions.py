@@ -13,10 +13,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TextIO
 
-from photofind.core.output import write_text_atomic
 from photofind.core.cleanup.fileops import free_path
 from photofind.core.cleanup.keep import KeeperPolicy, in_protected, is_under, policy_from_settings
 from photofind.core.cleanup.marks import SAFE_TIERS, Marks
+from photofind.core.output import write_text_atomic
 from photofind.core.types import FileRef, Group, ImageRecord, ScanResult, Tier
 from photofind.core.units import human_bytes  # noqa: F401 - re-exported
 
@@ -270,10 +270,10 @@ def write_plan_csv(plan: Plan, target: str | os.PathLike[str] | TextIO) -> None:
 
 
 def _write(text: str, target: str | os.PathLike[str] | TextIO) -> None:
-    if hasattr(target, "write"):
-        target.write(text)  # type: ignore[union-attr]
-        return
-    write_text_atomic(text, target)  # type: ignore[arg-type]
+    if isinstance(target, (str, os.PathLike)):
+        write_text_atomic(text, target)
+    else:
+        target.write(text)
 
 
 def execute(plan: Plan, **kwargs: Any):  # -> executor.BatchReport

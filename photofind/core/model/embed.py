@@ -95,9 +95,7 @@ def _read_state(torch, path: str, expected: dict) -> dict:
     if not isinstance(state, dict):
         raise WeightsUnavailable(f"{path} holds a {type(state).__name__}, not a dict of ResNet-34 weights")
     missing = [k for k in expected if k not in state]
-    wrong = [
-        k for k, v in expected.items() if k in state and getattr(state[k], "shape", None) != v.shape
-    ]
+    wrong = [k for k, v in expected.items() if k in state and getattr(state[k], "shape", None) != v.shape]
     if missing or wrong:
         example = (missing or wrong)[0]
         raise WeightsUnavailable(

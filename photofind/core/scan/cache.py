@@ -300,7 +300,9 @@ class Cache:
         """Forget files that no longer exist; returns how many rows went."""
         with self._lock:
             gone = [
-                key for (key,) in self._db.execute("SELECT path FROM files") if not os.path.exists(path_from_key(key))
+                key
+                for (key,) in self._db.execute("SELECT path FROM files")
+                if not os.path.exists(path_from_key(key))
             ]
             with self._transaction():
                 for chunk, marks in _in_chunks(gone):

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from typing import BinaryIO
 
-# Windows has no FIFOs in folders, and needs binary mode asked for.
-_NONBLOCK, _BINARY = (0, os.O_BINARY) if os.name == "nt" else (os.O_NONBLOCK, 0)
+if sys.platform == "win32":  # no FIFOs in folders there, and binary mode must be asked for
+    _FLAGS = os.O_RDONLY | os.O_BINARY
+else:
+    _FLAGS = os.O_RDONLY | os.O_NONBLOCK
 
 _KINDS = {
     stat.S_IFIFO: "a named pipe",
@@ -30,7 +33,7 @@ class NotRegularFile(OSError):
 
 def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     """`open(path, "rb")` for a regular file; NotRegularFile (an OSError) for anything else."""
-    fd = os.open(path, os.O_RDONLY | _NONBLOCK | _BINARY)
+    fd = os.open(path, _FLAGS)
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):

@@ -170,7 +170,8 @@ def _white_level(im: Image.Image) -> float:
     if im.mode.startswith("I;16"):
         return 65535.0
     if im.mode in ("I", "F"):
-        return 65535.0 if im.getextrema()[1] > 255 else 255.0
+        high = im.getextrema()[1]  # (min, max) for a one-band picture
+        return 65535.0 if isinstance(high, (int, float)) and high > 255 else 255.0
     return 255.0
 
 
