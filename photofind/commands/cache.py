@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
+import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +36,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     with cache:
         if args.action == "prune":
-            print(f"forgot {cache.prune_missing()} files that no longer exist")
+            try:
+                print(f"forgot {cache.prune_missing()} files that no longer exist")
+            except sqlite3.OperationalError as exc:  # read-only, a full disk: not corruption
+                print(f"photofind cache: cannot prune {path}: {exc}", file=sys.stderr)
+                return 2
         stats = cache.stats()
     print(
         f"{path}: {stats['files']} files, {stats['images']} images, "
