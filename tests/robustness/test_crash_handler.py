@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
+import photofind
 from photofind import cli
 
 
@@ -27,7 +29,8 @@ def test_internal_error_is_one_line_and_a_log(tmp_path, capsys, monkeypatch):
 
 
 def test_exit_codes_are_documented():
-    readme = open("README.md", encoding="utf-8").read()
+    root = Path(photofind.__file__).parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
     for code in ("0", "1", "2", "70", "74", "130"):
         assert re.search(rf"^\| `?{code}`? \|", readme, re.M), code
     help_text = subprocess.run(

@@ -5,10 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+import photofind
+
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+
+SOURCE_ROOT = str(Path(photofind.__file__).parent.parent)  # this checkout, whatever the cwd
 
 
 def _run(*args, cwd):
@@ -19,7 +24,7 @@ def _run(*args, cwd):
         text=True,
         timeout=30,
         cwd=cwd,
-        env={**os.environ, "PYTHONPATH": os.getcwd()},
+        env={**os.environ, "PYTHONPATH": SOURCE_ROOT},
     )
 
 
