@@ -25,6 +25,8 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "scan_throughput": (["--photos", "16", "--warm-files", "500", "--naive", "4"], []),  # 16: one batch
     "cleanup_throughput": (["--files", "200"], ["--files", "2000"]),
+    "companions_scale": (["--photos", "10000"], ["--photos", "100000"]),
+    "huge_images": (["--mp", "40", "--modes", "RGBA"], []),
     "quality": (["--quick"], []),
     "index_scale": (["--sizes", "10000", "--kinds", "aniso", "--no-regroup"], ["--million"]),
     "gui_responsiveness": (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 
 
@@ -20,7 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from photofind.core.scan.cache import APP_ID, Cache
+    from photofind.commands.common import open_cache
+    from photofind.core.scan.cache import APP_ID
     from photofind.core.store import StoreError, remove_store
     from photofind.paths import default_cache_path
 
@@ -33,9 +35,16 @@ def run(args: argparse.Namespace) -> int:
             return 2
         print(f"removed {path}" if removed else f"no cache at {path}: nothing to remove")
         return 0
-    with Cache(path) as cache:
+    cache = open_cache(str(path), "photofind cache")
+    if cache is None:
+        return 2
+    with cache:
         if args.action == "prune":
-            print(f"forgot {cache.prune_missing()} files that no longer exist")
+            try:
+                print(f"forgot {cache.prune_missing()} files that no longer exist")
+            except sqlite3.OperationalError as exc:  # read-only, a full disk: not corruption
+                print(f"photofind cache: cannot prune {path}: {exc}", file=sys.stderr)
+                return 2
         stats = cache.stats()
     print(
         f"{path}: {stats['files']} files, {stats['images']} images, "

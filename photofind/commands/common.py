@@ -87,9 +87,17 @@ def cancel_on_sigint(token) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def open_store(make: Callable[[Any], Any], path: str | None, failure: str, out: TextIO | None = None) -> Any:
-    """`make(path)` (a Journal, a DecisionStore), with its warnings printed; None, after
-    printing `failure: why`, when it cannot be opened (the caller exits 2)."""
+def open_store(
+    make: Callable[[Any], Any],
+    path: str | None,
+    failure: str,
+    out: TextIO | None = None,
+    *,
+    warn: bool = True,
+) -> Any:
+    """`make(path)` (a Journal, a DecisionStore, a Cache), with its warnings printed unless
+    `warn` is False (a scan prints them in its summary); None, after printing `failure: why`,
+    when it cannot be opened (the caller exits 2)."""
     from photofind.core.store import StoreError
 
     out = out or sys.stderr
@@ -98,7 +106,7 @@ def open_store(make: Callable[[Any], Any], path: str | None, failure: str, out: 
     except StoreError as exc:
         print(f"{failure}: {exc}", file=out)
         return None
-    for w in store.warnings:
+    for w in store.warnings if warn else ():
         print(f"warning: {w}", file=out)
     return store
 
@@ -116,3 +124,23 @@ def offer_moved_aside(path, out: TextIO | None = None) -> None:
             f"`photofind history --journal {where}` and undo them with `photofind undo --journal {where}`",
             file=out or sys.stderr,
         )
+
+
+def open_cache(path: str | None, failure: str, *, warn: bool = True) -> Any:
+    """The scan cache at `path` (default: the per-user one), or None after saying why not."""
+    from photofind.core.scan.cache import Cache
+    from photofind.paths import default_cache_path
+
+    return open_store(lambda p: Cache(p or default_cache_path()), path, failure, warn=warn)
+
+
+def output_problems(targets: dict[str, str | None]) -> str | None:
+    """Why one of the report files named by options (--json, --csv...) cannot be written,
+    found before a long scan rather than after it."""
+    from photofind.core.output import output_problem
+
+    for option, target in targets.items():
+        problem = target and output_problem(target)
+        if problem:
+            return f"{option}: {problem}"
+    return None

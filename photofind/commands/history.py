@@ -21,6 +21,9 @@ def run(args: argparse.Namespace) -> int:
     from photofind.commands.common import offer_moved_aside, open_store
     from photofind.core.cleanup.journal import Journal
 
+    if args.limit < 1:
+        print("photofind history: -n must be at least 1", file=sys.stderr)
+        return 2
     journal = open_store(Journal, args.journal, "photofind history")
     if journal is None:
         return 2
@@ -28,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     with journal:
         if args.batch is not None:
             return _show_batch(journal, args.batch, args.json)
-        batches = journal.batches(limit=max(args.limit, 0))
+        batches = journal.batches(limit=args.limit)
     if args.json:
         print(json.dumps([_batch_json(b) for b in batches], indent=2))
         return 0

@@ -6,7 +6,14 @@ import argparse
 import sys
 
 from photofind.commands import cleanup
-from photofind.commands.common import add_engine_options, cancel_on_sigint, human_bytes, settings_from_args
+from photofind.commands.common import (
+    add_engine_options,
+    cancel_on_sigint,
+    human_bytes,
+    open_cache,
+    output_problems,
+    settings_from_args,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,44 +40,75 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from photofind.cli import EXIT_CANCELLED, EXIT_OK, EXIT_SKIPPED, EXIT_USAGE
+    from photofind.cli import EXIT_CANCELLED, EXIT_OK, EXIT_OUTPUT, EXIT_SKIPPED, EXIT_USAGE
     from photofind.commands.textprogress import TextProgress
     from photofind.core.pipeline import scan
     from photofind.core.progress import CancelToken
-    from photofind.core.report import write_csv, write_json
 
-    missing = [p for p in args.paths if not Path(p).exists()]
-    if missing:
-        print(f"photofind scan: no such file or folder: {', '.join(missing)}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.threshold is not None and not 0.0 < args.threshold <= 1.0:
-        print("photofind scan: --threshold must be in (0, 1]", file=sys.stderr)
-        return EXIT_USAGE
-    problem = cleanup.validate(args)
+    problem = _usage_problem(args) or cleanup.validate(args)
     if problem:
         print(f"photofind scan: {problem}", file=sys.stderr)
         return EXIT_USAGE
     settings = settings_from_args(
         args, [str(Path(p).resolve()) for p in args.paths], **cleanup.settings_overrides(args)
     )
+    cache = open_cache(args.cache, "photofind scan", warn=False)  # its warnings are in the summary
+    if cache is None:
+        return EXIT_USAGE
     token = CancelToken()
     progress = TextProgress(token, enabled=not args.quiet)
-    with cancel_on_sigint(token):
-        result = scan(settings, progress=progress)
+    with cache, cancel_on_sigint(token):
+        result = scan(settings, cache=cache, progress=progress)
     progress.close()
     to_stdout = "-" in (args.json, args.csv, args.plan_json, args.plan_csv)
     out = sys.stderr if to_stdout else sys.stdout
-    if args.json:
-        write_json(result, sys.stdout if args.json == "-" else args.json)
-    if args.csv:
-        write_csv(result, sys.stdout if args.csv == "-" else args.csv)
+    unwritten = _write_reports(args, result)
     print_summary(result, out, args.show)
+    if unwritten:
+        print(f"photofind scan: {unwritten}", file=sys.stderr)
+        return EXIT_OUTPUT
     acted = cleanup.run_after_scan(args, result, out)
     if acted is not None:
         return acted
     if result.cancelled:
         return EXIT_CANCELLED
     return EXIT_SKIPPED if result.skipped else EXIT_OK
+
+
+def _usage_problem(args: argparse.Namespace) -> str | None:
+    """What makes this command line unusable, found before anything is read."""
+    from pathlib import Path
+
+    from photofind.core.model.embed import device_problem
+
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        return f"no such file or folder: {', '.join(missing)}"
+    if args.threshold is not None and not 0.0 < args.threshold <= 1.0:
+        return "--threshold must be in (0, 1]"
+    if args.show < 0:
+        return "--show must be 0 or more"
+    outputs = {
+        "--json": args.json,
+        "--csv": args.csv,
+        "--plan-json": args.plan_json,
+        "--plan-csv": args.plan_csv,
+    }
+    return output_problems(outputs) or (None if args.no_embed else device_problem(args.device))
+
+
+def _write_reports(args: argparse.Namespace, result) -> str | None:
+    """Write --json and --csv; what could not be written (a full disk), or None."""
+    from photofind.core.report import write_csv, write_json
+
+    for target, write in ((args.json, write_json), (args.csv, write_csv)):
+        if not target:
+            continue
+        try:
+            write(result, sys.stdout if target == "-" else target)
+        except OSError as exc:
+            return f"cannot write {target}: {exc.strerror or exc} (the summary above is complete)"
+    return None
 
 
 def print_summary(result, out, show: int) -> None:

@@ -12,7 +12,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from photofind.commands.common import add_engine_options, cancel_on_sigint, settings_from_args
+from photofind.commands.common import (
+    add_engine_options,
+    cancel_on_sigint,
+    open_cache,
+    output_problems,
+    settings_from_args,
+)
+from photofind.core.output import write_text_atomic
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from photofind.cli import EXIT_CANCELLED, EXIT_OK, EXIT_USAGE
+    from photofind.cli import EXIT_CANCELLED, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
     from photofind.commands.textprogress import TextProgress
     from photofind.core.match.similar import SimilarSearchError, find_similar
     from photofind.core.pipeline import make_embedder, scan
@@ -56,10 +63,13 @@ def run(args: argparse.Namespace) -> int:
             f"photofind similar: needs the similarity model, which is not available: {why}", file=sys.stderr
         )
         return EXIT_USAGE
+    cache = open_cache(args.cache, "photofind similar")
+    if cache is None:
+        return EXIT_USAGE
     token = CancelToken()
     progress = TextProgress(token, enabled=not args.quiet)
-    with cancel_on_sigint(token):
-        result = scan(settings, embedder=embedder, progress=progress)
+    with cache, cancel_on_sigint(token):
+        result = scan(settings, embedder=embedder, cache=cache, progress=progress)
     progress.close()
     if result.cancelled:
         print("cancelled: finished work is cached; run again to resume", file=sys.stderr)
@@ -90,13 +100,23 @@ def run(args: argparse.Namespace) -> int:
         ],
     }
     if args.json:
-        _write_json(doc, args.json)
+        try:
+            _write_json(doc, args.json)
+        except OSError as exc:
+            print(f"photofind similar: cannot write {args.json}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_OUTPUT
     _print_results(doc, result, sys.stderr if args.json == "-" else sys.stdout)
     return EXIT_OK
 
 
 def _usage_problem(args: argparse.Namespace, image: Path) -> str | None:
-    if not image.is_file():
+    from photofind.core.model.embed import device_problem
+
+    if image.is_dir():
+        return f"{args.image} is a folder; give one image (the library goes after --in)"
+    if image.exists() and not image.is_file():
+        return f"{args.image} is not a regular file"
+    if not image.exists():
         return f"no such image: {args.image}"
     missing = [p for p in args.roots if not Path(p).exists()]
     if missing:
@@ -105,7 +125,7 @@ def _usage_problem(args: argparse.Namespace, image: Path) -> str | None:
         return "--top must be at least 1"
     if args.threshold is not None and not 0.0 < args.threshold <= 1.0:
         return "--threshold must be in (0, 1]"
-    return None
+    return output_problems({"--json": args.json}) or device_problem(args.device)
 
 
 def _write_json(doc: dict[str, Any], target: str) -> None:
@@ -113,10 +133,7 @@ def _write_json(doc: dict[str, Any], target: str) -> None:
     if target == "-":
         sys.stdout.write(text)
         return
-    path = Path(target)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)  # readers never see half a file
+    write_text_atomic(text, target)
 
 
 def _print_results(doc: dict[str, Any], result: Any, out) -> None:

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from photofind.core.model.embed import Embedder, ResNetEmbedder
+from photofind.core.model.embed import Embedder, ResNetEmbedder, device_problem
 from photofind.core.model.precision import PRECISIONS
 from photofind.core.model.weights import WeightsUnavailable, resolve_weights
 from photofind.core.progress import NULL_PROGRESS, Cancelled, Phase, Progress
@@ -37,11 +37,17 @@ def make_embedder(settings: ScanSettings) -> tuple[Embedder | None, str | None]:
         return None, "visual similarity is turned off"
     if settings.precision not in PRECISIONS:
         return None, f"precision must be one of {', '.join(PRECISIONS)}, not {settings.precision!r}"
+    problem = device_problem(settings.device)
+    if problem:
+        return None, problem
     try:
         choice = resolve_weights(settings.weights)
+        embedder = ResNetEmbedder(choice, device=settings.device, precision=settings.precision)
+        if not choice.is_random:
+            embedder.load()  # a bad file is found here, before any photo is read
     except WeightsUnavailable as exc:
         return None, str(exc)
-    return ResNetEmbedder(choice, device=settings.device, precision=settings.precision), None
+    return embedder, None
 
 
 def scan(

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
+from photofind.core.output import write_text_atomic
 from photofind.core.types import Group, ScanResult
 
 JSON_VERSION = 1
@@ -119,10 +120,7 @@ def write_csv(result: ScanResult, target: str | Path | TextIO) -> None:
 
 
 def _write_text(text: str, target: str | Path | TextIO) -> None:
-    if hasattr(target, "write"):
+    if isinstance(target, (str, Path)):
+        write_text_atomic(text, target)
+    else:
         target.write(text)
-        return
-    path = Path(target)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)  # readers never see half a report

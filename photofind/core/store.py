@@ -277,7 +277,10 @@ class Transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type, *_: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if not exc_type:
+            self._db.execute("COMMIT")
+        elif self._db.in_transaction:  # SQLite already rolled back after a full disk or I/O error
+            self._db.execute("ROLLBACK")
 
 
 _Store = TypeVar("_Store", bound="SQLiteStore")

@@ -19,6 +19,7 @@ from photofind.core.cleanup.carry import SidecarWrite, plan_carry
 from photofind.core.cleanup.fileops import free_path
 from photofind.core.cleanup.keep import KeeperPolicy, in_protected, is_under, policy_from_settings
 from photofind.core.cleanup.marks import SAFE_TIERS, Marks
+from photofind.core.output import write_text_atomic
 from photofind.core.types import FileRef, Group, ImageRecord, ScanResult, Tier
 from photofind.core.units import human_bytes  # noqa: F401 - re-exported
 
@@ -377,10 +378,7 @@ def write_plan_csv(plan: Plan, target: str | os.PathLike[str] | TextIO) -> None:
 
 
 def _write(text: str, target: str | os.PathLike[str] | TextIO) -> None:
-    if hasattr(target, "write"):
+    if isinstance(target, (str, os.PathLike)):
+        write_text_atomic(text, target)
+    else:
         target.write(text)
-        return
-    path = Path(target)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from photofind.core.model.precision import resolve_precision, torch_dtype
-from photofind.core.model.weights import ARCH, WeightsChoice
+from photofind.core.model.weights import ARCH, WeightsChoice, WeightsUnavailable
 from photofind.core.types import ModelInfo
 
 INPUT_SIZE = 224
@@ -51,6 +51,58 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return x / np.maximum(norms, 1e-12)
+
+
+DEVICES_HELP = "auto, cpu, cuda, cuda:N or mps"
+
+
+def device_problem(requested: str) -> str | None:
+    """Why inference cannot run on `requested`, or None. Asked before a scan starts, since a
+    fully cached library would otherwise never try the device (imports torch for a GPU)."""
+    if requested in ("auto", "cpu"):
+        return None
+    import torch
+
+    try:
+        device = torch.device(requested)
+    except (RuntimeError, ValueError):
+        return f"unknown device {requested!r}: use {DEVICES_HELP}"
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            built = "" if torch.version.cuda else ", and this torch is built without CUDA"
+            return f"device {requested!r}: no CUDA GPU is available on this machine{built}"
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            return f"device {requested!r}: this machine has {count} CUDA GPU(s), numbered from 0"
+        return None
+    if device.type == "mps":
+        return None if torch.backends.mps.is_available() else f"device {requested!r}: no Apple GPU here"
+    return f"device {requested!r} is not supported: use {DEVICES_HELP}"
+
+
+def _read_state(torch, path: str, expected: dict) -> dict:
+    """The state dict in `path`, checked against ResNet-34's layout, or WeightsUnavailable
+    saying what is wrong with the file."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError) as exc:
+        first = str(exc).split(". ")[0]
+        raise WeightsUnavailable(f"the weights file {path} is truncated or damaged ({first})") from exc
+    except Exception as exc:  # noqa: BLE001 - pickle, zip and torch each raise their own kinds
+        raise WeightsUnavailable(f"{path} is not a PyTorch weights file ({type(exc).__name__})") from exc
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise WeightsUnavailable(f"{path} holds a {type(state).__name__}, not a dict of ResNet-34 weights")
+    missing = [k for k in expected if k not in state]
+    wrong = [k for k, v in expected.items() if k in state and getattr(state[k], "shape", None) != v.shape]
+    if missing or wrong:
+        example = (missing or wrong)[0]
+        raise WeightsUnavailable(
+            f"{path} does not hold ResNet-34 weights: {len(missing)} of its {len(expected)} tensors "
+            f"are missing and {len(wrong)} have another shape (e.g. {example})"
+        )
+    return state
 
 
 def pick_device(requested: str = "auto") -> str:
@@ -162,11 +214,7 @@ class ResNetEmbedder:
                 net = build_resnet34()
         else:
             net = build_resnet34()
-            state = torch.load(self.weights.path, map_location="cpu", weights_only=True)
-            if isinstance(state, dict) and "state_dict" in state:
-                state = state["state_dict"]
-            net.load_state_dict(state)
-            del state
+            net.load_state_dict(_read_state(torch, self.weights.path, net.state_dict()))
         net.fc = torch.nn.Identity()  # the embedding is the pooled 512-d feature
         return fold_batchnorm(net).to(self._device)
 

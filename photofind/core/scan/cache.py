@@ -10,9 +10,11 @@ at the path is refused (photofind.core.store).
 
 from __future__ import annotations
 
+import itertools
 import os
+import sqlite3
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,6 +98,13 @@ class Cache(SQLiteStore):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         super().__init__(path)
         self._damaged = 0  # embeddings that failed their checksum in this session
+        self._unsaved: sqlite3.Connection | None = None  # see _write
+
+    def close(self) -> None:
+        with self._lock:
+            super().close()
+            if self._unsaved is not None:
+                self._unsaved.close()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -103,7 +112,7 @@ class Cache(SQLiteStore):
         """Cached results for files whose size and mtime still match, in batched queries."""
         found: dict[str, CachedFile] = {}
         by_path = {f.path: f for f in files}
-        paths = list(by_path)
+        paths = [path_key(p) for p in by_path]
         with self._lock:
             for chunk, marks in _in_chunks(paths):
                 rows = self._db.execute(
@@ -118,8 +127,9 @@ class Cache(SQLiteStore):
                     [model_id or "", *chunk],
                 )
                 for row in rows:
-                    path, size, mtime_ns, chash, reason, detail = row[:6]
+                    key, size, mtime_ns, chash, reason, detail = row[:6]
                     w, h, fmt, taken, camera, ph, frames, vec, checksum = row[6:]
+                    path = path_from_key(key)
                     ref = by_path[path]
                     if size != ref.size or mtime_ns != ref.mtime_ns:
                         continue
@@ -142,8 +152,8 @@ class Cache(SQLiteStore):
         result: dict[str, CachedFile] = {}
         keys = list(dict.fromkeys(hashes))
         with self._lock:
-            for chunk, marks in _in_chunks(keys):
-                rows = self._db.execute(
+            for db, (chunk, marks) in itertools.product(self._databases(), _in_chunks(keys)):
+                rows = db.execute(
                     f"""SELECT i.content_hash, i.width, i.height, i.format, i.taken, i.camera,
                                i.phash, i.frames, e.vector, e.checksum
                         FROM images i
@@ -183,8 +193,8 @@ class Cache(SQLiteStore):
         result: dict[str, bytes] = {}
         keys = list(dict.fromkeys(hashes))
         with self._lock:
-            for chunk, marks in _in_chunks(keys):
-                for chash, thumb in self._db.execute(
+            for db, (chunk, marks) in itertools.product(self._databases(), _in_chunks(keys)):
+                for chash, thumb in db.execute(
                     f"SELECT content_hash, thumb FROM images WHERE thumb IS NOT NULL "
                     f"AND content_hash IN ({marks})",
                     chunk,
@@ -198,59 +208,90 @@ class Cache(SQLiteStore):
         """Write a batch in one transaction: a killed scan leaves whole rows or none."""
         if not entries:
             return
-        with self._lock, self._transaction():
-            for e in entries:
-                skip = e.skipped
-                self._db.execute(
-                    "INSERT OR REPLACE INTO files(path, size, mtime_ns, content_hash, skip_reason,"
-                    " skip_detail) VALUES (?, ?, ?, ?, ?, ?)",
+        with self._lock:
+            self._write(lambda db: self._store_rows(db, entries, model_id))
+
+    def _store_rows(self, db: sqlite3.Connection, entries: Sequence[FileEntry], model_id: str | None) -> None:
+        for e in entries:
+            skip = e.skipped
+            db.execute(
+                "INSERT OR REPLACE INTO files(path, size, mtime_ns, content_hash, skip_reason,"
+                " skip_detail) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    path_key(e.file.path),
+                    e.file.size,
+                    e.file.mtime_ns,
+                    e.content_hash,
+                    skip.reason.value if skip else None,
+                    skip.detail if skip else None,
+                ),
+            )
+            if e.facts is not None and e.content_hash:
+                f = e.facts
+                db.execute(
+                    "INSERT OR REPLACE INTO images(content_hash, width, height, format, taken,"
+                    " camera, phash, thumb, frames) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        e.file.path,
-                        e.file.size,
-                        e.file.mtime_ns,
                         e.content_hash,
-                        skip.reason.value if skip else None,
-                        skip.detail if skip else None,
+                        f.width,
+                        f.height,
+                        f.format,
+                        f.taken,
+                        f.camera,
+                        None if e.phash is None else to_signed64(e.phash),
+                        e.thumb,
+                        f.frames,
                     ),
                 )
-                if e.facts is not None and e.content_hash:
-                    f = e.facts
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO images(content_hash, width, height, format, taken,"
-                        " camera, phash, thumb, frames) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            e.content_hash,
-                            f.width,
-                            f.height,
-                            f.format,
-                            f.taken,
-                            f.camera,
-                            None if e.phash is None else to_signed64(e.phash),
-                            e.thumb,
-                            f.frames,
-                        ),
-                    )
-                if e.embedding is not None and e.content_hash and model_id:
-                    vector = np.asarray(e.embedding, np.float32).tobytes()
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO embeddings(content_hash, model_id, vector, checksum)"
-                        " VALUES (?, ?, ?, ?)",
-                        (e.content_hash, model_id, vector, zlib.crc32(vector)),
-                    )
+            if e.embedding is not None and e.content_hash and model_id:
+                vector = np.asarray(e.embedding, np.float32).tobytes()
+                db.execute(
+                    "INSERT OR REPLACE INTO embeddings(content_hash, model_id, vector, checksum)"
+                    " VALUES (?, ?, ?, ?)",
+                    (e.content_hash, model_id, vector, zlib.crc32(vector)),
+                )
 
     def put_blob(self, namespace: str, key: str, value: bytes) -> None:
-        with self._lock, self._transaction():
-            self._db.execute(
-                "INSERT OR REPLACE INTO blobs(namespace, key, value) VALUES (?, ?, ?)",
-                (namespace, key, value),
+        with self._lock:
+            self._write(
+                lambda db: db.execute(
+                    "INSERT OR REPLACE INTO blobs(namespace, key, value) VALUES (?, ?, ?)",
+                    (namespace, key, value),
+                )
             )
+
+    def _write(self, work: Callable[[sqlite3.Connection], object]) -> None:
+        """Run `work` in one transaction. When the file cannot take it (read-only, a full
+        disk, an I/O error), this and every later write of this Cache go to memory instead:
+        the scan finishes with a warning, and the next one reads these photos again."""
+        if self._unsaved is None:
+            try:
+                with Transaction(self._db):
+                    work(self._db)
+                return
+            except sqlite3.OperationalError as exc:
+                self._unsaved = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+                self._unsaved.executescript(_SCHEMA)
+                self.warnings.append(
+                    f"the cache {self.path} cannot be written ({exc}): this scan keeps its work in "
+                    "memory only, and the next scan reads these photos again"
+                )
+        with Transaction(self._unsaved):
+            work(self._unsaved)
+
+    def _databases(self) -> list[sqlite3.Connection]:
+        """Where to read: the file, then what could not be written to it."""
+        return [self._db] if self._unsaved is None else [self._db, self._unsaved]
 
     def get_blob(self, namespace: str, key: str) -> bytes | None:
         with self._lock:
-            row = self._db.execute(
-                "SELECT value FROM blobs WHERE namespace = ? AND key = ?", (namespace, key)
-            ).fetchone()
-        return None if row is None else row[0]
+            for db in reversed(self._databases()):  # what this scan could not save is newer
+                row = db.execute(
+                    "SELECT value FROM blobs WHERE namespace = ? AND key = ?", (namespace, key)
+                ).fetchone()
+                if row is not None:
+                    return row[0]
+        return None
 
     def _transaction(self) -> Transaction:
         return Transaction(self._db)
@@ -267,7 +308,11 @@ class Cache(SQLiteStore):
     def prune_missing(self) -> int:
         """Forget files that no longer exist; returns how many rows went."""
         with self._lock:
-            gone = [p for (p,) in self._db.execute("SELECT path FROM files") if not os.path.exists(p)]
+            gone = [
+                key
+                for (key,) in self._db.execute("SELECT path FROM files")
+                if not os.path.exists(path_from_key(key))
+            ]
             with self._transaction():
                 for chunk, marks in _in_chunks(gone):
                     self._db.execute(f"DELETE FROM files WHERE path IN ({marks})", chunk)
@@ -283,10 +328,25 @@ class Cache(SQLiteStore):
     def iter_paths(self) -> Iterator[str]:
         with self._lock:
             rows = self._db.execute("SELECT path FROM files ORDER BY path").fetchall()
-        return (r[0] for r in rows)
+        return (path_from_key(r[0]) for r in rows)
 
 
-def _in_chunks(keys: Sequence[str]) -> Iterator[tuple[Sequence[str], str]]:
+def path_key(path: str) -> str | bytes:
+    """How a path is stored: as text when it is valid UTF-8, else as its raw bytes (a file
+    name on Linux may hold any bytes; Python carries them as lone surrogates, which SQLite's
+    text cannot hold). The two never collide: a BLOB never equals a TEXT in SQLite."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+def path_from_key(key: str | bytes) -> str:
+    return os.fsdecode(key) if isinstance(key, bytes) else key
+
+
+def _in_chunks(keys: Sequence[str | bytes]) -> Iterator[tuple[Sequence[str | bytes], str]]:
     """(chunk, "?,?,...") pairs for batched `IN (...)` queries with bound parameters."""
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]

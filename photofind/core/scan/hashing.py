@@ -8,6 +8,8 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
+from photofind.core.scan.fileread import open_regular
+
 CHUNK = 1 << 20
 
 
@@ -18,7 +20,7 @@ def content_hash(data: bytes) -> str:
 
 def content_hash_file(path: str) -> str:
     h = hashlib.blake2b(digest_size=20)
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         while chunk := fh.read(CHUNK):
             h.update(chunk)
     return h.hexdigest()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from photofind.core.scan.fileread import read_regular
 from photofind.core.scan.rawfiles import decode_raw, is_raw_name
 from photofind.core.types import ImageFacts, Skipped, SkipReason
 
@@ -24,6 +26,12 @@ except Exception:  # noqa: BLE001 - optional codec; a missing one becomes "unsup
 # We enforce our own, explicit limit instead of Pillow's warning, which would only print.
 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 MAX_PIXELS = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
+
+# A picture this big that no decoder can shrink while decoding (PNG, TIFF, BMP...) is held
+# whole in memory: such pictures are decoded one at a time, and converted in bands.
+HUGE_PIXELS = 40_000_000
+_BAND_PIXELS = 4_000_000
+_one_huge_decode = threading.Lock()
 
 # Decoded images are kept at this size: enough for a 224-px CNN input, perceptual hashes
 # and pixel checks, and small enough that a batch in flight costs little memory.
@@ -70,10 +78,13 @@ def decode_bytes(
     except UnidentifiedImageError:
         if _looks_like_heif(data) and pillow_heif is None:
             return Skipped(path, SkipReason.UNSUPPORTED, "HEIC/AVIF needs pillow-heif")
+        kind = _signature(data)
+        if kind:  # an image file whose header is damaged, not some other kind of file
+            return Skipped(path, SkipReason.CORRUPT, f"corrupt {kind} header: Pillow cannot read it")
         return Skipped(path, SkipReason.NOT_AN_IMAGE, "not an image Pillow can identify")
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         message = str(exc) or type(exc).__name__
-        if "truncated" in message or isinstance(exc, EOFError):
+        if "truncated" in message.lower() or isinstance(exc, EOFError):
             return Skipped(path, SkipReason.TRUNCATED, message)
         return Skipped(path, SkipReason.CORRUPT, f"corrupt image data: {message}")
     except MemoryError:
@@ -84,8 +95,7 @@ def decode_bytes(
 
 def decode_file(path: str, **kwargs: int) -> Decoded | Skipped:
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        data = read_regular(path)
     except PermissionError:
         return Skipped(path, SkipReason.PERMISSION, "no permission to read the file")
     except OSError as exc:
@@ -117,13 +127,12 @@ def _decode_open(
     # preview of the same pixels instead of the full image. Other formats ignore it.
     side = min_side or work_size
     im.draft("RGB", (side, side))
-    im.load()
-    rgb = _to_rgb(im)
-    if min_side:
-        factor = min(rgb.size) // min_side
-        if factor >= 2:  # a cheap box reduce that still leaves both sides >= min_side
-            rgb = rgb.reduce(factor)
+    if im.width * im.height >= HUGE_PIXELS:
+        with _one_huge_decode:  # each holds its whole picture in memory while it decodes
+            rgb = _load_reduced(im, side, min_side is not None)
     else:
+        rgb = _load_reduced(im, side, min_side is not None)
+    if not min_side:
         rgb.thumbnail((work_size, work_size), Image.Resampling.BILINEAR, reducing_gap=2.0)
     if orientation != 1:
         rgb = _apply_orientation(rgb, orientation)
@@ -145,6 +154,46 @@ def _decode_raw(
     return Decoded(facts=facts, image=_apply_orientation(rgb, raw.orientation))
 
 
+def _load_reduced(im: Image.Image, side: int, exact_reduce: bool) -> Image.Image:
+    """Decode `im` and return it in RGB, box-reduced by the largest integer factor that
+    keeps both sides >= `side` (with `exact_reduce`; otherwise only huge pictures are
+    reduced, to twice `side`, and the caller's thumbnail() finishes the job)."""
+    im.load()
+    factor = min(im.size) // side
+    if not exact_reduce:
+        factor = factor // 2 if im.width * im.height >= HUGE_PIXELS else 1
+    if factor < 2:
+        return _to_rgb(im)
+    if im.mode == "RGB":
+        return im.reduce(factor)
+    return _reduce_in_bands(im, factor)
+
+
+def _reduce_in_bands(im: Image.Image, factor: int) -> Image.Image:
+    """`_to_rgb(im).reduce(factor)`, the same pixels, converted a band of rows at a time:
+    converting a whole 150-MP PNG at once costs gigabytes (RGBA composited over white,
+    16-bit through float64) on top of the decoded picture itself."""
+    white = _white_level(im)
+    width, height = im.size
+    rows = factor * max(1, _BAND_PIXELS // (width * factor))
+    out = Image.new("RGB", (-(-width // factor), -(-height // factor)))
+    for top in range(0, height, rows):
+        band = im.crop((0, top, width, min(top + rows, height)))
+        out.paste(_to_rgb(band, white).reduce(factor), (0, top // factor))
+    return out
+
+
+def _white_level(im: Image.Image) -> float:
+    """What 16- and 32-bit pixel values count as white: the whole picture's, so every band
+    of it is scaled alike."""
+    if im.mode.startswith("I;16"):
+        return 65535.0
+    if im.mode in ("I", "F"):
+        high = im.getextrema()[1]  # (min, max) for a one-band picture
+        return 65535.0 if isinstance(high, (int, float)) and high > 255 else 255.0
+    return 255.0
+
+
 def _apply_orientation(im: Image.Image, orientation: int) -> Image.Image:
     method = {
         2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -158,13 +207,13 @@ def _apply_orientation(im: Image.Image, orientation: int) -> Image.Image:
     return im.transpose(method) if method is not None else im
 
 
-def _to_rgb(im: Image.Image) -> Image.Image:
+def _to_rgb(im: Image.Image, white: float | None = None) -> Image.Image:
     mode = im.mode
     if mode == "RGB":
         return im.copy() if im.readonly else im
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         arr = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
+        top = white or _white_level(im)
         arr = np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8)
         return Image.fromarray(arr, "L").convert("RGB")
     if mode == "P" and "transparency" in im.info:
@@ -201,6 +250,24 @@ def _camera(exif: Image.Exif) -> str | None:
         make = ""
     camera = f"{make} {model}".strip()
     return camera or None
+
+
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
+)
+
+
+def _signature(data: bytes) -> str | None:
+    """The image format a file's magic bytes claim, if any."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for magic, name in _SIGNATURES if data.startswith(magic)), None)
 
 
 def _looks_like_heif(data: bytes) -> bool:

@@ -22,6 +22,7 @@ import numpy as np
 from photofind.core.model.embed import INPUT_SIZE, Embedder, usable_cores
 from photofind.core.progress import NULL_PROGRESS, Cancelled, Progress, check_cancel
 from photofind.core.scan.cache import Cache, CachedFile, FileEntry
+from photofind.core.scan.fileread import read_regular
 from photofind.core.scan.hashing import content_hash, gray_thumb, phash
 from photofind.core.scan.imageio import decode_bytes
 from photofind.core.scan.vectors import VectorTable
@@ -341,8 +342,7 @@ def _read_one(
 ) -> _Read:
     gate.wait()
     try:
-        with open(file.path, "rb") as fh:
-            data = fh.read()
+        data = read_regular(file.path)
     except PermissionError:
         return _skip(file, SkipReason.PERMISSION, "no permission to read the file")
     except OSError as exc:
