@@ -18,10 +18,21 @@ def group_bytes_reclaimable(result: ScanResult, group: Group) -> int:
 
 
 def group_as_json(result: ScanResult, group: Group) -> dict[str, Any]:
+    """One group. Duplicate groups also say how each file was made (`derived_from`, `how`,
+    `original`: photofind.core.match.phylogeny) and why the keeper won (`keep_reason`)."""
     keep = result.records[group.keep_index]
+    tree = {d.index: d for d in group.derivation}
     files = []
     for m in group.members:
         r = result.records[m.index]
+        made = tree.get(m.index)
+        origin = {}
+        if made is not None:
+            origin = {
+                "original": made.original,
+                "derived_from": None if made.parent is None else result.records[made.parent].path,
+                "how": list(made.how),
+            }
         files.append(
             {
                 "path": r.path,
@@ -34,8 +45,10 @@ def group_as_json(result: ScanResult, group: Group) -> dict[str, Any]:
                 "camera": r.facts.camera,
                 "content_hash": r.content_hash,
                 "keep": m.index == group.keep_index,
+                **origin,
             }
         )
+    root = next((d.index for d in group.derivation if d.parent is None), None)
     return {
         "id": group.id,
         "tier": group.tier.value,
@@ -43,6 +56,8 @@ def group_as_json(result: ScanResult, group: Group) -> dict[str, Any]:
         "min_similarity": round(group.min_similarity, 6),
         "mean_similarity": round(group.mean_similarity, 6),
         "why": list(group.why),
+        "keep_reason": group.keep_reason or None,
+        "original": None if root is None else result.records[root].path,
         "bytes_reclaimable": group_bytes_reclaimable(result, group),
         "files": files,
     }

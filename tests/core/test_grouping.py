@@ -1,6 +1,6 @@
 """Tiered groups without chaining (photofind.core.match.grouping).
 
-Most tests replace verify.pixel_check with a stand-in that knows the truth ("same photo" iff
+Most tests replace verify.compare (the pixel check) with a stand-in that knows the truth ("same photo" iff
 two records show the same photo id): it isolates the grouping rules from the pixel
 heuristics, which tests/core/test_verify.py covers. The last tests run the real check."""
 
@@ -48,15 +48,15 @@ def truth(monkeypatch):
     photo: dict[str, str] = {}
     pixels: set[frozenset[str]] = set()
 
-    def pixel_check(a, b, thumb_a, thumb_b, *, rotations=False):
+    def compare(a, b, thumb_a, thumb_b, *, rotations=False):
         if a.content_hash == b.content_hash:
-            return "same bytes"
-        return "resized" if _ids(photo[a.path]) & _ids(photo[b.path]) else None
+            return verify.Verdict("same bytes")
+        return verify.Verdict("resized") if _ids(photo[a.path]) & _ids(photo[b.path]) else None
 
     def same_pixels(a, b, thumb_a, thumb_b):
         return a.content_hash == b.content_hash or frozenset((a.path, b.path)) in pixels
 
-    monkeypatch.setattr(verify, "pixel_check", pixel_check)
+    monkeypatch.setattr(verify, "compare", compare)
     monkeypatch.setattr(verify, "same_pixels", same_pixels)
     return photo, pixels
 
