@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from photofind.core.cleanup.keep import pick_keeper
-from photofind.core.types import ImageRecord
-from photofind.gui.compare_facts import LAST_UNMARKED, mark_refusal, metadata_rows
+from photofind.core.types import Derivation, ImageRecord
+from photofind.gui.compare_facts import LAST_UNMARKED, is_original, mark_refusal, metadata_rows
 from photofind.gui.image_pane import WHEEL_STEP, ImagePane, ViewSync
 from photofind.gui.preview import PreviewLoader
 
@@ -42,6 +42,7 @@ _DIFF_FOREGROUND = QColor("#ffd98a")
 _KEEP_PILL = "background-color:#3fb27f; color:#ffffff;"
 _MARK_PILL = "background-color:#f0565a; color:#ffffff;"
 _LOCK_PILL = "background-color:#e0a030; color:#1e2024;"
+_ORIGINAL_PILL = "background-color:#4f7fd9; color:#ffffff;"
 
 
 class CompareDialog(QDialog):
@@ -61,6 +62,7 @@ class CompareDialog(QDialog):
         *,
         similarities: Mapping[int, float] | None = None,
         protected: Collection[int] = (),
+        derivation: Sequence[Derivation] = (),
     ) -> None:
         super().__init__(parent)
         self._indices = list(dict.fromkeys(indices))
@@ -71,6 +73,7 @@ class CompareDialog(QDialog):
         self._marked = {i for i in marked if i in self._indices}
         self._protected = frozenset(protected)
         self._similarities = dict(similarities or {})
+        self._derivation = {d.index: d for d in derivation}  # how each photo was made (phylogeny)
         self._pos = self._indices.index(self._keeper)
         self.setObjectName("compareDialog")
         self.setWindowTitle(f"Compare {len(self._indices)} photo{'s' if len(self._indices) != 1 else ''}")
@@ -141,7 +144,7 @@ class CompareDialog(QDialog):
             if not candidates:  # unreachable while mark_refusal holds; never leave a group keeperless
                 self._say(f"Not marked: {LAST_UNMARKED}.")
                 return
-            self._keeper = pick_keeper(self._records, candidates)
+            self._keeper = pick_keeper(self._records, candidates, derivations=self._derivation)
             self.keeperChanged.emit(self._keeper)
         self._marked.add(index)
         self.markToggled.emit(index, True)
@@ -339,6 +342,8 @@ class CompareDialog(QDialog):
         pills = []
         if index == self._keeper:
             pills.append(f'<span style="{_KEEP_PILL}">&nbsp;KEEP&nbsp;</span>')
+        if is_original(self._derivation, index):
+            pills.append(f'<span style="{_ORIGINAL_PILL}">&nbsp;ORIGINAL&nbsp;</span>')
         if index in self._marked:
             pills.append(f'<span style="{_MARK_PILL}">&nbsp;MARKED&nbsp;</span>')
         if index in self._protected:
@@ -346,7 +351,7 @@ class CompareDialog(QDialog):
         return f'<span style="font-weight:{weight};">{_html(name)}</span>&nbsp;&nbsp;' + "&nbsp;".join(pills)
 
     def _fill_table(self) -> None:
-        rows = metadata_rows(self._records, self._indices, self._similarities)
+        rows = metadata_rows(self._records, self._indices, self._similarities, self._derivation)
         keeper_col = self._indices.index(self._keeper)
         self.table.setRowCount(len(rows))
         self.table.setVerticalHeaderLabels([label for label, _, _ in rows])

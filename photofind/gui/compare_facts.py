@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Mapping, Sequence
 
-from photofind.core.types import ImageRecord
+from photofind.core.types import Derivation, ImageRecord
 from photofind.gui.text import human_bytes, percent
 
 # A row of the metadata table: label, display text per photo, comparison key per photo
@@ -15,9 +15,14 @@ MetaRow = tuple[str, list[str], list[object] | None]
 
 
 def metadata_rows(
-    records: Sequence[ImageRecord], indices: Sequence[int], similarities: Mapping[int, float] | None = None
+    records: Sequence[ImageRecord],
+    indices: Sequence[int],
+    similarities: Mapping[int, float] | None = None,
+    derivation: Mapping[int, Derivation] | None = None,
 ) -> list[MetaRow]:
-    """The facts the compare table shows, one list entry per row."""
+    """The facts the compare table shows, one list entry per row. With the group's
+    `derivation` (index -> Derivation), two rows say which photo is the original and how
+    each copy was made from which."""
     recs = [records[i] for i in indices]
 
     def megapixels(r: ImageRecord) -> str:
@@ -35,7 +40,33 @@ def metadata_rows(
     ]
     if similarities:
         rows.append(("Similarity", [_similarity_text(similarities.get(i)) for i in indices], None))
+    if derivation:
+        made = [derivation.get(i) for i in indices]
+        rows.append(("Made from", [_made_from_text(records, d) for d in made], None))
+        rows.append(("How", [_how_text(d) for d in made], None))
     return rows
+
+
+def _made_from_text(records: Sequence[ImageRecord], d: Derivation | None) -> str:
+    if d is None:
+        return "—"
+    if d.parent is None:
+        return "the original"
+    return os.path.basename(records[d.parent].path)
+
+
+def _how_text(d: Derivation | None) -> str:
+    if d is None:
+        return "—"
+    if d.parent is None:
+        return "—"
+    return ", ".join(d.how) or "no visible change"
+
+
+def is_original(derivation: Mapping[int, Derivation] | None, index: int) -> bool:
+    """The photo the group's other photos were made from (the root of the tree)."""
+    d = (derivation or {}).get(index)
+    return d is not None and d.parent is None
 
 
 def _date_text(taken: str | None) -> str:

@@ -171,6 +171,7 @@ class Review(QObject):
             self.w,
             similarities={m.index: m.similarity for m in group.members},
             protected={i for i in indices if model.is_protected(i)},
+            derivation=group.derivation,
         )
         dialog.keeperChanged.connect(model.set_keeper)
         dialog.markToggled.connect(model.set_marked)

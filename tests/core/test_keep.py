@@ -141,7 +141,9 @@ def test_pick_keeper_and_default_key_keep_their_old_contract():
 
 
 def test_parse_aliases_arguments_and_round_trip():
-    rules = parse_rules(" Resolution , largest,oldest-file, folder:/a|/b ,format:heic>JPG,original-name,path ")
+    rules = parse_rules(
+        " Resolution , largest,oldest-file, folder:/a|/b ,format:heic>JPG,original-name,path "
+    )
     assert [r.name for r in rules] == [
         "resolution",
         "size",

@@ -275,3 +275,25 @@ def test_the_owner_can_push_its_state_back(qtbot, records):
     assert dialog.keeper == 2 and dialog.marked == {0}  # the keeper is never shown as marked
     assert dialog.table.horizontalHeaderItem(2).text() == "Keeper · a_rot.jpg"
     assert "MARKED" in dialog._captions[0].text() and "MARKED" not in dialog._captions[1].text()
+
+
+def test_the_original_and_how_each_copy_was_made_are_shown(qtbot, records):
+    from photofind.core.types import Derivation
+
+    derivation = (
+        Derivation(0, None, (), True, 480 * 360),
+        Derivation(1, 0, ("resized 50%", "JPEG q≈75"), False, 240 * 180),
+        Derivation(2, 0, (), True, 480 * 360),
+    )
+    dialog = _dialog(qtbot, records, keeper=2, derivation=derivation)
+    assert [t for t, _ in _cells(dialog, "Made from")] == ["the original", "a.jpg", "a.jpg"]
+    assert [t for t, _ in _cells(dialog, "How")] == ["—", "resized 50%, JPEG q≈75", "no visible change"]
+    captions = [c.text() for c in dialog._captions]
+    assert "ORIGINAL" in captions[0] and "ORIGINAL" not in captions[1] + captions[2]
+    assert "KEEP" in captions[2]
+
+
+def test_no_derivation_rows_without_a_tree(qtbot, records):
+    dialog = _dialog(qtbot, records)
+    labels = [dialog.table.verticalHeaderItem(r).text() for r in range(dialog.table.rowCount())]
+    assert "Made from" not in labels and "How" not in labels

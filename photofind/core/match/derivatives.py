@@ -120,7 +120,7 @@ def _jpg(im: Image.Image, q: int = ORIGINAL_QUALITY) -> Encoded:
 class Spec:
     name: str
     make: Transform
-    kind: str  # "same" (identical pixels), "edit", "rotated" or "mirrored"
+    kind: str  # "same" (identical pixels), "edit", "tilted" (a few degrees), "rotated" or "mirrored"
     why: str  # what a group should say for this change
 
 
@@ -146,11 +146,11 @@ TRANSFORMS: tuple[Spec, ...] = (
     Spec("contrast", lambda im, r: _jpg(ImageEnhance.Contrast(im).enhance(1.3)), "edit", "edited"),
     Spec("gamma", lambda im, r: _jpg(gamma(im, 0.7)), "edit", "edited"),
     Spec("grayscale", lambda im, r: _jpg(im.convert("L")), "edit", "edited"),
-    # A small rotation (3-8 degrees, then cropped upright): matched with the rotations option.
+    # A small rotation (3-8 degrees, then cropped upright, as editors straighten): always matched.
     Spec(
         "straighten",
         lambda im, r: _jpg(straighten(im, float(r.choice([-1, 1]) * r.uniform(3, 8)))),
-        "rotated",
+        "tilted",
         "rotated",
     ),
     Spec("watermark", lambda im, r: _jpg(watermark(im, r)), "edit", "edited"),

@@ -86,9 +86,7 @@ def infer(
         for c in range(n):
             if p != c:
                 cost[p][c], how[p][c] = _explain(members[p], members[c])
-    original = [
-        not any(cost[j][i] + 0.5 < cost[i][j] for j in range(n) if j != i) for i in range(n)
-    ]
+    original = [not any(cost[j][i] + 0.5 < cost[i][j] for j in range(n) if j != i) for i in range(n)]
     root = min(
         (i for i in range(n) if original[i]),
         key=lambda i: (-members[i].content_pixels, sum(cost[i]), i),
@@ -96,7 +94,12 @@ def infer(
     )
     parents = _arborescence(cost, root)
     return [
-        Node(parents[i], () if parents[i] is None else how[parents[i]][i], original[i], members[i].content_pixels)
+        Node(
+            parents[i],
+            () if parents[i] is None else how[parents[i]][i],
+            original[i],
+            members[i].content_pixels,
+        )
         for i in range(n)
     ]
 
