@@ -24,7 +24,7 @@ from typing import Any
 from photofind.core.types import Derivation, Group, ImageRecord, Member, ScanSettings
 
 DEFAULT_FORMAT_ORDER = ("raw", "heic", "jpeg", "png", "webp")
-DEFAULT_CHAIN = "original,resolution,format,size,unedited,oldest,mtime,shortest"
+DEFAULT_CHAIN = "original,resolution,format,unedited,oldest,mtime,size,shortest"
 
 RAW_EXTENSIONS = frozenset(
     ".dng .cr2 .cr3 .crw .nef .nrw .arw .srf .sr2 .orf .rw2 .raf .pef .srw .x3f .3fr .iiq .rwl "

@@ -358,10 +358,12 @@ class Regrouper:
     def _pick(self, indices: list[int], tree: dict[int, Derivation] | None = None) -> int:
         return pick_keeper(self.records, indices, self.policy, tree)
 
-    def _derivation(self, cluster: list[int], indices: list[int]) -> dict[int, Derivation]:
+    def _derivation(
+        self, cluster: list[int], indices: list[int], root: int | None = None
+    ) -> dict[int, Derivation]:
         """The group's derivation tree (photofind.core.match.phylogeny), from each member's
-        pixel check against the anchor. A copy is credited no more pixels than its source
-        has: upscaling adds none."""
+        pixel check against the anchor, hung from `root` if that is an original. A copy is
+        credited no more pixels than its source has: upscaling adds none."""
         anchor = min(cluster, key=self._anchor_key)
         records = [self.records[i] for i in indices]
         details = [verify.load_detail(self.records[self.reps[self._class[i]]]) for i in indices]
@@ -374,7 +376,13 @@ class Regrouper:
                 relations.append(verify.Verdict("same bytes"))
             else:
                 relations.append(self.relation(anchor, c))
-        nodes = phylogeny.infer(records, details, relations, indices.index(int(self.reps[anchor])))
+        nodes = phylogeny.infer(
+            records,
+            details,
+            relations,
+            indices.index(int(self.reps[anchor])),
+            None if root is None else indices.index(root),
+        )
         credited = [n.content_pixels for n in nodes]
         for k in self._top_down(nodes):
             parent = nodes[k].parent
@@ -408,6 +416,8 @@ class Regrouper:
         indices = sorted(i for c in cluster for i in self.copies[c])
         tree = self._derivation(cluster, indices)
         keep = self._pick(indices, tree)
+        if tree[keep].original and tree[keep].parent is not None:  # a lossless twin of the root
+            tree = self._derivation(cluster, indices, keep)
         kc = int(self._class[keep])
         pair_sim = self._pair_scores(cluster)
         sims = {

@@ -25,16 +25,21 @@ from photofind.core.types import ImageRecord
 
 # Costs of contradicting evidence: how sure each clue is that p was NOT c's source.
 WIDER_VIEW = 4.0  # c shows scene p does not have
-UPSCALED = 3.0  # c has more real pixels than p
+UPSCALED = 2.5  # c has more pixels than p (upscaling happens, an added overlay outweighs it)
 COLOUR = 5.0  # c has colour, p is grayscale
 OVERLAY = 3.0  # p carries an overlay c lacks
 BARS = 2.0  # p has bars, c does not
 CLIPPED = 2.0  # p has clipped tones c still has
+TONE = 1.5  # p's tones are off the group's typical tones, c's are not
 NOISE = 2.0  # p is noisier than c (same size)
 BLUR = 2.0  # p is blurrier than c (same size)
 QUALITY = 1.0  # p's JPEG quality is lower than c's
 STEP = 0.01  # every recorded change: the simplest explanation wins ties
 
+TONE_MEAN = 6.0  # grey levels off the group's median mean brightness: a tone edit
+TONE_SPREAD = 0.08  # relative change of the tone spread: a contrast or gamma edit
+TONE_COLOUR = 0.12  # relative change of colourfulness: a saturation edit
+BLURRED = 0.65  # fine-detail ratio (verify.Detail.sharpness) of a blurred copy to its source
 SAME_SIZE = 0.02  # decoded widths within this share: noise and sharpness are comparable
 GRAY = 2.5  # colourfulness of a grayscale photo (JPEG chroma noise included)
 COLOURED = 8.0
@@ -60,6 +65,7 @@ class _Member:
     angle: float  # degrees it is turned relative to the anchor
     overlay: bool  # carries local content the anchor lacks (or, for the anchor, most lack)
     content_pixels: int
+    tone_edited: bool = False  # its tones are off the group's typical tones
 
 
 def content_pixels(record: ImageRecord, detail: Detail | None) -> int:
@@ -75,10 +81,13 @@ def infer(
     details: Sequence[Detail | None],
     relations: Sequence[Verdict | None],
     anchor: int,
+    root: int | None = None,
 ) -> list[Node]:
     """The derivation tree of one duplicate group. `relations[i]` is the pixel check's
-    verdict for (records[anchor], records[i]) (None for the anchor or when unknown)."""
-    members = [_member(i, records, details, relations, anchor) for i in range(len(records))]
+    verdict for (records[anchor], records[i]) (None for the anchor or when unknown).
+    `root`: the member to hang the tree from if it is one of the originals (the keeper,
+    when lossless twins of the original tie)."""
+    members = _tone_outliers([_member(i, records, details, relations, anchor) for i in range(len(records))])
     n = len(members)
     cost = [[0.0] * n for _ in range(n)]
     how: list[list[tuple[str, ...]]] = [[()] * n for _ in range(n)]
@@ -87,11 +96,12 @@ def infer(
             if p != c:
                 cost[p][c], how[p][c] = _explain(members[p], members[c])
     original = [not any(cost[j][i] + 0.5 < cost[i][j] for j in range(n) if j != i) for i in range(n)]
-    root = min(
-        (i for i in range(n) if original[i]),
-        key=lambda i: (-members[i].content_pixels, sum(cost[i]), i),
-        default=0,
-    )
+    if root is None or not original[root]:
+        root = min(
+            (i for i in range(n) if original[i]),
+            key=lambda i: (-members[i].content_pixels, sum(cost[i]), i),
+            default=0,
+        )
     parents = _arborescence(cost, root)
     return [
         Node(
@@ -102,6 +112,45 @@ def infer(
         )
         for i in range(n)
     ]
+
+
+def _tone_outliers(members: list[_Member]) -> list[_Member]:
+    """Mark members whose brightness, contrast or colourfulness is off the group's median.
+    A tone edit rarely clips on photos without highlights, and then its direction cannot be
+    read from a pair; but a group of copies mostly keeps the original's tones (resized,
+    recompressed, cropped), so the median stands for them, and Dias et al.'s tree puts the
+    original at the centre of its copies for the same reason."""
+    from dataclasses import replace
+    from statistics import median
+
+    # Tones are compared only between pictures of the same view: a crop has its own.
+    known = [m for m in members if m.detail is not None and m.detail.colour >= GRAY and _whole(m)]
+    if len(known) < 3:
+        return members
+    mean = median(float(m.detail.gray.mean()) for m in known if m.detail is not None)
+    spread = median(float(m.detail.gray.std()) for m in known if m.detail is not None)
+    colour = median(m.detail.colour for m in known if m.detail is not None)
+    out = []
+    for m in members:
+        d = m.detail
+        off = (
+            d is not None
+            and _whole(m)
+            and d.colour >= GRAY
+            and (
+                abs(float(d.gray.mean()) - mean) > TONE_MEAN
+                or abs(float(d.gray.std()) / max(spread, 1e-6) - 1) > TONE_SPREAD
+                or abs(d.colour / max(colour, 1e-6) - 1) > TONE_COLOUR
+            )
+        )
+        out.append(replace(m, tone_edited=bool(off)))
+    return out
+
+
+def _whole(m: _Member) -> bool:
+    """Shows the anchor's whole view (not a crop of it, nor a wider one)."""
+    x0, y0, x1, y1 = m.field
+    return max(abs(x0), abs(y0), abs(x1 - 1), abs(y1 - 1)) < 0.03
 
 
 def _arborescence(cost: list[list[float]], root: int) -> list[int | None]:
@@ -117,9 +166,7 @@ def _arborescence(cost: list[list[float]], root: int) -> list[int | None]:
         return x
 
     parents: list[int | None] = [None] * n
-    edges = sorted(
-        ((cost[p][c], p != root, p, c) for p in range(n) for c in range(n) if p != c and c != root)
-    )
+    edges = sorted((cost[p][c], p != root, p, c) for p in range(n) for c in range(n) if p != c and c != root)
     for _, _, p, c in edges:
         if parents[c] is None and find(p) != find(c):
             parents[c] = p
@@ -178,9 +225,16 @@ def _explain(p: _Member, c: _Member) -> tuple[float, tuple[str, ...]]:
             cost += COLOUR
         elif dc.colour < GRAY and dp.colour > COLOURED:
             how.append("colour removed")
-        cost, how = _tones(dp, dc, cost, how)
-        cost, how = _texture(dp, dc, cost, how)
+        lossier = _recompressed(p.record, c.record, dp, dc)
+        textured = _texture(dp, dc, c.overlay or p.overlay, lossier)
+        # Noise, blur and a lossy encoding's ringing also move the clipped share.
+        if textured is not None:
+            cost, how = cost + textured[0], how + textured[1]
+        elif not lossier and not _recompressed(c.record, p.record, dc, dp):
+            cost, how = _tones(dp, dc, cost, how)
         cost, how = _encoding(p.record, c.record, dp, dc, cost, how)
+    if p.tone_edited and not c.tone_edited:
+        cost += TONE
     if c.overlay and not p.overlay:
         how.append("overlay added")
     elif p.overlay and not c.overlay:
@@ -205,27 +259,45 @@ def _tones(dp: Detail, dc: Detail, cost: float, how: list[str]) -> tuple[float, 
             how.append("tones clipped")
         return cost, how
     shift = float(dc.gray.mean() - dp.gray.mean())
-    if abs(shift) > 6:
+    spread = float(dc.gray.std() / max(float(dp.gray.std()), 1e-6))
+    if abs(shift) > TONE_MEAN and spread < 1 - TONE_SPREAD / 2:
+        how.append("gamma " + ("raised" if shift > 0 else "lowered"))
+    elif abs(shift) > TONE_MEAN:
         how.append("brightened" if shift > 0 else "darkened")
+    elif spread > 1 + TONE_SPREAD:
+        how.append("contrast raised")
+    elif spread < 1 - TONE_SPREAD:
+        how.append("contrast lowered")
     return cost, how
 
 
-def _texture(dp: Detail, dc: Detail, cost: float, how: list[str]) -> tuple[float, list[str]]:
-    """Noise can be added but hardly removed; sharpness lost but not regained. Measured at
-    the decoded scale, so only between photos decoded at the same size."""
+def _recompressed(rp: ImageRecord, rc: ImageRecord, dp: Detail, dc: Detail) -> bool:
+    """c went through a lossier encoding than p (which smooths noise away): a lower JPEG
+    quality, or WebP from another format."""
+    fp, fc = (rp.facts.format or "").upper(), (rc.facts.format or "").upper()
+    if dp.quality is not None and dc.quality is not None:
+        return dc.quality < dp.quality - 3
+    return fc != fp and (fc == "WEBP" or (dc.quality is not None and dp.quality is None))
+
+
+def _texture(dp: Detail, dc: Detail, overlay: bool, recompressed: bool) -> tuple[float, list[str]] | None:
+    """Noise can be added but hardly removed (except by a lossier encoding); fine detail
+    lost but not regained. Measured at the decoded scale, so only between photos decoded
+    at the same size; an overlay's hard edges add fine detail, so then sharpness says
+    nothing. None: no difference seen."""
     if not dp.decoded_width or abs(dp.decoded_width - dc.decoded_width) > SAME_SIZE * dp.decoded_width:
-        return cost, how
-    noisier_c = dc.noise > dp.noise * 1.3 + 0.3
-    noisier_p = dp.noise > dc.noise * 1.3 + 0.3
-    if noisier_c:
-        how.append("noise added")
-    elif noisier_p:
-        cost += NOISE
-    elif dc.sharpness < dp.sharpness * 0.85:
-        how.append("blurred")
-    elif dp.sharpness < dc.sharpness * 0.85:
-        cost += BLUR
-    return cost, how
+        return None
+    if dc.noise > dp.noise * 1.3 + 0.3:
+        return 0.0, ["noise added"]
+    if dp.noise > dc.noise * 1.3 + 0.3:
+        return (0.0, []) if recompressed else (NOISE, [])
+    if overlay or recompressed:
+        return None
+    if dc.sharpness < dp.sharpness * BLURRED:
+        return 0.0, ["blurred"]
+    if dp.sharpness < dc.sharpness * BLURRED:
+        return BLUR, []
+    return None
 
 
 def _encoding(

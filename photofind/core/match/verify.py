@@ -39,6 +39,10 @@ TILT_STEP = 1.0  # angle grid of the coarse tilt screen
 TILT_COARSE_GATE = 0.85  # 32x32 correlation a straightened copy reaches at its angle
 TILTS = tuple(sign * k * TILT_STEP for k in range(1, int(TILT_MAX / TILT_STEP) + 1) for sign in (1, -1))
 DETAIL = 128
+# Decoded as the scan's read pass decodes (both sides >= the model input), so the noise and
+# sharpness measured here equal those measured at read time, and a blur of a pixel or two
+# still shows (at 128 it would be averaged away).
+READ_SIDE = 224
 
 
 @dataclass(frozen=True)
@@ -129,30 +133,29 @@ def tone_facts(image: Image.Image) -> dict[str, float]:
 
 def _texture(luma: np.ndarray) -> dict[str, float]:
     """Noise: Immerkaer's Laplacian-difference estimate in the flattest tenth of 8x8 blocks
-    (texture inflates it elsewhere). Sharpness: mean gradient in the busiest tenth."""
+    (texture inflates it elsewhere). Sharpness: the typical gradient of the busier half of
+    the blocks (an overlay's hard edges cover too few blocks to move it) over the tone
+    spread, so a contrast or brightness change does not pass for sharper edges."""
     h, w = luma.shape
     if min(h, w) < 24:
         return {"noise": 0.0, "sharpness": 0.0}
     z = luma
     lap = (
-        z[:-2, :-2]
-        - 2 * z[:-2, 1:-1]
-        + z[:-2, 2:]
-        - 2 * z[1:-1, :-2]
-        + 4 * z[1:-1, 1:-1]
-        - 2 * z[1:-1, 2:]
-        + z[2:, :-2]
-        - 2 * z[2:, 1:-1]
-        + z[2:, 2:]
-    )
+        z[:-2, :-2] - 2 * z[:-2, 1:-1] + z[:-2, 2:]
+        - 2 * z[1:-1, :-2] + 4 * z[1:-1, 1:-1] - 2 * z[1:-1, 2:]
+        + z[2:, :-2] - 2 * z[2:, 1:-1] + z[2:, 2:]
+    )  # fmt: skip
     grad = np.hypot(z[1:-1, 2:] - z[1:-1, :-2], z[2:, 1:-1] - z[:-2, 1:-1])
     bh, bw = (h - 2) // 8, (w - 2) // 8
     noise_blocks = np.abs(lap[: bh * 8, : bw * 8]).reshape(bh, 8, bw, 8).mean(axis=(1, 3)).ravel()
     grad_blocks = grad[: bh * 8, : bw * 8].reshape(bh, 8, bw, 8).mean(axis=(1, 3)).ravel()
     tenth = max(1, len(noise_blocks) // 10)
     noise = float(np.sqrt(np.pi / 2) / 6 * np.partition(noise_blocks, tenth)[:tenth].mean())
-    sharp = float(-np.partition(-grad_blocks, tenth)[:tenth].mean())
-    return {"noise": noise, "sharpness": sharp}
+    busy = grad_blocks >= np.percentile(grad_blocks, 50)
+    # Fine detail against coarser edges, where the picture is busy: blur takes the first
+    # before the second, and neither depends on contrast.
+    sharpness = float(noise_blocks[busy].mean() / max(float(grad_blocks[busy].mean()), 1e-6))
+    return {"noise": noise, "sharpness": sharpness}
 
 
 _IJG_LUMA = np.array(
@@ -188,7 +191,7 @@ def load_detail(record: ImageRecord) -> Detail | None:
     if hit is None:
         from photofind.core.scan.imageio import decode_file  # decoding stack only when needed
 
-        decoded = decode_file(record.path, min_side=DETAIL)
+        decoded = decode_file(record.path, min_side=READ_SIDE)
         if hasattr(decoded, "image"):
             hit = detail_of_image(decoded.image, quality=_file_quality(record.path))
         else:
