@@ -114,7 +114,7 @@ def test_a_copy_made_from_a_smaller_photo_is_not_the_original():
     from the smaller one, upscaled (which the pixel count alone would reward)."""
     from photofind.core.types import FileRef, ImageFacts, ImageRecord
 
-    detail = verify.Detail(np.zeros((128, 128), np.float32), False)
+    detail = verify.Detail(np.tile(np.arange(128, dtype=np.float32), (128, 1)), False)
     small = ImageRecord(FileRef("/a/small.jpg", 10, 0), "a", ImageFacts(400, 300, "JPEG"))
     big = ImageRecord(FileRef("/a/big.jpg", 10, 0), "b", ImageFacts(800, 600, "JPEG"))
     nodes = infer([small, big], [detail, detail], [None, verify.Verdict("edited", added=1)], 0)

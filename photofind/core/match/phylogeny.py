@@ -25,7 +25,7 @@ from photofind.core.types import ImageRecord
 
 # Costs of contradicting evidence: how sure each clue is that p was NOT c's source.
 WIDER_VIEW = 4.0  # c shows scene p does not have
-UPSCALED = 2.5  # c has more pixels than p (upscaling happens, an added overlay outweighs it)
+UPSCALED = 2.0  # c has more pixels than p (upscaling happens, an added overlay outweighs it)
 COLOUR = 5.0  # c has colour, p is grayscale
 OVERLAY = 3.0  # p carries an overlay c lacks
 BARS = 2.0  # p has bars, c does not
