@@ -217,6 +217,7 @@ def has_bars(record: ImageRecord) -> bool:
 def clear_caches() -> None:
     _details.clear()
     _digests.clear()
+    _tilt_stacks.clear()
 
 
 def thumb_correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -360,22 +361,44 @@ def tilt(gray: np.ndarray, degrees: float, aspect: float, zoom: float = 1.0) -> 
     return np.asarray(out, dtype=np.float32)
 
 
+_tilt_stacks = _Lru(1024)  # a photo's coarse image at every TILTS angle, ~80 KB each
+
+
+def _unit(z: np.ndarray) -> np.ndarray:
+    v = np.asarray(z, np.float32).ravel()
+    v = v - v.mean()
+    return v / max(float(np.sqrt(v @ v)), 1e-6)
+
+
+def _tilt_stack(detail: Detail) -> np.ndarray:
+    """(len(TILTS), COARSE**2): the photo's 32x32 image turned and zoomed as an editor
+    straightens it, at every angle, each row normalised for correlation. Computed once per
+    photo, so the screen of a pair is one small matrix product (the value keeps the Detail
+    alive, so its id is never reused while cached)."""
+    hit = _tilt_stacks.get(id(detail))
+    if hit is not None:
+        return hit[1]
+    coarse = detail.prepared.coarse if detail.prepared is not None else align.prepare(detail.gray).coarse
+    stack = np.stack(
+        [_unit(tilt(coarse, deg, detail.aspect, straighten_zoom(deg, detail.aspect))) for deg in TILTS]
+    )
+    _tilt_stacks.put(id(detail), (detail, stack))
+    return stack
+
+
 def _tilted(da: Detail, db: Detail) -> Verdict | None:
     """A photo straightened by a few degrees and cropped to its upright rectangle, as
     editors do, is the centre of the original turned by that angle and zoomed. Every angle
-    up to TILT_MAX is screened on the 32x32 level, in both directions (about 2 ms); only the
+    up to TILT_MAX is screened on the 32x32 level, in both directions (one matrix product
+    against each photo's precomputed turned views, `_tilt_stack`); only the
     best, if promising, is checked on fine detail: first the editor's own crop, then (for a
     copy cropped further) a search of the region inside the turned picture."""
     best = (-1.0, 0.0, 0)
     for inner_idx, (outer, inner) in enumerate(((db, da), (da, db))):
-        coarse = inner.prepared.coarse
-        for degrees in TILTS:
-            turned = tilt(
-                outer.prepared.coarse, degrees, outer.aspect, straighten_zoom(degrees, outer.aspect)
-            )
-            score = thumb_correlation(turned, coarse)
-            if score > best[0]:
-                best = (score, degrees, inner_idx)
+        scores = _tilt_stack(outer) @ _unit(inner.prepared.coarse)
+        k = int(np.argmax(scores))
+        if scores[k] > best[0]:
+            best = (float(scores[k]), TILTS[k], inner_idx)
     score, degrees, inner_idx = best
     if score < TILT_COARSE_GATE:
         return None
