@@ -105,12 +105,12 @@ def infer(
     parents = _arborescence(cost, root)
     return [
         Node(
-            parents[i],
-            () if parents[i] is None else how[parents[i]][i],
+            parent,
+            () if parent is None else how[parent][i],
             original[i],
             members[i].content_pixels,
         )
-        for i in range(n)
+        for i, parent in enumerate(parents)
     ]
 
 
