@@ -137,6 +137,7 @@ class Regrouper:
         self._pixels: dict[int, bool] = {}
         self._reasons: dict[tuple[int, int], str | None] = {}
         self._bordered: dict[int, bool] = {}
+        self._trees: dict[tuple, dict[int, Derivation]] = {}  # (cluster, root) -> derivation tree
         self.floor = np.inf
         self._ensure_floor(min(default.near, default.similar) - FLOOR_MARGIN if floor is None else floor)
 
@@ -363,7 +364,14 @@ class Regrouper:
     ) -> dict[int, Derivation]:
         """The group's derivation tree (photofind.core.match.phylogeny), from each member's
         pixel check against the anchor, hung from `root` if that is an original. A copy is
-        credited no more pixels than its source has: upscaling adds none."""
+        credited no more pixels than its source has: upscaling adds none. Memoised: a slider
+        move that keeps a cluster reads no photo again."""
+        key = (tuple(cluster), root)
+        if key not in self._trees:
+            self._trees[key] = self._infer(cluster, indices, root)
+        return self._trees[key]
+
+    def _infer(self, cluster: list[int], indices: list[int], root: int | None) -> dict[int, Derivation]:
         anchor = min(cluster, key=self._anchor_key)
         records = [self.records[i] for i in indices]
         details = [verify.load_detail(self.records[self.reps[self._class[i]]]) for i in indices]
