@@ -296,6 +296,20 @@ def random_library(truth, n_photos: int, seed: int):
     return build(truth, spec)
 
 
+def test_regrouping_reads_no_photo_twice(truth, monkeypatch):
+    """The keeper's derivation tree needs each member's detail; a second grouping at the same
+    or nearby thresholds reuses the trees instead of loading details again."""
+    records, emb = random_library(truth, 20, seed=5)
+    loads = []
+    monkeypatch.setattr(verify, "load_detail", lambda r: loads.append(r.path))
+    regrouper = Regrouper(records, emb, floor=0.6)
+    first = regrouper.group(Thresholds(near=0.9, similar=0.8))
+    assert loads and any(g.derivation for g in first)
+    loads.clear()
+    assert regrouper.group(Thresholds(near=0.9, similar=0.8)) == first
+    assert loads == []
+
+
 def test_regrouping_is_deterministic_and_equals_a_fresh_grouping(truth):
     records, emb = random_library(truth, 40, seed=3)
     regrouper = Regrouper(records, emb, floor=0.6)
