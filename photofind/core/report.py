@@ -21,7 +21,8 @@ def group_as_json(result: ScanResult, group: Group) -> dict[str, Any]:
     """One group. Duplicate groups also say how each file was made (`derived_from`, `how`,
     `original`: photofind.core.match.phylogeny) and why the keeper won (`keep_reason`)."""
     keep = result.records[group.keep_index]
-    tree = {d.index: d for d in group.derivation}
+    members = set(group.indices)
+    tree = {d.index: d for d in group.derivation if d.index in members}
     files = []
     for m in group.members:
         r = result.records[m.index]
@@ -30,7 +31,7 @@ def group_as_json(result: ScanResult, group: Group) -> dict[str, Any]:
         if made is not None:
             origin = {
                 "original": made.original,
-                "derived_from": None if made.parent is None else result.records[made.parent].path,
+                "derived_from": result.records[made.parent].path if made.parent in members else None,
                 "how": list(made.how),
             }
         files.append(
@@ -48,7 +49,7 @@ def group_as_json(result: ScanResult, group: Group) -> dict[str, Any]:
                 **origin,
             }
         )
-    root = next((d.index for d in group.derivation if d.parent is None), None)
+    root = next((d.index for d in tree.values() if d.parent is None), None)
     return {
         "id": group.id,
         "tier": group.tier.value,

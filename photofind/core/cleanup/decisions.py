@@ -17,7 +17,13 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from photofind.core.cleanup.keep import KeeperPolicy, RuleError, policy_from_settings, similarity, with_keeper
+from photofind.core.cleanup.keep import (
+    KeeperPolicy,
+    RuleError,
+    apply_policy,
+    policy_from_settings,
+    similarity,
+)
 from photofind.core.store import StoreError, Transaction, open_store
 from photofind.core.types import Group, ImageRecord, Member, ScanSettings, Tier
 from photofind.paths import data_dir
@@ -226,8 +232,8 @@ def apply(
         parts = _split(group, records, index, embeddings) if index else [group]
         changed |= parts != [group]
         for part in parts:
-            if policy is not None:
-                part = with_keeper(part, records, policy.pick(records, part.indices), embeddings)
+            if policy is not None:  # with the group's derivation tree, which `original` needs
+                (part,) = apply_policy((part,), records, policy, embeddings)
             out.append(part)
     if changed:
         out = [replace(g, id=n) for n, g in enumerate(out, start=1)]
