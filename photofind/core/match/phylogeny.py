@@ -18,7 +18,7 @@ per-photo facts (verify.Detail), so nothing here opens a file.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from photofind.core.match.verify import Detail, Verdict
 from photofind.core.types import ImageRecord
@@ -30,7 +30,7 @@ COLOUR = 5.0  # c has colour, p is grayscale
 OVERLAY = 3.0  # p carries an overlay c lacks
 BARS = 2.0  # p has bars, c does not
 CLIPPED = 2.0  # p has clipped tones c still has
-TONE = 1.5  # p's tones are off the group's typical tones, c's are not
+TONE = 1.5  # p's look is off the group's typical look, c's is not
 NOISE = 2.0  # p is noisier than c (same size)
 BLUR = 2.0  # p is blurrier than c (same size)
 QUALITY = 1.0  # p's JPEG quality is lower than c's
@@ -65,7 +65,7 @@ class _Member:
     angle: float  # degrees it is turned relative to the anchor
     overlay: bool  # carries local content the anchor lacks (or, for the anchor, most lack)
     content_pixels: int
-    tone_edited: bool = False  # its tones are off the group's typical tones
+    tone_edited: bool = False  # its look (tones, noise, detail) is off the group's typical one
 
 
 def content_pixels(record: ImageRecord, detail: Detail | None) -> int:
@@ -115,34 +115,44 @@ def infer(
 
 
 def _tone_outliers(members: list[_Member]) -> list[_Member]:
-    """Mark members whose brightness, contrast or colourfulness is off the group's median.
-    A tone edit rarely clips on photos without highlights, and then its direction cannot be
-    read from a pair; but a group of copies mostly keeps the original's tones (resized,
-    recompressed, cropped), so the median stands for them, and Dias et al.'s tree puts the
-    original at the centre of its copies for the same reason."""
-    from dataclasses import replace
+    """Mark members whose brightness, contrast, colourfulness, noise or fine detail is off
+    the group's median. A tone edit rarely clips on photos without highlights, and on a
+    texture blur and noise look alike; then the direction cannot be read from a pair. But a
+    group of copies mostly keeps the original's look (resized, recompressed, cropped), so
+    the median stands for it, and Dias et al.'s tree puts the original at the centre of its
+    copies for the same reason. Noise and detail are compared at one decoded size only."""
+    from collections import Counter
     from statistics import median
 
     # Tones are compared only between pictures of the same view: a crop has its own.
-    known = [m for m in members if m.detail is not None and m.detail.colour >= GRAY and _whole(m)]
+    known = [m for m in members if m.detail is not None and _whole(m)]
     if len(known) < 3:
         return members
-    mean = median(float(m.detail.gray.mean()) for m in known if m.detail is not None)
-    spread = median(float(m.detail.gray.std()) for m in known if m.detail is not None)
-    colour = median(m.detail.colour for m in known if m.detail is not None)
+    details = [m.detail for m in known if m.detail is not None]
+    mean = median(float(d.gray.mean()) for d in details)
+    spread = median(float(d.gray.std()) for d in details)
+    coloured = [d.colour for d in details if d.colour >= GRAY]
+    colour = median(coloured) if len(coloured) >= 3 else None
+    width = Counter(d.decoded_width for d in details).most_common(1)[0][0]
+    same_size = [d for d in details if d.decoded_width == width]
+    noise = median(d.noise for d in same_size) if len(same_size) >= 3 else None
+    sharp = median(d.sharpness for d in same_size) if len(same_size) >= 3 else None
     out = []
     for m in members:
         d = m.detail
-        off = (
-            d is not None
-            and _whole(m)
-            and d.colour >= GRAY
-            and (
-                abs(float(d.gray.mean()) - mean) > TONE_MEAN
-                or abs(float(d.gray.std()) / max(spread, 1e-6) - 1) > TONE_SPREAD
-                or abs(d.colour / max(colour, 1e-6) - 1) > TONE_COLOUR
+        off = d is not None and _whole(m)
+        if d is not None and off:
+            toned = abs(float(d.gray.mean()) - mean) > TONE_MEAN or (
+                abs(float(d.gray.std()) / max(spread, 1e-6) - 1) > TONE_SPREAD
             )
-        )
+            saturated = colour is not None and d.colour >= GRAY and abs(d.colour / colour - 1) > TONE_COLOUR
+            textured = (
+                noise is not None
+                and sharp is not None
+                and d.decoded_width == width
+                and (d.noise > noise * 1.3 + 0.3 or d.sharpness < sharp * BLURRED)
+            )
+            off = toned or saturated or textured
         out.append(replace(m, tone_edited=bool(off)))
     return out
 
@@ -289,7 +299,9 @@ def _texture(dp: Detail, dc: Detail, overlay: bool, recompressed: bool) -> tuple
         return None
     if dc.noise > dp.noise * 1.3 + 0.3:
         return 0.0, ["noise added"]
-    if dp.noise > dc.noise * 1.3 + 0.3:
+    if dp.noise > dc.noise * 1.3 + 0.3:  # c is smoother: blurred (texture read as noise), or denoised
+        if dc.sharpness < dp.sharpness * BLURRED:
+            return 0.0, ["blurred"]
         return (0.0, []) if recompressed else (NOISE, [])
     if overlay or recompressed:
         return None
