@@ -47,11 +47,11 @@ class Review(QObject):
     def keep_by_rule(self, chain: str) -> int:
         """Re-pick every group's keeper with a rule chain (photofind.core.cleanup.keep); remembered
         for the next scans too. Returns how many groups changed keeper."""
-        from photofind.core.cleanup.keep import KeeperPolicy
+        from photofind.core.cleanup.keep import KeeperPolicy, derivations_of
 
         policy = KeeperPolicy.parse(chain, self.w.folders.model.protected_paths())
         model = self.model
-        picks = [policy.pick(model.records(), g.indices) for g in model.groups()]
+        picks = [policy.pick(model.records(), g.indices, derivations_of(g)) for g in model.groups()]
         changed = sum(1 for g, k in zip(model.groups(), picks) if model.keeper_of(g) != k)
         model.apply_keepers(picks)
         self.w.prefs.keep_rules = chain

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from enum import Enum
 
-from photofind.core.cleanup.keep import DEFAULT_POLICY, KeeperPolicy, in_protected
+from photofind.core.cleanup.keep import DEFAULT_POLICY, KeeperPolicy, derivations_of, in_protected
 from photofind.core.types import Group, ImageRecord, Tier
 
 # Tiers whose members are the same photo. `similar` is a different photo of the same scene:
@@ -60,7 +60,8 @@ class Marks:
         """The file kept in this group: the policy's choice among the unmarked members."""
         group = self._groups[group_id]
         marked = self._marked.get(group_id, set())
-        return self.policy.pick(self.records, [i for i in group.indices if i not in marked])
+        unmarked = [i for i in group.indices if i not in marked]
+        return self.policy.pick(self.records, unmarked, derivations_of(group))
 
     def __iter__(self) -> Iterator[tuple[Group, int]]:
         """(group, marked index) pairs, in group order then member order."""
