@@ -4,6 +4,10 @@ The photos come from Debian wallpaper packages and scikit-image's bundled data; 
 downloaded. Each source photo is downscaled and written with every derivative in
 photofind.core.match.derivatives; large photos become burst families (hard negatives: different
 photos of one scene), and scikit-image's stereo pair is a second kind of hard negative.
+Frame families are a third: consecutive frames of a still camera with a subject moving along a
+path, or of a small camera pan with parallax, made from photos the set does not otherwise
+hold (the main set's frames from the alternate set's photos and the reverse, so the
+alternate set's frames are a held-out check of the tuning done on the main set).
 The truth file maps each written file to its source, transform and family.
 """
 
@@ -17,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from photofind.core.match import derivatives as d
+from photofind.core.match import evaluation as ev
 
 BG = "/usr/share/backgrounds"
 # Photographs only (illustrations and renders are left out): (name, file, package).
@@ -128,10 +133,17 @@ class SetSpec:
     photos: list
     bursts: list
     long_side: int
+    frames: list  # photos that become frame families (a moving subject, a pan with parallax)
 
 
-MAIN = SetSpec("main", PHOTOS, BURSTS, LONG_SIDE)
-ALTERNATE = SetSpec("alternate", ALTERNATE_PHOTOS, ALTERNATE_BURSTS, 1280)
+MAIN = SetSpec(
+    "main",
+    PHOTOS,
+    BURSTS,
+    LONG_SIDE,
+    [p for p in ALTERNATE_PHOTOS if p not in BURSTS and p[0] not in ("brick", "grass", "gravel", "page")],
+)
+ALTERNATE = SetSpec("alternate", ALTERNATE_PHOTOS, ALTERNATE_BURSTS, 1280, PHOTOS[::2])
 SETS = {spec.name: spec for spec in (MAIN, ALTERNATE)}
 
 
@@ -142,7 +154,7 @@ def build(
     complete earlier build. Returns (truth, photos that are not installed)."""
     names = transforms or tuple(s.name for s in d.TRANSFORMS)
     truth_path = out / "truth.json"
-    key = {"names": list(names), "limit": limit, "long_side": spec.long_side, "version": 5, "set": spec.name}
+    key = {"names": list(names), "limit": limit, "long_side": spec.long_side, "version": 6, "set": spec.name}
     if truth_path.is_file():
         old = json.loads(truth_path.read_text())
         if old.get("key") == key:
@@ -202,6 +214,7 @@ def build(
                     kind=d.BY_NAME[t].kind,
                     family=family,
                 )
+    _frames(spec, limit, write, missing)
     for family, (left, right), package in STEREO:
         pair = [_open(left), _open(right)]
         if any(p is None for p in pair):
@@ -221,6 +234,31 @@ def build(
     truth_path.parent.mkdir(parents=True, exist_ok=True)
     truth_path.write_text(json.dumps(truth, indent=1))
     return truth, missing
+
+
+def _frames(spec: SetSpec, limit: int | None, write, missing: list[Missing]) -> None:
+    """Frame families: FRAMES frames each, alternately a moving subject and a pan."""
+    sources = spec.frames[: max(2, limit // 4)] if limit else spec.frames
+    opened = [(name, _open(locator, draft=2 * spec.long_side), package) for name, locator, package in sources]
+    for name, _, package in opened:
+        if _ is None:
+            missing.append(Missing(name, package))
+    present = [(name, _downscale(im, spec.long_side)) for name, im, _ in opened if im is not None]
+    for n, (name, im) in enumerate(present):
+        subject = present[(n + 1) % len(present)][1]
+        rng = np.random.default_rng(900 + n)
+        kind = "move" if n % 2 == 0 else "pan"
+        make = d.moving_subject_frames if kind == "move" else d.pan_frames
+        family = f"{ev.FRAMES}-{kind}-{name}"
+        for k, frame in enumerate(make(im, subject, FRAMES, rng)):
+            write(
+                f"{family}/frame{k}.jpg",
+                d.encode(frame)[0],
+                source=f"{family}#{k}",
+                transform="original",
+                kind="same",
+                family=family,
+            )
 
 
 def install_hint(missing: list[Missing]) -> str:

@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "cleanup_throughput": (["--files", "200"], ["--files", "2000"]),
     "companions_scale": (["--photos", "10000"], ["--photos", "100000"]),
     "huge_images": (["--mp", "40", "--modes", "RGBA"], []),
+    "tilt_cost": ([], []),
     "quality": (["--quick"], []),
     "index_scale": (["--sizes", "10000", "--kinds", "aniso", "--no-regroup"], ["--million"]),
     "gui_responsiveness": (

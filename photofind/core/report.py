@@ -22,10 +22,22 @@ def group_bytes_reclaimable(result: ScanResult, group: Group) -> int:
 
 
 def group_as_json(result: ScanResult, group: Group) -> dict[str, Any]:
+    """One group. Duplicate groups also say how each file was made (`derived_from`, `how`,
+    `original`: photofind.core.match.phylogeny) and why the keeper won (`keep_reason`)."""
     keep = result.records[group.keep_index]
+    members = set(group.indices)
+    tree = {d.index: d for d in group.derivation if d.index in members}
     files = []
     for m in group.members:
         r = result.records[m.index]
+        made = tree.get(m.index)
+        origin = {}
+        if made is not None:
+            origin = {
+                "original": made.original,
+                "derived_from": result.records[made.parent].path if made.parent in members else None,
+                "how": list(made.how),
+            }
         files.append(
             {
                 "path": r.path,
@@ -42,8 +54,10 @@ def group_as_json(result: ScanResult, group: Group) -> dict[str, Any]:
                 "companions": [
                     {"path": c.path, "kind": c.kind.value} for c in result.companions.get(r.path, ())
                 ],
+                **origin,
             }
         )
+    root = next((d.index for d in tree.values() if d.parent is None), None)
     return {
         "id": group.id,
         "tier": group.tier.value,
@@ -51,6 +65,8 @@ def group_as_json(result: ScanResult, group: Group) -> dict[str, Any]:
         "min_similarity": round(group.min_similarity, 6),
         "mean_similarity": round(group.mean_similarity, 6),
         "why": list(group.why),
+        "keep_reason": group.keep_reason or None,
+        "original": None if root is None else result.records[root].path,
         "bytes_reclaimable": group_bytes_reclaimable(result, group),
         "files": files,
     }

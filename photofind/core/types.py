@@ -36,6 +36,7 @@ class SkipReason(str, Enum):
     UNREADABLE = "unreadable"
     PERMISSION = "permission-denied"
     CHANGED = "changed-while-reading"
+    TOO_SMALL = "too-small"  # a side under imageio.MIN_SIDE (16) pixels: spacer, icon, tracking pixel
 
     @property
     def cacheable(self) -> bool:
@@ -47,6 +48,7 @@ class SkipReason(str, Enum):
             SkipReason.CORRUPT,
             SkipReason.NOT_AN_IMAGE,
             SkipReason.DECOMPRESSION_BOMB,
+            SkipReason.TOO_SMALL,
         )
 
 
@@ -116,6 +118,17 @@ class Member:
 
 
 @dataclass(frozen=True)
+class Derivation:
+    """How one member of a duplicate group was made (photofind.core.match.phylogeny)."""
+
+    index: int  # the member: a position in ScanResult.records
+    parent: int | None  # the member it was made from (a records position); None: the original
+    how: tuple[str, ...] = ()  # the changes from the parent: "resized 50%", "JPEG q≈30", ...
+    original: bool = False  # nothing in the group explains it better: the original or its twin
+    content_pixels: int = 0  # displayed pixels without letterbox bars
+
+
+@dataclass(frozen=True)
 class Group:
     id: int
     tier: Tier
@@ -123,6 +136,8 @@ class Group:
     min_similarity: float
     mean_similarity: float
     why: tuple[str, ...] = ()  # human reasons: "same bytes", "resized", "re-encoded", ...
+    derivation: tuple[Derivation, ...] = ()  # duplicate groups: one per member, in member order
+    keep_reason: str = ""  # why the keeper won, in words (photofind.core.cleanup.keep)
 
     @property
     def keep_index(self) -> int:

@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
 from photofind.core.cleanup.keep import pick_keeper
 from photofind.core.cleanup.marks import Marks
 from photofind.core.scan.companions import Companion
-from photofind.core.types import Group, ImageRecord, Member, Tier
-from photofind.gui.compare_facts import metadata_rows
+from photofind.core.types import Derivation, Group, ImageRecord, Member, Tier
+from photofind.gui.compare_facts import is_original, metadata_rows
 from photofind.gui.image_pane import WHEEL_STEP, ImagePane, ViewSync
 from photofind.gui.preview import PreviewLoader
 
@@ -44,6 +44,7 @@ _DIFF_FOREGROUND = QColor("#ffd98a")
 _KEEP_PILL = "background-color:#3fb27f; color:#ffffff;"
 _MARK_PILL = "background-color:#f0565a; color:#ffffff;"
 _LOCK_PILL = "background-color:#e0a030; color:#1e2024;"
+_ORIGINAL_PILL = "background-color:#4f7fd9; color:#ffffff;"
 
 
 class CompareDialog(QDialog):
@@ -64,6 +65,7 @@ class CompareDialog(QDialog):
         *,
         similarities: Mapping[int, float] | None = None,
         companions: Mapping[int, Sequence[Companion]] | None = None,
+        derivation: Sequence[Derivation] = (),
     ) -> None:
         super().__init__(parent)
         group = review.group(group_id)
@@ -74,6 +76,7 @@ class CompareDialog(QDialog):
         self._records = review.records
         self._similarities = dict(similarities or {})
         self._companions = dict(companions or {})
+        self._derivation = {d.index: d for d in derivation}  # how each photo was made (phylogeny)
         self._pos = self._indices.index(self.keeper)
         self.setObjectName("compareDialog")
         self.setWindowTitle(f"Compare {len(self._indices)} photo{'s' if len(self._indices) != 1 else ''}")
@@ -349,6 +352,8 @@ class CompareDialog(QDialog):
         pills = []
         if index == self.keeper:
             pills.append(f'<span style="{_KEEP_PILL}">&nbsp;KEEP&nbsp;</span>')
+        if is_original(self._derivation, index):
+            pills.append(f'<span style="{_ORIGINAL_PILL}">&nbsp;ORIGINAL&nbsp;</span>')
         if index in self.marked:
             pills.append(f'<span style="{_MARK_PILL}">&nbsp;MARKED&nbsp;</span>')
         if self._review.is_protected(index):
@@ -356,7 +361,9 @@ class CompareDialog(QDialog):
         return f'<span style="font-weight:{weight};">{_html(name)}</span>&nbsp;&nbsp;' + "&nbsp;".join(pills)
 
     def _fill_table(self) -> None:
-        rows = metadata_rows(self._records, self._indices, self._similarities, self._companions)
+        rows = metadata_rows(
+            self._records, self._indices, self._similarities, self._companions, self._derivation
+        )
         keeper_col = self._indices.index(self.keeper)
         self.table.setRowCount(len(rows))
         self.table.setVerticalHeaderLabels([label for label, _, _ in rows])

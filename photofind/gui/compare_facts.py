@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 
 from photofind.core.scan.companions import Companion
-from photofind.core.types import ImageRecord
+from photofind.core.types import Derivation, ImageRecord
 from photofind.gui.text import human_bytes, percent
 
 # A row of the metadata table: label, display text per photo, comparison key per photo
@@ -21,9 +21,12 @@ def metadata_rows(
     indices: Sequence[int],
     similarities: Mapping[int, float] | None = None,
     companions: Mapping[int, Sequence[Companion]] | None = None,
+    derivation: Mapping[int, Derivation] | None = None,
 ) -> list[MetaRow]:
     """The facts the compare table shows, one list entry per row. `companions`: each photo's
-    capture unit (the files that travel with it), shown when any photo has one."""
+    capture unit (the files that travel with it), shown when any photo has one. With the
+    group's `derivation` (index -> Derivation), two rows say which photo is the original and
+    how each copy was made from which."""
     recs = [records[i] for i in indices]
 
     def megapixels(r: ImageRecord) -> str:
@@ -50,7 +53,33 @@ def metadata_rows(
                 [sorted({c.kind.value for c in unit}) for unit in units],
             )
         )
+    if derivation:
+        made = [derivation.get(i) for i in indices]
+        rows.append(("Made from", [_made_from_text(records, d) for d in made], None))
+        rows.append(("How", [_how_text(d) for d in made], None))
     return rows
+
+
+def _made_from_text(records: Sequence[ImageRecord], d: Derivation | None) -> str:
+    if d is None:
+        return "—"
+    if d.parent is None:
+        return "the original"
+    return os.path.basename(records[d.parent].path)
+
+
+def _how_text(d: Derivation | None) -> str:
+    if d is None:
+        return "—"
+    if d.parent is None:
+        return "—"
+    return ", ".join(d.how) or "no visible change"
+
+
+def is_original(derivation: Mapping[int, Derivation] | None, index: int) -> bool:
+    """The photo the group's other photos were made from (the root of the tree)."""
+    d = (derivation or {}).get(index)
+    return d is not None and d.parent is None
 
 
 def _date_text(taken: str | None) -> str:

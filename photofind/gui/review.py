@@ -15,7 +15,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from photofind.core.cleanup.executor import BatchReport, Status
-from photofind.core.cleanup.keep import KEEP_PRESETS, KeeperPolicy
+from photofind.core.cleanup.keep import KEEP_PRESETS, KeeperPolicy, derivations_of
 from photofind.core.cleanup.restore import UndoReport, UndoStatus
 from photofind.core.types import Tier
 from photofind.gui import assets, text
@@ -62,7 +62,7 @@ class Review(QObject):
         for the next scans too. Returns how many groups changed keeper."""
         model = self.model
         policy = KeeperPolicy.parse(chain, model.review.policy.protected)
-        picks = [policy.pick(model.records(), g.indices) for g in model.groups()]
+        picks = [policy.pick(model.records(), g.indices, derivations_of(g)) for g in model.groups()]
         changed = sum(1 for g, k in zip(model.groups(), picks) if model.keeper_of(g) != k)
         model.set_keep_rules(chain)
         model.apply_keepers(picks)
@@ -193,6 +193,7 @@ class Review(QObject):
             self._dialog_parent,
             similarities={m.index: m.similarity for m in group.members},
             companions={m.index: model.companions_of(m.index) for m in group.members},
+            derivation=group.derivation,
         )
         dialog.reviewEdited.connect(model.review_edited)
         dialog.trashRequested.connect(self._trash_from_compare)

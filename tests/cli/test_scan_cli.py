@@ -112,3 +112,18 @@ def test_cache_command(tmp_path, capsys):
     (tmp_path / "lib" / "a.jpg").unlink()
     cli.main(["cache", "prune", "--cache", db])
     assert "forgot 1 files" in capsys.readouterr().out
+
+
+def test_one_pixel_images_are_skipped_and_never_grouped(tmp_path):
+    from PIL import Image
+
+    for k in range(3):
+        Image.new("RGB", (1, 1), (255, 255, 255)).save(tmp_path / f"pixel{k}.png")
+    report = tmp_path / "r.json"
+    proc = run_cli(
+        "scan", str(tmp_path), "--no-embed", "--json", str(report), "--cache", str(tmp_path / "c.db")
+    )
+    doc = json.loads(report.read_text())
+    assert proc.returncode == 1  # ran, with skipped files
+    assert {s["reason"] for s in doc["skipped"]} == {"too-small"}
+    assert doc["groups"] == []

@@ -124,7 +124,7 @@ def test_every_transform_makes_a_decodable_file(photo):
         assert ext in ("jpg", "png", "webp")
         im = d.decode(data)
         assert min(im.size) >= 8, spec.name
-        assert spec.kind in ("same", "edit", "rotated", "mirrored")
+        assert spec.kind in ("same", "edit", "tilted", "rotated", "mirrored")
 
 
 def test_same_kind_transforms_keep_the_decoded_pixels(photo):
@@ -154,3 +154,58 @@ def test_burst_frames_are_different_views_of_one_scene():
     assert diff > 3.0  # not the same picture...
     corr = np.corrcoef(arrays[0].ravel(), arrays[1].ravel())[0, 1]
     assert corr > 0.5  # ...but the same scene
+
+
+def test_keeper_score_counts_groups_that_hold_the_original(tmp_path):
+    import json as _json
+
+    from photofind.core.match import evaluation as ev
+
+    files = {
+        "a/original.jpg": {"source": "a", "transform": "original", "kind": "same", "family": "a"},
+        "a/copy.jpg": {"source": "a", "transform": "copy", "kind": "same", "family": "a"},
+        "a/noise.jpg": {"source": "a", "transform": "noise", "kind": "edit", "family": "a"},
+        "b/original.jpg": {"source": "b", "transform": "original", "kind": "same", "family": "b"},
+        "b/letterbox.jpg": {"source": "b", "transform": "letterbox", "kind": "edit", "family": "b"},
+        "c/resize50.jpg": {"source": "c", "transform": "resize50", "kind": "edit", "family": "c"},
+        "c/jpeg30.jpg": {"source": "c", "transform": "jpeg30", "kind": "edit", "family": "c"},
+    }
+    (tmp_path / "truth.json").write_text(_json.dumps({"root": str(tmp_path), "files": files}))
+    truth = ev.Truth.load(tmp_path / "truth.json")
+
+    def group(keep, *paths, tier="near"):
+        return {
+            "tier": tier,
+            "keep": str(tmp_path / keep),
+            "files": [{"path": str(tmp_path / p)} for p in paths],
+        }
+
+    report = {
+        "groups": [
+            group("a/copy.jpg", "a/copy.jpg", "a/original.jpg", "a/noise.jpg"),  # a byte copy: fine
+            group("b/letterbox.jpg", "b/letterbox.jpg", "b/original.jpg"),  # the original trashed
+            group("c/jpeg30.jpg", "c/jpeg30.jpg", "c/resize50.jpg"),  # no original: not counted
+            group("a/noise.jpg", "a/noise.jpg", "a/original.jpg", tier="similar"),  # not a duplicate tier
+        ]
+    }
+    score = ev.score_keepers(truth, report)
+    assert (score.groups, score.original_kept, score.kept_instead) == (2, 1, {"letterbox": 1})
+    assert score.rate == 0.5
+
+
+def test_frame_pairs_in_a_tier_are_counted():
+    from photofind.core.match import evaluation as ev
+
+    def t(source, family):
+        return ev.FileTruth(source, "original", "same", family)
+
+    truth = ev.Truth(
+        {
+            "/f/0.jpg": t("m#0", "frames-move-x"),
+            "/f/1.jpg": t("m#1", "frames-move-x"),
+            "/f/2.jpg": t("m#2", "frames-move-x"),
+            "/o/a.jpg": t("a", "a"),
+        }
+    )
+    groups = [("near", ["/f/0.jpg", "/f/1.jpg"]), ("similar", ["/f/1.jpg", "/f/2.jpg"])]
+    assert ev.frame_pairs(truth, groups, ("near",)) == (3, 1)

@@ -1,6 +1,6 @@
 """Tiered groups without chaining (photofind.core.match.grouping).
 
-Most tests replace verify.pixel_check with a stand-in that knows the truth ("same photo" iff
+Most tests replace verify.compare (the pixel check) with a stand-in that knows the truth ("same photo" iff
 two records show the same photo id): it isolates the grouping rules from the pixel
 heuristics, which tests/core/test_verify.py covers. The last tests run the real check."""
 
@@ -48,15 +48,15 @@ def truth(monkeypatch):
     photo: dict[str, str] = {}
     pixels: set[frozenset[str]] = set()
 
-    def pixel_check(a, b, thumb_a, thumb_b, *, rotations=False):
+    def compare(a, b, thumb_a, thumb_b, *, rotations=False):
         if a.content_hash == b.content_hash:
-            return "same bytes"
-        return "resized" if _ids(photo[a.path]) & _ids(photo[b.path]) else None
+            return verify.Verdict("same bytes")
+        return verify.Verdict("resized") if _ids(photo[a.path]) & _ids(photo[b.path]) else None
 
     def same_pixels(a, b, thumb_a, thumb_b):
         return a.content_hash == b.content_hash or frozenset((a.path, b.path)) in pixels
 
-    monkeypatch.setattr(verify, "pixel_check", pixel_check)
+    monkeypatch.setattr(verify, "compare", compare)
     monkeypatch.setattr(verify, "same_pixels", same_pixels)
     return photo, pixels
 
@@ -294,6 +294,20 @@ def random_library(truth, n_photos: int, seed: int):
         if rng.random() < 0.3:
             spec.append((f"p{p}_burst", f"p{p}_burst", base + 0.5 * rng.standard_normal(DIM)))
     return build(truth, spec)
+
+
+def test_regrouping_reads_no_photo_twice(truth, monkeypatch):
+    """The keeper's derivation tree needs each member's detail; a second grouping at the same
+    or nearby thresholds reuses the trees instead of loading details again."""
+    records, emb = random_library(truth, 20, seed=5)
+    loads = []
+    monkeypatch.setattr(verify, "load_detail", lambda r: loads.append(r.path))
+    regrouper = Regrouper(records, emb, floor=0.6)
+    first = regrouper.group(Thresholds(near=0.9, similar=0.8))
+    assert loads and any(g.derivation for g in first)
+    loads.clear()
+    assert regrouper.group(Thresholds(near=0.9, similar=0.8)) == first
+    assert loads == []
 
 
 def test_regrouping_is_deterministic_and_equals_a_fresh_grouping(truth):

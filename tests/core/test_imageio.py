@@ -61,7 +61,7 @@ def test_every_mode_becomes_rgb(mode, tmp_path):
 
 
 def test_transparent_pixels_show_white():
-    im = Image.new("RGBA", (10, 10), (0, 0, 0, 0))
+    im = Image.new("RGBA", (20, 20), (0, 0, 0, 0))
     buf = io.BytesIO()
     im.save(buf, "PNG")
     d = decode_bytes(buf.getvalue())
@@ -87,3 +87,19 @@ def test_first_frame_of_animated_gif(tmp_path):
     frames[0].save(path, save_all=True, append_images=frames[1:])
     d = decode_file(str(path))
     assert d.facts.format == "GIF" and d.image.size == (40, 30)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (15, 400), (400, 3)])
+def test_tiny_images_are_skipped_as_too_small(size):
+    buf = io.BytesIO()
+    Image.new("RGB", size, (255, 255, 255)).save(buf, "PNG")
+    result = decode_bytes(buf.getvalue(), "pixel.png")
+    assert isinstance(result, Skipped)
+    assert result.reason.value == "too-small"
+    assert result.reason.cacheable  # it depends only on the bytes
+
+
+def test_sixteen_pixels_on_a_side_is_enough():
+    buf = io.BytesIO()
+    f.make_scene(3, (16, 16)).save(buf, "PNG")
+    assert not isinstance(decode_bytes(buf.getvalue()), Skipped)

@@ -141,7 +141,9 @@ def test_pick_keeper_and_default_key_keep_their_old_contract():
 
 
 def test_parse_aliases_arguments_and_round_trip():
-    rules = parse_rules(" Resolution , largest,oldest-file, folder:/a|/b ,format:heic>JPG,original,path ")
+    rules = parse_rules(
+        " Resolution , largest,oldest-file, folder:/a|/b ,format:heic>JPG,original-name,path "
+    )
     assert [r.name for r in rules] == [
         "resolution",
         "size",
@@ -207,3 +209,29 @@ def test_protected_folders_are_recognised_through_folder_symlinks(tmp_path):
         keeper([inside, outside], "resolution", protected=[str(tmp_path / "shortcut" / "sub")])
         == outside.path
     )
+
+
+def test_marks_and_policies_follow_the_derivation_tree():
+    """When the original is marked, the keeper falls to the next-best by the tree: the copy
+    made from it with fewer changes is not outranked by a bigger, edited one."""
+    from photofind.core.cleanup.marks import Marks
+    from photofind.core.types import Derivation
+
+    files = [
+        rec("/p/original.jpg", width=100, height=100, size=5000),
+        rec("/p/boxed.jpg", width=180, height=100, size=9000),  # letterboxed: bars add pixels
+        rec("/p/twin.png", width=100, height=100, size=7000, fmt="PNG"),  # the same pixels as a PNG
+    ]
+    tree = (
+        Derivation(0, None, (), True, 100 * 100),
+        Derivation(1, 0, ("bars added",), False, 100 * 100),
+        Derivation(2, 0, ("converted to PNG",), True, 100 * 100),
+    )
+    group = Group(1, Tier.NEAR, (Member(0, 1.0), Member(1, 1.0), Member(2, 1.0)), 1.0, 1.0, (), tree)
+    assert KeeperPolicy().pick(files, group.indices) == 1  # without the tree: raw pixels win
+    (picked,) = apply_policy([group], files, KeeperPolicy())
+    assert picked.keep_index == 0  # the root; its PNG twin loses on format
+    assert picked.keep_reason == "format order (format:raw>heic>jpeg>png>webp)"
+    marks = Marks(files, [group])
+    assert marks.mark(1, 0) is None
+    assert marks.keeper(1) == 2  # the lossless twin, not the letterboxed copy

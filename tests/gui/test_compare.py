@@ -296,3 +296,25 @@ def test_compare_lists_what_travels_with_each_photo_and_flags_a_missing_video(qt
     plain = _dialog(qtbot, records)
     tables = [plain.table.verticalHeaderItem(r).text() for r in range(plain.table.rowCount())]
     assert "Travels with" not in tables
+
+
+def test_the_original_and_how_each_copy_was_made_are_shown(qtbot, records):
+    from photofind.core.types import Derivation
+
+    derivation = (
+        Derivation(0, None, (), True, 480 * 360),
+        Derivation(1, 0, ("resized 50%", "JPEG q≈75"), False, 240 * 180),
+        Derivation(2, 0, (), True, 480 * 360),
+    )
+    dialog = _dialog(qtbot, records, keeper=2, derivation=derivation)  # columns: keeper first, 2 0 1
+    assert [t for t, _ in _cells(dialog, "Made from")] == ["a.jpg", "the original", "a.jpg"]
+    assert [t for t, _ in _cells(dialog, "How")] == ["no visible change", "—", "resized 50%, JPEG q≈75"]
+    captions = [c.text() for c in dialog._captions]
+    assert "ORIGINAL" in captions[1] and "ORIGINAL" not in captions[0] + captions[2]
+    assert "KEEP" in captions[0]
+
+
+def test_no_derivation_rows_without_a_tree(qtbot, records):
+    dialog = _dialog(qtbot, records)
+    labels = [dialog.table.verticalHeaderItem(r).text() for r in range(dialog.table.rowCount())]
+    assert "Made from" not in labels and "How" not in labels

@@ -16,7 +16,13 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from photofind.core.cleanup.keep import KeeperPolicy, RuleError, policy_from_settings, similarity, with_keeper
+from photofind.core.cleanup.keep import (
+    KeeperPolicy,
+    RuleError,
+    apply_policy,
+    policy_from_settings,
+    similarity,
+)
 from photofind.core.match.units import fold_raw_companions
 from photofind.core.scan.companions import Companions
 from photofind.core.store import SQLiteStore, StoreError, Transaction
@@ -219,8 +225,8 @@ def apply(
         parts = _split(group, records, index, embeddings) if index else [group]
         changed |= parts != [group]
         for part in parts:
-            if policy is not None:
-                part = with_keeper(part, records, policy.pick(records, part.indices), embeddings)
+            if policy is not None:  # with the group's derivation tree, which `original` needs
+                (part,) = apply_policy((part,), records, policy, embeddings)
             out.append(part)
     if changed:
         out = [replace(g, id=n) for n, g in enumerate(out, start=1)]

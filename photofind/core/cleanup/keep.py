@@ -1,8 +1,14 @@
 """Which file of a group to keep: a chain of rules, ties falling to the next rule.
 
-A chain reads like `resolution,format,size,unedited,oldest,mtime,shortest` (see `RULES`).
-Files inside a protected folder always win, before any rule; the path breaks the last tie so
-the choice never depends on scan order.
+A chain reads like `original,resolution,format,size,unedited,oldest,mtime,shortest` (see
+`RULES`). Files inside a protected folder always win, before any rule; the path breaks the
+last tie so the choice never depends on scan order.
+
+`original` and `edited` use the derivation tree the grouping inferred for a duplicate group
+(photofind.core.match.phylogeny, carried as `Group.derivation`); `resolution` counts the
+picture's own pixels there (letterbox bars excluded, an upscaled copy credited no more than
+its source). Without a tree (a similar group, a hand-picked set) `original` and `edited`
+tie and `resolution` counts every pixel.
 """
 
 from __future__ import annotations
@@ -17,10 +23,10 @@ from typing import Any
 
 from photofind.core.scan.companions import Companions, kinds_by_path
 from photofind.core.scan.formats import RAW_EXTENSIONS
-from photofind.core.types import Group, ImageRecord, Member, ScanSettings
+from photofind.core.types import Derivation, Group, ImageRecord, Member, ScanSettings
 
 DEFAULT_FORMAT_ORDER = ("raw", "heic", "jpeg", "png", "webp")
-DEFAULT_CHAIN = "resolution,complete,format,size,unedited,oldest,mtime,shortest"
+DEFAULT_CHAIN = "original,resolution,complete,format,unedited,oldest,mtime,size,shortest"
 
 # The keeper chains offered to users (the GUI's "Keep in each group" menu): a label and the chain
 # ("" is the default chain).
@@ -95,13 +101,15 @@ class Rule:
 
 # canonical name -> (aliases, what it prefers)
 RULES: dict[str, tuple[tuple[str, ...], str]] = {
+    "original": (("root", "source"), "the original: the other copies were made from it"),
+    "edited": (("derived", "edit"), "an edited copy: made from another photo of the group"),
     "resolution": (("pixels", "res"), "highest resolution"),
     "size": (("largest", "bytes"), "largest file"),
     "oldest": (("oldest-taken",), "oldest date taken"),
     "newest": (("newest-taken",), "newest date taken"),
     "mtime": (("oldest-file", "oldest-mtime"), "oldest file time"),
     "folder": (("prefer", "preferred"), "in a preferred folder (folder:PATH|PATH...)"),
-    "unedited": (("original", "original-name", "not-edited"), "name without copy/(1)/-edited"),
+    "unedited": (("original-name", "not-edited"), "name without copy/(1)/-edited"),
     "format": (("type",), "format order (format:raw>heic>jpeg>png>webp)"),
     "shortest": (("shortest-path", "path"), "shortest path"),
     "complete": (("unit", "companions"), "the most complete capture unit (Live video, RAW, sidecars)"),
@@ -206,30 +214,43 @@ def _parse_taken(taken: str) -> float | None:
         return None
 
 
-def _rule_key(rule: Rule) -> Callable[[ImageRecord], Any]:
+Evidence = Derivation | None  # a member's place in its group's derivation tree, if known
+RuleKey = Callable[[ImageRecord, Evidence], Any]
+
+
+def _rule_key(rule: Rule) -> RuleKey:
     """Smaller is better, for every rule."""
     name = rule.name
+    if name == "original":
+        return lambda r, d: 0 if d is None or d.original else 1
+    if name == "edited":
+        return lambda r, d: 1 if d is None or d.original else 0
     if name == "resolution":
-        return lambda r: -r.facts.pixels
+        return lambda r, d: -(d.content_pixels if d is not None and d.content_pixels else r.facts.pixels)
     if name == "size":
-        return lambda r: -r.file.size
+        return lambda r, d: -r.file.size
     if name == "oldest":
-        return lambda r: (0, t) if (t := _taken_ts(r)) is not None else (1, 0.0)
+        return lambda r, d: (0, t) if (t := _taken_ts(r)) is not None else (1, 0.0)
     if name == "newest":
-        return lambda r: (0, -t) if (t := _taken_ts(r)) is not None else (1, 0.0)
+        return lambda r, d: (0, -t) if (t := _taken_ts(r)) is not None else (1, 0.0)
     if name == "mtime":
-        return lambda r: r.file.mtime_ns
+        return lambda r, d: r.file.mtime_ns
     if name == "folder":
         folders = rule.args
-        return lambda r: next((n for n, f in enumerate(folders) if is_under(r.path, f)), len(folders))
+        return lambda r, d: next((n for n, f in enumerate(folders) if is_under(r.path, f)), len(folders))
     if name == "unedited":
-        return lambda r: edit_markers(r.path)
+        return lambda r, d: edit_markers(r.path)
     if name == "format":
         rank = {f: n for n, f in enumerate(rule.args)}
-        return lambda r: rank.get(format_class(r), len(rank))
+        return lambda r, d: rank.get(format_class(r), len(rank))
     if name == "shortest":
-        return lambda r: len(r.path)
+        return lambda r, d: len(r.path)
     raise RuleError(f"unknown keeper rule {name!r}")
+
+
+def derivations_of(group: Group) -> dict[int, Derivation]:
+    """A group's derivation tree by member index (empty for a group without one)."""
+    return {d.index: d for d in group.derivation}
 
 
 @dataclass(frozen=True)
@@ -246,9 +267,9 @@ class KeeperPolicy:
     def parse(cls, chain: str = "", protected: Sequence[str] = ()) -> KeeperPolicy:
         return cls(parse_rules(chain), tuple(os.path.abspath(p) for p in protected))
 
-    def key(self, record: ImageRecord) -> tuple:
+    def key(self, record: ImageRecord, derivation: Evidence = None) -> tuple:
         """The full sort key (smallest wins); `pick` gives the same answer faster."""
-        keys = [fn(record) for fn in self._keys]
+        keys = [fn(record, derivation) for fn in self._keys]
         return (0 if in_protected(record.path, self.protected) else 1, *keys, record.path)
 
     def with_units(self, companions: Companions) -> KeeperPolicy:
@@ -256,16 +277,23 @@ class KeeperPolicy:
         return replace(self, unit_kinds=kinds_by_path(companions))
 
     @cached_property
-    def _keys(self) -> list[Callable[[ImageRecord], Any]]:
+    def _keys(self) -> list[RuleKey]:
         return [self._complete_key if r.name == "complete" else _rule_key(r) for r in self.rules]
 
-    def _complete_key(self, record: ImageRecord) -> int:
+    def _complete_key(self, record: ImageRecord, derivation: Evidence = None) -> int:
         """Fewer companion kinds is worse: a Live Photo with its video beats the bare photo."""
         return -len(self.unit_kinds.get(record.path, ()))
 
-    def pick(self, records: Sequence[ImageRecord], indices: Sequence[int]) -> int:
+    def pick(
+        self,
+        records: Sequence[ImageRecord],
+        indices: Sequence[int],
+        derivations: Mapping[int, Derivation] | None = None,
+    ) -> int:
         """The keeper among `indices`. Rule by rule, only the files still tied are looked at,
-        so a later (dearer) rule runs only when the earlier ones tie."""
+        so a later (dearer) rule runs only when the earlier ones tie. `derivations`: the
+        group's derivation tree by index (`derivations_of`), for `original` and `resolution`."""
+        tree = derivations or {}
         candidates = list(indices)
         if not candidates:
             raise ValueError("no files to pick a keeper from")
@@ -275,17 +303,24 @@ class KeeperPolicy:
         for key in self._keys:
             if len(candidates) == 1:
                 return candidates[0]
-            values = [key(records[i]) for i in candidates]
+            values = [key(records[i], tree.get(i)) for i in candidates]
             best = min(values)
             candidates = [i for i, v in zip(candidates, values) if v == best]
         return min(candidates, key=lambda i: records[i].path)
 
-    def explain(self, records: Sequence[ImageRecord], indices: Sequence[int]) -> str:
+    def explain(
+        self,
+        records: Sequence[ImageRecord],
+        indices: Sequence[int],
+        derivations: Mapping[int, Derivation] | None = None,
+    ) -> str:
         """Why the keeper won, in words: the first rule where it beat the runner-up."""
         if len(indices) < 2:
             return "only file"
-        ranked = sorted(indices, key=lambda i: self.key(records[i]))
-        best, second = self.key(records[ranked[0]]), self.key(records[ranked[1]])
+        tree = derivations or {}
+        ranked = sorted(indices, key=lambda i: self.key(records[i], tree.get(i)))
+        best = self.key(records[ranked[0]], tree.get(ranked[0]))
+        second = self.key(records[ranked[1]], tree.get(ranked[1]))
         if best[0] != second[0]:
             return "in a protected folder"
         for n, rule in enumerate(self.rules, start=1):
@@ -305,15 +340,18 @@ def policy_from_settings(settings: ScanSettings) -> KeeperPolicy:
     return KeeperPolicy.parse(chain, protected)
 
 
-def default_keeper_key(record: ImageRecord) -> tuple:
+def default_keeper_key(record: ImageRecord, derivation: Evidence = None) -> tuple:
     """Sort key of the default chain: the smallest key is the keeper."""
-    return DEFAULT_POLICY.key(record)
+    return DEFAULT_POLICY.key(record, derivation)
 
 
 def pick_keeper(
-    records: Sequence[ImageRecord], indices: Sequence[int], policy: KeeperPolicy | None = None
+    records: Sequence[ImageRecord],
+    indices: Sequence[int],
+    policy: KeeperPolicy | None = None,
+    derivations: Mapping[int, Derivation] | None = None,
 ) -> int:
-    return (policy or DEFAULT_POLICY).pick(records, indices)
+    return (policy or DEFAULT_POLICY).pick(records, indices, derivations)
 
 
 def similarity(records: Sequence[ImageRecord], embeddings: Any, a: int, b: int, fallback: float) -> float:
@@ -354,4 +392,9 @@ def apply_policy(
     groups: Sequence[Group], records: Sequence[ImageRecord], policy: KeeperPolicy, embeddings: Any = None
 ) -> tuple[Group, ...]:
     """Re-pick every group's keeper with `policy` (a no-op for groups it already agrees with)."""
-    return tuple(with_keeper(g, records, policy.pick(records, g.indices), embeddings) for g in groups)
+    out = []
+    for g in groups:
+        tree = derivations_of(g)
+        picked = with_keeper(g, records, policy.pick(records, g.indices, tree), embeddings)
+        out.append(replace(picked, keep_reason=policy.explain(records, g.indices, tree)))
+    return tuple(out)

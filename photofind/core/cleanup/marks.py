@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from enum import Enum
 
-from photofind.core.cleanup.keep import DEFAULT_POLICY, KeeperPolicy, in_protected
+from photofind.core.cleanup.keep import DEFAULT_POLICY, KeeperPolicy, derivations_of, in_protected
 from photofind.core.types import Group, ImageRecord, Tier
 
 # Tiers whose members are the same photo. `similar` is a different photo of the same scene:
@@ -108,7 +108,8 @@ class Marks:
             or not any(self.is_protected(i) for i in group.indices if i not in marked)
         ):
             return engine
-        return self.policy.pick(self.records, [i for i in group.indices if i not in marked])
+        unmarked = [i for i in group.indices if i not in marked]
+        return self.policy.pick(self.records, unmarked, derivations_of(group))
 
     def reclaimable(self, group_id: int) -> int:
         """Bytes freed if everything but the keeper went. A file with another hard link frees

@@ -222,7 +222,7 @@ def _with_ratio(region, ratio: float) -> tuple[float, float, float, float]:
     return (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
 
 
-def _refine(
+def refine(
     outer_d: np.ndarray, inner_d: np.ndarray, region, steps=(2.0, 1.0, 0.5), ratio: float | None = None
 ) -> tuple[tuple, float]:
     """Pattern search over the region (of detail images), inside the outer image; with
@@ -297,11 +297,11 @@ def find_containment(
         outer, inner = (b, a) if inner_idx == 0 else (a, b)
         (y0, y1), (x0, x1) = spans[iy], spans[ix]
         # Coarse-to-fine: most of the walk happens at half resolution, where it is cheaper.
-        region, mid_score = _refine(outer.mid, inner.mid, (x0, y0, x1, y1), (2.0, 1.0), ratio)
+        region, mid_score = refine(outer.mid, inner.mid, (x0, y0, x1, y1), (2.0, 1.0), ratio)
         if mid_score < MID_GATE:  # far from any verdict of "same": not worth full detail
             best = max(best, Fit(inner_idx, region, mid_score), key=lambda f: f.score)
             continue
-        region, score = _refine(outer.fine, inner.fine, region, (1.0, 0.5), ratio)
+        region, score = refine(outer.fine, inner.fine, region, (1.0, 0.5), ratio)
         if score > best.score:
             best = Fit(inner_idx, region, score)
         if best.score >= enough:

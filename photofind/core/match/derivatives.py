@@ -120,7 +120,7 @@ def _jpg(im: Image.Image, q: int = ORIGINAL_QUALITY) -> Encoded:
 class Spec:
     name: str
     make: Transform
-    kind: str  # "same" (identical pixels), "edit", "rotated" or "mirrored"
+    kind: str  # "same" (identical pixels), "edit", "tilted" (a few degrees), "rotated" or "mirrored"
     why: str  # what a group should say for this change
 
 
@@ -146,11 +146,11 @@ TRANSFORMS: tuple[Spec, ...] = (
     Spec("contrast", lambda im, r: _jpg(ImageEnhance.Contrast(im).enhance(1.3)), "edit", "edited"),
     Spec("gamma", lambda im, r: _jpg(gamma(im, 0.7)), "edit", "edited"),
     Spec("grayscale", lambda im, r: _jpg(im.convert("L")), "edit", "edited"),
-    # A small rotation (3-8 degrees, then cropped upright): matched with the rotations option.
+    # A small rotation (3-8 degrees, then cropped upright, as editors straighten): always matched.
     Spec(
         "straighten",
         lambda im, r: _jpg(straighten(im, float(r.choice([-1, 1]) * r.uniform(3, 8)))),
-        "rotated",
+        "tilted",
         "rotated",
     ),
     Spec("watermark", lambda im, r: _jpg(watermark(im, r)), "edit", "edited"),
@@ -229,4 +229,67 @@ def burst_frames(
         x += fw * rng.uniform(0.06, 0.10)
         y += fh * rng.uniform(-0.03, 0.03)
         y = min(max(y, 0.0), h - fh * 1.03)
+    return frames
+
+
+def _soft_ellipse(size: tuple[int, int]) -> Image.Image:
+    """An 8-bit mask: a filled ellipse with a feathered edge, for pasting an object."""
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    r = ((xx + 0.5 - w / 2) / (w / 2)) ** 2 + ((yy + 0.5 - h / 2) / (h / 2)) ** 2
+    return Image.fromarray((np.clip((1.0 - r) / 0.15, 0.0, 1.0) * 255).astype(np.uint8), "L")
+
+
+def _subject(source: Image.Image, size: tuple[int, int], rng: np.random.Generator) -> Image.Image:
+    """A piece of a real photo, cut to `size`: the subject that moves between frames."""
+    w, h = source.size
+    cw, ch = min(w, size[0] * 2), min(h, size[1] * 2)
+    x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+    return source.crop((x0, y0, x0 + cw, y0 + ch)).resize(size, Image.Resampling.LANCZOS)
+
+
+def moving_subject_frames(
+    background: Image.Image, subject_source: Image.Image, count: int, rng: np.random.Generator
+) -> list[Image.Image]:
+    """Consecutive frames of a still camera: a subject (a piece of another real photo, cut
+    out with a soft edge) moves along a path across an unchanged background; each frame has
+    its own sensor noise. The frames are different moments, not copies of each other."""
+    w, h = background.size
+    side = rng.uniform(0.16, 0.24)
+    size = (round(w * side), round(w * side * rng.uniform(0.7, 1.3)))
+    subject, mask = _subject(subject_source, size, rng), _soft_ellipse(size)
+    x, y = rng.uniform(0.1, 0.4) * w, rng.uniform(0.2, 0.6) * h
+    step = rng.uniform(0.05, 0.09) * w
+    heading = rng.uniform(-0.5, 0.5)
+    frames = []
+    for _ in range(count):
+        frame = background.copy()
+        frame.paste(subject, (round(x), round(y)), mask)
+        frames.append(add_noise(frame, rng, 2.0))
+        x = min(x + step * math.cos(heading), w - size[0])
+        y = min(max(y + step * math.sin(heading), 0.0), h - size[1])
+    return frames
+
+
+def pan_frames(
+    scene: Image.Image, subject_source: Image.Image, count: int, rng: np.random.Generator
+) -> list[Image.Image]:
+    """Consecutive frames under a small camera pan with parallax: the view of a real photo
+    moves by 1-2 % of the frame per step while a near subject in front of it moves two to
+    three times as far (it is closer to the camera)."""
+    w, h = scene.size
+    fw, fh = round(w * 0.9), round(h * 0.9)
+    side = rng.uniform(0.2, 0.3)
+    size = (round(fw * side), round(fw * side * rng.uniform(0.8, 1.4)))
+    subject, mask = _subject(subject_source, size, rng), _soft_ellipse(size)
+    pan = rng.uniform(0.01, 0.02) * fw * rng.choice([-1, 1])
+    parallax = rng.uniform(2.0, 3.0)
+    x0 = (w - fw) / 2 - pan * (count - 1) / 2
+    sx, sy = rng.uniform(0.25, 0.55) * fw, rng.uniform(0.35, 0.6) * fh
+    frames = []
+    for k in range(count):
+        left = round(x0 + pan * k)
+        frame = scene.crop((left, (h - fh) // 2, left + fw, (h - fh) // 2 + fh))
+        frame.paste(subject, (round(sx - pan * parallax * k), round(sy)), mask)
+        frames.append(add_noise(frame, rng, 2.0))
     return frames

@@ -6,8 +6,8 @@ see, and it also scores plain pair lists, so peers such as a perceptual-hash too
 ranked on the same set.
 
 Truth: every file has a `source` (files of one source are the same photo), a `transform`
-(how it was derived from the source's original), a `kind` ("same", "edit", "rotated",
-"mirrored") and a `family` (sources of one family are different photos of one scene: the
+(how it was derived from the source's original), a `kind` ("same", "edit", "tilted",
+"rotated", "mirrored") and a `family` (sources of one family are different photos of one scene: the
 hard negatives).
 """
 
@@ -25,6 +25,9 @@ from typing import Any
 STRONG_TIERS = ("exact", "pixels", "near")  # the tiers a user may safely clean up
 ALL_TIERS = (*STRONG_TIERS, "similar")
 ORIGINAL = "original"
+# Files with the original's pixels (or the same bytes): keeping one of them keeps the original.
+LOSSLESS = (ORIGINAL, "copy", "metadata", "exif_orientation", "png_of_jpeg")
+FRAMES = "frames"  # families of different moments (video frames, bursts) start with this
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,9 @@ Subset = Callable[[FileTruth], bool]
 
 
 def unrotated(t: FileTruth) -> bool:
-    """The set the targets are stated on: everything but rotations and mirror images."""
-    return t.kind in ("same", "edit")
+    """The set the targets are stated on: everything but 90-degree rotations and mirror
+    images (small tilts, as editors straighten, included)."""
+    return t.kind in ("same", "edit", "tilted")
 
 
 def everything(_t: FileTruth) -> bool:
@@ -204,3 +208,61 @@ def _exact_groups(truth: Truth, groups, tiers, subset: Subset) -> tuple[int, int
             found.add(members)
     multi = {s: frozenset(m) for s, m in by_source.items() if len(m) > 1}
     return len(multi), sum(1 for m in multi.values() if m in found)
+
+
+@dataclass
+class KeeperScore:
+    """Groups that hold a source's original: how often the keeper is that original (or a
+    lossless equivalent), and what was kept instead."""
+
+    groups: int = 0
+    original_kept: int = 0
+    kept_instead: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.original_kept / self.groups if self.groups else 1.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "groups": self.groups,
+            "original_kept": self.original_kept,
+            "rate": round(self.rate, 4),
+            "kept_instead": dict(sorted(self.kept_instead.items())),
+        }
+
+
+def score_keepers(
+    truth: Truth, report: Mapping[str, Any], tiers: Sequence[str] = STRONG_TIERS
+) -> KeeperScore:
+    """For every duplicate group of a report that holds a source's original, is its keeper
+    that original or a lossless equivalent of it (same source, LOSSLESS transform)?"""
+    score = KeeperScore()
+    for g in report.get("groups", []):
+        if g["tier"] not in tiers:
+            continue
+        files = [truth.files.get(_norm(f["path"])) for f in g["files"]]
+        keep = truth.files.get(_norm(g["keep"]))
+        sources = {t.source for t in files if t is not None and t.transform == ORIGINAL}
+        if not sources or keep is None:
+            continue
+        score.groups += 1
+        if keep.source in sources and keep.transform in LOSSLESS:
+            score.original_kept += 1
+        else:
+            score.kept_instead[keep.transform] = score.kept_instead.get(keep.transform, 0) + 1
+    return score
+
+
+def frame_pairs(
+    truth: Truth, groups: Iterable[tuple[str, Sequence[str]]], tiers: Sequence[str]
+) -> tuple[int, int]:
+    """(pairs of different frames or burst shots, how many of them share a group of `tiers`)."""
+    frames = {p: t for p, t in truth.files.items() if t.family.startswith(FRAMES)}
+    negatives = {
+        _pair(a, b)
+        for a, b in combinations(sorted(frames), 2)
+        if frames[a].family == frames[b].family and frames[a].source != frames[b].source
+    }
+    merged = pairs_of_groups(groups, tiers)
+    return len(negatives), sum(1 for p in negatives if p in merged)

@@ -30,17 +30,18 @@ Decided semantics, which the GUI, the CLI and the JSON contract rely on:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from photofind.core.cleanup.keep import pick_keeper
-from photofind.core.match import verify
+from photofind.core.cleanup.keep import DEFAULT_POLICY, pick_keeper
+from photofind.core.match import phylogeny, verify
 from photofind.core.match.lsh import Hyperplanes, load_hyperplanes
 from photofind.core.match.pairsearch import EXACT_BELOW, auto_params, contains, find_pairs, unique_sorted
 from photofind.core.progress import NULL_PROGRESS, Progress
-from photofind.core.types import Group, ImageRecord, Member, Thresholds, Tier
+from photofind.core.types import Derivation, Group, ImageRecord, Member, Thresholds, Tier
 
 MAX_DUPLICATE_GROUP = 64
 MAX_SIMILAR_GROUP = 100
@@ -132,10 +133,11 @@ class Regrouper:
             self.vectors = emb if len(self.reps) == len(emb) else emb[self.reps]
             self.valid = np.einsum("ij,ij->i", self.vectors, self.vectors) > 0.25  # zero rows: not embedded
         self.thumbs = thumbs if thumbs is not None else np.zeros((len(self.records), 32, 32), np.uint8)
-        self._verdicts: dict[int, str | None] = {}
+        self._verdicts: dict[int, verify.Verdict | None] = {}
         self._pixels: dict[int, bool] = {}
         self._reasons: dict[tuple[int, int], str | None] = {}
         self._bordered: dict[int, bool] = {}
+        self._trees: dict[tuple, dict[int, Derivation]] = {}  # (cluster, root) -> derivation tree
         self.floor = np.inf
         self._ensure_floor(min(default.near, default.similar) - FLOOR_MARGIN if floor is None else floor)
 
@@ -247,15 +249,21 @@ class Regrouper:
 
     def verdict(self, x: int, y: int) -> str | None:
         """verify.pixel_check for representatives x, y (memoised)."""
+        found = self.relation(x, y)
+        return found.reason if found else None
+
+    def relation(self, x: int, y: int) -> verify.Verdict | None:
+        """verify.compare for representatives x, y, as seen from x (memoised)."""
         lo, hi = (x, y) if x < y else (y, x)
         key = lo * len(self.reps) + hi
         if key not in self._verdicts:
-            self._verdicts[key] = self._pixel_check(self.reps[lo], self.reps[hi])
-        return self._verdicts[key]
+            self._verdicts[key] = self._compare(self.reps[lo], self.reps[hi])
+        found = self._verdicts[key]
+        return found.swapped() if found is not None and x > y else found
 
-    def _pixel_check(self, a: int, b: int) -> str | None:
-        """verify.pixel_check for records a, b, with this scan's rotation setting."""
-        return verify.pixel_check(
+    def _compare(self, a: int, b: int) -> verify.Verdict | None:
+        """verify.compare for records a, b, with this scan's rotation setting."""
+        return verify.compare(
             self.records[a], self.records[b], self.thumbs[a], self.thumbs[b], rotations=self.rotations
         )
 
@@ -338,10 +346,7 @@ class Regrouper:
                 node_record[c] = members[0]
         groups.extend(self._similar_groups(node_record, similar))
         groups.sort(key=lambda g: (g.tier.rank, -len(g.members), self.records[g.keep_index].path))
-        return [
-            Group(n, g.tier, g.members, g.min_similarity, g.mean_similarity, g.why)
-            for n, g in enumerate(groups, start=1)
-        ]
+        return [replace(g, id=n) for n, g in enumerate(groups, start=1)]
 
     def _anchor_key(self, rep: int) -> tuple:
         """A photo without added bars first (its picture is all of it), then the most pixels
@@ -351,12 +356,76 @@ class Regrouper:
         r = self.records[self.reps[rep]]
         return (self._bordered[rep], -r.facts.pixels, -r.file.size, r.path)
 
-    def _pick(self, indices: list[int]) -> int:
-        return pick_keeper(self.records, indices, self.policy)
+    def _pick(self, indices: list[int], tree: dict[int, Derivation] | None = None) -> int:
+        return pick_keeper(self.records, indices, self.policy, tree)
+
+    def _derivation(
+        self, cluster: list[int], indices: list[int], root: int | None = None
+    ) -> dict[int, Derivation]:
+        """The group's derivation tree (photofind.core.match.phylogeny), from each member's
+        pixel check against the anchor, hung from `root` if that is an original. A copy is
+        credited no more pixels than its source has: upscaling adds none. Memoised: a slider
+        move that keeps a cluster reads no photo again."""
+        key = (tuple(cluster), root)
+        if key not in self._trees:
+            self._trees[key] = self._infer(cluster, indices, root)
+        return self._trees[key]
+
+    def _infer(self, cluster: list[int], indices: list[int], root: int | None) -> dict[int, Derivation]:
+        anchor = min(cluster, key=self._anchor_key)
+        records = [self.records[i] for i in indices]
+        details = [verify.load_detail(self.records[self.reps[self._class[i]]]) for i in indices]
+        relations: list[verify.Verdict | None] = []
+        for i in indices:
+            c = int(self._class[i])
+            if i == self.reps[anchor]:
+                relations.append(None)
+            elif c == anchor:
+                relations.append(verify.Verdict("same bytes"))
+            else:
+                relations.append(self.relation(anchor, c))
+        nodes = phylogeny.infer(
+            records,
+            details,
+            relations,
+            indices.index(int(self.reps[anchor])),
+            None if root is None else indices.index(root),
+        )
+        credited = [n.content_pixels for n in nodes]
+        for k in self._top_down(nodes):
+            parent = nodes[k].parent
+            if parent is not None:
+                credited[k] = min(credited[k], credited[parent])
+        return {
+            i: Derivation(
+                i,
+                None if node.parent is None else indices[node.parent],
+                node.how,
+                node.original,
+                credited[k],
+            )
+            for k, (i, node) in enumerate(zip(indices, nodes))
+        }
+
+    @staticmethod
+    def _top_down(nodes: list[phylogeny.Node]) -> list[int]:
+        """Positions ordered so that every parent comes before its children."""
+        depth = {}
+
+        def level(k: int) -> int:
+            if k not in depth:
+                parent = nodes[k].parent
+                depth[k] = 0 if parent is None else level(parent) + 1
+            return depth[k]
+
+        return sorted(range(len(nodes)), key=level)
 
     def _duplicate_group(self, cluster: list[int], flagged: bool) -> Group:
         indices = sorted(i for c in cluster for i in self.copies[c])
-        keep = self._pick(indices)
+        tree = self._derivation(cluster, indices)
+        keep = self._pick(indices, tree)
+        if tree[keep].original and tree[keep].parent is not None:  # a lossless twin of the root
+            tree = self._derivation(cluster, indices, keep)
         kc = int(self._class[keep])
         pair_sim = self._pair_scores(cluster)
         sims = {
@@ -381,14 +450,21 @@ class Regrouper:
                 )
         if flagged:
             why.append(SIZE_NOTE)
-        return _make_group(tier, keep, others, sims, weights, why)
+        group = _make_group(tier, keep, others, sims, weights, why)
+        policy = self.policy or DEFAULT_POLICY
+        return replace(
+            group,
+            derivation=tuple(tree[m.index] for m in group.members),
+            keep_reason=policy.explain(self.records, indices, tree),
+        )
 
     def _reason(self, keep: int, other: int) -> str | None:
         """Why `other` duplicates the keeper, worded from the keeper's side (memoised: a
         slider move must not run the pixel check again)."""
         key = (keep, other)
         if key not in self._reasons:
-            self._reasons[key] = self._pixel_check(keep, other)
+            found = self._compare(keep, other)
+            self._reasons[key] = found.reason if found else None
         return self._reasons[key]
 
     def _pair_scores(self, cluster: Sequence[int]) -> dict[tuple[int, int], float]:

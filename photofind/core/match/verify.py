@@ -20,12 +20,12 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image
 
-from photofind.core.match import align
+from photofind.core.match import align, residual
 from photofind.core.scan.hashing import DIHEDRAL, content_box, dihedral, dihedral_phashes, phash_of_thumb
 from photofind.core.types import ImageRecord
 
@@ -34,20 +34,36 @@ DETAIL_NEAR = 0.62  # min detail correlation, after alignment, for "same photo"
 COARSE_GATE = 0.55  # below this 32x32 correlation at every alignment, skip the fine search
 FALLBACK_PHASH, FALLBACK_CORR = 4, 0.985  # when a file cannot be re-read: thumbnails only
 ROTATION_GATE = 14  # pHash distance of a rotated/mirrored variant worth a detail check
-TILT_GATE = 26  # pHash distance of a pair worth the small-angle search (straightened copies)
-TILT_COARSE_GATE = 0.9  # 32x32 correlation a turned crop reaches before the fine check
-TILTS = tuple(sign * deg for deg in (2.0, 3.5, 5.0, 6.5, 8.0) for sign in (1, -1))
+TILT_MAX = 10.0  # straightened copies: the largest tilt looked for, in degrees
+TILT_STEP = 1.0  # angle grid of the coarse tilt screen
+TILT_COARSE_GATE = 0.85  # 32x32 correlation a straightened copy reaches at its angle
+TILTS = tuple(sign * k * TILT_STEP for k in range(1, int(TILT_MAX / TILT_STEP) + 1) for sign in (1, -1))
 DETAIL = 128
+# Decoded as the scan's read pass decodes (both sides >= the model input), so the noise and
+# sharpness measured here equal those measured at read time, and a blur of a pixel or two
+# still shows (at 128 it would be averaged away).
+READ_SIDE = 224
 
 
 @dataclass(frozen=True)
 class Detail:
-    """A photo as the pixel check sees it: squashed grayscale inside any letterbox bars."""
+    """A photo as the pixel check and the keeper see it: squashed grayscale inside any
+    letterbox bars, and a few numbers that tell an original from an edited copy.
+
+    `noise` and `sharpness` are measured at the decoded scale, so they are compared only
+    between photos decoded at the same size (`decoded_width`)."""
 
     gray: np.ndarray  # (DETAIL, DETAIL) float32
     bordered: bool  # bars were cut off
     prepared: align.Prepared
     aspect: float = 1.0  # width / height of the picture (without the bars) as displayed
+    box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)  # picture inside the bars, 0..1
+    colour: float = 0.0  # colourfulness (Hasler and Suesstrunk 2003); about 0 for grayscale
+    clipped: float = 0.0  # share of pixels at the ends of the tone range
+    noise: float = 0.0  # noise sigma in the flattest parts (Immerkaer 1996), decoded scale
+    sharpness: float = 0.0  # edge strength of the most detailed parts, decoded scale
+    decoded_width: int = 0  # width of the picture as decoded for these measures
+    quality: int | None = None  # JPEG quality estimated from the quantisation tables
 
 
 class _Lru:
@@ -82,13 +98,90 @@ _digests = _Lru(4096)
 _MISSING = object()  # cached for a file that cannot be read now, so it is not decoded again
 
 
-def detail_of_image(image: Image.Image) -> Detail:
+def detail_of_image(image: Image.Image, *, quality: int | None = None) -> Detail:
+    """The Detail of a decoded photo (RGB, as displayed). `quality`: the file's JPEG quality
+    (`jpeg_quality`), which the decoded pixels no longer carry."""
     box = content_box(image)
-    bordered = box != (0, 0, image.width, image.height)
+    width, height = image.size
+    bordered = box != (0, 0, width, height)
     if bordered:
         image = image.crop(box)
     gray = np.asarray(image.convert("L").resize((DETAIL, DETAIL), Image.Resampling.BOX), np.float32)
-    return Detail(gray, bordered, align.prepare(gray), image.width / max(image.height, 1))
+    tones = tone_facts(image)
+    return Detail(
+        gray,
+        bordered,
+        align.prepare(gray),
+        image.width / max(image.height, 1),
+        box=(box[0] / width, box[1] / height, box[2] / width, box[3] / height),
+        decoded_width=image.width,
+        quality=quality,
+        **tones,
+    )
+
+
+def tone_facts(image: Image.Image) -> dict[str, float]:
+    """Colourfulness, clipped share, noise and sharpness of a decoded picture (see Detail)."""
+    rgb = np.asarray(image.convert("RGB"), np.float32)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    rg, yb = r - g, 0.5 * (r + g) - b
+    colour = float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+    luma = 0.299 * r + 0.587 * g + 0.114 * b
+    clipped = float(np.mean((luma <= 2.0) | (luma >= 253.0)))
+    return {"colour": colour, "clipped": clipped, **_texture(luma)}
+
+
+def _texture(luma: np.ndarray) -> dict[str, float]:
+    """Noise: Immerkaer's Laplacian-difference estimate in the flattest tenth of 8x8 blocks
+    (texture inflates it elsewhere). Sharpness: the typical gradient of the busier half of
+    the blocks (an overlay's hard edges cover too few blocks to move it) over the tone
+    spread, so a contrast or brightness change does not pass for sharper edges."""
+    h, w = luma.shape
+    if min(h, w) < 24:
+        return {"noise": 0.0, "sharpness": 0.0}
+    z = luma
+    lap = (
+        z[:-2, :-2] - 2 * z[:-2, 1:-1] + z[:-2, 2:]
+        - 2 * z[1:-1, :-2] + 4 * z[1:-1, 1:-1] - 2 * z[1:-1, 2:]
+        + z[2:, :-2] - 2 * z[2:, 1:-1] + z[2:, 2:]
+    )  # fmt: skip
+    grad = np.hypot(z[1:-1, 2:] - z[1:-1, :-2], z[2:, 1:-1] - z[:-2, 1:-1])
+    bh, bw = (h - 2) // 8, (w - 2) // 8
+    noise_blocks = np.abs(lap[: bh * 8, : bw * 8]).reshape(bh, 8, bw, 8).mean(axis=(1, 3)).ravel()
+    grad_blocks = grad[: bh * 8, : bw * 8].reshape(bh, 8, bw, 8).mean(axis=(1, 3)).ravel()
+    tenth = max(1, len(noise_blocks) // 10)
+    noise = float(np.sqrt(np.pi / 2) / 6 * np.partition(noise_blocks, tenth)[:tenth].mean())
+    busy = grad_blocks >= np.percentile(grad_blocks, 50)
+    # Fine detail against coarser edges, where the picture is busy: blur takes the first
+    # before the second, and neither depends on contrast.
+    sharpness = float(noise_blocks[busy].mean() / max(float(grad_blocks[busy].mean()), 1e-6))
+    return {"noise": noise, "sharpness": sharpness}
+
+
+_IJG_LUMA = np.array(
+    [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+     14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+     49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99],
+    np.float64,
+)  # fmt: skip
+
+
+def jpeg_quality(image: Image.Image) -> int | None:
+    """The IJG quality (1-100) whose luminance table is closest to the file's, or None if the
+    image is not a JPEG. Reading the header is enough: call it on an opened, undecoded file."""
+    tables = getattr(image, "quantization", None)
+    if not tables or 0 not in tables:
+        return None
+    table = np.asarray(tables[0], np.float64)
+    best, best_err = 100, np.inf
+    for q in range(1, 101):
+        scale = 5000 / q if q < 50 else 200 - 2 * q
+        ref = np.clip(np.floor((_IJG_LUMA * scale + 50) / 100), 1, 255)
+        # Tables are stored in zigzag order by Pillow; the sum of logs ignores the order.
+        err = abs(float(np.log(table).sum() - np.log(ref).sum()))
+        if err < best_err:
+            best, best_err = q, err
+    return best
 
 
 def load_detail(record: ImageRecord) -> Detail | None:
@@ -98,10 +191,21 @@ def load_detail(record: ImageRecord) -> Detail | None:
     if hit is None:
         from photofind.core.scan.imageio import decode_file  # decoding stack only when needed
 
-        decoded = decode_file(record.path, min_side=DETAIL)
-        hit = _MISSING if not hasattr(decoded, "image") else detail_of_image(decoded.image)
+        decoded = decode_file(record.path, min_side=READ_SIDE)
+        if hasattr(decoded, "image"):
+            hit = detail_of_image(decoded.image, quality=_file_quality(record.path))
+        else:
+            hit = _MISSING
         _details.put(key, hit)
     return None if hit is _MISSING else hit
+
+
+def _file_quality(path: str) -> int | None:
+    try:
+        with Image.open(path) as im:
+            return jpeg_quality(im)
+    except Exception:  # noqa: BLE001 - the quality is a hint; the decode above reports errors
+        return None
 
 
 def has_bars(record: ImageRecord) -> bool:
@@ -113,6 +217,7 @@ def has_bars(record: ImageRecord) -> bool:
 def clear_caches() -> None:
     _details.clear()
     _digests.clear()
+    _tilt_stacks.clear()
 
 
 def thumb_correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -125,25 +230,85 @@ def thumb_correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.einsum("i,i->", x, y) / denom) if denom > 0 else 0.0
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """The pixel check's answer for a pair (a, b) it found to be one photo, with the
+    geometry that relates them: what the keeper's derivation tree is built from.
+
+    `inner` is the photo whose picture lies inside the other's (0 = a, 1 = b), filling
+    `region` of it, turned by `angle` degrees; -1 when both show the same field of view.
+    `added` is the photo that carries content the other lacks in one place (a watermark,
+    text, a logo): 0, 1, or -1 for none."""
+
+    reason: str
+    inner: int = -1
+    region: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+    angle: float = 0.0
+    score: float = 1.0
+    added: int = -1
+
+    def swapped(self) -> Verdict:
+        """The same verdict for the pair (b, a)."""
+        flip = {0: 1, 1: 0, -1: -1}
+        return replace(self, inner=flip[self.inner], added=flip[self.added])
+
+
 def pixel_check(
     a: ImageRecord, b: ImageRecord, thumb_a: np.ndarray, thumb_b: np.ndarray, *, rotations: bool = False
 ) -> str | None:
     """If the pixels confirm that `a` and `b` are the same photo, say how they differ
-    ("resized", "re-encoded", "cropped", ...); otherwise None. With `rotations`, copies
-    turned by 90/180/270 degrees or mirrored count too ("rotated", "mirrored")."""
+    ("resized", "re-encoded", "cropped", "rotated 3°", ...); otherwise None. Straightened
+    copies (turned by up to TILT_MAX degrees and cropped upright) always count; with
+    `rotations`, copies turned by 90/180/270 degrees or mirrored too."""
+    verdict = compare(a, b, thumb_a, thumb_b, rotations=rotations)
+    return verdict.reason if verdict else None
+
+
+def compare(
+    a: ImageRecord, b: ImageRecord, thumb_a: np.ndarray, thumb_b: np.ndarray, *, rotations: bool = False
+) -> Verdict | None:
+    """`pixel_check` with the geometry of the match (see Verdict); None: different photos.
+
+    Two frames of a video or a burst (a subject moved, or the camera moved a little and
+    near things shifted against far ones) can agree as well as a copy does overall; they
+    are told apart by where they disagree (photofind.core.match.residual)."""
     if a.content_hash == b.content_hash:
-        return "same bytes"
+        return Verdict("same bytes")
     if a.facts.frames > 1 or b.facts.frames > 1:
         return None  # one frame of an animation or a multi-page file is not all of it
     da, db = load_detail(a), load_detail(b)
     if da is None or db is None:
-        return _thumbs_only(a, b, thumb_a, thumb_b)
+        reason = _thumbs_only(a, b, thumb_a, thumb_b)
+        return Verdict(reason) if reason else None
     fit = match_details(da.prepared, db.prepared, (da.aspect, db.aspect))
     if fit.score >= DETAIL_NEAR:
-        return _describe(a, b, fit, da, db, thumb_a, thumb_b)
+        inner, outer = (da, db) if fit.inner == 0 else (db, da)
+        change = residual.local_change(outer.prepared.fine, inner.prepared.fine, fit.region)
+        if change.moved:
+            return None
+        full = min(fit.region[2] - fit.region[0], fit.region[3] - fit.region[1]) >= 0.97
+        return Verdict(
+            _describe(a, b, fit, da, db, thumb_a, thumb_b),
+            -1 if full and da.bordered == db.bordered else fit.inner,
+            fit.region,
+            0.0,
+            fit.score,
+            _added(change.added, fit.inner),
+        )
+    turned = _tilted(da, db)
+    if turned is not None:
+        return turned
     if rotations:
-        return _rotated(da, db, thumb_a, thumb_b) or _tilted(a, b, da, db, thumb_a, thumb_b)
+        reason = _rotated(da, db, thumb_a, thumb_b)
+        return Verdict(reason) if reason else None
     return None
+
+
+def _added(added: int, inner: int) -> int:
+    """residual.local_change says 0 (the inner) or 1 (the outer); as 0 = a, 1 = b."""
+    if added < 0:
+        return -1
+    return inner if added == 0 else 1 - inner
 
 
 def match_details(a: align.Prepared, b: align.Prepared, aspects: tuple[float, float]) -> align.Fit:
@@ -174,14 +339,23 @@ def _rotated(da: Detail, db: Detail, thumb_a: np.ndarray, thumb_b: np.ndarray) -
     return None
 
 
-def tilt(gray: np.ndarray, degrees: float, aspect: float) -> np.ndarray:
+def straighten_zoom(degrees: float, aspect: float) -> float:
+    """Side of the largest upright rectangle of the photo's own shape inside the photo
+    turned by `degrees`, as a fraction of the photo's side: the crop editors apply when
+    they straighten."""
+    t = np.radians(abs(degrees))
+    return float(1.0 / (np.cos(t) + max(aspect, 1.0 / aspect) * np.sin(t)))
+
+
+def tilt(gray: np.ndarray, degrees: float, aspect: float, zoom: float = 1.0) -> np.ndarray:
     """Rotate a squashed square image by `degrees` (counter-clockwise, as PIL's rotate) about
-    its centre, as the photo of aspect `aspect` (width / height) it stands for would turn."""
+    its centre, as the photo of aspect `aspect` (width / height) it stands for would turn,
+    and keep the centred `zoom` of each side (1.0: all of it, corners left blank)."""
     n = gray.shape[0]
     t = -np.radians(degrees)  # image rows grow downwards
     c, s = float(np.cos(t)), float(np.sin(t))
-    # Output -> input pixel map in squashed coordinates: squash^-1 . rotate^-1 . squash.
-    a, b, d, e = c, s / aspect, -s * aspect, c
+    # Output -> input pixel map in squashed coordinates: squash^-1 . rotate^-1 . squash . zoom.
+    a, b, d, e = c * zoom, s / aspect * zoom, -s * aspect * zoom, c * zoom
     half = n / 2.0
     coeffs = (a, b, half - a * half - b * half, d, e, half - d * half - e * half)
     im = Image.fromarray(np.asarray(gray, dtype=np.float32), mode="F")
@@ -189,30 +363,69 @@ def tilt(gray: np.ndarray, degrees: float, aspect: float) -> np.ndarray:
     return np.asarray(out, dtype=np.float32)
 
 
-def _tilted(a: ImageRecord, b: ImageRecord, da: Detail, db: Detail, thumb_a, thumb_b) -> str | None:
-    """A photo straightened by a few degrees (and cropped to its upright rectangle, as
-    editors do) is a crop of the original turned by that angle. Angles are screened on the
-    32x32 level; only the best one, if promising, gets the full containment search."""
-    if a.phash is not None and b.phash is not None and (a.phash ^ b.phash).bit_count() > TILT_GATE:
-        return None
-    best = (-1.0, 0.0, da, db, a)
-    for outer, inner, rec in ((da, db, a), (db, da, b)):
-        aspect = rec.facts.width / max(rec.facts.height, 1)
-        for degrees in TILTS:
-            turned = tilt(outer.prepared.coarse, degrees, aspect)
-            score = float(align.coarse_scores(turned, inner.prepared.coarse).max())
-            if score > best[0]:
-                best = (score, degrees, outer, inner, rec)
-    score, degrees, outer, inner, rec = best
+_tilt_stacks = _Lru(1024)  # a photo's coarse image at every TILTS angle, ~80 KB each
+
+
+def _unit(z: np.ndarray) -> np.ndarray:
+    v = np.asarray(z, np.float32).ravel()
+    v = v - v.mean()
+    return v / max(float(np.sqrt(v @ v)), 1e-6)
+
+
+def _tilt_stack(detail: Detail) -> np.ndarray:
+    """(len(TILTS), COARSE**2): the photo's 32x32 image turned and zoomed as an editor
+    straightens it, at every angle, each row normalised for correlation. Computed once per
+    photo, so the screen of a pair is one small matrix product (the value keeps the Detail
+    alive, so its id is never reused while cached)."""
+    hit = _tilt_stacks.get(id(detail))
+    if hit is not None:
+        return hit[1]
+    coarse = detail.prepared.coarse if detail.prepared is not None else align.prepare(detail.gray).coarse
+    stack = np.stack(
+        [_unit(tilt(coarse, deg, detail.aspect, straighten_zoom(deg, detail.aspect))) for deg in TILTS]
+    )
+    _tilt_stacks.put(id(detail), (detail, stack))
+    return stack
+
+
+def _tilted(da: Detail, db: Detail) -> Verdict | None:
+    """A photo straightened by a few degrees and cropped to its upright rectangle, as
+    editors do, is the centre of the original turned by that angle and zoomed. Every angle
+    up to TILT_MAX is screened on the 32x32 level, in both directions (one matrix product
+    against each photo's precomputed turned views, `_tilt_stack`); only the
+    best, if promising, is checked on fine detail: first the editor's own crop, then (for a
+    copy cropped further) a search of the region inside the turned picture."""
+    best = (-1.0, 0.0, 0)
+    for inner_idx, (outer, inner) in enumerate(((db, da), (da, db))):
+        scores = _tilt_stack(outer) @ _unit(inner.prepared.coarse)
+        k = int(np.argmax(scores))
+        if scores[k] > best[0]:
+            best = (float(scores[k]), TILTS[k], inner_idx)
+    score, degrees, inner_idx = best
     if score < TILT_COARSE_GATE:
         return None
-    tilted = align.prepare(tilt(outer.gray, degrees, rec.facts.width / max(rec.facts.height, 1)))
-    fit = align.find_containment(
-        tilted, inner.prepared, gate=COARSE_GATE, enough=DETAIL_NEAR, aspects=(outer.aspect, inner.aspect)
+    outer, inner = (db, da) if inner_idx == 0 else (da, db)
+    fits = []
+    for angle in (degrees - TILT_STEP / 2, degrees, degrees + TILT_STEP / 2):
+        zoom = straighten_zoom(angle, outer.aspect)
+        turned = align.prepare(tilt(outer.gray, angle, outer.aspect, zoom))
+        fits.append((thumb_correlation(turned.fine, inner.prepared.fine), angle, turned))
+    fine, angle, turned = max(fits, key=lambda f: f[0])
+    region = (0.0, 0.0, 1.0, 1.0)
+    if fine < DETAIL_NEAR:  # cropped further than the editor's crop: look inside the turned view
+        wide = align.prepare(tilt(outer.gray, angle, outer.aspect, straighten_zoom(angle, outer.aspect)))
+        fit = align.find_containment(
+            wide, inner.prepared, gate=COARSE_GATE, enough=DETAIL_NEAR, aspects=(outer.aspect, inner.aspect)
+        )
+        if fit.inner != 1 or fit.score < DETAIL_NEAR:
+            return None
+        fine, region, turned = fit.score, fit.region, wide
+    change = residual.local_change(turned.fine, inner.prepared.fine, region)
+    if change.moved:
+        return None
+    return Verdict(
+        f"rotated {abs(angle):.0f}°", inner_idx, region, angle, fine, _added(change.added, inner_idx)
     )
-    if fit.score >= DETAIL_NEAR:
-        return "rotated"
-    return None
 
 
 def _thumbs_only(a, b, thumb_a, thumb_b) -> str | None:

@@ -36,6 +36,9 @@ _one_huge_decode = threading.Lock()
 # Decoded images are kept at this size: enough for a 224-px CNN input, perceptual hashes
 # and pixel checks, and small enough that a batch in flight costs little memory.
 WORK_SIZE = 448
+# Smaller than this on either side is a spacer, an icon or a tracking pixel, not a photo: a
+# flat 1x1 image matches every other flat one, so such files are skipped as too-small.
+MIN_SIDE = 16
 
 _EXIF_IFD = 0x8769
 _DATETIME_ORIGINAL = 36867
@@ -112,6 +115,10 @@ def _decode_open(
             path,
             SkipReason.DECOMPRESSION_BOMB,
             f"{width}x{height} is over the {max_pixels // 1_000_000} MP safety limit",
+        )
+    if min(width, height) < MIN_SIDE:
+        return Skipped(
+            path, SkipReason.TOO_SMALL, f"{width}x{height} is under {MIN_SIDE} pixels on a side: not a photo"
         )
     fmt = (im.format or "unknown").upper()
     exif = im.getexif()

@@ -1,0 +1,143 @@
+"""Where two aligned pictures disagree: a copy, or another moment of the same scene?
+
+A copy's residual (what is left after alignment) is spread over the whole picture
+(resampling, compression, noise, a global tone change) or confined to something added in one
+place (a watermark, a caption, a logo). Two frames of a video or a burst disagree in a
+structured, local way: a subject that moved, or near things that shifted against far ones
+when the camera moved (parallax). Both can leave the overall correlation as high as a
+copy's, so the check looks at blocks: where the blocks disagree, is the content of one
+found again, displaced, in the other? A moved subject or a parallax shift is; an overlay
+is not (it exists in one picture only), and neither is noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from photofind.core.match import align
+
+BLOCK = 16  # pixels of a 128x128 detail image per block side: an 8x8 grid
+BAD_CORR = 0.4  # a textured block whose correlation is below this disagrees
+GOOD_CORR = 0.7  # ... and one above this agrees
+LEAN = 0.7  # log energy ratio of a block where one picture has content the other lacks
+TEXTURED = 0.5  # a block is judged if its detail energy reaches this share of the median
+SEARCH = 32  # pixels a moved block is looked for in each direction
+MOVED_CORR = 0.65  # correlation of a displaced match that counts as found
+MOVED_MIN_SHIFT = 3  # pixels: closer matches are alignment error, not motion
+UNIQUE = 0.15  # a displaced match must beat any other this much to be the block's new place
+AGREE = 2.5  # pixels: two displaced blocks moved together if their shifts differ by less
+SPREAD = 0.4  # disagreeing on more than this share of textured blocks: a global change
+
+
+@dataclass(frozen=True)
+class Change:
+    """`moved`: blocks found displaced (another moment). `added`: 0 if the inner picture
+    carries local content the outer lacks, 1 for the reverse, -1 for none or unclear."""
+
+    moved: bool
+    added: int
+    disagreeing: float  # share of textured blocks that disagree
+    displaced: int = 0  # disagreeing blocks found displaced (both ways counted)
+
+
+def local_change(outer_fine: np.ndarray, inner_fine: np.ndarray, region) -> Change:
+    """Compare `inner_fine` with `region` of `outer_fine` (detail images, see align.prepare)."""
+    a = np.asarray(inner_fine, np.float32)
+    b = align.sample_region(np.asarray(outer_fine, np.float32), region).astype(np.float32)
+    n = a.shape[0]
+    g = n // BLOCK
+    ab = _blocks(a, g)
+    bb = _blocks(b, g)
+    ab = ab - ab.mean(axis=(2, 3), keepdims=True)
+    bb = bb - bb.mean(axis=(2, 3), keepdims=True)
+    ea, eb = (ab**2).sum(axis=(2, 3)), (bb**2).sum(axis=(2, 3))
+    corr = (ab * bb).sum(axis=(2, 3)) / np.sqrt(np.maximum(ea * eb, 1e-6))
+    energy = np.maximum(ea, eb)
+    textured = energy >= TEXTURED * max(float(np.median(energy)), 1e-6)
+    bad = textured & (corr < BAD_CORR)
+    share = float(bad.sum()) / max(int(textured.sum()), 1)
+    if not bad.any():
+        return Change(False, -1, 0.0)
+    inside = np.zeros_like(bad)
+    inside[1:-1, 1:-1] = True  # edge blocks suffer most from a slightly wrong crop or bar cut
+    # Motion is local: next to a moved subject the background still agrees in place. Where
+    # a whole area disagrees (a slightly wrong alignment, heavy compression), it does not.
+    good = np.pad(textured & (corr >= GOOD_CORR), 1)
+    beside = np.zeros_like(bad)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            beside |= good[1 + dy : 1 + dy + g, 1 + dx : 1 + dx + g]
+    shifts = []  # (block number, shift from the inner picture to the outer)
+    for n, (iy, ix) in enumerate(zip(*np.nonzero(bad & inside & beside))):
+        forward, backward = _displacement(a, b, iy, ix), _displacement(b, a, iy, ix)
+        shifts += [(n, s) for s in (forward, None if backward is None else -backward) if s is not None]
+    # Content that appears in one picture at one place and in the other at another: a
+    # subject that left one spot and arrived at the next. An overlay adds to one side only.
+    local = bad & inside & beside
+    lean = np.log((ea[local] + 1e-6) / (eb[local] + 1e-6))
+    both_ways = bool((lean > LEAN).any() and (lean < -LEAN).any())
+    moved = both_ways or _moved_together(shifts)
+    if moved and share <= SPREAD:
+        return Change(True, -1, share, len(shifts))
+    return Change(False, _adder(ea[bad], eb[bad]) if share <= SPREAD else -1, share, len(shifts))
+
+
+def _moved_together(shifts: list[tuple[int, np.ndarray]]) -> bool:
+    """Two blocks displaced alike: a subject that moved, or a near thing shifted by
+    parallax. Chance matches of texture or noise point every which way."""
+    for i, (block_i, shift_i) in enumerate(shifts):
+        for block_j, shift_j in shifts[i + 1 :]:
+            if block_i != block_j and float(np.abs(shift_i - shift_j).max()) < AGREE:
+                return True
+    return False
+
+
+def _blocks(z: np.ndarray, g: int) -> np.ndarray:
+    return z[: g * BLOCK, : g * BLOCK].reshape(g, BLOCK, g, BLOCK).transpose(0, 2, 1, 3)
+
+
+def _displacement(src: np.ndarray, dst: np.ndarray, iy: int, ix: int) -> np.ndarray | None:
+    """Where block (iy, ix) of `src` is found in `dst`: the (dy, dx) of a good match
+    MOVED_MIN_SHIFT..SEARCH pixels away that is clearly better than the match in place,
+    else None."""
+    y0, x0 = iy * BLOCK, ix * BLOCK
+    t = src[y0 : y0 + BLOCK, x0 : x0 + BLOCK]
+    t = t - t.mean()
+    tn = float(np.sqrt((t * t).sum()))
+    if tn < 1e-3:
+        return None
+    top, left = max(0, y0 - SEARCH), max(0, x0 - SEARCH)
+    window = dst[top : min(dst.shape[0], y0 + BLOCK + SEARCH), left : min(dst.shape[1], x0 + BLOCK + SEARCH)]
+    patches = sliding_window_view(window, (BLOCK, BLOCK))
+    means = patches.mean(axis=(2, 3))
+    dots = np.einsum("ijkl,kl->ij", patches, t)
+    energy = np.einsum("ijkl,ijkl->ij", patches, patches) - BLOCK * BLOCK * means**2
+    ncc = dots / np.sqrt(np.maximum(energy, 1e-6)) / tn
+    dy = np.arange(ncc.shape[0])[:, None] + top - y0
+    dx = np.arange(ncc.shape[1])[None, :] + left - x0
+    far = np.maximum(np.abs(dy), np.abs(dx)) >= MOVED_MIN_SHIFT
+    here = float(ncc[y0 - top, x0 - left])
+    scores = np.where(far, ncc, -np.inf)
+    k = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    best = float(scores[k])
+    if best < MOVED_CORR or best < here + 0.2:
+        return None
+    # A repeating structure (railings, windows, a tower) matches as well one period away:
+    # that says nothing about motion.
+    elsewhere = np.maximum(np.abs(dy - dy[k[0], 0]), np.abs(dx - dx[0, k[1]])) > MOVED_MIN_SHIFT
+    if float(np.where(elsewhere, scores, -np.inf).max()) > best - UNIQUE:
+        return None
+    return np.array([dy[k[0], 0], dx[0, k[1]]], np.float32)
+
+
+def _adder(ea: np.ndarray, eb: np.ndarray) -> int:
+    """Which picture has more detail where they disagree: the one content was added to."""
+    ratio = float(np.log((ea.sum() + 1e-6) / (eb.sum() + 1e-6)))
+    if ratio > 0.5:
+        return 0
+    if ratio < -0.5:
+        return 1
+    return -1
