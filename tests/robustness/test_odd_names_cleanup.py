@@ -75,6 +75,10 @@ def _tree(root) -> dict[bytes, tuple[str, int, int]]:
     return found
 
 
+def _at(root, rel: bytes) -> bytes:
+    return os.path.join(os.fsencode(root), rel)
+
+
 def _shown(path) -> str:
     return os.fsdecode(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
@@ -107,35 +111,35 @@ def test_act_history_and_undo_round_trip_odd_names(lib, tmp_path, capsys, action
     extra = ("--move-to", tmp_path / "moved") if action == "move" else ()
     code, out = _run(capsys, *_scan(lib, tmp_path, "--act", action, *extra))
     assert code == 0, out
-    assert f"{action}: 2 done" in out
-    odd = os.path.join(os.fsencode(lib), ODD_DUPLICATE)
+    assert f"{action}: {2 if action == 'hardlink' else 3} done" in out  # the sidecar goes with its photo
+    odd = _at(lib, ODD_DUPLICATE)
     if action == "hardlink":
-        assert os.path.samefile(odd, os.path.join(os.fsencode(lib), b"a.jpg"))
-        assert os.path.samefile(os.path.join(os.fsencode(lib), b"z/c.jpg"), os.path.join(os.fsencode(lib), ODD_KEEPER))
+        assert os.path.samefile(odd, _at(lib, b"a.jpg"))
+        assert os.path.samefile(_at(lib, b"z/c.jpg"), _at(lib, ODD_KEEPER))
     else:
         assert not os.path.lexists(odd)
-        assert not os.path.lexists(os.path.join(os.fsencode(lib), ODD_SIDECAR))  # went with its photo
+        assert not os.path.lexists(_at(lib, ODD_SIDECAR))  # went with its photo
     if action == "move":
-        assert os.path.exists(os.path.join(os.fsencode(tmp_path / "moved"), ODD_DUPLICATE))
+        assert os.path.exists(_at(tmp_path / "moved", ODD_DUPLICATE))
 
     journal = ("--journal", tmp_path / "journal.db")
     code, out = _run(capsys, "history", *journal)
     assert code == 0 and f"{action}" in out and "[done]" in out, out
     code, out = _run(capsys, "history", "1", *journal)
     assert code == 0, out
-    assert _shown(os.path.join(os.fsencode(lib), ODD_DUPLICATE)) in out
+    assert _shown(_at(lib, ODD_DUPLICATE)) in out
     code, out = _run(capsys, "history", "1", "--json", *journal)
     assert code == 0, out
     doc = json.loads(out)
-    assert _shown(os.path.join(os.fsencode(lib), ODD_DUPLICATE)) in {i["path"] for i in doc["items"]}
-    assert _shown(os.path.join(os.fsencode(lib), ODD_KEEPER)) in {i["keep"] for i in doc["items"]}
+    assert _shown(_at(lib, ODD_DUPLICATE)) in {i["path"] for i in doc["items"]}
+    assert _shown(_at(lib, ODD_KEEPER)) in {i["keep"] for i in doc["items"]}
 
     code, out = _run(capsys, "undo", "-q", *journal)
     assert code == 0, out
     assert "failed" not in out and "manual" not in out, out
     assert _tree(lib) == before
     if action == "hardlink":
-        assert not os.path.samefile(odd, os.path.join(os.fsencode(lib), b"a.jpg"))
+        assert not os.path.samefile(odd, _at(lib, b"a.jpg"))
     code, out = _run(capsys, "history", *journal)
     assert "[undone]" in out, out
 
@@ -148,9 +152,9 @@ def test_permanent_delete_of_odd_names(lib, tmp_path, capsys):
     assert names == {b"a.jpg", b"a.xmp", ODD_KEEPER}
     journal = ("--journal", tmp_path / "journal.db")
     code, out = _run(capsys, "history", "1", *journal)
-    assert code == 0 and _shown(os.path.join(os.fsencode(lib), ODD_SIDECAR)) in out, out
+    assert code == 0 and _shown(_at(lib, ODD_SIDECAR)) in out, out
     code, out = _run(capsys, "undo", "-q", *journal)
-    assert "manual" in out and _shown(os.path.join(os.fsencode(lib), ODD_DUPLICATE)) in out, out
+    assert "manual" in out and _shown(_at(lib, ODD_DUPLICATE)) in out, out
 
 
 def test_plan_files_show_odd_names(lib, tmp_path, capsys):
@@ -164,14 +168,12 @@ def test_plan_files_show_odd_names(lib, tmp_path, capsys):
         plan_csv,
     )
     assert code == 0, out
-    odd = _shown(os.path.join(os.fsencode(lib), ODD_DUPLICATE))
+    odd = _shown(_at(lib, ODD_DUPLICATE))
     assert odd in out
     doc = json.loads(plan_json.read_text(encoding="utf-8"))
     assert odd in {i["path"] for i in doc["items"]}
-    assert _shown(os.path.join(os.fsencode(lib), ODD_KEEPER)) in {i["keep"] for i in doc["items"]}
-    assert _shown(os.path.join(os.fsencode(tmp_path / "moved"), ODD_DUPLICATE)) in {
-        i["target"] for i in doc["items"]
-    }
+    assert _shown(_at(lib, ODD_KEEPER)) in {i["keep"] for i in doc["items"]}
+    assert _shown(_at(tmp_path / "moved", ODD_DUPLICATE)) in {i["target"] for i in doc["items"]}
     assert odd in {i["companion_of"] for i in doc["items"]}
     rows = list(csv.DictReader(io.StringIO(plan_csv.read_text(encoding="utf-8"))))
     assert odd in {r["path"] for r in rows}
@@ -181,8 +183,8 @@ def test_plan_files_show_odd_names(lib, tmp_path, capsys):
 
 
 def _odd_result(lib):
-    odd, a = os.fsdecode(os.path.join(os.fsencode(lib), ODD_DUPLICATE)), str(lib / "a.jpg")
-    keeper, c = os.fsdecode(os.path.join(os.fsencode(lib), ODD_KEEPER)), str(lib / "z" / "c.jpg")
+    odd, a = os.fsdecode(_at(lib, ODD_DUPLICATE)), str(lib / "a.jpg")
+    keeper, c = os.fsdecode(_at(lib, ODD_KEEPER)), str(lib / "z" / "c.jpg")
     records = [kit.record(p) for p in (a, odd, keeper, c)]
     return kit.result(records, [(Tier.EXACT, [0, 1]), (Tier.EXACT, [2, 3])], [lib], rules="mtime")
 
@@ -207,7 +209,7 @@ def test_journal_round_trips_odd_paths(lib, tmp_path):
 
 def test_journal_keeps_utf8_paths_as_text_for_older_versions(lib, tmp_path):
     """Only names that are not UTF-8 are stored as raw bytes: every other path stays TEXT, as
-    older versions wrote and read it, and such an older journal still undoes."""
+    older versions wrote and read it; a journal holding both kinds undoes."""
     result = _odd_result(lib)
     plan = plan_duplicates(result, Action.TRASH)
     with Journal(tmp_path / "journal.db") as journal:
@@ -216,35 +218,25 @@ def test_journal_keeps_utf8_paths_as_text_for_older_versions(lib, tmp_path):
     kinds = dict(db.execute("SELECT path, typeof(path) FROM items"))
     db.close()
     assert kinds == {
-        os.path.join(os.fsencode(lib), ODD_DUPLICATE): "blob",
+        _at(lib, ODD_DUPLICATE): "blob",
         str(lib / "z" / "c.jpg"): "text",
     }
-    report = undo(journal=Journal(tmp_path / "journal.db"))
+    with Journal(tmp_path / "journal.db") as journal:
+        report = undo(journal=journal)
     assert report.count(UndoStatus.RESTORED) == 2
 
 
-def test_journal_keeps_messages_that_quote_odd_names(tmp_path):
+def test_journal_keeps_messages_that_quote_odd_names(lib, tmp_path):
     """Reasons and undo details are prose for the user: they keep U+FFFD for odd bytes."""
     odd = os.fsdecode(b"/photos/caf\xe9/b\xff.jpg")
     with Journal(tmp_path / "journal.db") as journal:
-        batch = journal.begin(plan_duplicates(_odd_plan_source(tmp_path), Action.TRASH))
+        batch = journal.begin(plan_duplicates(_odd_result(lib), Action.TRASH))
         journal.record(batch, 0, "skipped", f"its companion {os.path.basename(odd)} changed since scan")
         journal.set_undo(batch, 0, "failed", f"another file now has its name; the original is at {odd}")
         journal.flush()
         item = journal.items(batch)[0]
     assert item.reason == "its companion b\ufffd.jpg changed since scan"
     assert item.undo_detail.endswith("caf\ufffd/b\ufffd.jpg")
-
-
-def _odd_plan_source(tmp_path):
-    folder = os.path.join(os.fsencode(tmp_path), b"caf\xe9")
-    os.makedirs(folder)
-    a = kit.photo(tmp_path / "a.jpg", 5)
-    odd = os.path.join(folder, b"b\xff.jpg")
-    with open(odd, "wb") as out:
-        out.write(a.read_bytes())
-    records = [kit.record(a), kit.record(os.fsdecode(odd))]
-    return kit.result(records, [(Tier.EXACT, [0, 1])], [tmp_path], rules="shortest")
 
 
 def test_decisions_round_trip_odd_paths(tmp_path):
@@ -256,8 +248,8 @@ def test_decisions_round_trip_odd_paths(tmp_path):
 
 
 def test_ignore_add_and_list_with_odd_names(lib, tmp_path, capsys):
-    odd = os.fsdecode(os.path.join(os.fsencode(lib), ODD_DUPLICATE))
-    keeper = os.fsdecode(os.path.join(os.fsencode(lib), ODD_KEEPER))
+    odd = os.fsdecode(_at(lib, ODD_DUPLICATE))
+    keeper = os.fsdecode(_at(lib, ODD_KEEPER))
     decisions = ("--decisions", tmp_path / "decisions.db")
     code, out = _run(capsys, "ignore", *decisions, "add", odd, keeper)
     assert code == 0, out
