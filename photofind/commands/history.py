@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
             return _show_batch(journal, args.batch, args.json)
         batches = journal.batches(limit=args.limit)
     if args.json:
-        print(json.dumps([_batch_json(b) for b in batches], indent=2))
+        # Not ASCII escapes: odd bytes in a path then print as U+FFFD, as in the scan's JSON.
+        print(json.dumps([_batch_json(b) for b in batches], indent=2, ensure_ascii=False))
         return 0
     if not batches:
         print("no clean-up batches yet")
@@ -72,7 +73,7 @@ def _show_batch(journal, batch_id: int, as_json: bool) -> int:
             }
             for i in items
         ]
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
         return 0
     print(f"#{info.id}  {_when(info.created)}  {info.action}  [{info.state}]")
     for i in items:

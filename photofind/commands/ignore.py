@@ -71,6 +71,7 @@ def _list(store, as_json: bool) -> int:
                     for d in decisions
                 ],
                 indent=2,
+                ensure_ascii=False,  # odd bytes in a path print as U+FFFD, as in the scan's JSON
             )
         )
         return 0

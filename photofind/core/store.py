@@ -17,7 +17,7 @@ import threading
 import time
 import zlib
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import ClassVar, TypeVar, overload
 
 _MAGIC = b"SQLite format 3\x00"
 _HEADER = 100
@@ -265,6 +265,33 @@ def _prove_ours(path: Path, app_id: str) -> None:
         raise StoreError(
             f"{path} is another program's database, not a {_label(app_id)}; it was left untouched"
         )
+
+
+@overload
+def path_key(path: str) -> str | bytes: ...
+@overload
+def path_key(path: None) -> None: ...
+def path_key(path: str | None) -> str | bytes | None:
+    """How every store keeps a path: as text when it is valid UTF-8, else as its raw bytes (a
+    file name on Linux may hold any bytes; Python carries them as lone surrogates, which
+    SQLite's text cannot hold). The two never collide: a BLOB never equals a TEXT in SQLite.
+    Only such names become BLOBs, so a store stays readable by versions that knew only text."""
+    if path is None:
+        return None
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+@overload
+def path_from_key(key: str | bytes) -> str: ...
+@overload
+def path_from_key(key: None) -> None: ...
+def path_from_key(key: str | bytes | None) -> str | None:
+    """The path `path_key` stored, exactly as the file system names it."""
+    return os.fsdecode(key) if isinstance(key, bytes) else key
 
 
 class Transaction:

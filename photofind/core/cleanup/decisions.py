@@ -25,7 +25,7 @@ from photofind.core.cleanup.keep import (
 )
 from photofind.core.match.units import fold_raw_companions
 from photofind.core.scan.companions import Companions
-from photofind.core.store import SQLiteStore, StoreError, Transaction
+from photofind.core.store import SQLiteStore, StoreError, Transaction, path_from_key, path_key
 from photofind.core.types import Group, ImageRecord, Member, ScanSettings, Tier
 from photofind.paths import data_dir
 
@@ -120,7 +120,7 @@ class DecisionStore(SQLiteStore):
             decision = cur.lastrowid
             self._db.executemany(
                 "INSERT INTO decision_files(decision_id, content_hash, path) VALUES (?, ?, ?)",
-                [(decision, h, p) for h, p in by_hash.items()],
+                [(decision, h, path_key(p)) for h, p in by_hash.items()],
             )
         return decision
 
@@ -140,7 +140,7 @@ class DecisionStore(SQLiteStore):
             ).fetchall()
         by_id: dict[int, list[tuple[str, str]]] = {}
         for did, h, p in files:
-            by_id.setdefault(did, []).append((h, p))
+            by_id.setdefault(did, []).append((h, path_from_key(p)))
         return [
             Decision(
                 did,

@@ -1,6 +1,10 @@
 """The undo journal: every clean-up batch, written to SQLite before any file is touched, with
 each file's outcome recorded after. It lives in the data dir, outlives restarts, and is what
-`photofind undo` and `photofind history` read."""
+`photofind undo` and `photofind history` read.
+
+Paths are kept by `path_key`: a name that is not UTF-8 as its raw bytes, every other one as the
+text older versions wrote and read. The batch details are JSON, whose escapes carry such names
+exactly; reasons and undo details are prose for the user, kept with U+FFFD for those bytes."""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from photofind.core.store import SQLiteStore, Transaction
+from photofind.core.output import shown
+from photofind.core.store import SQLiteStore, Transaction, path_from_key, path_key
 from photofind.paths import default_journal_path
 
 if TYPE_CHECKING:
@@ -166,15 +171,15 @@ class Journal(SQLiteStore):
                         seq,
                         it.group_id,
                         it.tier,
-                        it.file.path,
+                        path_key(it.file.path),
                         it.file.size,
                         it.file.mtime_ns,
                         it.file.dev,
                         it.file.ino,
                         it.content_hash,
-                        it.keeper.path,
+                        path_key(it.keeper.path),
                         it.keeper_hash,
-                        it.target,
+                        path_key(it.target),
                         PLANNED,
                         _mode(it.file.path),
                     )
@@ -203,7 +208,7 @@ class Journal(SQLiteStore):
         with self._lock:
             self.flush()
             self._db.execute(
-                "UPDATE items SET target = ? WHERE batch_id = ? AND seq = ?", (target, batch, seq)
+                "UPDATE items SET target = ? WHERE batch_id = ? AND seq = ?", (path_key(target), batch, seq)
             )
 
     def record(
@@ -221,7 +226,7 @@ class Journal(SQLiteStore):
         self._queue(
             "UPDATE items SET status = ?, reason = ?, location = ?, mode = COALESCE(?, mode), acted = ?"
             " WHERE batch_id = ? AND seq = ?",
-            (status, reason, location, mode, time.time(), batch, seq),
+            (status, shown(reason), path_key(location), mode, time.time(), batch, seq),
         )
 
     def finish(self, batch: int, cancelled: bool) -> None:
@@ -238,7 +243,7 @@ class Journal(SQLiteStore):
         """Grouped like `record`: undo re-examines files, so a lost status only costs a look."""
         self._queue(
             "UPDATE items SET undo_status = ?, undo_detail = ? WHERE batch_id = ? AND seq = ?",
-            (status, detail, batch, seq),
+            (status, shown(detail), batch, seq),
         )
 
     def set_undone(self, batch: int) -> None:
@@ -316,16 +321,16 @@ class Journal(SQLiteStore):
                 r[2],
                 r[3],
                 action,
-                r[4],
+                path_from_key(r[4]),
                 r[5],
                 r[6],
                 r[7],
-                r[8],
+                path_from_key(r[8]),
                 r[9],
-                r[10],
+                path_from_key(r[10]),
                 r[11],
                 r[12],
-                r[13],
+                path_from_key(r[13]),
                 r[14],
                 r[15],
                 r[16],

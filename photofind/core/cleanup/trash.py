@@ -91,7 +91,8 @@ def _info_path(info: Path, topdir: str) -> str | None:
         return None
     for line in text.splitlines():
         if line.startswith("Path="):
-            value = unquote(line[5:].strip())
+            # Percent-escaped bytes; a name that is not UTF-8 comes back as Python names it.
+            value = unquote(line[5:].strip(), errors="surrogateescape")
             return value if os.path.isabs(value) else os.path.join(topdir, value)
     return None
 

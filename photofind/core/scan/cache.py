@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from photofind.core.scan.hashing import from_signed64, to_signed64
-from photofind.core.store import SQLiteStore, Transaction
+from photofind.core.store import SQLiteStore, Transaction, path_from_key, path_key
 from photofind.core.types import FileRef, ImageFacts, Skipped, SkipReason
 
 SCHEMA_VERSION = 2  # 2: images.frames; embeddings.checksum
@@ -329,21 +329,6 @@ class Cache(SQLiteStore):
         with self._lock:
             rows = self._db.execute("SELECT path FROM files ORDER BY path").fetchall()
         return (path_from_key(r[0]) for r in rows)
-
-
-def path_key(path: str) -> str | bytes:
-    """How a path is stored: as text when it is valid UTF-8, else as its raw bytes (a file
-    name on Linux may hold any bytes; Python carries them as lone surrogates, which SQLite's
-    text cannot hold). The two never collide: a BLOB never equals a TEXT in SQLite."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return os.fsencode(path)
-    return path
-
-
-def path_from_key(key: str | bytes) -> str:
-    return os.fsdecode(key) if isinstance(key, bytes) else key
 
 
 def _in_chunks(keys: Sequence[str | bytes]) -> Iterator[tuple[Sequence[str | bytes], str]]:
