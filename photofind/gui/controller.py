@@ -60,6 +60,7 @@ class ScanController(QObject):
         self._regroup_busy = False
         self._pending_thresholds: Thresholds | None = None
         self._action: str | None = None
+        self._similar = similar_search.SimilarSearch()  # keeps the query index between searches
 
     # -- state -------------------------------------------------------------------------------
 
@@ -251,7 +252,7 @@ class ScanController(QObject):
         result = self.result
         if result is None:
             raise RuntimeError("Scan a folder first: similar photos are searched in the library.")
-        return similar_search.search(result, path, top, embedder=self.embedders.current())
+        return self._similar.search(result, path, top, embedder=self.embedders.current())
 
     # -- threads -----------------------------------------------------------------------------
 
