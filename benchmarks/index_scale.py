@@ -80,24 +80,31 @@ def group_pairs(x: np.ndarray, i: np.ndarray, j: np.ndarray, sim: np.ndarray) ->
 # -- methods: each returns build seconds, total seconds, found pair codes, and notes ------------------
 
 
-def run_photofind(x):
+def run_photofind(x, compiled: bool = True):
     from photofind.core.match.lsh import Hyperplanes
     from photofind.core.match.pairsearch import auto_params, lsh_pairs
+
+    if compiled:  # numba compiles once per machine (cached on disk): not part of a user's run
+        from photofind.core.match import pairloop  # noqa: F401
 
     start = time.perf_counter()
     params = auto_params(x, THRESHOLD)
     planes = Hyperplanes.fit(x, params)
     sig = planes.signatures(x)
     built = time.perf_counter()
-    pairs = lsh_pairs(x, THRESHOLD, planes, signatures=sig)
+    pairs = lsh_pairs(x, THRESHOLD, planes, signatures=sig, compiled=compiled)
     groups = group_pairs(x, pairs.i, pairs.j, pairs.sim)
     total = time.perf_counter() - start
     return (
         built - start,
         total,
         pairs.codes(len(x)),
-        f"K={params.bits} L={params.tables} probe; {groups} groups",
+        f"K={params.bits} L={params.tables} probe, {'numba loop' if compiled else 'numpy'}; {groups} groups",
     )
+
+
+def run_photofind_numpy(x):
+    return run_photofind(x, compiled=False)
 
 
 def run_exact(x):
@@ -158,7 +165,13 @@ def run_lshash3(x, sample: int = 300):
     return built, total, np.array(found, np.int64), note, queries
 
 
-METHODS = {"photofind": run_photofind, "exact": run_exact, "faiss": run_faiss, "lshash3": run_lshash3}
+METHODS = {
+    "photofind": run_photofind,
+    "numpy": run_photofind_numpy,
+    "exact": run_exact,
+    "faiss": run_faiss,
+    "lshash3": run_lshash3,
+}
 
 
 def measure(method: str, n: int, kind: str, out: mp.Queue) -> None:

@@ -204,7 +204,7 @@ class _SignatureFilter:
         self._floor_cos = np.clip(floor_cos, -1.0, 1.0)
         self._bounds: dict[int, np.ndarray] = {}
 
-    def _bound(self, bits: int) -> np.ndarray:
+    def bound(self, bits: int) -> np.ndarray:
         """(n,) uint8: per photo, the most bits out of `bits` in which a partner may differ."""
         if bits not in self._bounds:
             limits = agreement_limits(bits, self.miss)  # decreasing in h
@@ -226,7 +226,7 @@ class _SignatureFilter:
         hd = np.zeros(len(i), np.uint8)
         for k in head:
             hd += np.bitwise_count(words[k][i] ^ words[k][j])
-        bound = self._bound(sum(self.word_bits[k] for k in head))
+        bound = self.bound(sum(self.word_bits[k] for k in head))
         ok = hd <= np.maximum(bound[i], bound[j])
         i, j = i[ok], j[ok]
         hd = hd[ok].astype(np.int32)
@@ -384,9 +384,12 @@ def lsh_pairs(
     *,
     signatures: Signatures | None = None,
     progress: Progress = NULL_PROGRESS,
+    compiled: bool = True,
 ) -> Pairs:
     """Pairs with cosine >= threshold that share a bucket (or a neighbouring one) in any table.
-    `signatures`: planes.signatures(vectors), when the caller already has them."""
+    `signatures`: planes.signatures(vectors), when the caller already has them. `compiled`:
+    each table's candidates go through numba's loop (`pairloop`), else through numpy arrays;
+    both keep the same pairs (numpy is the reference the compiled loop is tested against)."""
     n, params = len(vectors), planes.params
     if n < 2:
         return Pairs.empty()
@@ -399,12 +402,18 @@ def lsh_pairs(
     for t in range(params.tables):
         check_cancel(progress)
         buckets = _Buckets(sig.table_keys(t), params, slot)
-        order = filt.word_order(t, params.bits)
-        for i, j in buckets.pairs():
-            for s in range(0, len(i), _CHUNK):
-                a, b = filt.keep(i[s : s + _CHUNK], j[s : s + _CHUNK], order)
-                found.append(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
-                pending += len(a)
+        if compiled:
+            from photofind.core.match.pairloop import table_codes  # numba: loaded on first use
+
+            found.append(table_codes(buckets, filt, t))
+            pending += len(found[-1])
+        else:
+            order = filt.word_order(t, params.bits)
+            for i, j in buckets.pairs():
+                for s in range(0, len(i), _CHUNK):
+                    a, b = filt.keep(i[s : s + _CHUNK], j[s : s + _CHUNK], order)
+                    found.append(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
+                    pending += len(a)
         for members in buckets.giants:
             confirmed.append(_giant_pairs(vectors, members, threshold, planes))
         if pending > 4 * n:  # a true pair turns up in most tables: fold repeats as we go
