@@ -19,6 +19,7 @@ from photofind.core.types import Group, ImageRecord, Tier
 from photofind.gui import text
 
 _ROOT = 0  # internalId of group rows; photo rows carry (group row + 1)
+_TIER_RANK = {t: t.rank for t in Tier}  # Tier.rank walks the enum on every call
 
 
 class Roles(IntEnum):
@@ -68,6 +69,7 @@ class GroupModel(QAbstractItemModel):
         self._keepers: set[int] = set()  # record indices the user chose as keeper
         self._protected_roots: tuple[str, ...] = ()
         self._protected_cache: dict[int, bool] = {}
+        self._group_bytes: dict[int, int] = {}  # group id -> bytes of all its photos
 
     # -- Qt model interface ------------------------------------------------------------------
 
@@ -164,25 +166,8 @@ class GroupModel(QAbstractItemModel):
                 f"{r.path}\n{text.resolution(r.facts.width, r.facts.height)} \u00b7 "
                 f"{text.human_bytes(r.file.size)} \u00b7 {r.facts.format}{camera}"
             )
-        getters = {
-            Roles.KIND: lambda: "photo",
-            Roles.GROUP_ID: lambda: group.id,
-            Roles.TIER: lambda: group.tier.value,
-            Roles.RECORD_INDEX: lambda: member.index,
-            Roles.PATH: lambda: r.path,
-            Roles.SIMILARITY: lambda: member.similarity,
-            Roles.WIDTH: lambda: r.facts.width,
-            Roles.HEIGHT: lambda: r.facts.height,
-            Roles.BYTES: lambda: r.file.size,
-            Roles.FORMAT: lambda: r.facts.format,
-            Roles.TAKEN: lambda: r.facts.taken or "",
-            Roles.CAMERA: lambda: r.facts.camera or "",
-            Roles.IS_KEEPER: lambda: member.index == self.keeper_of(group),
-            Roles.IS_MARKED: lambda: member.index in self._marked,
-            Roles.IS_PROTECTED: lambda: self.is_protected(member.index),
-        }
-        getter = getters.get(role)  # type: ignore[call-overload]
-        return getter() if getter else None
+        getter = _PHOTO_GETTERS.get(role)
+        return getter(self, group, member, r) if getter else None
 
     # -- loading and view options ------------------------------------------------------------
 
@@ -203,6 +188,7 @@ class GroupModel(QAbstractItemModel):
             self._protected_cache.clear()
         self._records = tuple(records)
         self._groups = tuple(groups)
+        self._group_bytes = {}
         self._group_of_record = {m.index: pos for pos, g in enumerate(self._groups) for m in g.members}
         self._keepers &= set(self._group_of_record)
         self._marked = {i for i in self._marked if self._markable(i) is None}
@@ -245,12 +231,13 @@ class GroupModel(QAbstractItemModel):
 
     def _rebuild_rows(self) -> None:
         keys = {
-            SortKey.RECLAIMABLE: lambda g: (-self.reclaimable(g), g.tier.rank, g.id),
-            SortKey.SIZE: lambda g: (-len(g.members), g.tier.rank, g.id),
-            SortKey.SIMILARITY: lambda g: (-g.mean_similarity, g.tier.rank, g.id),
+            SortKey.RECLAIMABLE: lambda g: (-self.reclaimable(g), _TIER_RANK[g.tier], g.id),
+            SortKey.SIZE: lambda g: (-len(g.members), _TIER_RANK[g.tier], g.id),
+            SortKey.SIMILARITY: lambda g: (-g.mean_similarity, _TIER_RANK[g.tier], g.id),
         }
+        key = keys[self._sort]
         shown = [pos for pos, g in enumerate(self._groups) if g.tier in self._tiers]
-        shown.sort(key=lambda pos: keys[self._sort](self._groups[pos]))
+        shown.sort(key=lambda pos: key(self._groups[pos]))
         self._rows = shown
         self._row_of_group = {pos: row for row, pos in enumerate(shown)}
 
@@ -268,6 +255,11 @@ class GroupModel(QAbstractItemModel):
 
     def records(self) -> tuple[ImageRecord, ...]:
         return self._records
+
+    def member_counts(self) -> list[int]:
+        """Photos per shown group, by top-level row: a view's layout in one call."""
+        groups = self._groups
+        return [len(groups[pos].members) for pos in self._rows]
 
     def visible_groups(self) -> list[Group]:
         return [self._groups[pos] for pos in self._rows]
@@ -307,6 +299,8 @@ class GroupModel(QAbstractItemModel):
     def keeper_of(self, group: Group) -> int:
         """The photo this group keeps: the user's choice, else the engine's, unless marked;
         then the best unmarked one (one always stays unmarked)."""
+        if not self._keepers and not self._marked:  # the common case, asked per painted cell
+            return group.keep_index
         for m in group.members:
             if m.index in self._keepers and m.index not in self._marked:
                 return m.index
@@ -315,8 +309,12 @@ class GroupModel(QAbstractItemModel):
         return next(m.index for m in group.members if m.index not in self._marked)
 
     def reclaimable(self, group: Group) -> int:
-        keep = self.keeper_of(group)
-        return sum(self._records[m.index].file.size for m in group.members if m.index != keep)
+        """Bytes freed by keeping only the keeper: the group's bytes (summed once per
+        set_groups) less the keeper's."""
+        total = self._group_bytes.get(group.id)
+        if total is None:
+            total = self._group_bytes[group.id] = sum(self._records[m.index].file.size for m in group.members)
+        return total - self._records[self.keeper_of(group)].file.size
 
     def is_protected(self, record: int) -> bool:
         cached = self._protected_cache.get(record)
@@ -455,3 +453,24 @@ class GroupModel(QAbstractItemModel):
             self._emit_group_changed(
                 self._group_at(row), [Roles.IS_PROTECTED, Roles.IS_MARKED, Roles.IS_KEEPER]
             )
+
+
+# Photo roles -> value, one function each: data() runs for every role of every painted cell,
+# so it looks one up instead of building a table of closures per call.
+_PHOTO_GETTERS: dict[int, Any] = {
+    Roles.KIND: lambda model, group, member, r: "photo",
+    Roles.GROUP_ID: lambda model, group, member, r: group.id,
+    Roles.TIER: lambda model, group, member, r: group.tier.value,
+    Roles.RECORD_INDEX: lambda model, group, member, r: member.index,
+    Roles.PATH: lambda model, group, member, r: r.path,
+    Roles.SIMILARITY: lambda model, group, member, r: member.similarity,
+    Roles.WIDTH: lambda model, group, member, r: r.facts.width,
+    Roles.HEIGHT: lambda model, group, member, r: r.facts.height,
+    Roles.BYTES: lambda model, group, member, r: r.file.size,
+    Roles.FORMAT: lambda model, group, member, r: r.facts.format,
+    Roles.TAKEN: lambda model, group, member, r: r.facts.taken or "",
+    Roles.CAMERA: lambda model, group, member, r: r.facts.camera or "",
+    Roles.IS_KEEPER: lambda model, group, member, r: member.index == model.keeper_of(group),
+    Roles.IS_MARKED: lambda model, group, member, r: member.index in model._marked,
+    Roles.IS_PROTECTED: lambda model, group, member, r: model.is_protected(member.index),
+}
