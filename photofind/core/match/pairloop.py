@@ -45,13 +45,40 @@ def _keep(a, b, hd, words, order, head, stage_ends, limits, half, radius):
     return True
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _emit(out, count, code):
+    if count == len(out):
+        out = np.concatenate((out, np.empty(len(out), np.int64)))
+    out[count] = code
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _cross(out, count, sa, ea, sb, eb, members, heads, bound, words, order, stage_ends, limits, half, radius):
+    """Candidates p in [sa, ea) x q in [sb, eb) (q > p when the ranges are one bucket)."""
+    n = len(members)
+    head = len(heads)
+    same = sa == sb
+    for p in range(sa, ea):
+        for q in range(p + 1 if same else sb, eb):
+            hd = 0
+            for w in range(head):
+                hd += _popcount(heads[w, p] ^ heads[w, q])
+            if hd > max(bound[p], bound[q]):  # the first stage, inline: most candidates stop here
+                continue
+            x, y = members[p], members[q]
+            if _keep(x, y, hd, words, order, head, stage_ends, limits, half, radius):
+                out = _emit(out, count, min(x, y) * n + max(x, y))
+                count += 1
+    return out, count
+
+
 @njit(cache=True, nogil=True)
 def _table_codes(
     members,
     starts,
     sizes,
     ukeys,
-    slot,
     probe,
     bits,
     cap,
@@ -64,44 +91,38 @@ def _table_codes(
     half,
     radius,
 ):
-    """`heads` and `bound` are in bucket order (row p is photo members[p]), so the first
-    stage, where almost every candidate stops, reads memory mostly in sequence."""
-    n = len(members)
-    head = len(heads)
+    """`heads` and `bound` are in bucket order (row p is photo members[p]). Neighbour buckets
+    are found bit by bit with two pointers that only move forward, so both buckets of every
+    candidate pair are read in sequence, not at random."""
     out = np.empty(_FIRST_OUT, np.int64)
     count = 0
-    for a in range(len(starts)):
-        size_a = sizes[a]
-        if size_a > cap:
-            continue
-        sa = starts[a]
-        for bit in range(-1, bits if probe else 0):  # -1: inside bucket a; else one bit away
-            if bit < 0:
-                nb = a
-            else:
-                key = ukeys[a] ^ (np.uint32(1) << np.uint32(bit))
-                if len(slot):
-                    nb = slot[key]
-                else:
-                    nb = np.searchsorted(ukeys, key)
-                    if nb >= len(ukeys) or ukeys[nb] != key:
-                        continue
-                if nb <= a or sizes[nb] > cap:
-                    continue
-            sb = starts[nb]
-            for p in range(sa, sa + size_a):
-                for q in range(p + 1 if bit < 0 else sb, sb + sizes[nb]):
-                    hd = 0
-                    for w in range(head):
-                        hd += _popcount(heads[w, p] ^ heads[w, q])
-                    if hd > max(bound[p], bound[q]):
-                        continue
-                    x, y = members[p], members[q]
-                    if _keep(x, y, hd, words, order, head, stage_ends, limits, half, radius):
-                        if count == len(out):
-                            out = np.concatenate((out, np.empty(len(out), np.int64)))
-                        out[count] = min(x, y) * n + max(x, y)
-                        count += 1
+    buckets = len(starts)
+    for a in range(buckets):
+        if 2 <= sizes[a] <= cap:
+            sa = starts[a]
+            out, count = _cross(
+                out, count, sa, sa + sizes[a], sa, sa + sizes[a],
+                members, heads, bound, words, order, stage_ends, limits, half, radius,
+            )  # fmt: skip
+    for bit in range(bits if probe else 0):
+        flip = np.uint32(1) << np.uint32(bit)
+        b = 0
+        for a in range(buckets):
+            key = ukeys[a]
+            if key & flip or sizes[a] > cap:
+                continue
+            want = key | flip  # grows with a, so b never moves back
+            while b < buckets and ukeys[b] < want:
+                b += 1
+            if b == buckets:
+                break
+            if ukeys[b] != want or sizes[b] > cap:
+                continue
+            sa, sb = starts[a], starts[b]
+            out, count = _cross(
+                out, count, sa, sa + sizes[a], sb, sb + sizes[b],
+                members, heads, bound, words, order, stage_ends, limits, half, radius,
+            )  # fmt: skip
     return out[:count]
 
 
@@ -121,29 +142,20 @@ def table_codes(buckets, filt, table: int) -> np.ndarray:
     limits = np.zeros((len(stage_bits), filt.nbits + 1), np.float32)
     for s, b in enumerate(stage_bits):
         limits[s, : b + 1] = agreement_limits(b, filt.miss)
-    dense = params.probe and buckets.slot is not None  # else neighbours by binary search
-    slot = buckets.slot if dense else np.zeros(0, np.int32)
-    if dense:
-        slot[buckets.ukeys] = np.arange(len(buckets.ukeys), dtype=np.int32)
-    try:
-        return _table_codes(
-            buckets.order,
-            buckets.starts,
-            buckets.sizes,
-            buckets.ukeys,
-            slot,
-            params.probe,
-            params.bits,
-            params.bucket_cap,
-            np.stack([filt.words[k][buckets.order] for k in order[:head]]),
-            filt.bound(sum(filt.word_bits[k] for k in order[:head]))[buckets.order],
-            filt.words,
-            order,
-            np.array(filt.stage_ends, np.int64),
-            limits,
-            filt.half,
-            filt.radius,
-        )
-    finally:
-        if dense:
-            slot[buckets.ukeys] = -1
+    return _table_codes(
+        buckets.order,
+        buckets.starts,
+        buckets.sizes,
+        buckets.ukeys,
+        params.probe,
+        params.bits,
+        params.bucket_cap,
+        np.stack([filt.words[k][buckets.order] for k in order[:head]]),
+        filt.bound(sum(filt.word_bits[k] for k in order[:head]))[buckets.order],
+        filt.words,
+        order,
+        np.array(filt.stage_ends, np.int64),
+        limits,
+        filt.half,
+        filt.radius,
+    )

@@ -36,6 +36,7 @@ from photofind.core.match.lsh import (
 from photofind.core.progress import NULL_PROGRESS, Phase, Progress, check_cancel
 
 EXACT_BELOW = 12_000  # below this many vectors exact search costs about as much and misses nothing
+COMPILED_FROM = 100_000  # from this many vectors the numba candidate loop beats numpy's
 _MISS = 1e-4  # chance, per filter stage, of dropping a true pair that sits exactly at the threshold
 _CHUNK = 1 << 17  # candidate pairs per vectorised step
 _DENSE_BITS = 22  # keys this short find neighbour buckets through a dense table, not a search
@@ -384,18 +385,22 @@ def lsh_pairs(
     *,
     signatures: Signatures | None = None,
     progress: Progress = NULL_PROGRESS,
-    compiled: bool = True,
+    compiled: bool | None = None,
 ) -> Pairs:
     """Pairs with cosine >= threshold that share a bucket (or a neighbouring one) in any table.
     `signatures`: planes.signatures(vectors), when the caller already has them. `compiled`:
     each table's candidates go through numba's loop (`pairloop`), else through numpy arrays;
-    both keep the same pairs (numpy is the reference the compiled loop is tested against)."""
+    both keep the same pairs. None: compiled from COMPILED_FROM vectors, where it pays for
+    loading numba and its cached machine code (about half a second per process)."""
     n, params = len(vectors), planes.params
     if n < 2:
         return Pairs.empty()
+    if compiled is None:
+        compiled = n >= COMPILED_FROM
     sig = signatures if signatures is not None else planes.signatures(vectors)
     filt = _SignatureFilter(sig, vectors, planes.mean, threshold)
-    slot = np.full(1 << params.bits, -1, np.int32) if params.probe and params.bits <= _DENSE_BITS else None
+    dense = not compiled and params.probe and params.bits <= _DENSE_BITS
+    slot = np.full(1 << params.bits, -1, np.int32) if dense else None
     found: list[np.ndarray] = []
     pending = 0
     confirmed: list[Pairs] = []
