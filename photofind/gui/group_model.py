@@ -69,7 +69,7 @@ class GroupModel(QAbstractItemModel):
         self._keepers: set[int] = set()  # record indices the user chose as keeper
         self._protected_roots: tuple[str, ...] = ()
         self._protected_cache: dict[int, bool] = {}
-        self._group_bytes: dict[int, int] = {}  # group id -> bytes of all its photos
+        self._reclaimable: dict[int, int] = {}  # group id -> bytes freed; dropped when its review changes
 
     # -- Qt model interface ------------------------------------------------------------------
 
@@ -188,7 +188,7 @@ class GroupModel(QAbstractItemModel):
             self._protected_cache.clear()
         self._records = tuple(records)
         self._groups = tuple(groups)
-        self._group_bytes = {}
+        self._reclaimable = {}
         self._group_of_record = {m.index: pos for pos, g in enumerate(self._groups) for m in g.members}
         self._keepers &= set(self._group_of_record)
         self._marked = {i for i in self._marked if self._markable(i) is None}
@@ -218,6 +218,7 @@ class GroupModel(QAbstractItemModel):
             return
         self._protected_roots = roots
         self._protected_cache.clear()
+        self._reclaimable.clear()  # protected photos lose their marks, in any group
         unmarked = {i for i in self._marked if self.is_protected(i)}
         self._marked -= unmarked
         self._emit_all_photos_changed()
@@ -309,12 +310,14 @@ class GroupModel(QAbstractItemModel):
         return next(m.index for m in group.members if m.index not in self._marked)
 
     def reclaimable(self, group: Group) -> int:
-        """Bytes freed by keeping only the keeper: the group's bytes (summed once per
-        set_groups) less the keeper's."""
-        total = self._group_bytes.get(group.id)
-        if total is None:
-            total = self._group_bytes[group.id] = sum(self._records[m.index].file.size for m in group.members)
-        return total - self._records[self.keeper_of(group)].file.size
+        """Bytes freed by keeping only the keeper. Remembered per group until its review
+        changes: sorting and the summary ask for every group at once."""
+        freed = self._reclaimable.get(group.id)
+        if freed is None:
+            keep = self.keeper_of(group)
+            freed = sum(self._records[m.index].file.size for m in group.members if m.index != keep)
+            self._reclaimable[group.id] = freed
+        return freed
 
     def is_protected(self, record: int) -> bool:
         cached = self._protected_cache.get(record)
@@ -440,6 +443,7 @@ class GroupModel(QAbstractItemModel):
     # -- change signals ----------------------------------------------------------------------
 
     def _emit_group_changed(self, group: Group, roles: list[int]) -> None:
+        self._reclaimable.pop(group.id, None)  # every review change of a group passes here
         row = self._row_of_group.get(self._group_of_record.get(group.members[0].index, -1))
         if row is None:
             return
