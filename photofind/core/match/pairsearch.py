@@ -399,31 +399,22 @@ def lsh_pairs(
         compiled = n >= COMPILED_FROM
     sig = signatures if signatures is not None else planes.signatures(vectors)
     filt = _SignatureFilter(sig, vectors, planes.mean, threshold)
-    dense = not compiled and params.probe and params.bits <= _DENSE_BITS
-    slot = np.full(1 << params.bits, -1, np.int32) if dense else None
+    tables = _compiled_tables(sig, filt, params) if compiled else _numpy_tables(sig, filt, params)
     found: list[np.ndarray] = []
     pending = 0
     confirmed: list[Pairs] = []
-    for t in range(params.tables):
-        check_cancel(progress)
-        buckets = _Buckets(sig.table_keys(t), params, slot)
-        if compiled:
-            from photofind.core.match.pairloop import table_codes  # numba: loaded on first use
-
-            found.append(table_codes(buckets, filt, t))
-            pending += len(found[-1])
-        else:
-            order = filt.word_order(t, params.bits)
-            for i, j in buckets.pairs():
-                for s in range(0, len(i), _CHUNK):
-                    a, b = filt.keep(i[s : s + _CHUNK], j[s : s + _CHUNK], order)
-                    found.append(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
-                    pending += len(a)
-        for members in buckets.giants:
-            confirmed.append(_giant_pairs(vectors, members, threshold, planes))
-        if pending > 4 * n:  # a true pair turns up in most tables: fold repeats as we go
-            found, pending = [unique_sorted(np.concatenate(found))], 0
-        progress.update(Phase.GROUP, t + 1, params.tables)
+    try:
+        for t, (codes, giants) in enumerate(tables):
+            check_cancel(progress)
+            found += codes
+            pending += sum(len(c) for c in codes)
+            for members in giants:
+                confirmed.append(_giant_pairs(vectors, members, threshold, planes))
+            if pending > 4 * n:  # a true pair turns up in most tables: fold repeats as we go
+                found, pending = [unique_sorted(np.concatenate(found))], 0
+            progress.update(Phase.GROUP, t + 1, params.tables)
+    finally:
+        tables.close()  # stopped: tables not started yet never start
     codes = unique_sorted(np.concatenate(found)) if found else np.zeros(0, np.int64)
     sims = pair_dots(vectors, codes // n, codes % n)
     keep = sims >= threshold
@@ -431,6 +422,44 @@ def lsh_pairs(
     for p in confirmed:
         codes, sims = np.concatenate([codes, p.codes(n)]), np.concatenate([sims, p.sim])
     return _from_codes(codes, sims, n)
+
+
+TableResult = tuple[list[np.ndarray], list[np.ndarray]]  # one table's pair codes, its giant buckets
+
+
+def _numpy_tables(sig: Signatures, filt: _SignatureFilter, params: LshParams) -> Iterator[TableResult]:
+    """Each table's filtered candidate codes and giant buckets, table by table, in numpy."""
+    n = len(sig)
+    dense = params.probe and params.bits <= _DENSE_BITS
+    slot = np.full(1 << params.bits, -1, np.int32) if dense else None
+    for t in range(params.tables):
+        buckets = _Buckets(sig.table_keys(t), params, slot)
+        order = filt.word_order(t, params.bits)
+        codes = []
+        for i, j in buckets.pairs():
+            for s in range(0, len(i), _CHUNK):
+                a, b = filt.keep(i[s : s + _CHUNK], j[s : s + _CHUNK], order)
+                codes.append(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
+        yield codes, buckets.giants
+
+
+def _compiled_tables(sig: Signatures, filt: _SignatureFilter, params: LshParams) -> Iterator[TableResult]:
+    """The same, in table order, through numba's loop, several tables at once: the loop and
+    numpy's sort release the GIL, so the tables share the cores this process may use."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from photofind.core.match.pairloop import table_codes  # numba: loaded on first use
+    from photofind.core.model.embed import usable_cores
+
+    def one(t: int) -> TableResult:
+        buckets = _Buckets(sig.table_keys(t), params, None)
+        return [table_codes(buckets, filt, t)], buckets.giants
+
+    pool = ThreadPoolExecutor(max_workers=min(params.tables, usable_cores()), thread_name_prefix="lsh-table")
+    try:
+        yield from pool.map(one, range(params.tables))
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def find_pairs(
