@@ -18,7 +18,7 @@ Survivors of every table are de-duplicated and confirmed by exact cosine in chun
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -404,10 +404,10 @@ def lsh_pairs(
     pending = 0
     confirmed: list[Pairs] = []
     try:
-        for t, (codes, giants) in enumerate(tables):
+        for t, (table_found, giants) in enumerate(tables):
             check_cancel(progress)
-            found += codes
-            pending += sum(len(c) for c in codes)
+            found += table_found
+            pending += sum(len(c) for c in table_found)
             for members in giants:
                 confirmed.append(_giant_pairs(vectors, members, threshold, planes))
             if pending > 4 * n:  # a true pair turns up in most tables: fold repeats as we go
@@ -427,7 +427,7 @@ def lsh_pairs(
 TableResult = tuple[list[np.ndarray], list[np.ndarray]]  # one table's pair codes, its giant buckets
 
 
-def _numpy_tables(sig: Signatures, filt: _SignatureFilter, params: LshParams) -> Iterator[TableResult]:
+def _numpy_tables(sig: Signatures, filt: _SignatureFilter, params: LshParams) -> Generator[TableResult]:
     """Each table's filtered candidate codes and giant buckets, table by table, in numpy."""
     n = len(sig)
     dense = params.probe and params.bits <= _DENSE_BITS
@@ -443,7 +443,7 @@ def _numpy_tables(sig: Signatures, filt: _SignatureFilter, params: LshParams) ->
         yield codes, buckets.giants
 
 
-def _compiled_tables(sig: Signatures, filt: _SignatureFilter, params: LshParams) -> Iterator[TableResult]:
+def _compiled_tables(sig: Signatures, filt: _SignatureFilter, params: LshParams) -> Generator[TableResult]:
     """The same, in table order, through numba's loop, several tables at once: the loop and
     numpy's sort release the GIL, so the tables share the cores this process may use."""
     from concurrent.futures import ThreadPoolExecutor
