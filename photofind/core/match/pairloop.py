@@ -4,7 +4,8 @@ The numpy path in `photofind.core.match.pairsearch` materialises every candidate
 index arrays and gathers signature words for them: about 140 ns per candidate, which at 1M
 anisotropic photos (hundreds of millions of candidates over 59 tables) is most of the run.
 Here each candidate is generated, tested against the same signature filter, and dropped or
-kept in registers: a few ns. The decisions are the numpy path's, bit for bit (same integer
+kept without leaving registers; both buckets of a pair are read in sequence (see
+`_table_codes`), and the loop releases the GIL so tables run on several cores. The decisions are the numpy path's, bit for bit (same integer
 Hamming counts, the same float32 products and comparisons), so both return the same pairs.
 
 `pairsearch.lsh_pairs` imports this module (and so numba) on first use only: `photofind --help`
