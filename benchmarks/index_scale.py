@@ -9,7 +9,9 @@ Each measurement runs in a fresh process, so its peak RSS is its own (it include
 vectors: 2 GB at 1M); "extra" is the method's own peak allocation (tracemalloc).
 "all groups" = index build + candidate search + exact check + complete-linkage grouping.
 lshash3 cannot do all pairs at these sizes: it indexes everything, answers a sample of
-queries, and its all-pairs time is extrapolated (marked ~).
+queries, and its all-pairs time is extrapolated (marked ~); so is faiss-ivf's (IndexIVFFlat,
+approximate: faiss's exact range search would take hours at 1M). "numpy" is photofind with
+its numpy candidate loop instead of the compiled (numba) one: the same pairs, for the ratio.
 
 Usage:
   python benchmarks/index_scale.py                  # N = 10k and 100k, both kinds, all baselines
@@ -80,24 +82,30 @@ def group_pairs(x: np.ndarray, i: np.ndarray, j: np.ndarray, sim: np.ndarray) ->
 # -- methods: each returns build seconds, total seconds, found pair codes, and notes ------------------
 
 
-def run_photofind(x):
+def run_photofind(x, compiled: bool | None = None):
     from photofind.core.match.lsh import Hyperplanes
-    from photofind.core.match.pairsearch import auto_params, lsh_pairs
+    from photofind.core.match.pairsearch import COMPILED_FROM, auto_params, lsh_pairs
 
     start = time.perf_counter()
     params = auto_params(x, THRESHOLD)
     planes = Hyperplanes.fit(x, params)
     sig = planes.signatures(x)
     built = time.perf_counter()
-    pairs = lsh_pairs(x, THRESHOLD, planes, signatures=sig)
+    pairs = lsh_pairs(x, THRESHOLD, planes, signatures=sig, compiled=compiled)
     groups = group_pairs(x, pairs.i, pairs.j, pairs.sim)
     total = time.perf_counter() - start
     return (
         built - start,
         total,
         pairs.codes(len(x)),
-        f"K={params.bits} L={params.tables} probe; {groups} groups",
+        f"K={params.bits} L={params.tables} probe, "
+        f"{'numpy' if compiled is False or len(x) < COMPILED_FROM else 'numba'} loop; {groups} groups",
     )
+
+
+def run_photofind_numpy(x):
+    """photofind with its numpy candidate loop at every size."""
+    return run_photofind(x, compiled=False)
 
 
 def run_exact(x):
@@ -129,6 +137,33 @@ def run_faiss(x):
     )
 
 
+def run_faiss_ivf(x, sample: int = 20_000, nlist: int = 1024, nprobe: int = 8):
+    """faiss's approximate route at sizes where its exact range search would take hours:
+    IndexIVFFlat (k-means cells), range search probing `nprobe` cells, timed on `sample`
+    queries and extrapolated to all of them (marked ~), recall on the pairs those queries own."""
+    import faiss
+
+    start = time.perf_counter()
+    quantizer = faiss.IndexFlatIP(x.shape[1])
+    index = faiss.IndexIVFFlat(quantizer, x.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
+    rng = np.random.default_rng(0)
+    index.train(x[rng.choice(len(x), size=min(len(x), 64 * nlist), replace=False)])
+    index.add(x)
+    index.nprobe = nprobe
+    built = time.perf_counter() - start
+    queries = np.sort(rng.choice(len(x), size=min(sample, len(x)), replace=False))
+    q_start = time.perf_counter()
+    lims, _sims, cols = index.range_search(x[queries], THRESHOLD)
+    per_query = (time.perf_counter() - q_start) / len(queries)
+    rows = np.repeat(queries, np.diff(lims).astype(np.int64))
+    keep = rows != cols
+    a, b = rows[keep], cols[keep].astype(np.int64)
+    found = np.minimum(a, b) * len(x) + np.maximum(a, b)
+    total = built + per_query * len(x)
+    note = f"~extrapolated from {len(queries):,} queries; nlist={nlist} nprobe={nprobe}"
+    return built, total, found, note, queries
+
+
 def run_lshash3(x, sample: int = 300):
     from lshash.lshash import LSHash
 
@@ -158,7 +193,14 @@ def run_lshash3(x, sample: int = 300):
     return built, total, np.array(found, np.int64), note, queries
 
 
-METHODS = {"photofind": run_photofind, "exact": run_exact, "faiss": run_faiss, "lshash3": run_lshash3}
+METHODS = {
+    "photofind": run_photofind,
+    "numpy": run_photofind_numpy,
+    "exact": run_exact,
+    "faiss": run_faiss,
+    "faiss-ivf": run_faiss_ivf,
+    "lshash3": run_lshash3,
+}
 
 
 def measure(method: str, n: int, kind: str, out: mp.Queue) -> None:
@@ -174,7 +216,7 @@ def measure(method: str, n: int, kind: str, out: mp.Queue) -> None:
     tracemalloc.stop()
     build, total, codes, note = result[:4]
     mask = cos >= THRESHOLD
-    if method == "lshash3":  # only pairs whose query was asked can be found
+    if len(result) > 4:  # sampled queries: only pairs whose query was asked can be found
         asked = np.sort(result[4])
         mask &= contains(asked, planted[:, 0]) | contains(asked, planted[:, 1])
     edge = mask & (cos < THRESHOLD + 0.01)
@@ -272,7 +314,7 @@ def print_table(rows: list[dict]) -> None:
     print("-" * len(head))
     for r in rows:
         ratio = r["total"] / ours[(r["kind"], r["n"])] if (r["kind"], r["n"]) in ours else float("nan")
-        total = f"{'~' if r['method'] == 'lshash3' else ''}{r['total']:.2f}"
+        total = f"{'~' if r['note'].startswith('~') else ''}{r['total']:.2f}"
         print(
             f"{r['kind']:<6}{r['n']:>9,}  {r['method']:<10}{r['build']:>9.2f}{total:>14}{ratio:>8.1f}"
             f"{r['rss']:>13.0f}{r['extra']:>10.0f}{r['recall']:>8.4f}{r['edge']:>7.3f}  {r['note']}"
@@ -286,21 +328,34 @@ def main() -> None:
         "--million", action="store_true", help="also N = 1,000,000 (photofind only; ~2 GB of vectors)"
     )
     p.add_argument("--kinds", default="iso,aniso")
-    p.add_argument("--baselines", default="exact,faiss,lshash3")
-    p.add_argument("--exact-max", type=int, default=100_000, help="largest N for exact and faiss")
+    p.add_argument(
+        "--baselines",
+        default="numpy,exact,faiss,faiss-ivf,lshash3",
+        help="numpy: photofind's numpy loop instead of numba's; faiss-ivf: approximate, sampled",
+    )
+    p.add_argument("--exact-max", type=int, default=100_000, help="largest N for exact and faiss (flat)")
     p.add_argument("--lshash-max", type=int, default=10_000, help="largest N for lshash3")
     p.add_argument("--no-regroup", action="store_true", help="skip the 10k regrouping measurement")
     args = p.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s] + ([1_000_000] if args.million else [])
     baselines = [b for b in args.baselines.split(",") if b]
-    available = {"faiss": _importable("faiss"), "lshash3": _importable("lshash.lshash"), "exact": True}
+    faiss = _importable("faiss")
+    available = {
+        "faiss": faiss,
+        "faiss-ivf": faiss,
+        "lshash3": _importable("lshash.lshash"),
+        "exact": True,
+        "numpy": True,
+    }
     rows = []
     for kind in args.kinds.split(","):
         for n in sizes:
             plan = ["photofind"] + [
                 b
                 for b in baselines
-                if available.get(b) and n <= (args.lshash_max if b == "lshash3" else args.exact_max)
+                if available.get(b)
+                and n
+                <= {"lshash3": args.lshash_max, "exact": args.exact_max, "faiss": args.exact_max}.get(b, n)
             ]
             for method in plan:
                 print(f"... {kind} N={n:,} {method}", file=sys.stderr, flush=True)

@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "companions_scale": (["--photos", "10000"], ["--photos", "100000"]),
     "huge_images": (["--mp", "40", "--modes", "RGBA"], []),
     "tilt_cost": ([], []),
+    "similar_query": (["--photos", "2000", "--sizes", "10000,100000"], []),
     "quality": (["--quick"], []),
     "index_scale": (["--sizes", "10000", "--kinds", "aniso", "--no-regroup"], ["--million"]),
     "gui_responsiveness": (

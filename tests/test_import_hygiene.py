@@ -15,7 +15,8 @@ def _loaded_after(statement: str) -> set[str]:
 @pytest.mark.parametrize(
     "statement",
     [
-        "import photofind.core.pipeline, photofind.core.match.grouping, photofind.core.report, photofind.core.scan.cache",
+        "import photofind.core.pipeline, photofind.core.match.grouping, photofind.core.match.pairsearch, "
+        "photofind.core.report, photofind.core.scan.cache",
         "import photofind.cli; photofind.cli.build_parser()",
     ],
 )
@@ -23,6 +24,7 @@ def test_engine_and_cli_import_neither_qt_nor_torch(statement):
     loaded = _loaded_after(statement)
     assert not {m for m in loaded if m.startswith("PySide6")}, "Qt leaked into the engine/CLI"
     assert "torch" not in loaded, "torch must be imported lazily"
+    assert "numba" not in loaded, "numba (the LSH loop's compiler) must be imported lazily"
 
 
 def test_no_core_module_imports_qt():

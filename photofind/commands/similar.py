@@ -1,7 +1,9 @@
 """`photofind similar IMAGE --in PATH...`: the photos of a library most like one image.
 
-The library is scanned through the cache (fast when it is already cached), the image is
-embedded the way the scan embeds photos, and photofind.core.match.similar ranks the library.
+A query, not a scan: the library's files are listed and their embeddings read from the cache
+(only new or changed photos are read; the library is never grouped), the image is embedded the
+way the scan embeds photos unless the library already holds it, and
+photofind.core.match.similar ranks the library and pixel-checks only the top hits.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from photofind.cli import EXIT_CANCELLED, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
     from photofind.commands.textprogress import TextProgress
-    from photofind.core.match.similar import SimilarSearchError, find_similar
+    from photofind.core.match.similar import SimilarIndex, SimilarSearchError
     from photofind.core.pipeline import make_embedder, scan
     from photofind.core.progress import CancelToken
 
@@ -69,22 +71,14 @@ def run(args: argparse.Namespace) -> int:
     token = CancelToken()
     progress = TextProgress(token, enabled=not args.quiet)
     with cache, cancel_on_sigint(token):
-        result = scan(settings, embedder=embedder, cache=cache, progress=progress)
+        result = scan(settings, embedder=embedder, cache=cache, progress=progress, group=False)
     progress.close()
     if result.cancelled:
         print("cancelled: finished work is cached; run again to resume", file=sys.stderr)
         return EXIT_CANCELLED
     query = str(image.resolve())
     try:
-        hits = find_similar(
-            query,
-            result.records,
-            result.embeddings,
-            top=args.top,
-            thumbs=result.thumbs,
-            thresholds=result.settings.thresholds,
-            embedder=embedder,
-        )
+        hits = SimilarIndex.for_result(result).find(query, args.top, embedder=embedder)
     except SimilarSearchError as exc:
         print(f"photofind similar: {exc}", file=sys.stderr)
         return EXIT_USAGE

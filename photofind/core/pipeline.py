@@ -57,11 +57,13 @@ def scan(
     cache: Cache | None = None,
     progress: Progress = NULL_PROGRESS,
     workers: int | None = None,
+    group: bool = True,
 ) -> ScanResult:
     """Scan `settings.roots` and return every readable photo, every skip, and the groups.
 
     Work is committed to the cache batch by batch, so a cancelled or killed scan keeps what
-    it finished and the next scan resumes from there.
+    it finished and the next scan resumes from there. With `group=False` the library is only
+    brought up to date and read (`photofind similar` queries it): no grouping, no groups.
     """
     started = time.monotonic()
     problem = None
@@ -72,13 +74,13 @@ def scan(
     if cache is None:
         cache = Cache(settings.cache_path or default_cache_path())
     try:
-        return _scan(settings, embedder, model, problem, cache, progress, workers, started)
+        return _scan(settings, embedder, model, problem, cache, progress, workers, started, group)
     finally:
         if own_cache:
             cache.close()
 
 
-def _scan(settings, embedder, model, problem, cache, progress, workers, started) -> ScanResult:
+def _scan(settings, embedder, model, problem, cache, progress, workers, started, group) -> ScanResult:
     model_id = model.id if model else None
     stats = dict(files_found=0, from_cache=0, decoded=0, embedded=0, reused_embeddings=0)
     try:
@@ -126,6 +128,7 @@ def _scan(settings, embedder, model, problem, cache, progress, workers, started)
         cancelled=cancelled,
         progress=progress,
         embedder=embedder,
+        group=group,
     )
 
 
@@ -173,6 +176,7 @@ def _result(
     cancelled: bool,
     progress: Progress = NULL_PROGRESS,
     embedder=None,
+    group: bool = True,
 ) -> ScanResult:
     from photofind.core.match.grouping import group_records  # here: grouping may pull in heavier code
 
@@ -202,7 +206,7 @@ def _result(
             cancelled = True
         if calibration is not None:
             settings = replace(settings, thresholds=calibration.thresholds)
-    if not cancelled:
+    if not cancelled and group:
         progress.update(Phase.GROUP, 0, 1)
         try:
             groups = group_records(

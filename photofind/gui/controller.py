@@ -70,6 +70,7 @@ class ScanController(QObject):
         self._regroup_busy = False
         self._pending_thresholds: Thresholds | None = None
         self._action_running = False  # a clean-up or an undo
+        self._similar = similar_search.SimilarSearch()  # keeps the query index between searches
 
     # -- state -------------------------------------------------------------------------------
 
@@ -280,7 +281,7 @@ class ScanController(QObject):
         result = self.result
         if result is None:
             raise RuntimeError("Scan a folder first: similar photos are searched in the library.")
-        return similar_search.search(result, path, top, embedder=self.embedders.current())
+        return self._similar.search(result, path, top, embedder=self.embedders.current())
 
     # -- threads -----------------------------------------------------------------------------
 

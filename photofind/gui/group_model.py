@@ -22,6 +22,7 @@ from photofind.core.types import Group, ImageRecord, Tier
 from photofind.gui import text
 
 _ROOT = 0  # internalId of group rows; photo rows carry (group row + 1)
+_TIER_RANK = {t: t.rank for t in Tier}  # Tier.rank walks the enum on every call
 
 
 class Roles(IntEnum):
@@ -169,26 +170,8 @@ class GroupModel(QAbstractItemModel):
                 f"{r.path}\n{text.resolution(r.facts.width, r.facts.height)} \u00b7 "
                 f"{text.human_bytes(r.file.size)} \u00b7 {r.facts.format}{camera}"
             )
-        getters = {
-            Roles.KIND: lambda: "photo",
-            Roles.GROUP_ID: lambda: group.id,
-            Roles.TIER: lambda: group.tier.value,
-            Roles.RECORD_INDEX: lambda: member.index,
-            Roles.PATH: lambda: r.path,
-            Roles.SIMILARITY: lambda: member.similarity,
-            Roles.WIDTH: lambda: r.facts.width,
-            Roles.HEIGHT: lambda: r.facts.height,
-            Roles.BYTES: lambda: r.file.size,
-            Roles.FORMAT: lambda: r.facts.format,
-            Roles.TAKEN: lambda: r.facts.taken or "",
-            Roles.CAMERA: lambda: r.facts.camera or "",
-            Roles.IS_KEEPER: lambda: member.index == self.keeper_of(group),
-            Roles.IS_MARKED: lambda: self._review.is_marked(group.id, member.index),
-            Roles.IS_PROTECTED: lambda: self.is_protected(member.index),
-            Roles.UNIT: lambda: tuple(dict.fromkeys(c.kind.label for c in self.companions_of(member.index))),
-        }
-        getter = getters.get(role)  # type: ignore[call-overload]
-        return getter() if getter else None
+        getter = _PHOTO_GETTERS.get(role)
+        return getter(self, group, member, r) if getter else None
 
     # -- loading and view options ------------------------------------------------------------
 
@@ -266,12 +249,13 @@ class GroupModel(QAbstractItemModel):
 
     def _rebuild_rows(self) -> None:
         keys = {
-            SortKey.RECLAIMABLE: lambda g: (-self.reclaimable(g), g.tier.rank, g.id),
-            SortKey.SIZE: lambda g: (-len(g.members), g.tier.rank, g.id),
-            SortKey.SIMILARITY: lambda g: (-g.mean_similarity, g.tier.rank, g.id),
+            SortKey.RECLAIMABLE: lambda g: (-self.reclaimable(g), _TIER_RANK[g.tier], g.id),
+            SortKey.SIZE: lambda g: (-len(g.members), _TIER_RANK[g.tier], g.id),
+            SortKey.SIMILARITY: lambda g: (-g.mean_similarity, _TIER_RANK[g.tier], g.id),
         }
+        key = keys[self._sort]
         shown = [pos for pos, g in enumerate(self._groups) if g.tier in self._tiers]
-        shown.sort(key=lambda pos: keys[self._sort](self._groups[pos]))
+        shown.sort(key=lambda pos: key(self._groups[pos]))
         self._rows = shown
         self._row_of_group = {pos: row for row, pos in enumerate(shown)}
 
@@ -289,6 +273,11 @@ class GroupModel(QAbstractItemModel):
 
     def records(self) -> tuple[ImageRecord, ...]:
         return self._records
+
+    def member_counts(self) -> list[int]:
+        """Photos per shown group, by top-level row: a view's layout in one call."""
+        groups = self._groups
+        return [len(groups[pos].members) for pos in self._rows]
 
     def visible_groups(self) -> list[Group]:
         return [self._groups[pos] for pos in self._rows]
@@ -442,3 +431,27 @@ class GroupModel(QAbstractItemModel):
             self._emit_group_changed(
                 self._group_at(row), [Roles.IS_PROTECTED, Roles.IS_MARKED, Roles.IS_KEEPER]
             )
+
+
+# Photo roles -> value, one function each: data() runs for every role of every painted cell,
+# so it looks one up instead of building a table of closures per call.
+_PHOTO_GETTERS: dict[int, Any] = {
+    Roles.KIND: lambda model, group, member, r: "photo",
+    Roles.GROUP_ID: lambda model, group, member, r: group.id,
+    Roles.TIER: lambda model, group, member, r: group.tier.value,
+    Roles.RECORD_INDEX: lambda model, group, member, r: member.index,
+    Roles.PATH: lambda model, group, member, r: r.path,
+    Roles.SIMILARITY: lambda model, group, member, r: member.similarity,
+    Roles.WIDTH: lambda model, group, member, r: r.facts.width,
+    Roles.HEIGHT: lambda model, group, member, r: r.facts.height,
+    Roles.BYTES: lambda model, group, member, r: r.file.size,
+    Roles.FORMAT: lambda model, group, member, r: r.facts.format,
+    Roles.TAKEN: lambda model, group, member, r: r.facts.taken or "",
+    Roles.CAMERA: lambda model, group, member, r: r.facts.camera or "",
+    Roles.IS_KEEPER: lambda model, group, member, r: member.index == model.keeper_of(group),
+    Roles.IS_MARKED: lambda model, group, member, r: model.review.is_marked(group.id, member.index),
+    Roles.IS_PROTECTED: lambda model, group, member, r: model.is_protected(member.index),
+    Roles.UNIT: lambda model, group, member, r: tuple(
+        dict.fromkeys(c.kind.label for c in model.companions_of(member.index))
+    ),
+}

@@ -46,6 +46,10 @@ class LibraryModel(QAbstractItemModel):
     def section_by(self) -> SectionBy:
         return self._by
 
+    def member_counts(self) -> list[int]:
+        """Photos per section, by top-level row: the grid's layout in one call."""
+        return [len(s.members) for s in self._sections]
+
     def photo_count(self) -> int:
         return sum(len(s.members) for s in self._sections)
 

@@ -202,6 +202,10 @@ class ScanWorker(ActionWorker):
         if embedder is None:
             # The pipeline only knows it was told not to embed; the user needs the real reason.
             result = replace(result, settings=self.settings, model_problem=problem)
+        # A result holds a few objects per photo (500k at 100k photos), alive until the next
+        # scan; a full garbage collection walking them would hold the GIL, and so the GUI
+        # thread, ~0.1 s. They hold no reference cycles: refcounting frees them all the same.
+        gc.freeze()
         return result
 
 

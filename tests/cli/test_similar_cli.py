@@ -103,3 +103,53 @@ def test_similar_usage_errors_exit_2(small_library, tmp_path, capsys):
     assert cli.main(["similar", query, "--in", str(small_library), "--threshold", "2"]) == 2
     assert cli.main(["similar", query, "--in", str(small_library), "--no-embed", "-q"]) == 2
     assert "needs the similarity model" in capsys.readouterr().err
+
+
+def test_similar_is_a_query_it_never_groups_and_reads_no_unchanged_photo(
+    library, fake_embedder, tmp_path, monkeypatch, capsys
+):
+    from photofind.core import pipeline
+    from photofind.core.match import grouping, pairsearch, verify
+    from photofind.core.scan import ingest
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("photofind similar grouped the library")
+
+    for module, name in [
+        (grouping, "group_records"),
+        (grouping, "Regrouper"),
+        (pairsearch, "find_pairs"),
+        (pairsearch, "exact_pairs"),
+        (pairsearch, "lsh_pairs"),
+    ]:
+        monkeypatch.setattr(module, name, refuse)
+    monkeypatch.setattr(pipeline, "make_embedder", lambda settings: (fake_embedder, None))
+    checked = []
+    real_check = verify.pixel_check
+    monkeypatch.setattr(
+        verify,
+        "pixel_check",
+        lambda a, b, *rest, **kw: checked.append(b.path) or real_check(a, b, *rest, **kw),
+    )
+    p = library["paths"]
+    args = ["similar", str(p["B"]), "--in", str(library["root"]), "--top", "3", "--json", "-", "-q"]
+    args += ["--cache", str(tmp_path / "c.sqlite3")]
+
+    assert cli.main(args) == 0  # the first query reads the library into the cache
+    cold = json.loads(capsys.readouterr().out)
+    embedded = fake_embedder.images_embedded
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("an unchanged photo was read again")
+
+    monkeypatch.setattr(ingest, "decode_bytes", no_decoding)
+    checked.clear()
+    assert cli.main(args) == 0
+    warm = json.loads(capsys.readouterr().out)
+    assert warm == cold
+    assert fake_embedder.images_embedded == embedded
+    assert [(r["path"], r["tier"]) for r in warm["results"][:2]] == [
+        (str(p["B_q40"]), "near"),
+        (str(p["B_half"]), "near"),
+    ]
+    assert sorted(checked) == sorted([str(p["B_q40"]), str(p["B_half"])])  # only the top hits

@@ -11,6 +11,7 @@ from photofind.core.match.lsh import (
     NAMESPACE,
     Hyperplanes,
     LshParams,
+    agreement_limits,
     choose_params,
     expected_recall,
     load_hyperplanes,
@@ -18,7 +19,6 @@ from photofind.core.match.lsh import (
 )
 from photofind.core.match.pairsearch import (
     Pairs,
-    agreement_limits,
     exact_pairs,
     find_pairs,
     lsh_pairs,
@@ -211,3 +211,41 @@ def test_lsh_path_of_find_pairs_with_tuned_defaults():
     report = recall_check(x, found, 0.9, sample=4000)
     assert report.recall >= 0.97
     assert as_set(found) <= as_set(exact_pairs(x, 0.9))
+
+
+# -- the compiled loop ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "anisotropic, params",
+    [
+        (True, LshParams(bits=10, tables=4)),
+        (False, LshParams(bits=12, tables=3, probe=False)),
+        (True, LshParams(bits=24, tables=2)),  # keys too long for the dense table: binary search
+        (True, LshParams(bits=6, tables=3, bucket_cap=16, exact_cap=64)),  # giant buckets
+    ],
+)
+def test_the_compiled_loop_keeps_exactly_the_candidates_numpy_keeps(anisotropic, params):
+    from photofind.core.match import pairsearch
+    from photofind.core.match.pairloop import table_codes
+
+    x, _ = library(3000, 80, anisotropic=anisotropic, seed=5)
+    hp = Hyperplanes.fit(x, params)
+    sig = hp.signatures(x)
+    filt = pairsearch._SignatureFilter(sig, x, hp.mean, 0.9)
+    dense = params.probe and params.bits <= pairsearch._DENSE_BITS
+    slot = np.full(1 << params.bits, -1, np.int32) if dense else None
+    for t in range(params.tables):
+        buckets = pairsearch._Buckets(sig.table_keys(t), params, slot)
+        order = filt.word_order(t, params.bits)
+        numpy_codes = [
+            np.minimum(a, b) * len(x) + np.maximum(a, b)
+            for a, b in (filt.keep(i, j, order) for i, j in buckets.pairs())
+        ]
+        expected = np.sort(np.concatenate(numpy_codes)) if numpy_codes else np.zeros(0, np.int64)
+        assert len(expected) > 0
+        np.testing.assert_array_equal(np.sort(table_codes(buckets, filt, t)), expected)
+    found = pairsearch.lsh_pairs(x, 0.9, hp, compiled=True)
+    reference = pairsearch.lsh_pairs(x, 0.9, hp, compiled=False)
+    for field in ("i", "j", "sim"):
+        np.testing.assert_array_equal(getattr(found, field), getattr(reference, field))

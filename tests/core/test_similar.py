@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photofind.core.match import similar, verify
-from photofind.core.match.similar import QueryIndex, SimilarSearchError, find_similar, search_result
+from photofind.core.match import verify
+from photofind.core.match.similar import (
+    QueryIndex,
+    SimilarIndex,
+    SimilarSearchError,
+    find_similar,
+    search_result,
+)
 from photofind.core.types import FileRef, ImageFacts, ImageRecord, Thresholds, Tier
 from tests import imagefactory as factory
 
@@ -79,7 +85,7 @@ def test_the_lsh_index_finds_the_same_neighbours_as_exact_search():
     records = [rec(f"r{i}") for i in range(len(x))]
     exact = find_similar(q, records, x, top=6)
     index = QueryIndex.build(x)
-    via_lsh = find_similar(q, records, x, top=6, index=index, exact_below=0)
+    via_lsh = SimilarIndex(records, x, exact_below=0, lsh=index).find(q, 6)
     assert [h.index for h in via_lsh] == [h.index for h in exact]
     assert [h.index for h in exact][:6] == [7, 3000, 3001, 3002, 3003, 3004]
     near = index.candidates(q, 0)
@@ -115,16 +121,31 @@ def test_search_result_for_the_gui_with_an_outside_query(library, fake_embedder,
         search_result(result, str(tmp_path / "notes.jpg"), 3, embedder=fake_embedder)
 
 
-def test_shared_index_is_built_once_per_embeddings_array(monkeypatch):
+def test_one_index_answers_many_queries_and_builds_its_tables_once(monkeypatch):
     rng = np.random.default_rng(2)
     x = unit(rng.standard_normal((500, DIM)))
+    x[9] = 0.0  # a photo without an embedding is never a hit
+    for k in range(3):
+        x[100 + k] = at_cosine(x[k], 0.97, rng)
     records = [rec(f"r{i}") for i in range(len(x))]
     built = []
     real = QueryIndex.build
     monkeypatch.setattr(
         QueryIndex, "build", classmethod(lambda cls, v, t=None: built.append(1) or real(v, t))
     )
+    index = SimilarIndex(records, x, exact_below=100)
     for k in range(3):
-        assert find_similar(x[k], records, x, top=2, exact_below=100)[0].index == k
+        hits = index.find(f"/lib/r{k}.jpg", 5)
+        assert hits[0].index == 100 + k and round(hits[0].similarity, 4) == 0.97
+        assert k not in [h.index for h in hits]
+        assert 9 not in [h.index for h in index.find(x[k], 499)]
     assert built == [1]
-    similar._INDEXES.clear()
+
+
+def test_the_exact_product_ranks_like_a_full_sort():
+    rng = np.random.default_rng(3)
+    x = unit(rng.standard_normal((2000, DIM)))
+    x[[5, 6]] = x[4]  # ties keep the library's order
+    index = SimilarIndex([rec(f"r{i}") for i in range(len(x))], x)
+    sims = x @ x[4]
+    assert index.nearest(x[4], 7) == [(int(i), float(sims[i])) for i in np.argsort(-sims, kind="stable")[:7]]

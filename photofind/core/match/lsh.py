@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -296,3 +298,28 @@ def sample_random_cos(vectors: np.ndarray, mean: np.ndarray, pairs: int = 4096, 
     a, b = vectors[i[keep]] - mean, vectors[j[keep]] - mean
     norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     return np.einsum("ij,ij->i", a, b) / np.maximum(norms, 1e-12)
+
+
+# -- what a Hamming distance says about a cosine --------------------------------------------------
+
+PAIR_MISS = 1e-4  # chance, per filter stage, of dropping a true pair that sits exactly at the threshold
+
+
+@lru_cache(maxsize=16)
+def agreement_limits(nbits: int, miss: float = PAIR_MISS) -> np.ndarray:
+    """limits[h] = the largest centred cosine c at which a Hamming distance >= h (over nbits
+    sign bits) still has chance >= miss. A pair that needs centred cosine > limits[h] to reach
+    the threshold, yet differs in h bits, is almost surely not a match."""
+    cs = np.linspace(-1.0, 1.0, 2001)
+    q = np.arccos(cs) / np.pi  # chance that one bit differs
+    h = np.arange(nbits + 1)
+    log_comb = np.array([math.lgamma(nbits + 1) - math.lgamma(k + 1) - math.lgamma(nbits - k + 1) for k in h])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_pmf = log_comb + h * np.log(q[:, None]) + (nbits - h) * np.log1p(-q[:, None])
+    pmf = np.nan_to_num(np.exp(log_pmf))
+    pmf[0] = h == nbits  # c = -1: every bit differs
+    pmf[-1] = h == 0  # c = 1: no bit differs
+    tail = np.cumsum(pmf[:, ::-1], axis=1)[:, ::-1]  # P(X >= h)
+    plausible = tail >= miss  # true for low c, false above a cut: take the cut
+    last = len(cs) - 1 - np.argmax(plausible[::-1], axis=0)
+    return cs[last].astype(np.float32)

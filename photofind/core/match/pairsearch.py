@@ -17,17 +17,17 @@ Survivors of every table are de-duplicated and confirmed by exact cosine in chun
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from photofind.core.match.lsh import (
+    PAIR_MISS,
     Hyperplanes,
     LshParams,
     Signatures,
+    agreement_limits,
     choose_params,
     library_mean,
     sample_random_cos,
@@ -36,7 +36,7 @@ from photofind.core.match.lsh import (
 from photofind.core.progress import NULL_PROGRESS, Phase, Progress, check_cancel
 
 EXACT_BELOW = 12_000  # below this many vectors exact search costs about as much and misses nothing
-_MISS = 1e-4  # chance, per filter stage, of dropping a true pair that sits exactly at the threshold
+COMPILED_FROM = 100_000  # from this many vectors the numba candidate loop beats numpy's
 _CHUNK = 1 << 17  # candidate pairs per vectorised step
 _DENSE_BITS = 22  # keys this short find neighbour buckets through a dense table, not a search
 _SPLIT_BITS = 8  # extra bits per split of a giant bucket
@@ -150,26 +150,6 @@ def exact_pairs(
 # -- the signature filter -----------------------------------------------------------------------
 
 
-@lru_cache(maxsize=16)
-def agreement_limits(nbits: int, miss: float = _MISS) -> np.ndarray:
-    """limits[h] = the largest centred cosine c at which a Hamming distance >= h (over nbits
-    sign bits) still has chance >= miss. A pair that needs centred cosine > limits[h] to reach
-    the threshold, yet differs in h bits, is almost surely not a match."""
-    cs = np.linspace(-1.0, 1.0, 2001)
-    q = np.arccos(cs) / np.pi  # chance that one bit differs
-    h = np.arange(nbits + 1)
-    log_comb = np.array([math.lgamma(nbits + 1) - math.lgamma(k + 1) - math.lgamma(nbits - k + 1) for k in h])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_pmf = log_comb + h * np.log(q[:, None]) + (nbits - h) * np.log1p(-q[:, None])
-    pmf = np.nan_to_num(np.exp(log_pmf))
-    pmf[0] = h == nbits  # c = -1: every bit differs
-    pmf[-1] = h == 0  # c = 1: no bit differs
-    tail = np.cumsum(pmf[:, ::-1], axis=1)[:, ::-1]  # P(X >= h)
-    plausible = tail >= miss  # true for low c, false above a cut: take the cut
-    last = len(cs) - 1 - np.argmax(plausible[::-1], axis=0)
-    return cs[last].astype(np.float32)
-
-
 class _SignatureFilter:
     """x.y >= t  <=>  centred cosine >= (t + |m|^2 - x.m - y.m) / (|x-m| |y-m|) = need / rr: each
     pair's own required centred cosine, compared with what its Hamming distance allows.
@@ -177,7 +157,7 @@ class _SignatureFilter:
     Stages, cheapest first: the first two 64-bit words against a per-photo bound (no floats
     gathered), then 2, 4, 8... words against the pair's exact requirement. Words holding the
     table's own bits come last: they agree for every candidate of that table. Each stage may
-    drop a true pair at the threshold with chance <= _MISS / stages."""
+    drop a true pair at the threshold with chance <= PAIR_MISS / stages."""
 
     def __init__(self, sig: Signatures, vectors: np.ndarray, mean: np.ndarray, threshold: float) -> None:
         self.words = sig.words
@@ -194,7 +174,7 @@ class _SignatureFilter:
             w *= 2
             ends.append(min(w, nwords))
         self.stage_ends = [self.head] + ends
-        self.miss = _MISS / (len(self.stage_ends) + 1)
+        self.miss = PAIR_MISS / (len(self.stage_ends) + 1)
         self.word_bits = [min(64, self.nbits - 64 * k) for k in range(nwords)]
         # The fewest bits any partner of photo i must differ in, as a floor on its required
         # centred cosine: with h_i, h_j > 0, need / rr >= 2 sqrt(h_i h_j) / (r_i r_j) >=
@@ -204,7 +184,7 @@ class _SignatureFilter:
         self._floor_cos = np.clip(floor_cos, -1.0, 1.0)
         self._bounds: dict[int, np.ndarray] = {}
 
-    def _bound(self, bits: int) -> np.ndarray:
+    def bound(self, bits: int) -> np.ndarray:
         """(n,) uint8: per photo, the most bits out of `bits` in which a partner may differ."""
         if bits not in self._bounds:
             limits = agreement_limits(bits, self.miss)  # decreasing in h
@@ -226,7 +206,7 @@ class _SignatureFilter:
         hd = np.zeros(len(i), np.uint8)
         for k in head:
             hd += np.bitwise_count(words[k][i] ^ words[k][j])
-        bound = self._bound(sum(self.word_bits[k] for k in head))
+        bound = self.bound(sum(self.word_bits[k] for k in head))
         ok = hd <= np.maximum(bound[i], bound[j])
         i, j = i[ok], j[ok]
         hd = hd[ok].astype(np.int32)
@@ -384,32 +364,36 @@ def lsh_pairs(
     *,
     signatures: Signatures | None = None,
     progress: Progress = NULL_PROGRESS,
+    compiled: bool | None = None,
 ) -> Pairs:
     """Pairs with cosine >= threshold that share a bucket (or a neighbouring one) in any table.
-    `signatures`: planes.signatures(vectors), when the caller already has them."""
+    `signatures`: planes.signatures(vectors), when the caller already has them. `compiled`:
+    each table's candidates go through numba's loop (`pairloop`), else through numpy arrays;
+    both keep the same pairs. None: compiled from COMPILED_FROM vectors, where it pays for
+    loading numba and its cached machine code (about half a second per process)."""
     n, params = len(vectors), planes.params
     if n < 2:
         return Pairs.empty()
+    if compiled is None:
+        compiled = n >= COMPILED_FROM
     sig = signatures if signatures is not None else planes.signatures(vectors)
     filt = _SignatureFilter(sig, vectors, planes.mean, threshold)
-    slot = np.full(1 << params.bits, -1, np.int32) if params.probe and params.bits <= _DENSE_BITS else None
+    tables = _compiled_tables(sig, filt, params) if compiled else _numpy_tables(sig, filt, params)
     found: list[np.ndarray] = []
     pending = 0
     confirmed: list[Pairs] = []
-    for t in range(params.tables):
-        check_cancel(progress)
-        buckets = _Buckets(sig.table_keys(t), params, slot)
-        order = filt.word_order(t, params.bits)
-        for i, j in buckets.pairs():
-            for s in range(0, len(i), _CHUNK):
-                a, b = filt.keep(i[s : s + _CHUNK], j[s : s + _CHUNK], order)
-                found.append(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
-                pending += len(a)
-        for members in buckets.giants:
-            confirmed.append(_giant_pairs(vectors, members, threshold, planes))
-        if pending > 4 * n:  # a true pair turns up in most tables: fold repeats as we go
-            found, pending = [unique_sorted(np.concatenate(found))], 0
-        progress.update(Phase.GROUP, t + 1, params.tables)
+    try:
+        for t, (table_found, giants) in enumerate(tables):
+            check_cancel(progress)
+            found += table_found
+            pending += sum(len(c) for c in table_found)
+            for members in giants:
+                confirmed.append(_giant_pairs(vectors, members, threshold, planes))
+            if pending > 4 * n:  # a true pair turns up in most tables: fold repeats as we go
+                found, pending = [unique_sorted(np.concatenate(found))], 0
+            progress.update(Phase.GROUP, t + 1, params.tables)
+    finally:
+        tables.close()  # stopped: tables not started yet never start
     codes = unique_sorted(np.concatenate(found)) if found else np.zeros(0, np.int64)
     sims = pair_dots(vectors, codes // n, codes % n)
     keep = sims >= threshold
@@ -417,6 +401,44 @@ def lsh_pairs(
     for p in confirmed:
         codes, sims = np.concatenate([codes, p.codes(n)]), np.concatenate([sims, p.sim])
     return _from_codes(codes, sims, n)
+
+
+TableResult = tuple[list[np.ndarray], list[np.ndarray]]  # one table's pair codes, its giant buckets
+
+
+def _numpy_tables(sig: Signatures, filt: _SignatureFilter, params: LshParams) -> Generator[TableResult]:
+    """Each table's filtered candidate codes and giant buckets, table by table, in numpy."""
+    n = len(sig)
+    dense = params.probe and params.bits <= _DENSE_BITS
+    slot = np.full(1 << params.bits, -1, np.int32) if dense else None
+    for t in range(params.tables):
+        buckets = _Buckets(sig.table_keys(t), params, slot)
+        order = filt.word_order(t, params.bits)
+        codes = []
+        for i, j in buckets.pairs():
+            for s in range(0, len(i), _CHUNK):
+                a, b = filt.keep(i[s : s + _CHUNK], j[s : s + _CHUNK], order)
+                codes.append(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
+        yield codes, buckets.giants
+
+
+def _compiled_tables(sig: Signatures, filt: _SignatureFilter, params: LshParams) -> Generator[TableResult]:
+    """The same, in table order, through numba's loop, several tables at once: the loop and
+    numpy's sort release the GIL, so the tables share the cores this process may use."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from photofind.core.match.pairloop import table_codes  # numba: loaded on first use
+    from photofind.core.model.embed import usable_cores
+
+    def one(t: int) -> TableResult:
+        buckets = _Buckets(sig.table_keys(t), params, None)
+        return [table_codes(buckets, filt, t)], buckets.giants
+
+    pool = ThreadPoolExecutor(max_workers=min(params.tables, usable_cores()), thread_name_prefix="lsh-table")
+    try:
+        yield from pool.map(one, range(params.tables))
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def find_pairs(

@@ -1,8 +1,9 @@
 """The photos most like one photo: the engine behind `photofind similar` and the GUI's
 "browse similar" view.
 
-Small libraries are searched exactly (one matrix-vector product). Big ones use LSH
-candidates (`QueryIndex`): the query's buckets first, then buckets at Hamming distance 1
+A SimilarIndex holds a finished scan's photos for queries (the CLI reads the library from
+the cache without grouping it; the app keeps one index per scan). Small libraries are searched
+exactly (one matrix-vector product). Big ones use LSH candidates (`QueryIndex`): the query's buckets first, then buckets at Hamming distance 1
 and 2, widening until enough candidates are found, and exact search if even that is not
 enough. Candidates are always ranked by their exact cosine.
 """
@@ -10,7 +11,7 @@ enough. Candidates are always ranked by their exact cosine.
 from __future__ import annotations
 
 import os
-import weakref
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -103,32 +104,156 @@ def embed_query(path: str, embedder: Any) -> Query:
     return Query(vector, record, gray_thumb(decoded.image, 32).astype(np.uint8))
 
 
-def resolve_query(
-    query: Any,
-    records: Sequence[ImageRecord],
-    embeddings: np.ndarray | None,
-    thumbs: np.ndarray | None = None,
-    embedder: Any = None,
-) -> Query:
-    """A Query from an embedding, a Query, or a path (a library photo reuses its embedding)."""
-    if isinstance(query, Query):
-        return query
-    if isinstance(query, np.ndarray):
-        return Query(np.asarray(query, np.float32).ravel())
-    path = os.path.abspath(os.fspath(query))
-    wanted = {path, os.path.realpath(path)}
-    index = next((i for i, r in enumerate(records) if r.path in wanted), None)
-    if index is not None:
-        vector = None if embeddings is None else np.asarray(embeddings[index], np.float32)
-        thumb = thumbs[index] if thumbs is not None else None
-        if vector is not None and float(vector @ vector) > 0.25:
-            return Query(vector, records[index], thumb, index)
-        if embedder is None:  # no embedding for it: its byte copies can still be listed
-            return Query(np.zeros(0, np.float32), records[index], thumb, index)
-    if not os.path.isfile(path):
-        raise SimilarSearchError(f"no such image: {query}")
-    found = embed_query(path, embedder)
-    return Query(found.vector, found.record, found.thumb, index)
+class SimilarIndex:
+    """A finished scan's photos prepared for "photos like this one" queries: built once, then
+    queried many times (the app keeps one per scan; the CLI asks once).
+
+    It holds path and content-hash lookups, which rows have an embedding, and, for libraries
+    of `exact_below` photos or more, the LSH tables (QueryIndex), built on the first query
+    that needs them. Nothing here reads a photo file except the pixel check of the few top
+    hits, and a query photo from outside the library. Safe to query from several threads.
+    """
+
+    def __init__(
+        self,
+        records: Sequence[ImageRecord],
+        embeddings: np.ndarray | None,
+        *,
+        thumbs: np.ndarray | None = None,
+        thresholds: Thresholds | None = None,
+        exact_below: int = QUERY_EXACT_BELOW,
+        lsh: QueryIndex | None = None,
+    ) -> None:
+        self.records = records
+        self.embeddings = embeddings
+        self.thumbs = thumbs
+        self.thresholds = thresholds or Thresholds()
+        self.exact_below = exact_below
+        self._row: dict[str, int] = {}
+        self._copies: dict[str, list[int]] = {}
+        for i, r in enumerate(records):
+            self._row[r.path] = i
+            self._copies.setdefault(r.content_hash, []).append(i)
+        self._valid = None if embeddings is None else _has_embedding(embeddings)
+        self._lsh = lsh
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_result(cls, result: Any) -> SimilarIndex:
+        """The index of a ScanResult's photos, tiered by the thresholds that scan used."""
+        return cls(
+            result.records, result.embeddings, thumbs=result.thumbs, thresholds=result.settings.thresholds
+        )
+
+    def row_of(self, path: str) -> int | None:
+        """The library row of the photo at `path` (as given or with links resolved), if any."""
+        path = os.path.abspath(path)
+        row = self._row.get(path)
+        return row if row is not None else self._row.get(os.path.realpath(path))
+
+    def resolve(self, query: Any, embedder: Any = None) -> Query:
+        """A Query from an embedding, a Query, or a path (a library photo reuses its embedding)."""
+        if isinstance(query, Query):
+            return query
+        if isinstance(query, np.ndarray):
+            return Query(np.asarray(query, np.float32).ravel())
+        path = os.path.abspath(os.fspath(query))
+        index = self.row_of(path)
+        if index is not None:
+            thumb = self.thumbs[index] if self.thumbs is not None else None
+            if self._valid is not None and self._valid[index]:
+                vector = np.asarray(self.embeddings[index], np.float32)  # type: ignore[index]
+                return Query(vector, self.records[index], thumb, index)
+            if embedder is None:  # no embedding for it: its byte copies can still be listed
+                return Query(np.zeros(0, np.float32), self.records[index], thumb, index)
+        if not os.path.isfile(path):
+            raise SimilarSearchError(f"no such image: {query}")
+        found = embed_query(path, embedder)
+        return Query(found.vector, found.record, found.thumb, index)
+
+    def find(self, query: Any, top: int = 20, *, embedder: Any = None) -> list[SimilarHit]:
+        """The `top` photos most like `query` (a path, an embedding or a Query), best first.
+
+        The query itself is left out (also when it is a file of the library); its byte-identical
+        copies come first at similarity 1.0. Tiers: exact (same bytes), near (cosine >= near and
+        the pixel check confirms; an embedding query has no pixels, so its cosine decides),
+        similar (cosine >= similar), else None. Only the hits returned are pixel-checked.
+        """
+        q = self.resolve(query, embedder)
+        scores: dict[int, float] = {}
+        if q.record is not None:
+            scores = dict.fromkeys(self._copies.get(q.record.content_hash, ()), 1.0)
+        if self.embeddings is not None and len(q.vector) and len(self.records):
+            for i, s in self.nearest(q.vector, top + len(scores) + 1):
+                scores.setdefault(i, s)
+        if q.library_index is not None:
+            scores.pop(q.library_index, None)
+        records = self.records
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], records[kv[0]].path))[:top]
+        return [SimilarHit(i, s, self._tier(q, i, s)) for i, s in ranked]
+
+    def nearest(self, vector: np.ndarray, want: int) -> list[tuple[int, float]]:
+        """(row, cosine) of the `want` embedded photos closest to `vector`, best first: by LSH
+        candidates and their exact cosine in a big library, else by one exact product."""
+        embeddings, valid = self.embeddings, self._valid
+        assert embeddings is not None and valid is not None
+        if len(embeddings) >= self.exact_below:
+            index = self._tables()
+            found = np.zeros(0, np.int64)
+            for radius in range(MAX_RADIUS + 1):
+                found = unique_sorted(np.concatenate([found, index.candidates(vector, radius)]))
+                found = found[valid[found]]
+                if len(found) >= 4 * want + 32:  # enough to rank: the true top few are among them
+                    break
+            if len(found) >= want:
+                return _best(embeddings[found] @ vector, want, found)
+        sims = np.empty(len(embeddings), np.float32)
+        for s in range(0, len(embeddings), _PRODUCT_ROWS):
+            np.matmul(embeddings[s : s + _PRODUCT_ROWS], vector, out=sims[s : s + _PRODUCT_ROWS])
+        sims[~valid] = -2.0
+        return _best(sims, want)
+
+    def _tables(self) -> QueryIndex:
+        with self._lock:
+            if self._lsh is None:
+                self._lsh = QueryIndex.build(self.embeddings, self.thresholds)  # type: ignore[arg-type]
+            return self._lsh
+
+    def _tier(self, q: Query, i: int, sim: float) -> Tier | None:
+        t, record = self.thresholds, self.records[i]
+        if q.record is not None and record.content_hash == q.record.content_hash:
+            return Tier.EXACT
+        if sim >= t.near:
+            if q.record is None or q.thumb is None or self.thumbs is None:
+                return Tier.NEAR
+            from photofind.core.match import verify
+
+            if verify.pixel_check(q.record, record, q.thumb, self.thumbs[i]) is not None:
+                return Tier.NEAR
+        return Tier.SIMILAR if sim >= t.similar else None
+
+
+_PRODUCT_ROWS = 65_536  # rows per matrix-vector product: bounded temporaries
+
+
+def _has_embedding(embeddings: np.ndarray) -> np.ndarray:
+    """Rows holding an embedding (unit length), not the zeros of a photo without one."""
+    valid = np.empty(len(embeddings), bool)
+    for s in range(0, len(embeddings), _PRODUCT_ROWS):
+        block = embeddings[s : s + _PRODUCT_ROWS]
+        valid[s : s + _PRODUCT_ROWS] = np.einsum("ij,ij->i", block, block) > 0.25
+    return valid
+
+
+def _best(sims: np.ndarray, want: int, rows: np.ndarray | None = None) -> list[tuple[int, float]]:
+    """The `want` highest of `sims` (ties by position), as (row, cosine); -2 marks no embedding."""
+    if want < len(sims):
+        part = np.argpartition(-sims, want - 1)[:want]
+        best = part[np.lexsort((part, -sims[part]))]
+    else:
+        best = np.argsort(-sims, kind="stable")
+    rows = np.arange(len(sims)) if rows is None else rows
+    return [(int(rows[k]), float(sims[k])) for k in best if sims[k] > -1.0]
 
 
 def find_similar(
@@ -140,109 +265,24 @@ def find_similar(
     thumbs: np.ndarray | None = None,
     thresholds: Thresholds | None = None,
     embedder: Any = None,
-    index: QueryIndex | None = None,
     exact_below: int = QUERY_EXACT_BELOW,
 ) -> list[SimilarHit]:
-    """The `top` photos most like `query` (a path, an embedding or a Query), best first.
-
-    The query itself is left out (also when it is a file of the library); its byte-identical
-    copies come first at similarity 1.0. Tiers: exact (same bytes), near (cosine >= near and
-    the pixel check confirms; an embedding query has no pixels, so its cosine decides),
-    similar (cosine >= similar), else None. `index` (a QueryIndex over `embeddings`) is
-    used for libraries of `exact_below` photos or more, and built here if not given.
-    """
-    t = thresholds or Thresholds()
-    q = resolve_query(query, records, embeddings, thumbs, embedder)
-    scores: dict[int, float] = {}
-    if q.record is not None:
-        for i, r in enumerate(records):
-            if r.content_hash == q.record.content_hash:
-                scores[i] = 1.0
-    if embeddings is not None and len(q.vector) and len(records):
-        for i, s in _nearest(q.vector, embeddings, top + len(scores) + 1, index, exact_below, t):
-            scores.setdefault(i, s)
-    if q.library_index is not None:
-        scores.pop(q.library_index, None)
-    ranked = sorted(scores.items(), key=lambda kv: (-kv[1], records[kv[0]].path))[:top]
-    return [SimilarHit(i, s, _tier(q, i, s, records, thumbs, t)) for i, s in ranked]
-
-
-def _nearest(
-    vector: np.ndarray,
-    embeddings: np.ndarray,
-    want: int,
-    index: QueryIndex | None,
-    exact_below: int,
-    thresholds: Thresholds,
-) -> list[tuple[int, float]]:
-    n = len(embeddings)
-    if n >= exact_below:
-        index = index or _shared_index(embeddings, thresholds)
-        found = np.zeros(0, np.int64)
-        for radius in range(MAX_RADIUS + 1):
-            found = unique_sorted(np.concatenate([found, index.candidates(vector, radius)]))
-            if len(found) >= 4 * want + 32:  # enough to rank: the true top few are among them
-                break
-        if len(found) >= want:
-            sims = embeddings[found] @ vector
-            best = np.argsort(-sims, kind="stable")[:want]
-            return [(int(found[k]), float(sims[k])) for k in best if sims[k] > -1.0]
-    sims = np.empty(n, np.float32)
-    for s in range(0, n, 65536):
-        block = embeddings[s : s + 65536]
-        sims[s : s + 65536] = np.where(np.einsum("ij,ij->i", block, block) > 0.25, block @ vector, -2.0)
-    best = np.argsort(-sims, kind="stable")[:want]
-    return [(int(i), float(sims[i])) for i in best if sims[i] > -1.0]
-
-
-_INDEXES: dict[int, tuple[Any, QueryIndex]] = {}
-
-
-def _shared_index(embeddings: np.ndarray, thresholds: Thresholds) -> QueryIndex:
-    """One index per embeddings array, kept while the array lives: a GUI clicking through
-    photos pays for the index once."""
-    key = id(embeddings)
-    hit = _INDEXES.get(key)
-    if hit is not None and hit[0]() is embeddings:
-        return hit[1]
-    valid = np.einsum("ij,ij->i", embeddings, embeddings) > 0.25
-    index = QueryIndex.build(np.where(valid[:, None], embeddings, 0.0), thresholds)
-    _INDEXES.clear()
-    _INDEXES[key] = (weakref.ref(embeddings), index)
-    return index
-
-
-def _tier(q: Query, i: int, sim: float, records, thumbs, t: Thresholds) -> Tier | None:
-    if q.record is not None and records[i].content_hash == q.record.content_hash:
-        return Tier.EXACT
-    if sim >= t.near:
-        if q.record is None or q.thumb is None or thumbs is None:
-            return Tier.NEAR
-        from photofind.core.match.verify import pixel_check
-
-        if pixel_check(q.record, records[i], q.thumb, thumbs[i]) is not None:
-            return Tier.NEAR
-    return Tier.SIMILAR if sim >= t.similar else None
+    """One query without keeping an index: `SimilarIndex(...).find(query, top)`."""
+    index = SimilarIndex(records, embeddings, thumbs=thumbs, thresholds=thresholds, exact_below=exact_below)
+    return index.find(query, top, embedder=embedder)
 
 
 def search_result(
-    result: Any, path: str, top: int, *, embedder: Any = None, index: QueryIndex | None = None
+    result: Any, path: str, top: int, *, embedder: Any = None, index: SimilarIndex | None = None
 ) -> list[tuple[str, float, str]]:
     """For the GUI: (path, similarity, tier value or "") of the `top` photos of a finished
-    scan most like `path`. Raises SimilarSearchError with a message for the user."""
+    scan most like `path`. `index`: SimilarIndex.for_result(result), kept between queries.
+    Raises SimilarSearchError with a message for the user."""
+    index = index or SimilarIndex.for_result(result)
     if result.embeddings is None or result.model is None:
-        if not any(r.path == os.path.abspath(path) for r in result.records):
+        if index.row_of(path) is None:
             raise SimilarSearchError(result.model_problem or "visual similarity is off for this scan")
     elif embedder is not None and embedder.model.id != result.model.id:
         raise SimilarSearchError("the loaded model differs from the one this scan used; scan again")
-    hits = find_similar(
-        path,
-        result.records,
-        result.embeddings,
-        top=top,
-        thumbs=result.thumbs,
-        thresholds=result.settings.thresholds,
-        embedder=embedder,
-        index=index,
-    )
+    hits = index.find(path, top, embedder=embedder)
     return [(result.records[h.index].path, h.similarity, h.tier.value if h.tier else "") for h in hits]
