@@ -177,7 +177,25 @@ def make_demo(root: Path) -> Path:
         if n % 6 == 0:
             for burst in (1, 2):
                 save(landscape(seed, sun_shift=0.12 * burst), trip / f"IMG_{2040 + n}_burst{burst}.jpg", seed)
+    real_photos(root / "Camera roll")
     return root
+
+
+def real_photos(folder: Path) -> None:
+    """Real photographs (scikit-image's sample set) beside the drawn landscapes, with a
+    resized web copy of one, so the library view shows real variety."""
+    from skimage import data
+
+    for n, name in enumerate(("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry")):
+        im = Image.fromarray(getattr(data, name)()).convert("RGB")
+        path = save(im, folder / f"DSC_{3100 + n}.jpg", 100 + n)
+        if name == "coffee":
+            save(
+                im.resize((im.width // 2, im.height // 2), Image.Resampling.LANCZOS),
+                folder / "web" / path.name,
+                100 + n,
+                70,
+            )
 
 
 def wait(app, condition, timeout: float = 60.0) -> None:
@@ -220,7 +238,7 @@ def main() -> int:
     window = MainWindow(controller, QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat))
     window.resize(1480, 940)
     window.show()
-    for folder in ("Trip 2023", "Phone", "Edits", "Backup"):
+    for folder in ("Trip 2023", "Phone", "Edits", "Backup", "Camera roll"):
         window.add_folders([str(library / folder)])
     window.folders.model.set_protected(0, True)  # the trip's originals are never touched
     # A fixed bar: the stand-in embedder's calibration is meaningless, and at 90% the bursts
@@ -254,6 +272,12 @@ def main() -> int:
         settle(app, 0.5)
         dialog.grab().save(str(out / "compare.png"))
         dialog.close()
+
+    window.tabs.setCurrentWidget(window.library)
+    window.library.grid.viewport().repaint()
+    wait(app, lambda: window.library.grid.loader.pending_count() == 0)
+    settle(app, 0.5)
+    window.grab().save(str(out / "library.png"))
 
     if window.similar is not None:
         query = window.model.records()[window.model.keeper_of(window.model.group(row))].path
