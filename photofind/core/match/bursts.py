@@ -13,8 +13,13 @@ choosing costs nothing at grouping time.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
+
+from photofind.core.cleanup.keep import burst_keep_reason, with_keeper
+from photofind.core.match import verify
+from photofind.core.types import Group, ImageRecord
 
 CLIP_LOW, CLIP_HIGH = 3, 252  # 8-bit levels that count as crushed or blown
 EXPOSURE_SLACK = 0.02  # frames this close to the best-exposed one compete on sharpness
@@ -49,3 +54,20 @@ def best_shot(sharp: Sequence[float], clipped: Sequence[float]) -> tuple[int, st
     pick = max(contenders, key=lambda i: (sharp[i], -clipped[i], -i))
     sharpest_overall = max(range(len(sharp)), key=lambda i: sharp[i])
     return pick, SHARPEST if sharp[pick] >= sharp[sharpest_overall] else BEST_EXPOSED
+
+
+def with_best_shot(group: Group, records: Sequence[ImageRecord]) -> Group:
+    """A burst group with its best shot chosen from the pixel check's details (measured
+    once per photo, and usually still cached from the check) and made its keeper. Unchanged
+    if a frame cannot be read now: a suggestion from part of the burst would mislead."""
+    details = [d for i in group.indices if (d := verify.load_detail(records[i])) is not None]
+    if len(details) != len(group.members):
+        return group
+    pos, reason = best_shot([d.sharpness for d in details], [d.clipped for d in details])
+    best = group.indices[pos]
+    return replace(
+        with_keeper(group, records, best),
+        best_shot=best,
+        best_shot_reason=reason,
+        keep_reason=burst_keep_reason(reason),
+    )

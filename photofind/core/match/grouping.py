@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from photofind.core.cleanup.keep import DEFAULT_POLICY, pick_keeper
-from photofind.core.match import phylogeny, verify
+from photofind.core.match import bursts, phylogeny, verify
 from photofind.core.match.lsh import Hyperplanes, load_hyperplanes
 from photofind.core.match.pairsearch import EXACT_BELOW, auto_params, contains, find_pairs, unique_sorted
 from photofind.core.progress import NULL_PROGRESS, Progress
@@ -509,10 +509,12 @@ class Regrouper:
             sims = {i: float(c[pos[kc], pos[int(self._class[i])]]) for i in indices if i != keep}
             others = sorted(sims, key=lambda i: (-sims[i], self.records[i].path))
             upper = c[np.triu_indices(len(cluster), 1)]
-            why = ["same scene"] + (["burst"] if _is_burst([self.records[i] for i in indices]) else [])
+            burst = _is_burst([self.records[i] for i in indices])
+            why = ["same scene"] + (["burst"] if burst else [])
             if flagged:
                 why.append(SIZE_NOTE)
-            out.append(_make_group(Tier.SIMILAR, keep, others, sims, [(1, float(v)) for v in upper], why))
+            group = _make_group(Tier.SIMILAR, keep, others, sims, [(1, float(v)) for v in upper], why)
+            out.append(bursts.with_best_shot(group, self.records) if burst else group)
         return out
 
 
