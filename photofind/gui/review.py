@@ -98,6 +98,27 @@ class Review(QObject):
             self.statusMessage.emit(f"Moving {review.count:,} photos to the trash\u2026")
         return started
 
+    def keep_best_shot(self, row: int) -> bool:
+        """Keep the burst's best shot at top-level `row` and trash the rest of that group, after
+        the usual confirmation (which counts every marked photo). Never done by rule; if the
+        user says no, the marks this made are taken back. False when nothing was started."""
+        model = self.model
+        group = model.group(row)
+        best = model.best_shot(group)
+        if best is None:
+            return False
+        review = model.review
+        before = review.marked(group.id)
+        model.set_keeper(best)
+        review.mark_duplicates(set(Tier), [group.id])
+        model.review_edited(group.id)
+        if self.trash_marked():
+            return True
+        for record in review.marked(group.id) - before:
+            review.unmark(group.id, record)
+        model.review_edited(group.id)
+        return False
+
     def confirm(self, files: int, size: int, groups: int, action: str, companions: int = 0) -> bool:
         """Ask the user (tests replace this); the answer's box to carry metadata over is kept
         in `carry_metadata` for the batch."""
@@ -261,6 +282,10 @@ class Review(QObject):
         menu.addAction("Not duplicates, don't group them again").triggered.connect(
             lambda: self.remember(row, "not-duplicate")
         )
+        if model.best_shot(model.group(row)) is not None:
+            menu.addAction(assets.icon("keep"), "Keep the best shot, trash the rest").triggered.connect(
+                lambda: self.keep_best_shot(row)
+            )
         record = model.record_index(index)
         if record is not None:
             path = model.records()[record].path
