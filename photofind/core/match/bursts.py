@@ -1,6 +1,6 @@
 """The best shot of a burst: the sharpest frame among the well exposed ones.
 
-A burst is a similar group whose photos one camera took seconds apart (`grouping._is_burst`).
+A burst is a similar group whose photos one camera took seconds apart (`is_burst`).
 Its frames differ by a moment, so none is a copy to delete by default; the app suggests one to
 keep, with its reason, and trashes the rest only when the user asks.
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 
 import numpy as np
 
@@ -24,6 +25,19 @@ from photofind.core.types import Group, ImageRecord
 CLIP_LOW, CLIP_HIGH = 3, 252  # 8-bit levels that count as crushed or blown
 EXPOSURE_SLACK = 0.02  # frames this close to the best-exposed one compete on sharpness
 SHARPEST, BEST_EXPOSED = "sharpest", "best exposed"
+BURST_SECONDS = 10.0  # frames of one burst: one camera, EXIF times this close
+
+
+def is_burst(records: Sequence[ImageRecord]) -> bool:
+    """Same camera, shot within BURST_SECONDS of each other."""
+    cameras = {r.facts.camera for r in records}
+    if len(cameras) != 1 or None in cameras:
+        return False
+    try:
+        times = [datetime.fromisoformat(r.facts.taken).timestamp() for r in records if r.facts.taken]
+    except (TypeError, ValueError):
+        return False
+    return len(times) == len(records) and max(times) - min(times) <= BURST_SECONDS
 
 
 def sharpness(gray: np.ndarray) -> float:

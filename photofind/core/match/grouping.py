@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -48,7 +47,6 @@ MAX_SIMILAR_GROUP = 100
 MAX_NEIGHBOURS = 24  # candidates kept per photo, best first (plus every pHash-close pair)
 FLOOR_MARGIN = 0.05  # a Regrouper's candidates reach this far below the scan's thresholds
 SIZE_NOTE = "size limit reached: more matches were not merged"
-BURST_SECONDS = 10.0
 _TURNED = ("rotated", "mirrored")
 
 
@@ -509,7 +507,7 @@ class Regrouper:
             sims = {i: float(c[pos[kc], pos[int(self._class[i])]]) for i in indices if i != keep}
             others = sorted(sims, key=lambda i: (-sims[i], self.records[i].path))
             upper = c[np.triu_indices(len(cluster), 1)]
-            burst = _is_burst([self.records[i] for i in indices])
+            burst = bursts.is_burst([self.records[i] for i in indices])
             why = ["same scene"] + (["burst"] if burst else [])
             if flagged:
                 why.append(SIZE_NOTE)
@@ -576,18 +574,6 @@ def _codes(a_parts: list[np.ndarray], b_parts: list[np.ndarray], n: int) -> np.n
     keep = a != b
     a, b = a[keep], b[keep]
     return unique_sorted(np.minimum(a, b) * n + np.maximum(a, b))
-
-
-def _is_burst(records: Sequence[ImageRecord]) -> bool:
-    """Same camera, shot within BURST_SECONDS of each other."""
-    cameras = {r.facts.camera for r in records}
-    if len(cameras) != 1 or None in cameras:
-        return False
-    try:
-        times = [datetime.fromisoformat(r.facts.taken).timestamp() for r in records if r.facts.taken]
-    except (TypeError, ValueError):
-        return False
-    return len(times) == len(records) and max(times) - min(times) <= BURST_SECONDS
 
 
 def best_per_node(a: np.ndarray, b: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
