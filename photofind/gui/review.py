@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 from photofind.core.cleanup.executor import BatchReport, Status
 from photofind.core.cleanup.keep import KEEP_PRESETS, KeeperPolicy, derivations_of
 from photofind.core.cleanup.restore import UndoReport, UndoStatus
-from photofind.core.types import Tier
+from photofind.core.types import Group, Tier
 from photofind.gui import assets, text
 from photofind.gui.compare import CompareDialog
 from photofind.gui.controller import ScanController
@@ -204,10 +204,26 @@ class Review(QObject):
             self.compare_group(row)
 
     def compare_group(self, row: int) -> CompareDialog:
-        """Open the side-by-side view for the group at top-level `row`; returns the dialog. It
-        works on the grid's review state, so a mark made there shows in the grid at once."""
+        """Open the side-by-side view for the group at top-level `row`; returns the dialog."""
+        return self.compare(self.model.group(row))
+
+    def compare_photos(self, a: str, b: str) -> CompareDialog | None:
+        """Open the side-by-side view of the group that holds both photos (the similar page's
+        query and one of its results); None, with a status message, when no group does."""
         model = self.model
-        group = model.group(row)
+        row_of = {r.path: i for i, r in enumerate(model.records())}
+        groups = [model.group_of_record(row_of[p]) if p in row_of else None for p in (a, b)]
+        if groups[0] is None or groups[0] is not groups[1]:
+            self.statusMessage.emit(
+                "These two photos are not in one group: Compare shows the photos of a group side by side."
+            )
+            return None
+        return self.compare(groups[0])
+
+    def compare(self, group: Group) -> CompareDialog:
+        """Open the side-by-side view for `group`; returns the dialog. It works on the grid's
+        review state, so a mark made there shows in the grid at once."""
+        model = self.model
         dialog = CompareDialog(
             model.review,
             group.id,

@@ -17,6 +17,7 @@ from photofind.core.scan.cache import Cache
 from photofind.core.types import Tier
 from photofind.gui.controller import regroup_result, thresholds_at
 from photofind.gui.group_model import Roles
+from photofind.gui.similar_model import SimilarResultsModel
 from photofind.gui.text import human_bytes
 from tests import imagefactory as factory
 from tests.conftest import FakeEmbedder
@@ -333,13 +334,33 @@ def test_browse_similar_lists_the_closest_photos_first(qtbot, window, library):
         assert window.review.browse_similar(query)
     assert window.tabs.currentWidget() is window.similar
     found = window.similar.results()
-    sims = [s for _p, s, _t in found]
-    assert sims == sorted(sims, reverse=True) and query not in [p for p, _s, _t in found]
-    top_two = {p for p, _s, _t in found[:2]}
+    sims = [s for _p, s, *_ in found]
+    assert sims == sorted(sims, reverse=True) and query not in [p for p, *_ in found]
+    top_two = {p for p, *_ in found[:2]}
     assert top_two == {str(library["paths"]["B_half"]), str(library["paths"]["B_q40"])}
+    # Each result says what it is to the query: the two copies say so, and how they were made.
+    relations = [window.similar.model.index(k, 0).data(SimilarResultsModel.RelationRole) for k in range(2)]
+    assert all(r.startswith("copy: ") and len(r) > len("copy: ") for r in relations)
+    assert [r for *_, r in found[:2]] == relations
     index = {r.path: i for i, r in enumerate(result.records)}
+    # Compare from the panel opens the side-by-side view of the group the two share.
+    with qtbot.waitSignal(window.similar.compareRequested):
+        action(window.similar.result_menu(found[0][0]), "Compare with the searched photo").trigger()
+    dialog = window.review.compare_dialog
+    assert dialog is not None and dialog.isVisible()
+    group = window.model.group_of_record(index[query])
+    assert dialog.group_id == group.id
+    dialog.close()
+    # A photo outside the query's group: no compare view, and the status bar says why.
+    other = next(p for p, *_ in found if window.model.group_of_record(index[p]) is not group)
+    action(window.similar.result_menu(other), "Compare with the searched photo").trigger()
+    assert window.review.compare_dialog is None and "not in one group" in window.status_label.text()
     e = result.embeddings
     assert sims[0] == pytest.approx(float(e[index[query]] @ e[index[found[0][0]]]), abs=1e-5)
+
+
+def action(menu, label: str):
+    return next(a for a in menu.actions() if a.text() == label)
 
 
 def test_the_library_lists_every_photo_and_a_click_shows_photos_like_it(qtbot, window, library):
@@ -370,7 +391,7 @@ def test_the_library_lists_every_photo_and_a_click_shows_photos_like_it(qtbot, w
             lib.grid.viewport(), Qt.MouseButton.LeftButton, pos=lib.grid.visualRect(photo).center()
         )
     assert done.args[0] == query and window.tabs.currentWidget() is window.similar
-    assert {p for p, _s, _t in window.similar.results()[:2]} == {
+    assert {p for p, *_ in window.similar.results()[:2]} == {
         str(library["paths"]["B_half"]),
         str(library["paths"]["B_q40"]),
     }
