@@ -226,6 +226,26 @@ def test_offline_weights_banner_explains_and_offers_both_ways(qtbot, make_window
     assert "not found" in window.banner.problem and missing in window.banner.problem
 
 
+def test_offline_the_similar_page_lists_the_photos_pixel_verified_copies(qtbot, make_window, library):
+    window = make_window(embedder=None)  # the real resolver: no weights anywhere here
+    window.add_folders([str(library["root"])])
+    result = scan_and_wait(qtbot, window)
+    assert result.model is None
+    query = str(library["paths"]["B"])
+    group = next(g for g in result.groups if any(result.records[i].path == query for i in g.indices))
+    copies = {result.records[i].path for i in group.indices} - {query}
+    with qtbot.waitSignal(window.similar.searchFinished, timeout=30_000) as done:
+        assert window.review.browse_similar(query)
+    assert done.args == [query, len(copies)] and len(copies) == 2
+    assert {p for p, *_ in window.similar.results()} == copies
+    assert all(relation.startswith("copy") for *_, relation in window.similar.results())
+    assert window.similar.status.text() == "2 copies of this photo."  # never "no similar photos"
+    with qtbot.waitSignal(window.similar.searchFinished, timeout=30_000):
+        window.similar.show_for(str(library["paths"]["D"]))  # a photo without copies
+    assert window.similar.results() == []
+    assert window.similar.status.text() == "No copies of this photo."
+
+
 def test_folders_and_view_settings_survive_a_restart(qtbot, make_window, library, qsettings):
     first = make_window(embedder=FakeEmbedder())
     first.add_folders([str(library["root"]), str(library["root"] / "trip")])
