@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import lru_cache
 
 import numpy as np
 
@@ -74,10 +75,10 @@ def with_best_shot(group: Group, records: Sequence[ImageRecord]) -> Group:
     """A burst group with its best shot chosen from the pixel check's details (measured
     once per photo, and usually still cached from the check) and made its keeper. Unchanged
     if a frame cannot be read now: a suggestion from part of the burst would mislead."""
-    details = [d for i in group.indices if (d := verify.load_detail(records[i])) is not None]
-    if len(details) != len(group.members):
+    measures = [m for i in group.indices if (m := _measures(records[i])) is not None]
+    if len(measures) != len(group.members):
         return group
-    pos, reason = best_shot([d.sharpness for d in details], [d.clipped for d in details])
+    pos, reason = best_shot([sharp for sharp, _ in measures], [clip for _, clip in measures])
     best = group.indices[pos]
     return replace(
         with_keeper(group, records, best),
@@ -85,3 +86,11 @@ def with_best_shot(group: Group, records: Sequence[ImageRecord]) -> Group:
         best_shot_reason=reason,
         keep_reason=burst_keep_reason(reason),
     )
+
+
+@lru_cache(maxsize=1 << 17)
+def _measures(record: ImageRecord) -> tuple[float, float] | None:
+    """(sharpness, clipped share) of a frame, kept: two numbers a photo, so a regroup (a slider
+    move) reads no frame again even when the detail images have left verify's cache."""
+    detail = verify.load_detail(record)
+    return None if detail is None else (detail.sharpness, detail.clipped)
