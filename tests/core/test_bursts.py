@@ -14,14 +14,14 @@ from photofind.core.match import verify
 from photofind.core.match.bursts import (
     BEST_EXPOSED,
     SHARPEST,
+    best_of,
     best_shot,
     clipped_share,
     sharpness,
-    with_best_shot,
 )
 from photofind.core.match.grouping import group_records
 from photofind.core.report import group_as_json
-from photofind.core.types import Group, Member, ScanResult, ScanSettings, Thresholds, Tier
+from photofind.core.types import ScanResult, ScanSettings, Thresholds, Tier
 from tests import cleanupkit
 from tests import imagefactory as factory
 
@@ -83,6 +83,10 @@ def test_a_burst_group_keeps_its_sharpest_frame_and_says_why(tmp_path, monkeypat
     assert group.tier is Tier.SIMILAR and "burst" in group.why
     assert group.best_shot == 1 and group.keep_index == 1  # the crisp frame, not the largest-first pick
     assert group.best_shot_reason == SHARPEST
+    # Similarities are to the best shot, the keeper: frame 0 at 0.9, frame 2 at 0.9 * 0.9.
+    assert {m.index: m.similarity for m in group.members} == pytest.approx(
+        {1: 1.0, 0: 0.9, 2: 0.81}, abs=1e-5
+    )
     assert group.keep_reason == "best shot of the burst: sharpest"
     # The scan's keeper rules (applied after grouping) leave the suggestion where it is.
     (kept,) = apply_policy((group,), records, KeeperPolicy())
@@ -93,23 +97,17 @@ def test_a_burst_group_keeps_its_sharpest_frame_and_says_why(tmp_path, monkeypat
     assert kept.keep_index == 0 and kept.keep_reason == "best shot of the burst: best exposed"
 
 
-def test_a_blurred_frame_loses_whichever_frame_grouping_started_from(tmp_path, monkeypatch):
+def test_a_blurred_frame_loses_in_any_order(tmp_path, monkeypatch):
     records, _ = _burst(tmp_path, monkeypatch)
-    start = Group(
-        0, Tier.SIMILAR, tuple(Member(i, 0.9) for i in (0, 2, 1)), 0.9, 0.9, ("same scene", "burst")
-    )
-    best = with_best_shot(start, records)
-    assert best.best_shot == 1 and best.keep_index == 1 and set(best.indices) == {0, 1, 2}
+    assert best_of(records, [0, 2, 1]) == (1, SHARPEST)
+    assert best_of(records, [2, 1]) == (1, SHARPEST)
 
 
 def test_no_suggestion_when_a_frame_cannot_be_read(tmp_path, monkeypatch):
     records, _ = _burst(tmp_path, monkeypatch)
     Path(records[1].path).unlink()
     verify.clear_caches()
-    start = Group(
-        0, Tier.SIMILAR, tuple(Member(i, 0.9) for i in (0, 1, 2)), 0.9, 0.9, ("same scene", "burst")
-    )
-    assert with_best_shot(start, records) == start
+    assert best_of(records, [0, 1, 2]) is None
 
 
 def test_the_json_report_names_the_best_shot(tmp_path, monkeypatch):

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from photofind.core.cleanup.keep import burst_keep_reason, with_keeper
+from photofind.core.cleanup.keep import burst_keep_reason
 from photofind.core.match import verify
 from photofind.core.types import Group, ImageRecord
 
@@ -71,21 +71,20 @@ def best_shot(sharp: Sequence[float], clipped: Sequence[float]) -> tuple[int, st
     return pick, SHARPEST if sharp[pick] >= sharp[sharpest_overall] else BEST_EXPOSED
 
 
-def with_best_shot(group: Group, records: Sequence[ImageRecord]) -> Group:
-    """A burst group with its best shot chosen from the pixel check's details (measured
-    once per photo, and usually still cached from the check) and made its keeper. Unchanged
-    if a frame cannot be read now: a suggestion from part of the burst would mislead."""
-    measures = [m for i in group.indices if (m := _measures(records[i])) is not None]
-    if len(measures) != len(group.members):
-        return group
+def best_of(records: Sequence[ImageRecord], indices: Sequence[int]) -> tuple[int, str] | None:
+    """The best shot among the burst frames `indices` (records positions), and why, from the
+    pixel check's details (measured once per photo, usually still cached from the check).
+    None if a frame cannot be read now: a suggestion from part of the burst would mislead."""
+    measures = [m for i in indices if (m := _measures(records[i])) is not None]
+    if not measures or len(measures) != len(indices):
+        return None
     pos, reason = best_shot([sharp for sharp, _ in measures], [clip for _, clip in measures])
-    best = group.indices[pos]
-    return replace(
-        with_keeper(group, records, best),
-        best_shot=best,
-        best_shot_reason=reason,
-        keep_reason=burst_keep_reason(reason),
-    )
+    return indices[pos], reason
+
+
+def suggest(group: Group, best: int, reason: str) -> Group:
+    """`group` (a burst whose keeper is `best`) marked as a stack with its best shot."""
+    return replace(group, best_shot=best, best_shot_reason=reason, keep_reason=burst_keep_reason(reason))
 
 
 @lru_cache(maxsize=1 << 17)

@@ -500,19 +500,20 @@ class Regrouper:
         out = []
         for cluster, flagged in zip(clusters, capped):
             indices = [node_record[c] for c in cluster]
-            keep = self._pick(indices)
+            burst = bursts.is_burst([self.records[i] for i in indices])
+            best = bursts.best_of(self.records, indices) if burst else None
+            keep = best[0] if best else self._pick(indices)
             kc = int(self._class[keep])
             c = self._cos_matrix(cluster, cluster)
             pos = {x: k for k, x in enumerate(cluster)}
             sims = {i: float(c[pos[kc], pos[int(self._class[i])]]) for i in indices if i != keep}
             others = sorted(sims, key=lambda i: (-sims[i], self.records[i].path))
             upper = c[np.triu_indices(len(cluster), 1)]
-            burst = bursts.is_burst([self.records[i] for i in indices])
             why = ["same scene"] + (["burst"] if burst else [])
             if flagged:
                 why.append(SIZE_NOTE)
             group = _make_group(Tier.SIMILAR, keep, others, sims, [(1, float(v)) for v in upper], why)
-            out.append(bursts.with_best_shot(group, self.records) if burst else group)
+            out.append(bursts.suggest(group, *best) if best else group)
         return out
 
 
