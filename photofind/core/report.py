@@ -58,6 +58,7 @@ def group_as_json(result: ScanResult, group: Group) -> dict[str, Any]:
             }
         )
     root = next((d.index for d in tree.values() if d.parent is None), None)
+    best = group.best_shot if group.best_shot in members else None
     return {
         "id": group.id,
         "tier": group.tier.value,
@@ -66,6 +67,9 @@ def group_as_json(result: ScanResult, group: Group) -> dict[str, Any]:
         "mean_similarity": round(group.mean_similarity, 6),
         "why": list(group.why),
         "keep_reason": group.keep_reason or None,
+        # Bursts (photofind.core.match.bursts): the frame suggested to keep, and why.
+        "best_shot": None if best is None else result.records[best].path,
+        "best_shot_reason": None if best is None else group.best_shot_reason,
         "original": None if root is None else result.records[root].path,
         "bytes_reclaimable": group_bytes_reclaimable(result, group),
         "files": files,

@@ -138,6 +138,10 @@ class Group:
     why: tuple[str, ...] = ()  # human reasons: "same bytes", "resized", "re-encoded", ...
     derivation: tuple[Derivation, ...] = ()  # duplicate groups: one per member, in member order
     keep_reason: str = ""  # why the keeper won, in words (photofind.core.cleanup.keep)
+    # Bursts (photofind.core.match.bursts): the frame suggested to keep, a records position,
+    # and why ("sharpest", "best exposed"). Only a suggestion: nothing is marked by default.
+    best_shot: int | None = None
+    best_shot_reason: str = ""
 
     @property
     def keep_index(self) -> int:

@@ -277,7 +277,7 @@ class ScanController(QObject):
 
     # -- similar search (called from the similar view's pool thread) ----------------------------
 
-    def similar_search(self, path: str, top: int) -> list[tuple[str, float, str]]:
+    def similar_search(self, path: str, top: int) -> list[similar_search.Match]:
         result = self.result
         if result is None:
             raise RuntimeError("Scan a folder first: similar photos are searched in the library.")

@@ -136,10 +136,12 @@ class GroupModel(QAbstractItemModel):
     # -- data per kind -----------------------------------------------------------------------
 
     def _group_data(self, group: Group, role: int) -> Any:
+        best = self.best_shot(group)
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{text.TIER_LABELS[group.tier]} \u00b7 {len(group.members)} photos"
+            kind = "Burst" if best is not None else text.TIER_LABELS[group.tier]
+            return f"{kind} \u00b7 {len(group.members)} photos"
         if role == Qt.ItemDataRole.ToolTipRole:
-            return text.TIER_HELP[group.tier]
+            return text.BURST_HELP if best is not None else text.TIER_HELP[group.tier]
         if role == Roles.KIND:
             return "group"
         if role == Roles.GROUP_ID:
@@ -155,7 +157,10 @@ class GroupModel(QAbstractItemModel):
         if role == Roles.RECLAIMABLE:
             return self.reclaimable(group)
         if role == Roles.WHY:
-            return ", ".join(group.why)
+            why = ", ".join(group.why)
+            if best is not None:  # which frame the burst suggests keeping, and why
+                why += f" \u00b7 best shot: {self._records[best].file.name} ({group.best_shot_reason})"
+            return why
         if role == Roles.MARKED_COUNT:
             return len(self._review.marked(group.id))
         return None
@@ -319,6 +324,10 @@ class GroupModel(QAbstractItemModel):
         """The review state itself, for views that change it directly (the compare dialog);
         they call `review_edited` afterwards."""
         return self._review
+
+    def best_shot(self, group: Group) -> int | None:
+        """A burst's suggested frame (photofind.core.match.bursts); None for other groups."""
+        return group.best_shot if group.best_shot in group.indices else None
 
     def keeper_of(self, group: Group) -> int:
         """The photo this group keeps: never a marked one (see Marks.keeper)."""

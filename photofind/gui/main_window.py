@@ -189,6 +189,7 @@ class MainWindow(QMainWindow):
         self.similar.centred.connect(lambda _path: self.tabs.setCurrentWidget(self.similar))
         self.similar.choosePhotoRequested.connect(self.library.choose_photo)
         self.similar.chooseWeightsRequested.connect(self.choose_weights_file)
+        self.similar.compareRequested.connect(self.review.compare_photos)
         self.library.photoChosen.connect(self._show_similar)
 
     def _restore(self) -> None:

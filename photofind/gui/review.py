@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 from photofind.core.cleanup.executor import BatchReport, Status
 from photofind.core.cleanup.keep import KEEP_PRESETS, KeeperPolicy, derivations_of
 from photofind.core.cleanup.restore import UndoReport, UndoStatus
-from photofind.core.types import Tier
+from photofind.core.types import Group, Tier
 from photofind.gui import assets, text
 from photofind.gui.compare import CompareDialog
 from photofind.gui.controller import ScanController
@@ -97,6 +97,27 @@ class Review(QObject):
         if started:
             self.statusMessage.emit(f"Moving {review.count:,} photos to the trash\u2026")
         return started
+
+    def keep_best_shot(self, row: int) -> bool:
+        """Keep the burst's best shot at top-level `row` and trash the rest of that group, after
+        the usual confirmation (which counts every marked photo). Never done by rule; if the
+        user says no, the marks this made are taken back. False when nothing was started."""
+        model = self.model
+        group = model.group(row)
+        best = model.best_shot(group)
+        if best is None:
+            return False
+        review = model.review
+        before = review.marked(group.id)
+        model.set_keeper(best)
+        review.mark_duplicates(set(Tier), [group.id])
+        model.review_edited(group.id)
+        if self.trash_marked():
+            return True
+        for record in review.marked(group.id) - before:
+            review.unmark(group.id, record)
+        model.review_edited(group.id)
+        return False
 
     def confirm(self, files: int, size: int, groups: int, action: str, companions: int = 0) -> bool:
         """Ask the user (tests replace this); the answer's box to carry metadata over is kept
@@ -183,10 +204,26 @@ class Review(QObject):
             self.compare_group(row)
 
     def compare_group(self, row: int) -> CompareDialog:
-        """Open the side-by-side view for the group at top-level `row`; returns the dialog. It
-        works on the grid's review state, so a mark made there shows in the grid at once."""
+        """Open the side-by-side view for the group at top-level `row`; returns the dialog."""
+        return self.compare(self.model.group(row))
+
+    def compare_photos(self, a: str, b: str) -> CompareDialog | None:
+        """Open the side-by-side view of the group that holds both photos (the similar page's
+        query and one of its results); None, with a status message, when no group does."""
         model = self.model
-        group = model.group(row)
+        row_of = {r.path: i for i, r in enumerate(model.records())}
+        groups = [model.group_of_record(row_of[p]) if p in row_of else None for p in (a, b)]
+        if groups[0] is None or groups[0] is not groups[1]:
+            self.statusMessage.emit(
+                "These two photos are not in one group: Compare shows the photos of a group side by side."
+            )
+            return None
+        return self.compare(groups[0])
+
+    def compare(self, group: Group) -> CompareDialog:
+        """Open the side-by-side view for `group`; returns the dialog. It works on the grid's
+        review state, so a mark made there shows in the grid at once."""
+        model = self.model
         dialog = CompareDialog(
             model.review,
             group.id,
@@ -261,6 +298,10 @@ class Review(QObject):
         menu.addAction("Not duplicates, don't group them again").triggered.connect(
             lambda: self.remember(row, "not-duplicate")
         )
+        if model.best_shot(model.group(row)) is not None:
+            menu.addAction(assets.icon("keep"), "Keep the best shot, trash the rest").triggered.connect(
+                lambda: self.keep_best_shot(row)
+            )
         record = model.record_index(index)
         if record is not None:
             path = model.records()[record].path

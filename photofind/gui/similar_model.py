@@ -1,4 +1,4 @@
-"""The result grid of "browse similar": a thin list model over (path, similarity, tier) answers,
+"""The result grid of "browse similar": a thin list model over (path, similarity, tier, relation) answers,
 with thumbnails loaded on demand, and the delegate that draws each answer as a card."""
 
 from __future__ import annotations
@@ -38,15 +38,16 @@ _WELL, _TEXT, _DIM = QColor("#1c1e22"), QColor("#e8eaed"), QColor("#9aa0a8")
 
 
 class SimilarResultsModel(QAbstractListModel):
-    """Thin list model over the (path, similarity, tier) answers; thumbnails load on demand."""
+    """Thin list model over the (path, similarity, tier, relation) answers; thumbnails load on demand."""
 
     PathRole = Qt.ItemDataRole.UserRole + 1
     SimilarityRole = Qt.ItemDataRole.UserRole + 2
     TierRole = Qt.ItemDataRole.UserRole + 3
+    RelationRole = Qt.ItemDataRole.UserRole + 4  # "copy: resized", "burst", "similar scene"
 
     def __init__(self, loader: PreviewLoader, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[tuple[str, float, str]] = []
+        self._rows: list[tuple[str, float, str, str]] = []
         self._row_of: dict[str, list[int]] = {}
         self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
         self._failed: set[str] = set()
@@ -54,15 +55,15 @@ class SimilarResultsModel(QAbstractListModel):
         loader.loaded.connect(self._on_loaded)
         loader.failed.connect(self._on_failed)
 
-    def set_results(self, rows: Sequence[tuple[str, float, str]]) -> None:
+    def set_results(self, rows: Sequence[tuple[str, float, str, str]]) -> None:
         self.beginResetModel()  # a new query replaces everything at once
         self._rows = list(rows)
         self._row_of = {}
-        for row, (path, _, _) in enumerate(self._rows):
+        for row, (path, *_) in enumerate(self._rows):
             self._row_of.setdefault(path, []).append(row)
         self.endResetModel()
 
-    def results(self) -> list[tuple[str, float, str]]:
+    def results(self) -> list[tuple[str, float, str, str]]:
         return list(self._rows)
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:
@@ -71,11 +72,13 @@ class SimilarResultsModel(QAbstractListModel):
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
-        path, similarity, tier = self._rows[index.row()]
+        path, similarity, tier, relation = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             return os.path.basename(path)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{path}\n{similarity_text(similarity)} similar" + (f" · {tier}" if tier else "")
+            return f"{path}\n{similarity_text(similarity)} similar" + (
+                f" · {relation or tier}" if tier else ""
+            )
         if role == Qt.ItemDataRole.DecorationRole:
             return self._thumbnail(path)
         if role == self.PathRole:
@@ -84,6 +87,8 @@ class SimilarResultsModel(QAbstractListModel):
             return similarity
         if role == self.TierRole:
             return tier
+        if role == self.RelationRole:
+            return relation
         return None
 
     def roleNames(self) -> dict[int, QByteArray]:
@@ -91,6 +96,7 @@ class SimilarResultsModel(QAbstractListModel):
         names[self.PathRole] = QByteArray(b"path")
         names[self.SimilarityRole] = QByteArray(b"similarity")
         names[self.TierRole] = QByteArray(b"tier")
+        names[self.RelationRole] = QByteArray(b"relation")
         return names
 
     def _thumbnail(self, path: str) -> QPixmap | None:
@@ -125,9 +131,9 @@ def similarity_text(value: float) -> str:
 
 
 class SimilarDelegate(QStyledItemDelegate):
-    """A card: thumbnail, similarity with a tier chip, file name."""
+    """A card: thumbnail, similarity with a tier chip, the relation to the query, file name."""
 
-    CELL = QSize(200, 236)
+    CELL = QSize(200, 256)
     THUMB = 180
 
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
@@ -180,8 +186,16 @@ class SimilarDelegate(QStyledItemDelegate):
             painter.fillPath(chip_path, QColor(TIER_COLOURS.get(tier, "#757575")))
             painter.setPen(QColor("white"))
             painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, label)
-        name_line = QRect(line.left(), line.bottom() + 2, line.width(), 18)
+        relation_line = QRect(line.left(), line.bottom() + 2, line.width(), 18)
         painter.setFont(option.font)
+        painter.setPen(_TEXT)
+        relation = painter.fontMetrics().elidedText(
+            index.data(SimilarResultsModel.RelationRole) or "",
+            Qt.TextElideMode.ElideRight,
+            relation_line.width(),
+        )
+        painter.drawText(relation_line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, relation)
+        name_line = QRect(line.left(), relation_line.bottom() + 2, line.width(), 18)
         painter.setPen(_DIM)
         name = painter.fontMetrics().elidedText(
             index.data() or "", Qt.TextElideMode.ElideMiddle, name_line.width()

@@ -14,7 +14,9 @@ from typing import Any
 from photofind.core.match.similar import SimilarIndex, search_result
 from photofind.core.types import ScanResult
 
-Match = tuple[str, float, str]  # path, similarity, tier ("" when below every threshold)
+# path, similarity, tier ("" when below every threshold), relation to the query ("copy: resized",
+# "burst", "similar scene": photofind.core.match.similar.relation)
+Match = tuple[str, float, str, str]
 
 
 class SimilarSearch:

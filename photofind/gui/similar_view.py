@@ -40,7 +40,8 @@ from photofind.gui.similar_model import SimilarDelegate, SimilarResultsModel
 
 QUERY_SIDE = 720  # the query preview is shown large
 
-SearchFn = Callable[[str, int], list[tuple[str, float, str]]]
+SearchFn = Callable[[str, int], Sequence[tuple]]  # (path, similarity, tier[, relation]) answers
+Row = tuple[str, float, str, str]  # path, similarity, tier, relation
 
 
 class _Relay(QObject):
@@ -82,17 +83,19 @@ def _search_pool() -> QThreadPool:
     return _POOL
 
 
-def _clean(results: Any, query: str, top: int) -> list[tuple[str, float, str]]:
-    """Best first, the query itself left out, malformed answers dropped."""
-    rows: list[tuple[str, float, str]] = []
+def _clean(results: Any, query: str, top: int) -> list[Row]:
+    """Best first, the query itself left out, malformed answers dropped; an answer without a
+    relation gets an empty one."""
+    rows: list[Row] = []
     same = os.path.normcase(os.path.abspath(query))
     for item in results or ():
         try:
             path, similarity, tier = str(item[0]), float(item[1]), str(item[2] or "")
+            relation = str(item[3] or "") if len(item) > 3 else ""
         except (TypeError, ValueError, IndexError):
             continue
         if os.path.normcase(os.path.abspath(path)) != same:
-            rows.append((path, similarity, tier))
+            rows.append((path, similarity, tier, relation))
     rows.sort(key=lambda r: -r[1])  # stable: equal scores keep the engine's order
     return rows[:top]
 
@@ -105,6 +108,7 @@ class SimilarView(QWidget):
     chooseWeightsRequested = Signal()  # the user wants to give the model's weights file
     searchFinished = Signal(str, int)  # query path, number of results shown
     searchFailed = Signal(str, str)  # query path, message
+    compareRequested = Signal(str, str)  # query path, result path: compare them side by side
 
     def __init__(self, search: SearchFn, parent: QWidget | None = None, *, top: int = 60) -> None:
         super().__init__(parent)
@@ -131,7 +135,7 @@ class SimilarView(QWidget):
     def query(self) -> str | None:
         return self._query
 
-    def results(self) -> list[tuple[str, float, str]]:
+    def results(self) -> list[Row]:
         return self.model.results()
 
     def show_for(self, path: str, *, remember: bool = True) -> None:
@@ -316,15 +320,21 @@ class SimilarView(QWidget):
     def _context_menu(self, pos: QPoint) -> None:
         index = self.list.indexAt(pos)
         path = index.data(SimilarResultsModel.PathRole) if index.isValid() else None
-        if not path:
-            return
+        if path:
+            self.result_menu(path).exec(self.list.viewport().mapToGlobal(pos))
+
+    def result_menu(self, path: str) -> QMenu:
+        """The context menu of the result at `path`."""
         menu = QMenu(self)
         menu.addAction("Show photos like this", lambda: self.show_for(path))
+        query = self._query
+        if query:
+            menu.addAction("Compare with the searched photo", lambda: self.compareRequested.emit(query, path))
         menu.addAction("Open", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
         menu.addAction(
             "Show in folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path)))
         )
-        menu.exec(self.list.viewport().mapToGlobal(pos))
+        return menu
 
     @Slot(int, str, object)
     def _on_finished(self, generation: int, path: str, results: object) -> None:

@@ -18,6 +18,10 @@ TIER_HELP = {
     Tier.NEAR: "The same photo resized, re-encoded, cropped or lightly edited.",
     Tier.SIMILAR: "Different photos of the same scene (bursts, retakes). Review before acting.",
 }
+BURST_HELP = (
+    "A burst: one camera took these seconds apart. The best shot is suggested; nothing is "
+    "marked unless you choose \u201cKeep the best shot, trash the rest\u201d (right-click)."
+)
 # Tier colours, strongest-to-weakest: green is safe to clean, purple asks for a look.
 TIER_COLORS = {Tier.EXACT: "#3fb27f", Tier.PIXELS: "#2fa4c2", Tier.NEAR: "#e0a030", Tier.SIMILAR: "#9b7cf6"}
 

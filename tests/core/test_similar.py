@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -9,9 +11,11 @@ from PIL import Image
 from photofind.core.match import verify
 from photofind.core.match.similar import (
     QueryIndex,
+    SimilarHit,
     SimilarIndex,
     SimilarSearchError,
     find_similar,
+    relation,
     search_result,
 )
 from photofind.core.types import FileRef, ImageFacts, ImageRecord, Thresholds, Tier
@@ -107,11 +111,13 @@ def test_search_result_for_the_gui_with_an_outside_query(library, fake_embedder,
     )
     found = search_result(result, str(outside), 3, embedder=fake_embedder)
     p = library["paths"]
-    assert {path for path, _s, _t in found} == {str(p["B"]), str(p["B_half"]), str(p["B_q40"])}
-    assert all(tier == "near" and s > 0.9 for _p, s, tier in found)
+    assert {path for path, _s, _t, _r in found} == {str(p["B"]), str(p["B_half"]), str(p["B_q40"])}
+    assert all(tier == "near" and s > 0.9 for _p, s, tier, _r in found)
+    # Each copy says how the pixel check found it made (the query is a half-size B).
+    assert all(how.startswith("copy: ") and len(how) > len("copy: ") for *_, how in found)
     inside = search_result(result, str(p["A"]), 2, embedder=fake_embedder)
-    assert str(p["A"]) not in {path for path, _s, _t in inside}
-    assert inside[0] == (str(p["A_copy"]), 1.0, "exact")
+    assert str(p["A"]) not in {path for path, _s, _t, _r in inside}
+    assert inside[0] == (str(p["A_copy"]), 1.0, "exact", "copy: same bytes")
     with pytest.raises(SimilarSearchError, match="needs the similarity model"):
         search_result(result, str(outside), 3)
     with pytest.raises(SimilarSearchError, match="no such image"):
@@ -119,6 +125,38 @@ def test_search_result_for_the_gui_with_an_outside_query(library, fake_embedder,
     (tmp_path / "notes.jpg").write_text("not a photo")
     with pytest.raises(SimilarSearchError, match="cannot read"):
         search_result(result, str(tmp_path / "notes.jpg"), 3, embedder=fake_embedder)
+
+
+def test_without_the_model_the_answer_is_the_photos_pixel_verified_copies(library, fake_embedder, tmp_path):
+    """No weights: the search cannot rank by looks, but the scan's duplicate groups hold the
+    photo's copies that the pixel check confirmed; those are listed, with how each was made."""
+    from photofind.core.pipeline import scan
+    from photofind.core.types import ScanSettings
+
+    settings = ScanSettings(roots=(str(library["root"]),), cache_path=str(tmp_path / "c.db"), calibrate=False)
+    with_model = scan(settings, embedder=fake_embedder)
+    offline = replace(with_model, embeddings=None, model=None, model_problem="no weights")
+    p = library["paths"]
+    found = search_result(offline, str(p["B"]), 10)
+    assert {path for path, *_ in found} == {str(p["B_half"]), str(p["B_q40"])}
+    assert all(tier == "near" and how.startswith("copy") for _p, _s, tier, how in found)
+    assert {(path, how) for path, _s, _t, how in search_result(offline, str(p["A"]), 10)} >= {
+        (str(p["A_copy"]), "copy: same bytes")
+    }
+    assert search_result(offline, str(p["D"]), 10) == []  # no copies: nothing, and no error
+
+
+def test_relations_say_burst_for_one_camera_seconds_apart_else_similar_scene():
+    def rec(name, camera, taken):
+        return ImageRecord(FileRef(f"/{name}.jpg", 1, 0), name, ImageFacts(10, 10, "JPEG", taken, camera))
+
+    q = rec("q", "Acme", "2024-05-01T10:00:00")
+    similar = SimilarHit(1, 0.85, Tier.SIMILAR)
+    assert relation(q, rec("b", "Acme", "2024-05-01T10:00:03"), similar) == "burst"
+    assert relation(q, rec("c", "Acme", "2024-05-01T11:00:00"), similar) == "similar scene"
+    assert relation(q, rec("d", "Other", "2024-05-01T10:00:01"), similar) == "similar scene"
+    assert relation(q, rec("e", "Acme", None), SimilarHit(1, 0.95, Tier.NEAR, "resized")) == "copy: resized"
+    assert relation(None, rec("f", None, None), SimilarHit(1, 0.5, None)) == ""
 
 
 def test_one_index_answers_many_queries_and_builds_its_tables_once(monkeypatch):

@@ -17,6 +17,7 @@ from photofind.core.scan.cache import Cache
 from photofind.core.types import Tier
 from photofind.gui.controller import regroup_result, thresholds_at
 from photofind.gui.group_model import Roles
+from photofind.gui.similar_model import SimilarResultsModel
 from photofind.gui.text import human_bytes
 from tests import imagefactory as factory
 from tests.conftest import FakeEmbedder
@@ -225,6 +226,26 @@ def test_offline_weights_banner_explains_and_offers_both_ways(qtbot, make_window
     assert "not found" in window.banner.problem and missing in window.banner.problem
 
 
+def test_offline_the_similar_page_lists_the_photos_pixel_verified_copies(qtbot, make_window, library):
+    window = make_window(embedder=None)  # the real resolver: no weights anywhere here
+    window.add_folders([str(library["root"])])
+    result = scan_and_wait(qtbot, window)
+    assert result.model is None
+    query = str(library["paths"]["B"])
+    group = next(g for g in result.groups if any(result.records[i].path == query for i in g.indices))
+    copies = {result.records[i].path for i in group.indices} - {query}
+    with qtbot.waitSignal(window.similar.searchFinished, timeout=30_000) as done:
+        assert window.review.browse_similar(query)
+    assert done.args == [query, len(copies)] and len(copies) == 2
+    assert {p for p, *_ in window.similar.results()} == copies
+    assert all(relation.startswith("copy") for *_, relation in window.similar.results())
+    assert window.similar.status.text() == "2 copies of this photo."  # never "no similar photos"
+    with qtbot.waitSignal(window.similar.searchFinished, timeout=30_000):
+        window.similar.show_for(str(library["paths"]["D"]))  # a photo without copies
+    assert window.similar.results() == []
+    assert window.similar.status.text() == "No copies of this photo."
+
+
 def test_folders_and_view_settings_survive_a_restart(qtbot, make_window, library, qsettings):
     first = make_window(embedder=FakeEmbedder())
     first.add_folders([str(library["root"]), str(library["root"] / "trip")])
@@ -333,13 +354,33 @@ def test_browse_similar_lists_the_closest_photos_first(qtbot, window, library):
         assert window.review.browse_similar(query)
     assert window.tabs.currentWidget() is window.similar
     found = window.similar.results()
-    sims = [s for _p, s, _t in found]
-    assert sims == sorted(sims, reverse=True) and query not in [p for p, _s, _t in found]
-    top_two = {p for p, _s, _t in found[:2]}
+    sims = [s for _p, s, *_ in found]
+    assert sims == sorted(sims, reverse=True) and query not in [p for p, *_ in found]
+    top_two = {p for p, *_ in found[:2]}
     assert top_two == {str(library["paths"]["B_half"]), str(library["paths"]["B_q40"])}
+    # Each result says what it is to the query: the two copies say so, and how they were made.
+    relations = [window.similar.model.index(k, 0).data(SimilarResultsModel.RelationRole) for k in range(2)]
+    assert all(r.startswith("copy: ") and len(r) > len("copy: ") for r in relations)
+    assert [r for *_, r in found[:2]] == relations
     index = {r.path: i for i, r in enumerate(result.records)}
+    # Compare from the panel opens the side-by-side view of the group the two share.
+    with qtbot.waitSignal(window.similar.compareRequested):
+        action(window.similar.result_menu(found[0][0]), "Compare with the searched photo").trigger()
+    dialog = window.review.compare_dialog
+    assert dialog is not None and dialog.isVisible()
+    group = window.model.group_of_record(index[query])
+    assert dialog.group_id == group.id
+    dialog.close()
+    # A photo outside the query's group: no compare view, and the status bar says why.
+    other = next(p for p, *_ in found if window.model.group_of_record(index[p]) is not group)
+    action(window.similar.result_menu(other), "Compare with the searched photo").trigger()
+    assert window.review.compare_dialog is None and "not in one group" in window.status_label.text()
     e = result.embeddings
     assert sims[0] == pytest.approx(float(e[index[query]] @ e[index[found[0][0]]]), abs=1e-5)
+
+
+def action(menu, label: str):
+    return next(a for a in menu.actions() if a.text() == label)
 
 
 def test_the_library_lists_every_photo_and_a_click_shows_photos_like_it(qtbot, window, library):
@@ -370,7 +411,7 @@ def test_the_library_lists_every_photo_and_a_click_shows_photos_like_it(qtbot, w
             lib.grid.viewport(), Qt.MouseButton.LeftButton, pos=lib.grid.visualRect(photo).center()
         )
     assert done.args[0] == query and window.tabs.currentWidget() is window.similar
-    assert {p for p, _s, _t in window.similar.results()[:2]} == {
+    assert {p for p, *_ in window.similar.results()[:2]} == {
         str(library["paths"]["B_half"]),
         str(library["paths"]["B_q40"]),
     }

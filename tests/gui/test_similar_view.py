@@ -65,10 +65,10 @@ def test_results_best_first_without_the_query_and_searched_off_the_gui_thread(
     assert blocker.args == [library[3], 4]
     # Sorted best first whatever order the search answers in; ties keep the search's order
     # (it answered p1 p3 p5 p2 p4 p6), and the query itself is left out.
-    paths = [p for p, _, _ in view.results()]
+    paths = [p for p, *_ in view.results()]
     assert paths == [library[2], library[4], library[1], library[5]]
-    assert [s for _, s, _ in view.results()] == pytest.approx([0.9, 0.9, 0.8, 0.8])
-    assert [t for _, _, t in view.results()] == ["near", "near", "similar", "similar"]
+    assert [s for _, s, *_ in view.results()] == pytest.approx([0.9, 0.9, 0.8, 0.8])
+    assert [t for _, _, t, _ in view.results()] == ["near", "near", "similar", "similar"]
 
     call_path, top, thread = _search(view).calls[0]
     assert (call_path, top) == (library[3], 5)  # one extra: the query usually finds itself
@@ -107,8 +107,8 @@ def test_clicking_a_result_recentres_and_back_returns(qtbot, view, library):
     assert done.args[0] == target
     assert view.query == target
     assert _search(view).calls[-1][0] == target
-    assert target not in [p for p, _, _ in view.results()]
-    assert library[1] in [p for p, _, _ in view.results()]
+    assert target not in [p for p, *_ in view.results()]
+    assert library[1] in [p for p, *_ in view.results()]
     assert view.back_button.isEnabled()
 
     with qtbot.waitSignal(view.searchFinished, timeout=5000) as blocker:
@@ -186,7 +186,7 @@ def test_a_newer_query_wins_over_a_slower_older_one(qtbot, view, library):
     search.gate.set()
     qtbot.waitUntil(lambda: finished == [library[6]], timeout=5000)
     assert [c[0] for c in search.calls] == [library[1], library[6]]
-    assert library[6] not in [p for p, _, _ in view.results()]
+    assert library[6] not in [p for p, *_ in view.results()]
     assert view.query_name.text() == "p6.jpg"
 
 

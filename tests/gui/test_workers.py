@@ -221,9 +221,9 @@ def test_similar_search_takes_a_photo_from_outside_the_library(
         )
         found = controller.similar_search(str(outside), 5)
         b_paths = {str(library["paths"][k]) for k in ("B", "B_half", "B_q40")}
-        assert {p for p, _s, _t in found[:3]} == b_paths
-        assert [s for _p, s, _t in found] == sorted((s for _p, s, _t in found), reverse=True)
-        assert all(t in ("exact", "pixels", "near", "similar", "") for _p, _s, t in found)
+        assert {p for p, *_ in found[:3]} == b_paths
+        assert [s for _p, s, *_ in found] == sorted((s for _p, s, *_ in found), reverse=True)
+        assert all(t in ("exact", "pixels", "near", "similar", "") for _p, _s, t, _r in found)
         copy_of_a = controller.similar_search(str(library["paths"]["A"]), 3)
         assert copy_of_a[0][0] == str(library["paths"]["A_copy"]) and copy_of_a[0][2] == "exact"
     finally:

@@ -388,12 +388,24 @@ def with_keeper(group: Group, records: Sequence[ImageRecord], keep: int, embeddi
     )
 
 
+def burst_keep_reason(reason: str) -> str:
+    """Why a burst keeps its best shot (photofind.core.match.bursts), in words."""
+    return f"best shot of the burst: {reason}"
+
+
 def apply_policy(
     groups: Sequence[Group], records: Sequence[ImageRecord], policy: KeeperPolicy, embeddings: Any = None
 ) -> tuple[Group, ...]:
-    """Re-pick every group's keeper with `policy` (a no-op for groups it already agrees with)."""
+    """Re-pick every group's keeper with `policy` (a no-op for groups it already agrees with).
+    A burst keeps its best shot (photofind.core.match.bursts) while the shot is in the group."""
     out = []
     for g in groups:
+        if g.best_shot is not None and g.best_shot in g.indices:
+            picked = with_keeper(g, records, g.best_shot, embeddings)
+            out.append(replace(picked, keep_reason=burst_keep_reason(g.best_shot_reason)))
+            continue
+        if g.best_shot is not None:  # split apart by a remembered decision: no burst suggestion left
+            g = replace(g, best_shot=None, best_shot_reason="")
         tree = derivations_of(g)
         picked = with_keeper(g, records, policy.pick(records, g.indices, tree), embeddings)
         out.append(replace(picked, keep_reason=policy.explain(records, g.indices, tree)))

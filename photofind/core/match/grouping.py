@@ -31,13 +31,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from photofind.core.cleanup.keep import DEFAULT_POLICY, pick_keeper
-from photofind.core.match import phylogeny, verify
+from photofind.core.match import bursts, phylogeny, verify
 from photofind.core.match.lsh import Hyperplanes, load_hyperplanes
 from photofind.core.match.pairsearch import EXACT_BELOW, auto_params, contains, find_pairs, unique_sorted
 from photofind.core.progress import NULL_PROGRESS, Progress
@@ -48,7 +47,6 @@ MAX_SIMILAR_GROUP = 100
 MAX_NEIGHBOURS = 24  # candidates kept per photo, best first (plus every pHash-close pair)
 FLOOR_MARGIN = 0.05  # a Regrouper's candidates reach this far below the scan's thresholds
 SIZE_NOTE = "size limit reached: more matches were not merged"
-BURST_SECONDS = 10.0
 _TURNED = ("rotated", "mirrored")
 
 
@@ -502,17 +500,20 @@ class Regrouper:
         out = []
         for cluster, flagged in zip(clusters, capped):
             indices = [node_record[c] for c in cluster]
-            keep = self._pick(indices)
+            burst = bursts.is_burst([self.records[i] for i in indices])
+            best = bursts.best_of(self.records, indices) if burst else None
+            keep = best[0] if best else self._pick(indices)
             kc = int(self._class[keep])
             c = self._cos_matrix(cluster, cluster)
             pos = {x: k for k, x in enumerate(cluster)}
             sims = {i: float(c[pos[kc], pos[int(self._class[i])]]) for i in indices if i != keep}
             others = sorted(sims, key=lambda i: (-sims[i], self.records[i].path))
             upper = c[np.triu_indices(len(cluster), 1)]
-            why = ["same scene"] + (["burst"] if _is_burst([self.records[i] for i in indices]) else [])
+            why = ["same scene"] + (["burst"] if burst else [])
             if flagged:
                 why.append(SIZE_NOTE)
-            out.append(_make_group(Tier.SIMILAR, keep, others, sims, [(1, float(v)) for v in upper], why))
+            group = _make_group(Tier.SIMILAR, keep, others, sims, [(1, float(v)) for v in upper], why)
+            out.append(bursts.suggest(group, *best) if best else group)
         return out
 
 
@@ -574,18 +575,6 @@ def _codes(a_parts: list[np.ndarray], b_parts: list[np.ndarray], n: int) -> np.n
     keep = a != b
     a, b = a[keep], b[keep]
     return unique_sorted(np.minimum(a, b) * n + np.maximum(a, b))
-
-
-def _is_burst(records: Sequence[ImageRecord]) -> bool:
-    """Same camera, shot within BURST_SECONDS of each other."""
-    cameras = {r.facts.camera for r in records}
-    if len(cameras) != 1 or None in cameras:
-        return False
-    try:
-        times = [datetime.fromisoformat(r.facts.taken).timestamp() for r in records if r.facts.taken]
-    except (TypeError, ValueError):
-        return False
-    return len(times) == len(records) and max(times) - min(times) <= BURST_SECONDS
 
 
 def best_per_node(a: np.ndarray, b: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:

@@ -35,6 +35,7 @@ class SimilarHit(NamedTuple):
     index: int  # type: ignore[assignment]  # position in the records (shadows tuple.index)
     similarity: float  # cosine to the query (1.0 for the same bytes)
     tier: Tier | None  # exact, near (pixels confirm), similar, or None: below both thresholds
+    how: str = ""  # near: how the pixel check says the copy differs ("resized", "cropped", ...)
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ class SimilarIndex:
             scores.pop(q.library_index, None)
         records = self.records
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], records[kv[0]].path))[:top]
-        return [SimilarHit(i, s, self._tier(q, i, s)) for i, s in ranked]
+        return [SimilarHit(i, s, *self._tier(q, i, s)) for i, s in ranked]
 
     def nearest(self, vector: np.ndarray, want: int) -> list[tuple[int, float]]:
         """(row, cosine) of the `want` embedded photos closest to `vector`, best first: by LSH
@@ -219,18 +220,20 @@ class SimilarIndex:
                 self._lsh = QueryIndex.build(self.embeddings, self.thresholds)  # type: ignore[arg-type]
             return self._lsh
 
-    def _tier(self, q: Query, i: int, sim: float) -> Tier | None:
+    def _tier(self, q: Query, i: int, sim: float) -> tuple[Tier | None, str]:
+        """The hit's tier, and for a near copy how the pixel check says it differs."""
         t, record = self.thresholds, self.records[i]
         if q.record is not None and record.content_hash == q.record.content_hash:
-            return Tier.EXACT
+            return Tier.EXACT, "same bytes"
         if sim >= t.near:
             if q.record is None or q.thumb is None or self.thumbs is None:
-                return Tier.NEAR
+                return Tier.NEAR, ""
             from photofind.core.match import verify
 
-            if verify.pixel_check(q.record, record, q.thumb, self.thumbs[i]) is not None:
-                return Tier.NEAR
-        return Tier.SIMILAR if sim >= t.similar else None
+            how = verify.pixel_check(q.record, record, q.thumb, self.thumbs[i])
+            if how is not None:
+                return Tier.NEAR, how
+        return (Tier.SIMILAR if sim >= t.similar else None), ""
 
 
 _PRODUCT_ROWS = 65_536  # rows per matrix-vector product: bounded temporaries
@@ -274,15 +277,69 @@ def find_similar(
 
 def search_result(
     result: Any, path: str, top: int, *, embedder: Any = None, index: SimilarIndex | None = None
-) -> list[tuple[str, float, str]]:
-    """For the GUI: (path, similarity, tier value or "") of the `top` photos of a finished
-    scan most like `path`. `index`: SimilarIndex.for_result(result), kept between queries.
-    Raises SimilarSearchError with a message for the user."""
+) -> list[tuple[str, float, str, str]]:
+    """For the GUI: (path, similarity, tier value or "", relation) of the `top` photos of a
+    finished scan most like `path`; the relation says what each is to the query (`relation`).
+    Without embeddings (no model) the answer is the query's copies: its byte copies and the
+    other members of its duplicate group, which the pixel check confirmed during the scan.
+    `index`: SimilarIndex.for_result(result), kept between queries. Raises
+    SimilarSearchError with a message for the user."""
     index = index or SimilarIndex.for_result(result)
+    row = index.row_of(path)
     if result.embeddings is None or result.model is None:
-        if index.row_of(path) is None:
+        if row is None:
             raise SimilarSearchError(result.model_problem or "visual similarity is off for this scan")
     elif embedder is not None and embedder.model.id != result.model.id:
         raise SimilarSearchError("the loaded model differs from the one this scan used; scan again")
     hits = index.find(path, top, embedder=embedder)
-    return [(result.records[h.index].path, h.similarity, h.tier.value if h.tier else "") for h in hits]
+    if row is not None:
+        hits = _with_group_copies(result, row, hits, top)
+    records = result.records
+    query = records[row] if row is not None else None
+    return [
+        (
+            records[h.index].path,
+            h.similarity,
+            h.tier.value if h.tier else "",
+            relation(query, records[h.index], h),
+        )
+        for h in hits
+    ]
+
+
+def relation(query: ImageRecord | None, record: ImageRecord, hit: SimilarHit) -> str:
+    """What a hit is to the query, in words: "copy" (with how it was made, when known),
+    "burst" (the same camera seconds apart), "similar scene", or "" below every threshold."""
+    from photofind.core.match.bursts import is_burst
+
+    if hit.tier in (Tier.EXACT, Tier.PIXELS, Tier.NEAR):
+        return f"copy: {hit.how}" if hit.how else "copy"
+    if hit.tier is Tier.SIMILAR:
+        return "burst" if query is not None and is_burst([query, record]) else "similar scene"
+    return ""
+
+
+def _with_group_copies(result: Any, row: int, hits: list[SimilarHit], top: int) -> list[SimilarHit]:
+    """`hits` with the query's duplicate-group companions the search did not find (all of
+    them when there are no embeddings), at their similarity to the group's keeper and with
+    how the scan's pixel check said each was made; best first."""
+    group = next(
+        (g for g in result.groups if g.tier is not Tier.SIMILAR and row in g.indices),
+        None,
+    )
+    if group is None:
+        return hits
+    found = {h.index for h in hits}
+    made = {d.index: d for d in group.derivation}
+    extra = []
+    for m in group.members:
+        if m.index == row or m.index in found:
+            continue
+        d = made.get(m.index)
+        how = ", ".join(d.how) if d is not None and d.how else ""
+        if not how and group.tier is not Tier.NEAR:
+            how = "same bytes" if group.tier is Tier.EXACT else "same pixels"
+        extra.append(SimilarHit(m.index, m.similarity, group.tier, how))
+    records = result.records
+    merged = sorted(hits + extra, key=lambda h: (-h.similarity, records[h.index].path))
+    return merged[:top]
