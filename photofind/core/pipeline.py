@@ -1,5 +1,11 @@
 """scan(): discover -> cache lookup -> read, hash, decode (thread pool) ∥ batched embedding
--> store -> group. The one entry point the CLI and the GUI share."""
+-> store -> calibrate -> group. The one entry point the CLI and the GUI share.
+
+Every phase saves its work as it goes and reports progress (done of total, never a
+placeholder): files are committed batch by batch, calibration photo by photo, and pixel-check
+verdicts in batches. A warm rescan of an unchanged library therefore reads only the cache: no
+photo file is opened, no pixel check runs, and the groups are those of the last scan.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from photofind.core.match.verify import DETAIL_FORMAT
 from photofind.core.model.embed import Embedder, ResNetEmbedder
 from photofind.core.model.precision import PRECISIONS
 from photofind.core.model.weights import WeightsUnavailable, resolve_weights
@@ -130,11 +137,13 @@ def _from_cache(
     table, done, skipped = state.table, state.done, state.skipped
     for start in range(0, len(files), _LOOKUP_CHUNK):
         chunk = files[start : start + _LOOKUP_CHUNK]
-        cached = cache.lookup(chunk, model_id)
+        cached = cache.lookup(chunk, model_id, DETAIL_FORMAT)
         with_vectors: tuple[list, list, list] = ([], [], [])
         for f in chunk:
             hit = cached.get(f.path)
-            if hit is None or (hit.skipped is None and model_id and hit.embedding is None):
+            if hit is None or (
+                hit.skipped is None and ((model_id and hit.embedding is None) or not hit.has_detail)
+            ):
                 todo.append(f)
                 continue
             state.stats["from_cache"] += 1
@@ -193,7 +202,6 @@ def _result(
         if calibration is not None:
             settings = replace(settings, thresholds=calibration.thresholds)
     if not cancelled:
-        progress.update(Phase.GROUP, 0, 1)
         try:
             groups = group_records(
                 records,
@@ -211,7 +219,6 @@ def _result(
         from photofind.core.cleanup.decisions import apply_for_scan
 
         groups, choice_notes = apply_for_scan(groups, records, embeddings, settings)
-        progress.update(Phase.GROUP, 1, 1)
     return ScanResult(
         settings=settings,
         records=tuple(records),

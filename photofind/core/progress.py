@@ -20,6 +20,9 @@ class Phase:
     HASH = "hashing"
     READ = "reading"
     EMBED = "embedding"
+    CALIBRATE = "calibrating"
+    PAIRS = "finding pairs"  # the candidate search (pairsearch)
+    VERIFY = "verifying"  # pixel checks: pairs checked of the pairs not answered by the cache
     GROUP = "grouping"
 
 

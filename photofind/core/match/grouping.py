@@ -25,11 +25,20 @@ Decided semantics, which the GUI, the CLI and the JSON contract rely on:
 * Candidates come from the embedding pair search (`pairsearch.find_pairs`, exact below
   ~12k photos, LSH above) and from `verify.phash_candidates`. A cross pair the every-member
   rule needs is computed directly, candidate or not.
+
+Verdicts are data. With a cache, every pixel-check answer is saved per ordered content-hash
+pair, verifier version (verify.VERIFIER_VERSION) and rotation setting, in batches as they are
+found, and read back before anything is checked: a warm rescan runs no pixel check, a rescan
+after adding photos checks only pairs that involve them, a killed scan resumes where it
+stopped. The checks read the details the scan cached (pixelfacts.CachedPixelFacts), so
+grouping opens no photo file. Verification reports "verifying" pairs checked of total; the
+clustering after it, "grouping" groups made of candidates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -38,8 +47,9 @@ import numpy as np
 from photofind.core.cleanup.keep import pick_keeper
 from photofind.core.match import verify
 from photofind.core.match.lsh import Hyperplanes, load_hyperplanes
+from photofind.core.match.pixelfacts import CachedPixelFacts
 from photofind.core.match.pairsearch import EXACT_BELOW, auto_params, contains, find_pairs, unique_sorted
-from photofind.core.progress import NULL_PROGRESS, Progress
+from photofind.core.progress import NULL_PROGRESS, Phase, Progress, check_cancel
 from photofind.core.types import Group, ImageRecord, Member, Thresholds, Tier
 
 MAX_DUPLICATE_GROUP = 64
@@ -48,6 +58,7 @@ MAX_NEIGHBOURS = 24  # candidates kept per photo, best first (plus every pHash-c
 FLOOR_MARGIN = 0.05  # a Regrouper's candidates reach this far below the scan's thresholds
 SIZE_NOTE = "size limit reached: more matches were not merged"
 BURST_SECONDS = 10.0
+SAVE_EVERY = 256  # verdicts per cache transaction: a killed scan loses at most this many
 _TURNED = ("rotated", "mirrored")
 
 
@@ -86,8 +97,9 @@ class Regrouper:
     """Candidate pairs found once (at cosine >= `floor`), then `group(thresholds)` for any
     thresholds from them: no decoding or inference, deterministic, fast enough for a slider.
 
-    Pixel verdicts are computed on first need and kept. The first `group` call fetches them
-    for every pair down to `verify_floor`, so later calls above it never read a file."""
+    Pixel verdicts are computed on first need and kept (with a cache, also across scans;
+    see the module docstring). The first `group` call fetches them for every pair down to
+    `verify_floor`, so later calls above it run no pixel check."""
 
     def __init__(
         self,
@@ -132,17 +144,29 @@ class Regrouper:
             self.vectors = emb if len(self.reps) == len(emb) else emb[self.reps]
             self.valid = np.einsum("ij,ij->i", self.vectors, self.vectors) > 0.25  # zero rows: not embedded
         self.thumbs = thumbs if thumbs is not None else np.zeros((len(self.records), 32, 32), np.uint8)
+        # Keyed a * n + b by content classes, ordered: pixel_check(class a's photo, class b's).
         self._verdicts: dict[int, str | None] = {}
+        self._unsaved: list[tuple[str, str, str | None]] = []
+        self._cache = cache
+        self._facts: CachedPixelFacts | None = None
+        if cache is not None:
+            cache.use_verifier(verify.VERIFIER_VERSION)
+            self._facts = CachedPixelFacts(cache)
         self._pixels: dict[int, bool] = {}
-        self._reasons: dict[tuple[int, int], str | None] = {}
         self._bordered: dict[int, bool] = {}
         self.floor = np.inf
         self._ensure_floor(min(default.near, default.similar) - FLOOR_MARGIN if floor is None else floor)
 
     @classmethod
     def from_result(cls, result: Any, *, floor: float | None = None, cache: Any = None) -> Regrouper:
-        """For the GUI: candidates FLOOR_MARGIN below the scan's thresholds, verdicts likewise."""
+        """For the GUI: candidates FLOOR_MARGIN below the scan's thresholds, verdicts likewise,
+        from the scan's cache (opened here when not given) so no photo file is read."""
         t = result.settings.thresholds
+        if cache is None:
+            from photofind.core.scan.cache import Cache
+            from photofind.paths import default_cache_path
+
+            cache = Cache(result.settings.cache_path or default_cache_path())
         return cls(
             result.records,
             result.embeddings,
@@ -246,18 +270,70 @@ class Regrouper:
     # -- pixel verdicts ---------------------------------------------------------------------------
 
     def verdict(self, x: int, y: int) -> str | None:
-        """verify.pixel_check for representatives x, y (memoised)."""
-        lo, hi = (x, y) if x < y else (y, x)
-        key = lo * len(self.reps) + hi
+        """verify.pixel_check for representatives x, y (memoised, lower index first)."""
+        return self._checked(x, y) if x < y else self._checked(y, x)
+
+    def _checked(self, x: int, y: int) -> str | None:
+        """verify.pixel_check(class x's photo, class y's): memoised, else cached, else run."""
+        key = x * len(self.reps) + y
         if key not in self._verdicts:
-            self._verdicts[key] = self._pixel_check(self.reps[lo], self.reps[hi])
+            self._load_verdicts([(x, y)])
+        if key not in self._verdicts:
+            a, b = self.records[self.reps[x]], self.records[self.reps[y]]
+            with self._reading():
+                reason = verify.pixel_check(
+                    a, b, self.thumbs[self.reps[x]], self.thumbs[self.reps[y]], rotations=self.rotations
+                )
+            self._verdicts[key] = reason
+            facts = self._facts
+            if facts is not None and not {a.content_hash, b.content_hash} & facts.missing:
+                self._unsaved.append((a.content_hash, b.content_hash, reason))
+                if len(self._unsaved) >= SAVE_EVERY:
+                    self._save_verdicts()
         return self._verdicts[key]
 
-    def _pixel_check(self, a: int, b: int) -> str | None:
-        """verify.pixel_check for records a, b, with this scan's rotation setting."""
-        return verify.pixel_check(
-            self.records[a], self.records[b], self.thumbs[a], self.thumbs[b], rotations=self.rotations
-        )
+    def _load_verdicts(self, pairs: Sequence[tuple[int, int]]) -> None:
+        """Memoise the cached answers for ordered class pairs (one batched query)."""
+        if self._cache is None or not pairs:
+            return
+        n = len(self.reps)
+        hashes = [(self.records[self.reps[x]].content_hash, self.records[self.reps[y]].content_hash) for x, y in pairs]
+        found = self._cache.verdicts(hashes, verify.VERIFIER_VERSION, self.rotations)
+        for (x, y), key in zip(pairs, hashes):
+            if key in found:
+                self._verdicts[x * n + y] = found[key]
+
+    def _save_verdicts(self) -> None:
+        if self._cache is not None and self._unsaved:
+            self._cache.put_verdicts(self._unsaved, verify.VERIFIER_VERSION, self.rotations)
+        self._unsaved = []
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """The checks read the scan's cached details and digests, not the photo files."""
+        if self._facts is None:
+            yield
+            return
+        with verify.reading_from(self._facts):
+            yield
+
+    def _prefetch(self, pairs: list[tuple[int, int]]) -> None:
+        """Verdicts for these (lower, higher) pairs: cached ones read in one pass, the rest
+        checked with progress (pairs checked of total) and saved in batches as they come."""
+        n = len(self.reps)
+        todo = [(x, y) for x, y in pairs if x * n + y not in self._verdicts]
+        self._load_verdicts(todo)
+        todo = [(x, y) for x, y in todo if x * n + y not in self._verdicts]
+        try:
+            for k, (x, y) in enumerate(todo):
+                if k % 32 == 0:
+                    check_cancel(self._progress)
+                    self._progress.update(Phase.VERIFY, k, len(todo))
+                self._checked(x, y)
+            if todo:
+                self._progress.update(Phase.VERIFY, len(todo), len(todo))
+        finally:
+            self._save_verdicts()  # also when stopped: the next scan resumes from here
 
     def _same_pixels(self, x: int, y: int) -> bool:
         lo, hi = (x, y) if x < y else (y, x)
@@ -265,9 +341,10 @@ class Regrouper:
         if key not in self._pixels:
             ra, rb = self.reps[lo], self.reps[hi]
             same = getattr(verify, "same_pixels", None)
-            self._pixels[key] = bool(
-                same and same(self.records[ra], self.records[rb], self.thumbs[ra], self.thumbs[rb])
-            )
+            with self._reading():
+                self._pixels[key] = bool(
+                    same and same(self.records[ra], self.records[rb], self.thumbs[ra], self.thumbs[rb])
+                )
         return self._pixels[key]
 
     def _is_duplicate(self, x: int, y: int, cos: float, near: float) -> bool:
@@ -291,12 +368,19 @@ class Regrouper:
         """All groups at `thresholds`, sorted by tier, size, then the keeper's path; ids from 1."""
         near, similar = thresholds.near, thresholds.similar
         self._ensure_floor(min(near, similar))
-        cos, score = self.edge_cos, self.edge_score
+        cos = self.edge_cos
         nan = np.isnan(cos)
         prefetch = min(near, self.verify_floor) if self.verify_floor is not None else near
         eligible = nan | (cos >= prefetch) | (self.edge_phash & self.rotations)
-        for x, y in zip(self.edge_a[eligible].tolist(), self.edge_b[eligible].tolist()):
-            self.verdict(x, y)
+        self._prefetch(list(zip(self.edge_a[eligible].tolist(), self.edge_b[eligible].tolist())))
+        try:
+            return self._group(thresholds)
+        finally:
+            self._save_verdicts()
+
+    def _group(self, thresholds: Thresholds) -> list[Group]:
+        near, similar = thresholds.near, thresholds.similar
+        cos, score = self.edge_cos, self.edge_score
         dup = np.array(
             [
                 self._is_duplicate(x, y, c, near)
@@ -322,7 +406,10 @@ class Regrouper:
         groups: list[Group] = []
         node_record = {}  # representative -> the record that stands for its group in the similar layer
         in_cluster = set()
-        for cluster, flagged in zip(clusters, capped):
+        for k, (cluster, flagged) in enumerate(zip(clusters, capped)):
+            if k % 256 == 0:
+                check_cancel(self._progress)
+                self._progress.update(Phase.GROUP, k, len(clusters))
             in_cluster.update(cluster)
             g = self._duplicate_group(cluster, flagged)
             groups.append(g)
@@ -336,6 +423,8 @@ class Regrouper:
                 node_record[c] = g.keep_index
             else:
                 node_record[c] = members[0]
+        if clusters:
+            self._progress.update(Phase.GROUP, len(clusters), len(clusters))
         groups.extend(self._similar_groups(node_record, similar))
         groups.sort(key=lambda g: (g.tier.rank, -len(g.members), self.records[g.keep_index].path))
         return [
@@ -347,7 +436,8 @@ class Regrouper:
         """A photo without added bars first (its picture is all of it), then the most pixels
         (a crop or thumbnail never outranks its original), then bytes, then path."""
         if rep not in self._bordered:
-            self._bordered[rep] = verify.has_bars(self.records[self.reps[rep]])
+            with self._reading():
+                self._bordered[rep] = verify.has_bars(self.records[self.reps[rep]])
         r = self.records[self.reps[rep]]
         return (self._bordered[rep], -r.facts.pixels, -r.file.size, r.path)
 
@@ -384,12 +474,9 @@ class Regrouper:
         return _make_group(tier, keep, others, sims, weights, why)
 
     def _reason(self, keep: int, other: int) -> str | None:
-        """Why `other` duplicates the keeper, worded from the keeper's side (memoised: a
-        slider move must not run the pixel check again)."""
-        key = (keep, other)
-        if key not in self._reasons:
-            self._reasons[key] = self._pixel_check(keep, other)
-        return self._reasons[key]
+        """Why `other` duplicates the keeper, worded from the keeper's side (memoised and
+        cached like every verdict: a slider move must not run the pixel check again)."""
+        return self._checked(int(self._class[keep]), int(self._class[other]))
 
     def _pair_scores(self, cluster: Sequence[int]) -> dict[tuple[int, int], float]:
         c = self._cos_matrix(cluster, cluster)

@@ -6,21 +6,32 @@ Grouping calls these on candidate pairs; none of them is needed for pairs it rej
   (opt-in) a 90-degree rotation or mirror? It compares fine detail of the two pictures after
   finding where one sits inside the other (photofind.core.match.align). The 32x32 thumbnails of the
   scan are too coarse for that: frames of a burst, shifted by a few percent, agree on them as
-  well as a re-encoded copy does. So a 128x128 detail image is decoded for each photo that
-  reaches this check, once, and kept in a bounded in-memory cache.
+  well as a re-encoded copy does. So the scan's one read pass makes a 128x128 detail image
+  of every photo (`detail_of_image`), and the cache keeps it (`detail_to_bytes`, 4-8 KB).
+  Grouping hands the check a `PixelFacts` source (`reading_from`), and then no photo file is
+  opened; without one (a library caller with no cache) the detail is decoded from the file.
 - `same_pixels`: equal decoded pixels behind different bytes (a metadata-only change). A JPEG
   draft decode sees only the DC coefficients, so hashes of it prove nothing; this decodes both
-  files in full, and only for pairs whose cheap facts already agree.
+  files in full, and only for pairs whose cheap facts already agree; the `PixelFacts`
+  source keeps each digest, so a file is decoded in full at most once.
 - `phash_candidates`: pairs of photos whose pHashes are close, found with a multi-index hash
   (no all-pairs scan at scale), so copies are found even without a CNN.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import io
+import json
+import struct
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
@@ -38,6 +49,11 @@ TILT_GATE = 26  # pHash distance of a pair worth the small-angle search (straigh
 TILT_COARSE_GATE = 0.9  # 32x32 correlation a turned crop reaches before the fine check
 TILTS = tuple(sign * deg for deg in (2.0, 3.5, 5.0, 6.5, 8.0) for sign in (1, -1))
 DETAIL = 128
+# Bump when pixel_check or same_pixels may answer a pair differently: cached verdicts go.
+VERIFIER_VERSION = 1
+# Bump when detail_of_image or detail_to_bytes changes: each photo is then read again once.
+DETAIL_FORMAT = 1
+_STORED_STEP = 4  # the cached detail keeps 64 gray levels: ~1 level of noise against a std of ~50
 
 
 @dataclass(frozen=True)
@@ -82,17 +98,75 @@ _digests = _Lru(4096)
 _MISSING = Detail(np.zeros((1, 1), np.float32), False)
 
 
-def detail_of_image(image: Image.Image) -> Detail:
+def detail_of_image(image: Image.Image, *, prepare: bool = True) -> Detail:
+    """The one producer of a photo's Detail. `prepare=False` leaves out the alignment
+    pyramid (the read pass stores the detail; `detail_from_bytes` prepares it)."""
     box = content_box(image)
     bordered = box != (0, 0, image.width, image.height)
     if bordered:
         image = image.crop(box)
     gray = np.asarray(image.convert("L").resize((DETAIL, DETAIL), Image.Resampling.BOX), np.float32)
-    return Detail(gray, bordered, align.prepare(gray), image.width / max(image.height, 1))
+    return Detail(gray, bordered, align.prepare(gray) if prepare else None, image.width / max(image.height, 1))
+
+
+def detail_to_bytes(detail: Detail) -> bytes:
+    """The cached form: a JSON header of every field but the images (so a field added to
+    Detail is kept without a new format), then `gray` as a 6-bit PNG (Pillow)."""
+    fields = {
+        f.name: getattr(detail, f.name) for f in dataclasses.fields(detail) if f.name not in ("gray", "prepared")
+    }
+    header = json.dumps({"format": DETAIL_FORMAT, **fields}).encode()
+    levels = np.clip(np.rint(detail.gray / _STORED_STEP), 0, 255 // _STORED_STEP).astype(np.uint8)
+    png = io.BytesIO()
+    Image.fromarray(levels).save(png, format="PNG")
+    return struct.pack("<I", len(header)) + header + png.getvalue()
+
+
+def detail_from_bytes(data: bytes) -> Detail | None:
+    """The Detail `detail_to_bytes` stored, prepared for alignment; None if it is not in
+    this DETAIL_FORMAT (or unreadable)."""
+    try:
+        (size,) = struct.unpack_from("<I", data)
+        fields = json.loads(data[4 : 4 + size].decode())
+        if fields.pop("format") != DETAIL_FORMAT:
+            return None
+        with Image.open(io.BytesIO(data[4 + size :])) as png:
+            levels = np.asarray(png, np.float32)
+    except (ValueError, KeyError, OSError, struct.error):
+        return None
+    gray = levels * _STORED_STEP + (_STORED_STEP - 1) / 2
+    return Detail(gray=gray, prepared=align.prepare(gray), **fields)
+
+
+class PixelFacts(Protocol):
+    """Where the checks find what the read pass kept (see pixelfacts.CachedPixelFacts)."""
+
+    def detail(self, record: ImageRecord) -> Detail | None: ...
+
+    def bordered(self, record: ImageRecord) -> bool: ...
+
+    def digest(self, record: ImageRecord) -> str | None: ...
+
+
+_source: ContextVar[PixelFacts | None] = ContextVar("photofind_pixel_facts", default=None)
+
+
+@contextmanager
+def reading_from(facts: PixelFacts) -> Iterator[None]:
+    """Within this block (in this thread), the checks take details and digests from `facts`."""
+    token = _source.set(facts)
+    try:
+        yield
+    finally:
+        _source.reset(token)
 
 
 def load_detail(record: ImageRecord) -> Detail | None:
-    """The record's detail image, decoded once per content; None if it cannot be read now."""
+    """The record's detail image: from the `reading_from` source, else decoded from the file
+    once per content; None if it cannot be had."""
+    facts = _source.get()
+    if facts is not None:
+        return facts.detail(record)
     key = (record.path, record.content_hash)
     hit = _details.get(key)
     if hit is None:
@@ -106,6 +180,9 @@ def load_detail(record: ImageRecord) -> Detail | None:
 
 def has_bars(record: ImageRecord) -> bool:
     """Letterbox or pillarbox bars around the picture (False if the file cannot be read now)."""
+    facts = _source.get()
+    if facts is not None:
+        return facts.bordered(record)
     detail = load_detail(record)
     return bool(detail and detail.bordered)
 
@@ -270,15 +347,24 @@ def pixels_candidate(a: ImageRecord, b: ImageRecord, thumb_a: np.ndarray, thumb_
 def pixel_digest(record: ImageRecord) -> str | None:
     """Hash of the fully decoded pixels as displayed (EXIF orientation applied), or None if
     the file cannot be decoded now. ~150 ms for a 12-MP JPEG, so only for candidates."""
+    facts = _source.get()
+    if facts is not None:
+        return facts.digest(record)
     key = (record.path, record.content_hash)
     hit = _digests.get(key)
-    if hit is not None:
-        return hit or None
+    if hit is None:
+        hit = decode_digest(record.path)
+        _digests.put(key, hit)
+    return hit or None
+
+
+def decode_digest(path: str) -> str:
+    """pixel_digest's hash, decoding the file in full; "" if it cannot be decoded now."""
     from photofind.core.scan.imageio import _apply_orientation, _to_rgb
 
     digest = ""
     try:
-        with Image.open(record.path) as im:
+        with Image.open(path) as im:
             orientation = im.getexif().get(274, 1)
             if getattr(im, "n_frames", 1) > 1:
                 im.seek(0)
@@ -292,8 +378,7 @@ def pixel_digest(record: ImageRecord) -> str | None:
             digest = h.hexdigest()
     except Exception:  # noqa: BLE001 - an unreadable file is simply not proven equal
         digest = ""
-    _digests.put(key, digest)
-    return digest or None
+    return digest
 
 
 def same_pixels(a: ImageRecord, b: ImageRecord, thumb_a: np.ndarray, thumb_b: np.ndarray) -> bool:

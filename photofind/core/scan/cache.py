@@ -4,6 +4,15 @@ Files are keyed by path and invalidated by (size, mtime_ns). What depends only o
 (image facts, hashes, embeddings) is keyed by content hash, so a byte-identical copy, or a
 file that was renamed, reuses it. Embeddings are also keyed by model id: they are only
 comparable within one model. A corrupt or foreign database is moved aside and rebuilt.
+
+What the pixel check needs is kept too, so grouping never opens a photo file:
+- `details`: the detail image of each content (verify.detail_to_bytes: a 6-bit 128x128 PNG
+  and the bar facts, 4-8 KB), written by the read pass with the file's other rows; a row of
+  an older `format` counts as missing, so the file is read again once.
+- `pixel_digests`: the full-decode pixel hash (verify.pixel_digest), once per content.
+- `verdicts`: every pixel-check answer per ordered content-hash pair, verifier version and
+  rotation setting (NULL reason: not the same photo). `use_verifier` deletes the answers of
+  any other verifier version the first time a new one runs.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from photofind.core.scan.hashing import from_signed64, to_signed64
 from photofind.core.store import Transaction, open_store
 from photofind.core.types import FileRef, ImageFacts, Skipped, SkipReason
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: details, pixel_digests, verdicts
 APP_ID = "photofind-cache"
 _CHUNK = 500  # bound parameters per IN (...) query; SQLite's default limit is far higher
 
@@ -51,6 +60,24 @@ CREATE TABLE embeddings (
     vector BLOB NOT NULL,
     PRIMARY KEY (content_hash, model_id)
 );
+CREATE TABLE details (
+    content_hash TEXT PRIMARY KEY,
+    format INTEGER NOT NULL,
+    bordered INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE TABLE pixel_digests (
+    content_hash TEXT PRIMARY KEY,
+    digest TEXT NOT NULL
+);
+CREATE TABLE verdicts (
+    a TEXT NOT NULL,
+    b TEXT NOT NULL,
+    verifier INTEGER NOT NULL,
+    rotations INTEGER NOT NULL,
+    reason TEXT,
+    PRIMARY KEY (a, b, verifier, rotations)
+) WITHOUT ROWID;
 CREATE TABLE blobs (
     namespace TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -69,6 +96,7 @@ class CachedFile:
     phash: int | None
     skipped: Skipped | None
     embedding: np.ndarray | None
+    has_detail: bool = True  # the pixel check's detail image is cached in the asked format
 
 
 @dataclass(frozen=True)
@@ -82,6 +110,9 @@ class FileEntry:
     thumb: bytes | None = None
     skipped: Skipped | None = None
     embedding: np.ndarray | None = None
+    detail: bytes | None = None  # verify.detail_to_bytes
+    detail_format: int = 0
+    bordered: bool = False  # the detail's bars flag, readable without decoding it
 
 
 class Cache:
@@ -114,8 +145,11 @@ class Cache:
 
     # -- reading -------------------------------------------------------------------------
 
-    def lookup(self, files: Sequence[FileRef], model_id: str | None) -> dict[str, CachedFile]:
-        """Cached results for files whose size and mtime still match, in batched queries."""
+    def lookup(
+        self, files: Sequence[FileRef], model_id: str | None, detail_format: int | None = None
+    ) -> dict[str, CachedFile]:
+        """Cached results for files whose size and mtime still match, in batched queries.
+        With `detail_format`, `has_detail` says whether the detail image is cached in it."""
         found: dict[str, CachedFile] = {}
         by_path = {f.path: f for f in files}
         paths = list(by_path)
@@ -124,16 +158,18 @@ class Cache:
                 rows = self._db.execute(
                     f"""SELECT f.path, f.size, f.mtime_ns, f.content_hash, f.skip_reason,
                                f.skip_detail, i.width, i.height, i.format, i.taken, i.camera,
-                               i.phash, e.vector
+                               i.phash, e.vector, d.content_hash IS NOT NULL
                         FROM files f
                         LEFT JOIN images i ON i.content_hash = f.content_hash
                         LEFT JOIN embeddings e
                                ON e.content_hash = f.content_hash AND e.model_id = ?
+                        LEFT JOIN details d
+                               ON d.content_hash = f.content_hash AND d.format = ?
                         WHERE f.path IN ({marks})""",
-                    [model_id or "", *chunk],
+                    [model_id or "", detail_format or 0, *chunk],
                 )
                 for row in rows:
-                    path, size, mtime_ns, chash, reason, detail, w, h, fmt, taken, camera, ph, vec = row
+                    path, size, mtime_ns, chash, reason, detail, w, h, fmt, taken, camera, ph, vec, has = row
                     ref = by_path[path]
                     if size != ref.size or mtime_ns != ref.mtime_ns:
                         continue
@@ -146,28 +182,34 @@ class Cache:
                         phash=None if ph is None else from_signed64(ph),
                         skipped=skipped,
                         embedding=None if vec is None else np.frombuffer(vec, dtype=np.float32),
+                        has_detail=detail_format is None or bool(has),
                     )
         return found
 
-    def images_for_hashes(self, hashes: Iterable[str], model_id: str | None) -> dict[str, CachedFile]:
+    def images_for_hashes(
+        self, hashes: Iterable[str], model_id: str | None, detail_format: int | None = None
+    ) -> dict[str, CachedFile]:
         """What any file with these bytes decodes to: facts, pHash and, when `model_id` is
         given, its embedding. Hashes without an image row (or, with a model, without an
-        embedding) are left out, so the caller knows it must decode those."""
+        embedding; with `detail_format`, without a detail image in it) are left out, so the
+        caller knows it must decode those."""
         result: dict[str, CachedFile] = {}
         keys = list(dict.fromkeys(hashes))
         with self._lock:
             for chunk, marks in _in_chunks(keys):
                 rows = self._db.execute(
                     f"""SELECT i.content_hash, i.width, i.height, i.format, i.taken, i.camera,
-                               i.phash, e.vector
+                               i.phash, e.vector, d.content_hash IS NOT NULL
                         FROM images i
                         LEFT JOIN embeddings e
                                ON e.content_hash = i.content_hash AND e.model_id = ?
+                        LEFT JOIN details d
+                               ON d.content_hash = i.content_hash AND d.format = ?
                         WHERE i.content_hash IN ({marks})""",
-                    [model_id or "", *chunk],
+                    [model_id or "", detail_format or 0, *chunk],
                 )
-                for chash, w, h, fmt, taken, camera, ph, vec in rows:
-                    if model_id and vec is None:
+                for chash, w, h, fmt, taken, camera, ph, vec, has in rows:
+                    if (model_id and vec is None) or (detail_format is not None and not has):
                         continue
                     result[chash] = CachedFile(
                         content_hash=chash,
@@ -228,11 +270,86 @@ class Cache:
                             e.thumb,
                         ),
                     )
+                if e.detail is not None and e.content_hash:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO details(content_hash, format, bordered, data) VALUES (?, ?, ?, ?)",
+                        (e.content_hash, e.detail_format, int(e.bordered), e.detail),
+                    )
                 if e.embedding is not None and e.content_hash and model_id:
                     self._db.execute(
                         "INSERT OR REPLACE INTO embeddings(content_hash, model_id, vector) VALUES (?, ?, ?)",
                         (e.content_hash, model_id, np.asarray(e.embedding, np.float32).tobytes()),
                     )
+
+    # -- the pixel check's inputs and answers (see the module docstring) ---------------------
+
+    def details_for_hashes(self, hashes: Iterable[str], detail_format: int) -> dict[str, bytes]:
+        return self._by_hash("SELECT content_hash, data FROM details WHERE format = ? AND", hashes, detail_format)
+
+    def bordered_for_hashes(self, hashes: Iterable[str], detail_format: int) -> dict[str, bool]:
+        found = self._by_hash(
+            "SELECT content_hash, bordered FROM details WHERE format = ? AND", hashes, detail_format
+        )
+        return {h: bool(v) for h, v in found.items()}
+
+    def pixel_digests(self, hashes: Iterable[str]) -> dict[str, str]:
+        return self._by_hash("SELECT content_hash, digest FROM pixel_digests WHERE", hashes)
+
+    def put_pixel_digest(self, content_hash: str, digest: str) -> None:
+        with self._lock, self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO pixel_digests(content_hash, digest) VALUES (?, ?)", (content_hash, digest)
+            )
+
+    def _by_hash(self, select: str, hashes: Iterable[str], *params: object) -> dict:
+        """{content_hash: value} for `select` ("SELECT content_hash, value FROM t WHERE [...] AND")."""
+        result: dict = {}
+        keys = list(dict.fromkeys(hashes))
+        with self._lock:
+            for chunk, marks in _in_chunks(keys):
+                result.update(self._db.execute(f"{select} content_hash IN ({marks})", [*params, *chunk]))
+        return result
+
+    def verdicts(
+        self, pairs: Sequence[tuple[str, str]], verifier: int, rotations: bool
+    ) -> dict[tuple[str, str], str | None]:
+        """Cached pixel-check answers for ordered content-hash pairs (absent: never checked)."""
+        found: dict[tuple[str, str], str | None] = {}
+        with self._lock:
+            for start in range(0, len(pairs), _CHUNK // 2):
+                chunk = pairs[start : start + _CHUNK // 2]
+                marks = ",".join("(?, ?)" for _ in chunk)
+                flat = [h for pair in chunk for h in pair]
+                rows = self._db.execute(
+                    f"WITH asked(a, b) AS (VALUES {marks}) SELECT v.a, v.b, v.reason FROM asked "
+                    "JOIN verdicts v ON v.a = asked.a AND v.b = asked.b "
+                    "AND v.verifier = ? AND v.rotations = ?",
+                    [*flat, verifier, int(rotations)],
+                )
+                for a, b, reason in rows:
+                    found[(a, b)] = reason
+        return found
+
+    def use_verifier(self, verifier: int) -> None:
+        """Forget the answers of other verifier versions, once, when the version changes."""
+        current = str(verifier).encode()
+        if self.get_blob("verifier", "version") == current:
+            return
+        with self._lock, self._transaction():
+            self._db.execute("DELETE FROM verdicts WHERE verifier != ?", (verifier,))
+            self._db.execute(
+                "INSERT OR REPLACE INTO blobs(namespace, key, value) VALUES ('verifier', 'version', ?)", (current,)
+            )
+
+    def put_verdicts(self, found: Sequence[tuple[str, str, str | None]], verifier: int, rotations: bool) -> None:
+        """Save (a, b, reason) answers in one transaction."""
+        if not found:
+            return
+        with self._lock, self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO verdicts(a, b, verifier, rotations, reason) VALUES (?, ?, ?, ?, ?)",
+                [(a, b, verifier, int(rotations), reason) for a, b, reason in found],
+            )
 
     def put_blob(self, namespace: str, key: str, value: bytes) -> None:
         with self._lock, self._transaction():
@@ -256,7 +373,8 @@ class Cache:
     def stats(self) -> dict[str, int]:
         with self._lock:
             count = lambda table: self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: E731
-            return {t: count(t) for t in ("files", "images", "embeddings")} | {
+            tables = ("files", "images", "embeddings", "details", "verdicts")
+            return {t: count(t) for t in tables} | {
                 "bytes": self.path.stat().st_size if self.path.exists() else 0
             }
 
@@ -271,8 +389,13 @@ class Cache:
                     "DELETE FROM images WHERE content_hash NOT IN "
                     "(SELECT content_hash FROM files WHERE content_hash IS NOT NULL)"
                 )
+                for table in ("embeddings", "details", "pixel_digests"):
+                    self._db.execute(
+                        f"DELETE FROM {table} WHERE content_hash NOT IN (SELECT content_hash FROM images)"
+                    )
                 self._db.execute(
-                    "DELETE FROM embeddings WHERE content_hash NOT IN (SELECT content_hash FROM images)"
+                    "DELETE FROM verdicts WHERE a NOT IN (SELECT content_hash FROM images)"
+                    " OR b NOT IN (SELECT content_hash FROM images)"
                 )
         return len(gone)
 
