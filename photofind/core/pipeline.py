@@ -196,7 +196,10 @@ def _result(
         from photofind.core.match.calibrate import calibrate
 
         try:
-            calibration = calibrate(records, embeddings, embedder, cache=cache, progress=progress)
+            library = "|".join(sorted(settings.roots))
+            calibration = calibrate(
+                records, embeddings, embedder, cache=cache, library=library, progress=progress
+            )
         except Cancelled:
             cancelled = True
         if calibration is not None:

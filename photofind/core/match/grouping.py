@@ -47,8 +47,8 @@ import numpy as np
 from photofind.core.cleanup.keep import pick_keeper
 from photofind.core.match import verify
 from photofind.core.match.lsh import Hyperplanes, load_hyperplanes
-from photofind.core.match.pixelfacts import CachedPixelFacts
 from photofind.core.match.pairsearch import EXACT_BELOW, auto_params, contains, find_pairs, unique_sorted
+from photofind.core.match.pixelfacts import CachedPixelFacts
 from photofind.core.progress import NULL_PROGRESS, Phase, Progress, check_cancel
 from photofind.core.types import Group, ImageRecord, Member, Thresholds, Tier
 
@@ -297,7 +297,10 @@ class Regrouper:
         if self._cache is None or not pairs:
             return
         n = len(self.reps)
-        hashes = [(self.records[self.reps[x]].content_hash, self.records[self.reps[y]].content_hash) for x, y in pairs]
+        hashes = [
+            (self.records[self.reps[x]].content_hash, self.records[self.reps[y]].content_hash)
+            for x, y in pairs
+        ]
         found = self._cache.verdicts(hashes, verify.VERIFIER_VERSION, self.rotations)
         for (x, y), key in zip(pairs, hashes):
             if key in found:

@@ -106,17 +106,21 @@ def detail_of_image(image: Image.Image, *, prepare: bool = True) -> Detail:
     if bordered:
         image = image.crop(box)
     gray = np.asarray(image.convert("L").resize((DETAIL, DETAIL), Image.Resampling.BOX), np.float32)
-    return Detail(gray, bordered, align.prepare(gray) if prepare else None, image.width / max(image.height, 1))
+    return Detail(
+        gray, bordered, align.prepare(gray) if prepare else None, image.width / max(image.height, 1)
+    )
 
 
 def detail_to_bytes(detail: Detail) -> bytes:
     """The cached form: a JSON header of every field but the images (so a field added to
     Detail is kept without a new format), then `gray` as a 6-bit PNG (Pillow)."""
     fields = {
-        f.name: getattr(detail, f.name) for f in dataclasses.fields(detail) if f.name not in ("gray", "prepared")
+        f.name: getattr(detail, f.name)
+        for f in dataclasses.fields(detail)
+        if f.name not in ("gray", "prepared")
     }
     header = json.dumps({"format": DETAIL_FORMAT, **fields}).encode()
-    levels = np.clip(np.rint(detail.gray / _STORED_STEP), 0, 255 // _STORED_STEP).astype(np.uint8)
+    levels = np.clip(detail.gray // _STORED_STEP, 0, 255 // _STORED_STEP).astype(np.uint8)
     png = io.BytesIO()
     Image.fromarray(levels).save(png, format="PNG")
     return struct.pack("<I", len(header)) + header + png.getvalue()

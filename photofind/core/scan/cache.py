@@ -284,7 +284,9 @@ class Cache:
     # -- the pixel check's inputs and answers (see the module docstring) ---------------------
 
     def details_for_hashes(self, hashes: Iterable[str], detail_format: int) -> dict[str, bytes]:
-        return self._by_hash("SELECT content_hash, data FROM details WHERE format = ? AND", hashes, detail_format)
+        return self._by_hash(
+            "SELECT content_hash, data FROM details WHERE format = ? AND", hashes, detail_format
+        )
 
     def bordered_for_hashes(self, hashes: Iterable[str], detail_format: int) -> dict[str, bool]:
         found = self._by_hash(
@@ -298,7 +300,8 @@ class Cache:
     def put_pixel_digest(self, content_hash: str, digest: str) -> None:
         with self._lock, self._transaction():
             self._db.execute(
-                "INSERT OR REPLACE INTO pixel_digests(content_hash, digest) VALUES (?, ?)", (content_hash, digest)
+                "INSERT OR REPLACE INTO pixel_digests(content_hash, digest) VALUES (?, ?)",
+                (content_hash, digest),
             )
 
     def _by_hash(self, select: str, hashes: Iterable[str], *params: object) -> dict:
@@ -338,10 +341,13 @@ class Cache:
         with self._lock, self._transaction():
             self._db.execute("DELETE FROM verdicts WHERE verifier != ?", (verifier,))
             self._db.execute(
-                "INSERT OR REPLACE INTO blobs(namespace, key, value) VALUES ('verifier', 'version', ?)", (current,)
+                "INSERT OR REPLACE INTO blobs(namespace, key, value) VALUES ('verifier', 'version', ?)",
+                (current,),
             )
 
-    def put_verdicts(self, found: Sequence[tuple[str, str, str | None]], verifier: int, rotations: bool) -> None:
+    def put_verdicts(
+        self, found: Sequence[tuple[str, str, str | None]], verifier: int, rotations: bool
+    ) -> None:
         """Save (a, b, reason) answers in one transaction."""
         if not found:
             return
