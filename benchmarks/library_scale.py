@@ -81,7 +81,9 @@ def original(seed: int) -> Image.Image:
     im = Image.fromarray(src[y0 : y0 + ch, x0 : x0 + cw][..., rng.permutation(3)])
     im = im.transpose(Image.Transpose(int(rng.integers(0, 7)))) if rng.random() < 0.7 else im
     im = im.resize(SIZE, Image.Resampling.BILINEAR)
-    wash = Image.fromarray(rng.integers(0, 256, (3, 4, 3), dtype=np.uint8)).resize(SIZE, Image.Resampling.BICUBIC)
+    wash = Image.fromarray(rng.integers(0, 256, (3, 4, 3), dtype=np.uint8)).resize(
+        SIZE, Image.Resampling.BICUBIC
+    )
     return Image.blend(im, wash, 0.3)
 
 
@@ -165,7 +167,18 @@ def scan_cmd(mode: str, root: Path, cache: Path, out: Path) -> list[str]:
     if mode == "fake":
         return [sys.executable, __file__, "--child", str(root), str(cache), str(out)]
     engine = ["--no-embed"] if mode == "no-embed" else ["--weights", "random"]
-    return [sys.executable, "-m", "photofind", "scan", str(root), "--cache", str(cache), "--json", str(out), *engine]
+    return [
+        sys.executable,
+        "-m",
+        "photofind",
+        "scan",
+        str(root),
+        "--cache",
+        str(cache),
+        "--json",
+        str(out),
+        *engine,
+    ]
 
 
 def child(root: str, cache: str, out: str) -> int:
@@ -178,7 +191,11 @@ def child(root: str, cache: str, out: str) -> int:
     from photofind.core.types import ScanSettings
 
     progress = TextProgress(CancelToken())
-    result = scan(ScanSettings(roots=(str(Path(root).resolve()),), cache_path=cache), embedder=LowResEmbedder(), progress=progress)
+    result = scan(
+        ScanSettings(roots=(str(Path(root).resolve()),), cache_path=cache),
+        embedder=LowResEmbedder(),
+        progress=progress,
+    )
     progress.close()
     write_json(result, out)
     return 0
@@ -251,39 +268,42 @@ def main(argv: list[str] | None = None) -> int:
     out = args.workdir / "out.json"
     env = dict(os.environ, PHOTOFIND_NO_DOWNLOAD="1", PYTHONPATH=str(Path(__file__).resolve().parent.parent))
 
-    rows = []
-    cold = run_timed(scan_cmd(args.mode, root, cache, out), env)
+    print(
+        f"library: {args.photos} JPEGs 320x240 ({planted} planted derivatives), built/reused in {build_s:.0f} s"
+    )
+    print(f"mode: {args.mode}; cores: {os.cpu_count()}; load average at start: {os.getloadavg()[0]:.1f}")
+    print()
+    print(f"| {'what':<30} | {'seconds':>8} | {'of cold':>7} | {'peak RSS':>8} | time per phase (s) |")
+    print(f"| {'-' * 30} | {'-' * 8} | {'-' * 7} | {'-' * 8} | --- |", flush=True)
+    cold: dict = {}
+
+    def row(name: str, cmd: list[str]) -> dict:
+        r = run_timed(cmd, env)
+        ratio = f"{100 * r['wall'] / (cold or r)['wall']:.1f}%"
+        flag = "" if r["rc"] in (0, 1) else f" (exit {r['rc']})"
+        line = f"| {name:<30} | {r['wall']:>8.1f} | {ratio:>7} | {r['rss_mb']:>5.0f} MB | {phase_text(r['phases'])}{flag} |"
+        print(line, flush=True)
+        return r
+
+    cold = row("cold scan", scan_cmd(args.mode, root, cache, out))
     cold_groups = groups_of(out)
-    rows.append(("cold scan", cold))
-    warm = run_timed(scan_cmd(args.mode, root, cache, out), env)
+    row("warm rescan", scan_cmd(args.mode, root, cache, out))
     same = groups_of(out) == cold_groups
-    rows.append(("warm rescan", warm))
     new = max(1, args.photos // 100)
     build(root, new, start=args.photos, folder="added", new_photos=True)
-    more = run_timed(scan_cmd(args.mode, root, cache, out), env)
-    rows.append((f"rescan after adding {new} (1%)", more))
+    row(f"rescan after adding {new} (1%)", scan_cmd(args.mode, root, cache, out))
     if args.mode == "random":
         query = root / "d0000" / "p000001.jpg"
         cmd = [sys.executable, "-m", "photofind", "similar", str(query), "--in", str(root), "--top", "5"]
-        rows.append(("similar query", run_timed([*cmd, "--cache", str(cache), "--weights", "random"], env)))
+        row("similar query", [*cmd, "--cache", str(cache), "--weights", "random"])
     per_photo, detail_per_photo, photos = cache_bytes(cache)
-
-    print(f"library: {args.photos} JPEGs 320x240 ({planted} planted derivatives), built/reused in {build_s:.0f} s")
-    print(f"mode: {args.mode}; cores: {os.cpu_count()}; load average: {os.getloadavg()[0]:.1f}")
-    print()
-    print(f"| {'what':<30} | {'seconds':>8} | {'of cold':>7} | {'peak RSS':>8} | time per phase (s) |")
-    print(f"| {'-' * 30} | {'-' * 8} | {'-' * 7} | {'-' * 8} | --- |")
-    for name, r in rows:
-        ratio = f"{100 * r['wall'] / cold['wall']:.1f}%"
-        flag = "" if r["rc"] in (0, 3) else f" (exit {r['rc']})"
-        print(
-            f"| {name:<30} | {r['wall']:>8.1f} | {ratio:>7} | {r['rss_mb']:>5.0f} MB | {phase_text(r['phases'])}{flag} |"
-        )
     print()
     found, total = planted_found(cold_groups, root.resolve(), args.photos)
     print(f"groups identical, cold vs warm: {'yes' if same else 'NO'}; {len(cold_groups)} groups")
     print(f"planted derivatives grouped with their original (cold scan): {found} of {total}")
-    print(f"cache: {per_photo / 1024:.1f} KB per photo, of which the detail image {detail_per_photo / 1024:.1f} KB ({photos} photos)")
+    print(
+        f"cache: {per_photo / 1024:.1f} KB per photo, of which the detail image {detail_per_photo / 1024:.1f} KB ({photos} photos)"
+    )
     return 0 if same else 1
 
 
