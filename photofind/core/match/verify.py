@@ -441,14 +441,15 @@ def _multi_index(q: np.ndarray, h: np.ndarray, r: int) -> np.ndarray:
         shift = np.uint64(16 * block)
         keys = ((h >> shift) & np.uint64(0xFFFF)).astype(np.int64)
         order = np.argsort(keys, kind="stable")
-        sorted_keys = keys[order]
+        # The substrings are 16 bits: a table of bucket sizes and starts replaces a binary search.
+        sizes = np.bincount(keys, minlength=1 << 16)
+        starts = np.cumsum(sizes) - sizes
+        sizes[sizes > _BUCKET_CAP] = 0
         qkeys = ((q >> shift) & np.uint64(0xFFFF)).astype(np.int64)
         for mask in masks:
             probe = qkeys ^ mask
-            lo = np.searchsorted(sorted_keys, probe, "left")
-            hi = np.searchsorted(sorted_keys, probe, "right")
-            counts = np.minimum(hi - lo, _BUCKET_CAP)
-            counts[hi - lo > _BUCKET_CAP] = 0
+            lo = starts[probe]
+            counts = sizes[probe]
             if not counts.any():
                 continue
             rows = np.repeat(np.arange(len(q)), counts)
