@@ -122,7 +122,9 @@ def detail_to_bytes(detail: Detail) -> bytes:
     header = json.dumps({"format": DETAIL_FORMAT, **fields}).encode()
     levels = np.clip(detail.gray // _STORED_STEP, 0, 255 // _STORED_STEP).astype(np.uint8)
     png = io.BytesIO()
-    Image.fromarray(levels).save(png, format="PNG")
+    # Level 1: a third of the default's time (the read pass does this for every photo) for
+    # about 1 KB more per photo (6.5 KB instead of 5.4 on the benchmark's photos).
+    Image.fromarray(levels).save(png, format="PNG", compress_level=1)
     return struct.pack("<I", len(header)) + header + png.getvalue()
 
 
