@@ -273,10 +273,10 @@ class Regrouper:
         """verify.pixel_check for representatives x, y (memoised, lower index first)."""
         return self._checked(x, y) if x < y else self._checked(y, x)
 
-    def _checked(self, x: int, y: int) -> str | None:
+    def _checked(self, x: int, y: int, *, ask_cache: bool = True) -> str | None:
         """verify.pixel_check(class x's photo, class y's): memoised, else cached, else run."""
         key = x * len(self.reps) + y
-        if key not in self._verdicts:
+        if key not in self._verdicts and ask_cache:
             self._load_verdicts([(x, y)])
         if key not in self._verdicts:
             a, b = self.records[self.reps[x]], self.records[self.reps[y]]
@@ -332,7 +332,7 @@ class Regrouper:
                 if k % 32 == 0:
                     check_cancel(self._progress)
                     self._progress.update(Phase.VERIFY, k, len(todo))
-                self._checked(x, y)
+                self._checked(x, y, ask_cache=False)  # todo holds what the cache lacks
             if todo:
                 self._progress.update(Phase.VERIFY, len(todo), len(todo))
         finally:
