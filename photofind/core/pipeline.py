@@ -93,7 +93,7 @@ def _scan(settings, embedder, model, problem, cache, progress, workers, started)
     stats["files_found"] = len(found.files)
     table = VectorTable([f.path for f in found.files], model.dim) if model else None
     state = IngestState(skipped=list(found.skipped), table=table, stats=stats)
-    todo = _from_cache(found.files, cache, model_id, state)
+    todo = _from_cache(found.files, cache, model_id, state, progress)
 
     phase = Phase.EMBED if embedder is not None else Phase.READ
     cancelled = False
@@ -129,13 +129,18 @@ def _scan(settings, embedder, model, problem, cache, progress, workers, started)
 
 
 def _from_cache(
-    files: Sequence[FileRef], cache: Cache, model_id: str | None, state: IngestState
+    files: Sequence[FileRef],
+    cache: Cache,
+    model_id: str | None,
+    state: IngestState,
+    progress: Progress = NULL_PROGRESS,
 ) -> list[FileRef]:
     """Take what the cache knows about unchanged files; return the files left to read.
     In chunks, so the cache's per-file objects never exist for the whole library at once."""
     todo: list[FileRef] = []
     table, done, skipped = state.table, state.done, state.skipped
     for start in range(0, len(files), _LOOKUP_CHUNK):
+        progress.update(Phase.CACHE, start, len(files))
         chunk = files[start : start + _LOOKUP_CHUNK]
         cached = cache.lookup(chunk, model_id, DETAIL_FORMAT)
         with_vectors: tuple[list, list, list] = ([], [], [])
@@ -156,6 +161,8 @@ def _from_cache(
                     column.append(value)
         if table is not None:
             table.put_many(*with_vectors)
+    if files:
+        progress.update(Phase.CACHE, len(files), len(files))
     return todo
 
 

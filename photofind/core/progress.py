@@ -18,6 +18,7 @@ class Cancelled(Exception):
 class Phase:
     DISCOVER = "finding files"
     HASH = "hashing"
+    CACHE = "checking cache"  # files whose cached results are still valid
     READ = "reading"
     EMBED = "embedding"
     CALIBRATE = "calibrating"

@@ -212,7 +212,9 @@ class Regrouper:
                 from photofind.core.scan.hashing import dihedral_phashes
 
                 variants = np.stack([dihedral_phashes(self.thumbs[self.reps[k]]) for k in idx])
-            pp = np.asarray(verify.phash_candidates(hashes, variants=variants), np.int64).reshape(-1, 2)
+            pp = np.asarray(
+                verify.phash_candidates(hashes, variants=variants, progress=self._progress), np.int64
+            ).reshape(-1, 2)
             phash_a.append(idx[pp[:, 0]])
             phash_b.append(idx[pp[:, 1]])
         emb = _codes(found_a, found_b, n)

@@ -37,6 +37,7 @@ import numpy as np
 from PIL import Image
 
 from photofind.core.match import align
+from photofind.core.progress import NULL_PROGRESS, Phase, Progress, check_cancel
 from photofind.core.scan.hashing import DIHEDRAL, content_box, dihedral, dihedral_phashes, phash_of_thumb
 from photofind.core.types import ImageRecord
 
@@ -404,7 +405,9 @@ _BLOCKS = 4  # 16-bit substrings for the multi-index hash
 _BUCKET_CAP = 2000  # a substring shared by more photos than this (flat images) is skipped
 
 
-def phash_candidates(phashes, max_distance: int = PHASH_NEAR, *, variants=None) -> np.ndarray:
+def phash_candidates(
+    phashes, max_distance: int = PHASH_NEAR, *, variants=None, progress: Progress = NULL_PROGRESS
+) -> np.ndarray:
     """(m, 2) index pairs i < j whose 64-bit pHashes differ in <= max_distance bits.
 
     `variants` ((n, 8) uint64, from hashing.dihedral_phashes) also pairs photos whose rotated
@@ -415,11 +418,11 @@ def phash_candidates(phashes, max_distance: int = PHASH_NEAR, *, variants=None) 
     h = np.asarray(phashes, dtype=np.uint64).ravel()
     queries = [h] if variants is None else [np.asarray(variants, dtype=np.uint64)[:, k] for k in range(8)]
     found = []
-    for q in queries:
+    for k, q in enumerate(queries):
         if len(h) <= _BRUTE_FORCE_MAX:
             found.append(_brute_force(q, h, max_distance))
         else:
-            found.append(_multi_index(q, h, max_distance))
+            found.append(_multi_index(q, h, max_distance, progress, (k, len(queries))))
     pairs = np.concatenate(found) if found else np.empty((0, 2), np.int64)
     pairs = np.sort(pairs, axis=1)
     pairs = pairs[pairs[:, 0] != pairs[:, 1]]
@@ -435,11 +438,16 @@ def _brute_force(q: np.ndarray, h: np.ndarray, r: int) -> np.ndarray:
     return np.concatenate(out) if out else np.empty((0, 2), np.int64)
 
 
-def _multi_index(q: np.ndarray, h: np.ndarray, r: int) -> np.ndarray:
+def _multi_index(
+    q: np.ndarray, h: np.ndarray, r: int, progress: Progress = NULL_PROGRESS, part: tuple[int, int] = (0, 1)
+) -> np.ndarray:
+    """`part`: (this query set, of how many), for progress over all of them."""
     t = r // _BLOCKS
     masks = _masks(16, t)
     out = []
     for block in range(_BLOCKS):
+        check_cancel(progress)
+        progress.update(Phase.PAIRS, part[0] * _BLOCKS + block, part[1] * _BLOCKS)
         shift = np.uint64(16 * block)
         keys = ((h >> shift) & np.uint64(0xFFFF)).astype(np.int64)
         order = np.argsort(keys, kind="stable")
