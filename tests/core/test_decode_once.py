@@ -155,3 +155,15 @@ def test_a_stopped_verification_keeps_its_verdicts(library, cache_path, fake_emb
     scan(_settings(library, cache_path), embedder=fake_embedder)
     with Cache(cache_path) as cache:
         assert cache.stats()["verdicts"] == saved + len(checks.pairs)
+
+
+def test_the_slider_regroups_without_opening_a_photo_file(library, cache_path, fake_embedder, monkeypatch):
+    result = scan(_settings(library, cache_path), embedder=fake_embedder)
+    verify.clear_caches()
+    _forbid_photo_files(monkeypatch, library["root"])
+    regrouper = grouping.Regrouper.from_result(result)  # opens the scan's cache itself
+    t = result.settings.thresholds
+    members = lambda groups: sorted(sorted(m.index for m in g.members) for g in groups)  # noqa: E731
+    assert members(regrouper.group(t)) == members(result.groups)
+    for near in (t.near - 0.04, min(0.999, t.near + 0.02)):
+        regrouper.group(type(t)(near=near, similar=t.similar))

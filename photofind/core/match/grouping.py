@@ -164,9 +164,13 @@ class Regrouper:
         t = result.settings.thresholds
         if cache is None:
             from photofind.core.scan.cache import Cache
+            from photofind.core.store import StoreError
             from photofind.paths import default_cache_path
 
-            cache = Cache(result.settings.cache_path or default_cache_path())
+            try:
+                cache = Cache(result.settings.cache_path or default_cache_path())
+            except StoreError:
+                cache = None  # the checks then decode the photos, as without a cache
         return cls(
             result.records,
             result.embeddings,
