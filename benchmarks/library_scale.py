@@ -28,6 +28,7 @@ import argparse
 import io
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -56,6 +57,8 @@ SIZE = (320, 240)
 DERIVATIVE_EVERY = 20
 DERIVATIVES = ("copy", "half", "q50", "crop", "brighter")
 _sources: list[np.ndarray] = []
+# What photofind.commands.textprogress prints: "phase [###---] done/total ..." or "phase done".
+PROGRESS_LINE = re.compile(r"^(?P<phase>[a-z][a-z ]*?) +(\[[#-]+\] )?\d+(/\d+)?( |$)")
 
 
 def _load_sources() -> list[np.ndarray]:
@@ -150,9 +153,9 @@ def run_timed(cmd: list[str], env: dict | None = None) -> dict:
     phases: dict[str, float] = {}
     assert proc.stderr is not None
     for line in proc.stderr:
-        name = line.split("[")[0].strip() if "[" in line else line.strip().rsplit(" ", 1)[0]
-        if name and name not in phases and not name.startswith(("warning", "Traceback")):
-            phases[name] = time.perf_counter() - started
+        shown = PROGRESS_LINE.match(line.strip())
+        if shown and shown["phase"] not in phases:
+            phases[shown["phase"]] = time.perf_counter() - started
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)

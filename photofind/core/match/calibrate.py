@@ -95,7 +95,7 @@ def tail_rate(neg: np.ndarray, t: float | np.ndarray) -> np.ndarray:
     top = s[-k:]
     start = top[0]
     scale = max(float(np.mean(top - start)), 1e-6)
-    modelled = (k / n) * np.exp(-(t - start) / scale)
+    modelled = (k / n) * np.exp(-np.maximum(t - start, 0.0) / scale)  # used only above start
     return np.where(t <= start, counted, modelled)
 
 
