@@ -29,6 +29,10 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "huge_images": (["--mp", "40", "--modes", "RGBA"], []),
     "tilt_cost": ([], []),
     "similar_query": (["--photos", "2000", "--sizes", "10000,100000"], []),
+    "library_scale": (
+        ["--photos", "2000", "--mode", "no-embed"],
+        ["--photos", "10000", "--mode", "no-embed"],
+    ),
     "quality": (["--quick"], []),
     "index_scale": (["--sizes", "10000", "--kinds", "aniso", "--no-regroup"], ["--million"]),
     "gui_responsiveness": (

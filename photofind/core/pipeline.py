@@ -1,5 +1,11 @@
 """scan(): discover -> cache lookup -> read, hash, decode (thread pool) ∥ batched embedding
--> store -> group. The one entry point the CLI and the GUI share."""
+-> store -> calibrate -> group. The one entry point the CLI and the GUI share.
+
+Every phase saves its work as it goes and reports progress (done of total, never a
+placeholder): files are committed batch by batch, calibration photo by photo, and pixel-check
+verdicts in batches. A warm rescan of an unchanged library therefore reads only the cache: no
+photo file is opened, no pixel check runs, and the groups are those of the last scan.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from photofind.core.match.verify import DETAIL_FORMAT
 from photofind.core.model.embed import Embedder, ResNetEmbedder, device_problem
 from photofind.core.model.precision import PRECISIONS
 from photofind.core.model.weights import WeightsUnavailable, resolve_weights
@@ -96,7 +103,7 @@ def _scan(settings, embedder, model, problem, cache, progress, workers, started,
     stats["files_found"] = len(found.files)
     table = VectorTable([f.path for f in found.files], model.dim) if model else None
     state = IngestState(skipped=list(found.skipped), table=table, stats=stats)
-    todo = _from_cache(found.files, cache, model_id, state)
+    todo = _from_cache(found.files, cache, model_id, state, progress)
 
     phase = Phase.EMBED if embedder is not None else Phase.READ
     cancelled = False
@@ -133,19 +140,26 @@ def _scan(settings, embedder, model, problem, cache, progress, workers, started,
 
 
 def _from_cache(
-    files: Sequence[FileRef], cache: Cache, model_id: str | None, state: IngestState
+    files: Sequence[FileRef],
+    cache: Cache,
+    model_id: str | None,
+    state: IngestState,
+    progress: Progress = NULL_PROGRESS,
 ) -> list[FileRef]:
     """Take what the cache knows about unchanged files; return the files left to read.
     In chunks, so the cache's per-file objects never exist for the whole library at once."""
     todo: list[FileRef] = []
     table, done, skipped = state.table, state.done, state.skipped
     for start in range(0, len(files), _LOOKUP_CHUNK):
+        progress.update(Phase.CACHE, start, len(files))
         chunk = files[start : start + _LOOKUP_CHUNK]
-        cached = cache.lookup(chunk, model_id)
+        cached = cache.lookup(chunk, model_id, DETAIL_FORMAT)
         with_vectors: tuple[list, list, list] = ([], [], [])
         for f in chunk:
             hit = cached.get(f.path)
-            if hit is None or (hit.skipped is None and model_id and hit.embedding is None):
+            if hit is None or (
+                hit.skipped is None and ((model_id and hit.embedding is None) or not hit.has_detail)
+            ):
                 todo.append(f)
                 continue
             state.stats["from_cache"] += 1
@@ -159,6 +173,8 @@ def _from_cache(
                     column.append(value)
         if table is not None:
             table.put_many(*with_vectors)
+    if files:
+        progress.update(Phase.CACHE, len(files), len(files))
     return todo
 
 
@@ -201,13 +217,15 @@ def _result(
         from photofind.core.match.calibrate import calibrate
 
         try:
-            calibration = calibrate(records, embeddings, embedder, cache=cache, progress=progress)
+            library = "|".join(sorted(settings.roots))
+            calibration = calibrate(
+                records, embeddings, embedder, cache=cache, library=library, progress=progress
+            )
         except Cancelled:
             cancelled = True
         if calibration is not None:
             settings = replace(settings, thresholds=calibration.thresholds)
     if not cancelled and group:
-        progress.update(Phase.GROUP, 0, 1)
         try:
             groups = group_records(
                 records,
@@ -231,7 +249,6 @@ def _result(
         from photofind.core.cleanup.decisions import apply_for_scan
 
         groups, choice_notes = apply_for_scan(groups, records, embeddings, settings, companions=companions)
-        progress.update(Phase.GROUP, 1, 1)
     return ScanResult(
         settings=settings,
         records=tuple(records),

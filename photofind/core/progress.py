@@ -18,8 +18,12 @@ class Cancelled(Exception):
 class Phase:
     DISCOVER = "finding files"
     HASH = "hashing"
+    CACHE = "checking cache"  # files whose cached results are still valid
     READ = "reading"
     EMBED = "embedding"
+    CALIBRATE = "calibrating"
+    PAIRS = "finding pairs"  # the candidate search (pairsearch)
+    VERIFY = "verifying"  # pixel checks: pairs checked of the pairs not answered by the cache
     GROUP = "grouping"
 
 

@@ -86,7 +86,7 @@ def result_as_json(result: ScanResult) -> dict[str, Any]:
         "thresholds": {"near": t.near, "similar": t.similar},
         # How the thresholds were chosen: None when the user set one or the library was too
         # small to learn from (photofind.core.match.calibrate).
-        "calibration": result.calibration.as_json() if getattr(result, "calibration", None) else None,
+        "calibration": result.calibration.as_json() if result.calibration else None,
         "rotations": result.settings.rotations,
         "files_scanned": result.stats.files_found,
         "files_read": len(result.records),

@@ -78,7 +78,9 @@ def test_calibration_is_learned_once_and_cached(library_50, tmp_path, fake_embed
         assert first.calibration.model_id == fake_embedder.model.id
         assert first.settings.thresholds == first.calibration.thresholds  # used for grouping
         assert (
-            cal.Calibration.from_bytes(cache.get_blob(cal.NAMESPACE, fake_embedder.model.id))
+            cal.Calibration.from_bytes(
+                cache.get_blob(cal.NAMESPACE, f"{fake_embedder.model.id}@{library_50}")
+            )
             == first.calibration
         )
         embedded = fake_embedder.images_embedded
@@ -90,6 +92,34 @@ def test_calibration_is_learned_once_and_cached(library_50, tmp_path, fake_embed
     assert doc["calibration"]["estimated_precision"] == pytest.approx(
         first.calibration.estimated_precision, abs=1e-6
     )
+
+
+def test_recompute_rule_and_resume_after_a_stop(library_50, tmp_path, fake_embedder):
+    settings = ScanSettings(roots=(str(library_50),), cache_path=str(tmp_path / "c.sqlite3"))
+
+    class StopAfterThreePhotos:
+        def __init__(self):
+            self.calibrated = 0
+
+        def update(self, phase, done, total):
+            if phase == "calibrating":
+                self.calibrated = done
+
+        def is_cancelled(self):
+            return self.calibrated >= 3
+
+    with Cache(settings.cache_path) as cache:
+        stopped = scan(settings, embedder=fake_embedder, cache=cache, progress=StopAfterThreePhotos())
+        assert stopped.cancelled and stopped.calibration is None
+        before = fake_embedder.images_embedded
+        resumed = scan(settings, embedder=fake_embedder, cache=cache)
+    per_photo = len(cal.derivatives.CALIBRATION)
+    # The three photos measured before the stop are not measured again.
+    assert fake_embedder.images_embedded - before == (cal.SAMPLE - 3) * per_photo
+    c = resumed.calibration
+    assert cal.still_valid(c, round(c.photos * 1.25), c.target_precision)
+    assert not cal.still_valid(c, round(c.photos * 1.3), c.target_precision)
+    assert not cal.still_valid(c, round(c.photos * 0.7), c.target_precision)
 
 
 def test_explicit_threshold_skips_calibration(library_50, tmp_path, fake_embedder):

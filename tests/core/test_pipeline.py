@@ -91,10 +91,11 @@ class CancelAfter:
     files sort first, so n must exceed them for any photo to be finished)."""
 
     def __init__(self, n):
-        self.n, self.cancelled, self.phases = n, False, []
+        self.n, self.cancelled, self.phases, self.reports = n, False, [], []
 
     def update(self, phase, done, total):
         self.phases.append(phase)
+        self.reports.append((phase, done, total))
         if phase in ("reading", "embedding") and done >= self.n:
             self.cancelled = True
 
@@ -122,8 +123,22 @@ def test_progress_reports_phases_in_order(library, cache_path, fake_embedder):
     seen = CancelAfter(10**9)
     scan(_settings(library, cache_path), embedder=fake_embedder, progress=seen)
     order = list(dict.fromkeys(seen.phases))
-    assert order[0] == "finding files" and order[-1] == "grouping"
-    assert "embedding" in order
+    assert order[0] == "finding files"
+    assert order.index("embedding") < order.index("verifying") < order.index("grouping")
+    # Honest counts: done never passes total, and no placeholder "0 of 1" stands in for a phase.
+    assert all(total is None or 0 <= done <= total for _, done, total in seen.reports)
+    assert ("grouping", 0, 1) not in seen.reports
+
+
+def test_verification_reports_pairs_checked_of_total(library, cache_path, fake_embedder):
+    seen = CancelAfter(10**9)
+    scan(_settings(library, cache_path), embedder=fake_embedder, progress=seen)
+    verifying = [(done, total) for phase, done, total in seen.reports if phase == "verifying"]
+    assert verifying[0][0] == 0 and verifying[-1][0] == verifying[-1][1] > 1
+    assert len({total for _, total in verifying}) == 1
+    again = CancelAfter(10**9)
+    scan(_settings(library, cache_path), embedder=fake_embedder, progress=again)
+    assert "verifying" not in again.phases  # every verdict came from the cache
 
 
 def test_without_weights_exact_duplicates_are_still_found(library, cache_path):

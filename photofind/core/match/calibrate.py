@@ -15,8 +15,13 @@ and cosines of distinct library photos.
   to pass 99% of derivative pairs, but no lower than the cosine at which the pixel check
   would face more than `MAX_CHECKS_PER_PHOTO` candidates per photo.
 
-The result is cached per model id (Cache.put_blob), and reused while the library stays
-about the same size.
+The result is cached per model and library (Cache.put_blob, key `model id @ library key`,
+the library key naming its folders). Recompute rule: it is reused until the library has
+grown or shrunk by more than RECALIBRATE_CHANGE (25%) against the size it was made for, or
+the model or target precision changes; adding a few photos never recalibrates. Its work is
+saved as it goes: each sampled photo's derivative cosines are stored as they are measured,
+so a stopped or killed calibration resumes with the next photo. A (re)calibration is the one
+step after the read pass that opens photo files: its SAMPLE photos, to make derivatives of.
 """
 
 from __future__ import annotations
@@ -29,12 +34,14 @@ import numpy as np
 from PIL import Image
 
 from photofind.core.match import derivatives
-from photofind.core.progress import NULL_PROGRESS, Progress, check_cancel
+from photofind.core.progress import NULL_PROGRESS, Phase, Progress, check_cancel
 from photofind.core.types import ImageRecord, Thresholds
 
-PHASE = "calibrating"
+PHASE = Phase.CALIBRATE
 NAMESPACE = "calibration"
+WORK_NAMESPACE = "calibration-work"  # per sampled photo: its derivative cosines
 VERSION = 1
+RECALIBRATE_CHANGE = 0.25
 TARGET_PRECISION = 0.99
 MIN_PHOTOS = 40  # fewer distinct pairs than this says nothing about a tail
 SAMPLE = 24  # photos whose derivatives are embedded (6 each): ~150 extra inferences once
@@ -178,51 +185,76 @@ def derivative_cosines(
     return np.concatenate(out) if out else np.empty(0)
 
 
+def still_valid(cached: Calibration, photos: int, target: float) -> bool:
+    """The recompute rule (see the module docstring)."""
+    change = abs(photos - cached.photos) / max(cached.photos, 1)
+    return cached.target_precision == target and change <= RECALIBRATE_CHANGE
+
+
 def calibrate(
     records: Sequence[ImageRecord],
     embeddings: np.ndarray,
     embedder,
     *,
     cache=None,
+    library: str = "",
     target: float = TARGET_PRECISION,
     sample: int = SAMPLE,
     seed: int = 0,
     progress: Progress = NULL_PROGRESS,
 ) -> Calibration | None:
-    """The calibration for this model and library: cached when still valid, else measured.
-    None when the library is too small to learn from and nothing is cached."""
+    """The calibration for this model and `library` (a key naming it): cached when still
+    valid, else measured. None when the library is too small to learn from and nothing is
+    cached."""
     model_id = embedder.model.id
-    cached = _load(cache, model_id)
+    key = f"{model_id}@{library}"
+    cached = _load(cache, key)
     n = len(records)
-    if cached is not None and cached.target_precision == target and 0.5 <= n / max(cached.photos, 1) <= 2.0:
+    if cached is not None and still_valid(cached, n, target):
         return cached
     if n < MIN_PHOTOS or embeddings is None:
         return cached
     valid = [i for i in range(n) if np.linalg.norm(embeddings[i]) > 0.5]
     rng = np.random.default_rng(seed)
     picks = sorted(rng.choice(valid, size=min(sample, len(valid)), replace=False).tolist())
-    images, vectors = [], []
-    from photofind.core.scan.imageio import decode_file
-
-    for i in picks:
-        decoded = decode_file(records[i].path)
-        if hasattr(decoded, "image"):
-            images.append(decoded.image)
-            vectors.append(embeddings[i])
-    if len(images) < 4:
+    found = []
+    for k, i in enumerate(picks):
+        check_cancel(progress)
+        cosines = _photo_cosines(records[i], embeddings[i], embedder, cache, seed + k)
+        if cosines is not None:
+            found.append(cosines)
+        progress.update(PHASE, k + 1, len(picks))
+    if len(found) < 4:
         return cached
-    pos = derivative_cosines(images, embedder, np.stack(vectors), seed=seed, progress=progress)
     neg = distinct_cosines(records, embeddings, seed=seed)
     if len(neg) < 100:
         return cached
-    cal = choose(pos, neg, n, target=target, model_id=model_id)
+    cal = choose(np.concatenate(found), neg, n, target=target, model_id=model_id)
     if cache is not None:
-        cache.put_blob(NAMESPACE, model_id, cal.to_bytes())
+        cache.put_blob(NAMESPACE, key, cal.to_bytes())
     return cal
 
 
-def _load(cache, model_id: str) -> Calibration | None:
+def _photo_cosines(record: ImageRecord, vector: np.ndarray, embedder, cache, seed: int) -> np.ndarray | None:
+    """One sampled photo's derivative cosines: saved work if any, else measured and saved.
+    None when the photo cannot be decoded now."""
+    key = f"{embedder.model.id}|{record.content_hash}|{seed}|{','.join(derivatives.CALIBRATION)}"
+    saved = cache.get_blob(WORK_NAMESPACE, key) if cache is not None else None
+    if saved is not None:
+        return np.frombuffer(saved, np.float64)
+    from photofind.core.scan.imageio import decode_file
+
+    decoded = decode_file(record.path)
+    if not hasattr(decoded, "image"):
+        return None
+    cosines = derivative_cosines([decoded.image], embedder, vector[None, :], seed=seed).astype(np.float64)
+    if cache is not None:
+        cache.put_blob(WORK_NAMESPACE, key, cosines.tobytes())
+    return cosines
+
+
+def _load(cache, key: str) -> Calibration | None:
     if cache is None:
         return None
-    data = cache.get_blob(NAMESPACE, model_id)
+    data = cache.get_blob(NAMESPACE, key)
     return Calibration.from_bytes(data) if data else None

@@ -25,11 +25,20 @@ Decided semantics, which the GUI, the CLI and the JSON contract rely on:
 * Candidates come from the embedding pair search (`pairsearch.find_pairs`, exact below
   ~12k photos, LSH above) and from `verify.phash_candidates`. A cross pair the every-member
   rule needs is computed directly, candidate or not.
+
+Verdicts are data. With a cache, every pixel-check answer is saved per ordered content-hash
+pair, verifier version (verify.VERIFIER_VERSION) and rotation setting, in batches as they are
+found, and read back before anything is checked: a warm rescan runs no pixel check, a rescan
+after adding photos checks only pairs that involve them, a killed scan resumes where it
+stopped. The checks read the details the scan cached (pixelfacts.CachedPixelFacts), so
+grouping opens no photo file. Verification reports "verifying" pairs checked of total; the
+clustering after it, "grouping" groups made of candidates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -39,7 +48,8 @@ from photofind.core.cleanup.keep import DEFAULT_POLICY, pick_keeper
 from photofind.core.match import bursts, phylogeny, verify
 from photofind.core.match.lsh import Hyperplanes, load_hyperplanes
 from photofind.core.match.pairsearch import EXACT_BELOW, auto_params, contains, find_pairs, unique_sorted
-from photofind.core.progress import NULL_PROGRESS, Progress
+from photofind.core.match.pixelfacts import CachedPixelFacts
+from photofind.core.progress import NULL_PROGRESS, Phase, Progress, check_cancel
 from photofind.core.types import Derivation, Group, ImageRecord, Member, Thresholds, Tier
 
 MAX_DUPLICATE_GROUP = 64
@@ -47,6 +57,7 @@ MAX_SIMILAR_GROUP = 100
 MAX_NEIGHBOURS = 24  # candidates kept per photo, best first (plus every pHash-close pair)
 FLOOR_MARGIN = 0.05  # a Regrouper's candidates reach this far below the scan's thresholds
 SIZE_NOTE = "size limit reached: more matches were not merged"
+SAVE_EVERY = 256  # verdicts per cache transaction: a killed scan loses at most this many
 _TURNED = ("rotated", "mirrored")
 
 
@@ -85,8 +96,9 @@ class Regrouper:
     """Candidate pairs found once (at cosine >= `floor`), then `group(thresholds)` for any
     thresholds from them: no decoding or inference, deterministic, fast enough for a slider.
 
-    Pixel verdicts are computed on first need and kept. The first `group` call fetches them
-    for every pair down to `verify_floor`, so later calls above it never read a file."""
+    Pixel verdicts are computed on first need and kept (with a cache, also across scans;
+    see the module docstring). The first `group` call fetches them for every pair down to
+    `verify_floor`, so later calls above it run no pixel check."""
 
     def __init__(
         self,
@@ -131,9 +143,15 @@ class Regrouper:
             self.vectors = emb if len(self.reps) == len(emb) else emb[self.reps]
             self.valid = np.einsum("ij,ij->i", self.vectors, self.vectors) > 0.25  # zero rows: not embedded
         self.thumbs = thumbs if thumbs is not None else np.zeros((len(self.records), 32, 32), np.uint8)
+        # Keyed lo * n + hi by content classes: verify.compare(class lo's photo, class hi's).
         self._verdicts: dict[int, verify.Verdict | None] = {}
+        self._unsaved: list[tuple[str, str, str | None]] = []
+        self._cache = cache
+        self._facts: CachedPixelFacts | None = None
+        if cache is not None:
+            cache.use_verifier(verify.VERIFIER_VERSION)
+            self._facts = CachedPixelFacts(cache)
         self._pixels: dict[int, bool] = {}
-        self._reasons: dict[tuple[int, int], str | None] = {}
         self._bordered: dict[int, bool] = {}
         self._trees: dict[tuple, dict[int, Derivation]] = {}  # (cluster, root) -> derivation tree
         self.floor = np.inf
@@ -141,8 +159,18 @@ class Regrouper:
 
     @classmethod
     def from_result(cls, result: Any, *, floor: float | None = None, cache: Any = None) -> Regrouper:
-        """For the GUI: candidates FLOOR_MARGIN below the scan's thresholds, verdicts likewise."""
+        """For the GUI: candidates FLOOR_MARGIN below the scan's thresholds, verdicts likewise,
+        from the scan's cache (opened here when not given) so no photo file is read."""
         t = result.settings.thresholds
+        if cache is None:
+            from photofind.core.scan.cache import Cache
+            from photofind.core.store import StoreError
+            from photofind.paths import default_cache_path
+
+            try:
+                cache = Cache(result.settings.cache_path or default_cache_path())
+            except StoreError:
+                cache = None  # the checks then decode the photos, as without a cache
         return cls(
             result.records,
             result.embeddings,
@@ -188,7 +216,9 @@ class Regrouper:
                 from photofind.core.scan.hashing import dihedral_phashes
 
                 variants = np.stack([dihedral_phashes(self.thumbs[self.reps[k]]) for k in idx])
-            pp = np.asarray(verify.phash_candidates(hashes, variants=variants), np.int64).reshape(-1, 2)
+            pp = np.asarray(
+                verify.phash_candidates(hashes, variants=variants, progress=self._progress), np.int64
+            ).reshape(-1, 2)
             phash_a.append(idx[pp[:, 0]])
             phash_b.append(idx[pp[:, 1]])
         emb = _codes(found_a, found_b, n)
@@ -251,29 +281,84 @@ class Regrouper:
         return found.reason if found else None
 
     def relation(self, x: int, y: int) -> verify.Verdict | None:
-        """verify.compare for representatives x, y, as seen from x (memoised)."""
-        lo, hi = (x, y) if x < y else (y, x)
-        key = lo * len(self.reps) + hi
-        if key not in self._verdicts:
-            self._verdicts[key] = self._compare(self.reps[lo], self.reps[hi])
-        found = self._verdicts[key]
+        """verify.compare for representatives x, y, as seen from x."""
+        found = self._checked(x, y) if x < y else self._checked(y, x)
         return found.swapped() if found is not None and x > y else found
 
-    def _compare(self, a: int, b: int) -> verify.Verdict | None:
-        """verify.compare for records a, b, with this scan's rotation setting."""
-        return verify.compare(
-            self.records[a], self.records[b], self.thumbs[a], self.thumbs[b], rotations=self.rotations
-        )
+    def _checked(self, x: int, y: int, *, ask_cache: bool = True) -> verify.Verdict | None:
+        """verify.compare(class x's photo, class y's) for x < y: memoised, else cached, else run."""
+        key = x * len(self.reps) + y
+        if key not in self._verdicts and ask_cache:
+            self._load_verdicts([(x, y)])
+        if key not in self._verdicts:
+            a, b = self.records[self.reps[x]], self.records[self.reps[y]]
+            with self._reading():
+                found = verify.compare(
+                    a, b, self.thumbs[self.reps[x]], self.thumbs[self.reps[y]], rotations=self.rotations
+                )
+            self._verdicts[key] = found
+            facts = self._facts
+            if facts is not None and not {a.content_hash, b.content_hash} & facts.missing:
+                self._unsaved.append((a.content_hash, b.content_hash, verify.verdict_to_text(found)))
+                if len(self._unsaved) >= SAVE_EVERY:
+                    self._save_verdicts()
+        return self._verdicts[key]
+
+    def _load_verdicts(self, pairs: Sequence[tuple[int, int]]) -> None:
+        """Memoise the cached answers for ordered class pairs (one batched query)."""
+        if self._cache is None or not pairs:
+            return
+        n = len(self.reps)
+        hashes = [
+            (self.records[self.reps[x]].content_hash, self.records[self.reps[y]].content_hash)
+            for x, y in pairs
+        ]
+        found = self._cache.verdicts(hashes, verify.VERIFIER_VERSION, self.rotations)
+        for (x, y), key in zip(pairs, hashes):
+            if key in found:
+                self._verdicts[x * n + y] = verify.verdict_from_text(found[key])
+
+    def _save_verdicts(self) -> None:
+        if self._cache is not None and self._unsaved:
+            self._cache.put_verdicts(self._unsaved, verify.VERIFIER_VERSION, self.rotations)
+        self._unsaved = []
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """The checks read the scan's cached details and digests, not the photo files."""
+        if self._facts is None:
+            yield
+            return
+        with verify.reading_from(self._facts):
+            yield
+
+    def _prefetch(self, pairs: list[tuple[int, int]]) -> None:
+        """Verdicts for these (lower, higher) pairs: cached ones read in one pass, the rest
+        checked with progress (pairs checked of total) and saved in batches as they come."""
+        n = len(self.reps)
+        todo = [(x, y) for x, y in pairs if x * n + y not in self._verdicts]
+        self._load_verdicts(todo)
+        todo = [(x, y) for x, y in todo if x * n + y not in self._verdicts]
+        try:
+            for k, (x, y) in enumerate(todo):
+                if k % 32 == 0:
+                    check_cancel(self._progress)
+                    self._progress.update(Phase.VERIFY, k, len(todo))
+                self._checked(x, y, ask_cache=False)  # todo holds what the cache lacks
+            if todo:
+                self._progress.update(Phase.VERIFY, len(todo), len(todo))
+        finally:
+            self._save_verdicts()  # also when stopped: the next scan resumes from here
 
     def _same_pixels(self, x: int, y: int) -> bool:
         lo, hi = (x, y) if x < y else (y, x)
         key = lo * len(self.reps) + hi
         if key not in self._pixels:
             ra, rb = self.reps[lo], self.reps[hi]
-            same = getattr(verify, "same_pixels", None)
-            self._pixels[key] = bool(
-                same and same(self.records[ra], self.records[rb], self.thumbs[ra], self.thumbs[rb])
-            )
+            with self._reading():
+                self._pixels[key] = verify.same_pixels(
+                    self.records[ra], self.records[rb], self.thumbs[ra], self.thumbs[rb]
+                )
         return self._pixels[key]
 
     def _is_duplicate(self, x: int, y: int, cos: float, near: float) -> bool:
@@ -297,12 +382,19 @@ class Regrouper:
         """All groups at `thresholds`, sorted by tier, size, then the keeper's path; ids from 1."""
         near, similar = thresholds.near, thresholds.similar
         self._ensure_floor(min(near, similar))
-        cos, score = self.edge_cos, self.edge_score
+        cos = self.edge_cos
         nan = np.isnan(cos)
         prefetch = min(near, self.verify_floor) if self.verify_floor is not None else near
         eligible = nan | (cos >= prefetch) | (self.edge_phash & self.rotations)
-        for x, y in zip(self.edge_a[eligible].tolist(), self.edge_b[eligible].tolist()):
-            self.verdict(x, y)
+        self._prefetch(list(zip(self.edge_a[eligible].tolist(), self.edge_b[eligible].tolist())))
+        try:
+            return self._group(thresholds)
+        finally:
+            self._save_verdicts()
+
+    def _group(self, thresholds: Thresholds) -> list[Group]:
+        near, similar = thresholds.near, thresholds.similar
+        cos, score = self.edge_cos, self.edge_score
         dup = np.array(
             [
                 self._is_duplicate(x, y, c, near)
@@ -328,7 +420,10 @@ class Regrouper:
         groups: list[Group] = []
         node_record = {}  # representative -> the record that stands for its group in the similar layer
         in_cluster = set()
-        for cluster, flagged in zip(clusters, capped):
+        for k, (cluster, flagged) in enumerate(zip(clusters, capped)):
+            if k % 256 == 0:
+                check_cancel(self._progress)
+                self._progress.update(Phase.GROUP, k, len(clusters))
             in_cluster.update(cluster)
             g = self._duplicate_group(cluster, flagged)
             groups.append(g)
@@ -342,6 +437,8 @@ class Regrouper:
                 node_record[c] = g.keep_index
             else:
                 node_record[c] = members[0]
+        if clusters:
+            self._progress.update(Phase.GROUP, len(clusters), len(clusters))
         groups.extend(self._similar_groups(node_record, similar))
         groups.sort(key=lambda g: (g.tier.rank, -len(g.members), self.records[g.keep_index].path))
         return [replace(g, id=n) for n, g in enumerate(groups, start=1)]
@@ -350,7 +447,8 @@ class Regrouper:
         """A photo without added bars first (its picture is all of it), then the most pixels
         (a crop or thumbnail never outranks its original), then bytes, then path."""
         if rep not in self._bordered:
-            self._bordered[rep] = verify.has_bars(self.records[self.reps[rep]])
+            with self._reading():
+                self._bordered[rep] = verify.has_bars(self.records[self.reps[rep]])
         r = self.records[self.reps[rep]]
         return (self._bordered[rep], -r.facts.pixels, -r.file.size, r.path)
 
@@ -372,7 +470,8 @@ class Regrouper:
     def _infer(self, cluster: list[int], indices: list[int], root: int | None) -> dict[int, Derivation]:
         anchor = min(cluster, key=self._anchor_key)
         records = [self.records[i] for i in indices]
-        details = [verify.load_detail(self.records[self.reps[self._class[i]]]) for i in indices]
+        with self._reading():
+            details = [verify.load_detail(self.records[self.reps[self._class[i]]]) for i in indices]
         relations: list[verify.Verdict | None] = []
         for i in indices:
             c = int(self._class[i])
@@ -457,13 +556,10 @@ class Regrouper:
         )
 
     def _reason(self, keep: int, other: int) -> str | None:
-        """Why `other` duplicates the keeper, worded from the keeper's side (memoised: a
-        slider move must not run the pixel check again)."""
-        key = (keep, other)
-        if key not in self._reasons:
-            found = self._compare(keep, other)
-            self._reasons[key] = found.reason if found else None
-        return self._reasons[key]
+        """Why `other` duplicates the keeper, worded from the keeper's side (memoised and
+        cached like every verdict: a slider move must not run the pixel check again)."""
+        found = self.relation(int(self._class[keep]), int(self._class[other]))
+        return found.reason if found else None
 
     def _pair_scores(self, cluster: Sequence[int]) -> dict[tuple[int, int], float]:
         c = self._cos_matrix(cluster, cluster)
@@ -501,7 +597,8 @@ class Regrouper:
         for cluster, flagged in zip(clusters, capped):
             indices = [node_record[c] for c in cluster]
             burst = bursts.is_burst([self.records[i] for i in indices])
-            best = bursts.best_of(self.records, indices) if burst else None
+            with self._reading():
+                best = bursts.best_of(self.records, indices) if burst else None
             keep = best[0] if best else self._pick(indices)
             kc = int(self._class[keep])
             c = self._cos_matrix(cluster, cluster)

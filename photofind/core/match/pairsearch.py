@@ -140,7 +140,7 @@ def exact_pairs(
         found_i.append(i)
         found_j.append(j)
         found_s.append(sim)
-        progress.update(Phase.GROUP, e, n)
+        progress.update(Phase.PAIRS, e, n)
     if not found_i:
         return Pairs.empty()
     i, j = np.concatenate(found_i).astype(np.int64), np.concatenate(found_j).astype(np.int64)
@@ -391,7 +391,7 @@ def lsh_pairs(
                 confirmed.append(_giant_pairs(vectors, members, threshold, planes))
             if pending > 4 * n:  # a true pair turns up in most tables: fold repeats as we go
                 found, pending = [unique_sorted(np.concatenate(found))], 0
-            progress.update(Phase.GROUP, t + 1, params.tables)
+            progress.update(Phase.PAIRS, t + 1, params.tables)
     finally:
         tables.close()  # stopped: tables not started yet never start
     codes = unique_sorted(np.concatenate(found)) if found else np.zeros(0, np.int64)

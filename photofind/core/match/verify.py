@@ -6,26 +6,38 @@ Grouping calls these on candidate pairs; none of them is needed for pairs it rej
   (opt-in) a 90-degree rotation or mirror? It compares fine detail of the two pictures after
   finding where one sits inside the other (photofind.core.match.align). The 32x32 thumbnails of the
   scan are too coarse for that: frames of a burst, shifted by a few percent, agree on them as
-  well as a re-encoded copy does. So a 128x128 detail image is decoded for each photo that
-  reaches this check, once, and kept in a bounded in-memory cache.
+  well as a re-encoded copy does. So the scan's one read pass makes a 128x128 detail image
+  of every photo (`detail_of_image`), and the cache keeps it (`detail_to_bytes`, 4-8 KB).
+  Grouping hands the check a `PixelFacts` source (`reading_from`), and then no photo file is
+  opened; without one (a library caller with no cache) the detail is decoded from the file.
 - `same_pixels`: equal decoded pixels behind different bytes (a metadata-only change). A JPEG
   draft decode sees only the DC coefficients, so hashes of it prove nothing; this decodes both
-  files in full, and only for pairs whose cheap facts already agree.
+  files in full, and only for pairs whose cheap facts already agree; the `PixelFacts`
+  source keeps each digest, so a file is decoded in full at most once.
 - `phash_candidates`: pairs of photos whose pHashes are close, found with a multi-index hash
   (no all-pairs scan at scale), so copies are found even without a CNN.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import io
+import json
+import struct
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
 from photofind.core.match import align, residual
+from photofind.core.progress import NULL_PROGRESS, Phase, Progress, check_cancel
 from photofind.core.scan.hashing import DIHEDRAL, content_box, dihedral, dihedral_phashes, phash_of_thumb
 from photofind.core.types import ImageRecord
 
@@ -43,6 +55,11 @@ DETAIL = 128
 # sharpness measured here equal those measured at read time, and a blur of a pixel or two
 # still shows (at 128 it would be averaged away).
 READ_SIDE = 224
+# Bump when pixel_check or same_pixels may answer a pair differently: cached verdicts go.
+VERIFIER_VERSION = 1
+# Bump when detail_of_image or detail_to_bytes changes: each photo is then read again once.
+DETAIL_FORMAT = 1
+_STORED_STEP = 4  # the cached detail keeps 64 gray levels: ~1 level of noise against a std of ~50
 
 
 @dataclass(frozen=True)
@@ -55,7 +72,7 @@ class Detail:
 
     gray: np.ndarray  # (DETAIL, DETAIL) float32
     bordered: bool  # bars were cut off
-    prepared: align.Prepared
+    prepared: align.Prepared | None  # None as the read pass stores it; loading prepares it
     aspect: float = 1.0  # width / height of the picture (without the bars) as displayed
     box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)  # picture inside the bars, 0..1
     colour: float = 0.0  # colourfulness (Hasler and Suesstrunk 2003); about 0 for grayscale
@@ -64,6 +81,13 @@ class Detail:
     sharpness: float = 0.0  # edge strength of the most detailed parts, decoded scale
     decoded_width: int = 0  # width of the picture as decoded for these measures
     quality: int | None = None  # JPEG quality estimated from the quantisation tables
+
+    @property
+    def pyramid(self) -> align.Prepared:
+        """The alignment pyramid. Every Detail the checks get (load_detail) has one; only
+        the read pass's stored form leaves it out."""
+        assert self.prepared is not None, "a Detail from load_detail is always prepared"
+        return self.prepared
 
 
 class _Lru:
@@ -98,9 +122,11 @@ _digests = _Lru(4096)
 _MISSING = object()  # cached for a file that cannot be read now, so it is not decoded again
 
 
-def detail_of_image(image: Image.Image, *, quality: int | None = None) -> Detail:
-    """The Detail of a decoded photo (RGB, as displayed). `quality`: the file's JPEG quality
-    (`jpeg_quality`), which the decoded pixels no longer carry."""
+def detail_of_image(image: Image.Image, *, quality: int | None = None, prepare: bool = True) -> Detail:
+    """The one producer of a photo's Detail, from the decoded photo (RGB, as displayed).
+    `quality`: the file's JPEG quality (`jpeg_quality`), which the decoded pixels no longer
+    carry. `prepare=False` leaves out the alignment pyramid (the read pass stores the
+    detail; `detail_from_bytes` prepares it)."""
     box = content_box(image)
     width, height = image.size
     bordered = box != (0, 0, width, height)
@@ -111,7 +137,7 @@ def detail_of_image(image: Image.Image, *, quality: int | None = None) -> Detail
     return Detail(
         gray,
         bordered,
-        align.prepare(gray),
+        align.prepare(gray) if prepare else None,
         image.width / max(image.height, 1),
         box=(box[0] / width, box[1] / height, box[2] / width, box[3] / height),
         decoded_width=image.width,
@@ -184,8 +210,69 @@ def jpeg_quality(image: Image.Image) -> int | None:
     return best
 
 
+def detail_to_bytes(detail: Detail) -> bytes:
+    """The cached form: a JSON header of every field but the images (so a field added to
+    Detail is kept without a new format), then `gray` as a 6-bit PNG (Pillow)."""
+    fields = {
+        f.name: getattr(detail, f.name)
+        for f in dataclasses.fields(detail)
+        if f.name not in ("gray", "prepared")
+    }
+    header = json.dumps({"format": DETAIL_FORMAT, **fields}).encode()
+    levels = np.clip(detail.gray // _STORED_STEP, 0, 255 // _STORED_STEP).astype(np.uint8)
+    png = io.BytesIO()
+    # Level 1: a third of the default's time (the read pass does this for every photo) for
+    # about 1 KB more per photo (6.5 KB instead of 5.4 on the benchmark's photos).
+    Image.fromarray(levels).save(png, format="PNG", compress_level=1)
+    return struct.pack("<I", len(header)) + header + png.getvalue()
+
+
+def detail_from_bytes(data: bytes) -> Detail | None:
+    """The Detail `detail_to_bytes` stored, prepared for alignment; None if it is not in
+    this DETAIL_FORMAT (or unreadable)."""
+    try:
+        (size,) = struct.unpack_from("<I", data)
+        fields = json.loads(data[4 : 4 + size].decode())
+        if fields.pop("format") != DETAIL_FORMAT:
+            return None
+        with Image.open(io.BytesIO(data[4 + size :])) as png:
+            levels = np.asarray(png, np.float32)
+    except (ValueError, KeyError, OSError, struct.error):
+        return None
+    gray = levels * _STORED_STEP + (_STORED_STEP - 1) / 2
+    fields["box"] = tuple(fields["box"])  # JSON has no tuples
+    return Detail(gray=gray, prepared=align.prepare(gray), **fields)
+
+
+class PixelFacts(Protocol):
+    """Where the checks find what the read pass kept (see pixelfacts.CachedPixelFacts)."""
+
+    def detail(self, record: ImageRecord) -> Detail | None: ...
+
+    def bordered(self, record: ImageRecord) -> bool: ...
+
+    def digest(self, record: ImageRecord) -> str | None: ...
+
+
+_source: ContextVar[PixelFacts | None] = ContextVar("photofind_pixel_facts", default=None)
+
+
+@contextmanager
+def reading_from(facts: PixelFacts) -> Iterator[None]:
+    """Within this block (in this thread), the checks take details and digests from `facts`."""
+    token = _source.set(facts)
+    try:
+        yield
+    finally:
+        _source.reset(token)
+
+
 def load_detail(record: ImageRecord) -> Detail | None:
-    """The record's detail image, decoded once per content; None if it cannot be read now."""
+    """The record's detail image: from the `reading_from` source, else decoded from the file
+    once per content; None if it cannot be had."""
+    facts = _source.get()
+    if facts is not None:
+        return facts.detail(record)
     key = (record.path, record.content_hash)
     hit = _details.get(key)
     if hit is None:
@@ -193,16 +280,17 @@ def load_detail(record: ImageRecord) -> Detail | None:
 
         decoded = decode_file(record.path, min_side=READ_SIDE)
         if hasattr(decoded, "image"):
-            hit = detail_of_image(decoded.image, quality=_file_quality(record.path))
+            hit = detail_of_image(decoded.image, quality=file_quality(record.path))
         else:
             hit = _MISSING
         _details.put(key, hit)
     return None if hit is _MISSING else hit
 
 
-def _file_quality(path: str) -> int | None:
+def file_quality(source: str | io.BytesIO) -> int | None:
+    """`jpeg_quality` of a file (a path, or its bytes), reading its header only."""
     try:
-        with Image.open(path) as im:
+        with Image.open(source) as im:
             return jpeg_quality(im)
     except Exception:  # noqa: BLE001 - the quality is a hint; the decode above reports errors
         return None
@@ -210,6 +298,9 @@ def _file_quality(path: str) -> int | None:
 
 def has_bars(record: ImageRecord) -> bool:
     """Letterbox or pillarbox bars around the picture (False if the file cannot be read now)."""
+    facts = _source.get()
+    if facts is not None:
+        return facts.bordered(record)
     detail = load_detail(record)
     return bool(detail and detail.bordered)
 
@@ -253,6 +344,19 @@ class Verdict:
         return replace(self, inner=flip[self.inner], added=flip[self.added])
 
 
+def verdict_to_text(verdict: Verdict | None) -> str | None:
+    """The cached form of a verdict (None stays None: "not the same photo")."""
+    return None if verdict is None else json.dumps(dataclasses.asdict(verdict))
+
+
+def verdict_from_text(text: str | None) -> Verdict | None:
+    if text is None:
+        return None
+    fields = json.loads(text)
+    fields["region"] = tuple(fields["region"])  # JSON has no tuples
+    return Verdict(**fields)
+
+
 def pixel_check(
     a: ImageRecord, b: ImageRecord, thumb_a: np.ndarray, thumb_b: np.ndarray, *, rotations: bool = False
 ) -> str | None:
@@ -280,10 +384,10 @@ def compare(
     if da is None or db is None:
         reason = _thumbs_only(a, b, thumb_a, thumb_b)
         return Verdict(reason) if reason else None
-    fit = match_details(da.prepared, db.prepared, (da.aspect, db.aspect))
+    fit = match_details(da.pyramid, db.pyramid, (da.aspect, db.aspect))
     if fit.score >= DETAIL_NEAR:
         inner, outer = (da, db) if fit.inner == 0 else (db, da)
-        change = residual.local_change(outer.prepared.fine, inner.prepared.fine, fit.region)
+        change = residual.local_change(outer.pyramid.fine, inner.pyramid.fine, fit.region)
         if change.moved:
             return None
         full = min(fit.region[2] - fit.region[0], fit.region[3] - fit.region[1]) >= 0.97
@@ -324,15 +428,15 @@ def match_details(a: align.Prepared, b: align.Prepared, aspects: tuple[float, fl
 def _rotated(da: Detail, db: Detail, thumb_a: np.ndarray, thumb_b: np.ndarray) -> str | None:
     """Try b's seven other symmetries, cheapest gate first: the pHash of each variant. The
     hashes come from the detail images (bars cut off), so a letterboxed copy still gates."""
-    ha = phash_of_thumb(da.prepared.coarse)
-    variants = dihedral_phashes(db.prepared.coarse)
+    ha = phash_of_thumb(da.pyramid.coarse)
+    variants = dihedral_phashes(db.pyramid.coarse)
     order = sorted(range(1, 8), key=lambda k: (int(ha) ^ int(variants[k])).bit_count())
     for k in order:
         if (int(ha) ^ int(variants[k])).bit_count() > ROTATION_GATE:
             break
         turned_aspect = 1.0 / db.aspect if k % 2 else db.aspect  # odd variants turn by 90 degrees
         fit = match_details(
-            da.prepared, align.prepare(np.ascontiguousarray(dihedral(db.gray, k))), (da.aspect, turned_aspect)
+            da.pyramid, align.prepare(np.ascontiguousarray(dihedral(db.gray, k))), (da.aspect, turned_aspect)
         )
         if fit.score >= DETAIL_NEAR:
             return "mirrored" if DIHEDRAL[k].startswith("mirror") else "rotated"
@@ -397,7 +501,7 @@ def _tilted(da: Detail, db: Detail) -> Verdict | None:
     copy cropped further) a search of the region inside the turned picture."""
     best = (-1.0, 0.0, 0)
     for inner_idx, (outer, inner) in enumerate(((db, da), (da, db))):
-        scores = _tilt_stack(outer) @ _unit(inner.prepared.coarse)
+        scores = _tilt_stack(outer) @ _unit(inner.pyramid.coarse)
         k = int(np.argmax(scores))
         if scores[k] > best[0]:
             best = (float(scores[k]), TILTS[k], inner_idx)
@@ -409,18 +513,18 @@ def _tilted(da: Detail, db: Detail) -> Verdict | None:
     for angle in (degrees - TILT_STEP / 2, degrees, degrees + TILT_STEP / 2):
         zoom = straighten_zoom(angle, outer.aspect)
         turned = align.prepare(tilt(outer.gray, angle, outer.aspect, zoom))
-        fits.append((thumb_correlation(turned.fine, inner.prepared.fine), angle, turned))
+        fits.append((thumb_correlation(turned.fine, inner.pyramid.fine), angle, turned))
     fine, angle, turned = max(fits, key=lambda f: f[0])
     region = (0.0, 0.0, 1.0, 1.0)
     if fine < DETAIL_NEAR:  # cropped further than the editor's crop: look inside the turned view
         wide = align.prepare(tilt(outer.gray, angle, outer.aspect, straighten_zoom(angle, outer.aspect)))
         fit = align.find_containment(
-            wide, inner.prepared, gate=COARSE_GATE, enough=DETAIL_NEAR, aspects=(outer.aspect, inner.aspect)
+            wide, inner.pyramid, gate=COARSE_GATE, enough=DETAIL_NEAR, aspects=(outer.aspect, inner.aspect)
         )
         if fit.inner != 1 or fit.score < DETAIL_NEAR:
             return None
         fine, region, turned = fit.score, fit.region, wide
-    change = residual.local_change(turned.fine, inner.prepared.fine, region)
+    change = residual.local_change(turned.fine, inner.pyramid.fine, region)
     if change.moved:
         return None
     return Verdict(
@@ -485,15 +589,24 @@ def pixels_candidate(a: ImageRecord, b: ImageRecord, thumb_a: np.ndarray, thumb_
 def pixel_digest(record: ImageRecord) -> str | None:
     """Hash of the fully decoded pixels as displayed (EXIF orientation applied), or None if
     the file cannot be decoded now. ~150 ms for a 12-MP JPEG, so only for candidates."""
+    facts = _source.get()
+    if facts is not None:
+        return facts.digest(record)
     key = (record.path, record.content_hash)
     hit = _digests.get(key)
-    if hit is not None:
-        return hit or None
+    if hit is None:
+        hit = decode_digest(record.path)
+        _digests.put(key, hit)
+    return hit or None
+
+
+def decode_digest(path: str) -> str:
+    """pixel_digest's hash, decoding the file in full; "" if it cannot be decoded now."""
     from photofind.core.scan.imageio import _apply_orientation, _to_rgb
 
     digest = ""
     try:
-        with Image.open(record.path) as im:
+        with Image.open(path) as im:
             orientation = im.getexif().get(274, 1)
             if getattr(im, "n_frames", 1) > 1:
                 im.seek(0)
@@ -507,8 +620,7 @@ def pixel_digest(record: ImageRecord) -> str | None:
             digest = h.hexdigest()
     except Exception:  # noqa: BLE001 - an unreadable file is simply not proven equal
         digest = ""
-    _digests.put(key, digest)
-    return digest or None
+    return digest
 
 
 def same_pixels(a: ImageRecord, b: ImageRecord, thumb_a: np.ndarray, thumb_b: np.ndarray) -> bool:
@@ -528,7 +640,9 @@ _BLOCKS = 4  # 16-bit substrings for the multi-index hash
 _BUCKET_CAP = 2000  # a substring shared by more photos than this (flat images) is skipped
 
 
-def phash_candidates(phashes, max_distance: int = PHASH_NEAR, *, variants=None) -> np.ndarray:
+def phash_candidates(
+    phashes, max_distance: int = PHASH_NEAR, *, variants=None, progress: Progress = NULL_PROGRESS
+) -> np.ndarray:
     """(m, 2) index pairs i < j whose 64-bit pHashes differ in <= max_distance bits.
 
     `variants` ((n, 8) uint64, from hashing.dihedral_phashes) also pairs photos whose rotated
@@ -539,11 +653,11 @@ def phash_candidates(phashes, max_distance: int = PHASH_NEAR, *, variants=None) 
     h = np.asarray(phashes, dtype=np.uint64).ravel()
     queries = [h] if variants is None else [np.asarray(variants, dtype=np.uint64)[:, k] for k in range(8)]
     found = []
-    for q in queries:
+    for k, q in enumerate(queries):
         if len(h) <= _BRUTE_FORCE_MAX:
             found.append(_brute_force(q, h, max_distance))
         else:
-            found.append(_multi_index(q, h, max_distance))
+            found.append(_multi_index(q, h, max_distance, progress, (k, len(queries))))
     pairs = np.concatenate(found) if found else np.empty((0, 2), np.int64)
     pairs = np.sort(pairs, axis=1)
     pairs = pairs[pairs[:, 0] != pairs[:, 1]]
@@ -559,22 +673,28 @@ def _brute_force(q: np.ndarray, h: np.ndarray, r: int) -> np.ndarray:
     return np.concatenate(out) if out else np.empty((0, 2), np.int64)
 
 
-def _multi_index(q: np.ndarray, h: np.ndarray, r: int) -> np.ndarray:
+def _multi_index(
+    q: np.ndarray, h: np.ndarray, r: int, progress: Progress = NULL_PROGRESS, part: tuple[int, int] = (0, 1)
+) -> np.ndarray:
+    """`part`: (this query set, of how many), for progress over all of them."""
     t = r // _BLOCKS
     masks = _masks(16, t)
     out = []
     for block in range(_BLOCKS):
+        check_cancel(progress)
+        progress.update(Phase.PAIRS, part[0] * _BLOCKS + block, part[1] * _BLOCKS)
         shift = np.uint64(16 * block)
         keys = ((h >> shift) & np.uint64(0xFFFF)).astype(np.int64)
         order = np.argsort(keys, kind="stable")
-        sorted_keys = keys[order]
+        # The substrings are 16 bits: a table of bucket sizes and starts replaces a binary search.
+        sizes = np.bincount(keys, minlength=1 << 16)
+        starts = np.cumsum(sizes) - sizes
+        sizes[sizes > _BUCKET_CAP] = 0
         qkeys = ((q >> shift) & np.uint64(0xFFFF)).astype(np.int64)
         for mask in masks:
             probe = qkeys ^ mask
-            lo = np.searchsorted(sorted_keys, probe, "left")
-            hi = np.searchsorted(sorted_keys, probe, "right")
-            counts = np.minimum(hi - lo, _BUCKET_CAP)
-            counts[hi - lo > _BUCKET_CAP] = 0
+            lo = starts[probe]
+            counts = sizes[probe]
             if not counts.any():
                 continue
             rows = np.repeat(np.arange(len(q)), counts)

@@ -6,6 +6,15 @@ file that was renamed, reuses it. Embeddings are also keyed by model id: they ar
 comparable within one model, and carry a checksum: damaged bytes are recomputed, never used.
 A cache of ours that is corrupt or of an older schema is moved aside and rebuilt; anything else
 at the path is refused (photofind.core.store).
+
+What the pixel check needs is kept too, so grouping never opens a photo file:
+- `details`: the detail image of each content (verify.detail_to_bytes: a 6-bit 128x128 PNG
+  and the bar facts, 4-8 KB), written by the read pass with the file's other rows; a row of
+  an older `format` counts as missing, so the file is read again once.
+- `pixel_digests`: the full-decode pixel hash (verify.pixel_digest), once per content.
+- `verdicts`: every pixel-check answer per ordered content-hash pair, verifier version and
+  rotation setting (NULL reason: not the same photo). `use_verifier` deletes the answers of
+  any other verifier version the first time a new one runs.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ from photofind.core.scan.hashing import from_signed64, to_signed64
 from photofind.core.store import SQLiteStore, Transaction, path_from_key, path_key
 from photofind.core.types import FileRef, ImageFacts, Skipped, SkipReason
 
-SCHEMA_VERSION = 2  # 2: images.frames; embeddings.checksum
+SCHEMA_VERSION = 2  # 2: images.frames, embeddings.checksum, details, pixel_digests, verdicts
 APP_ID = "photofind-cache"
 _CHUNK = 500  # bound parameters per IN (...) query; SQLite's default limit is far higher
 
@@ -55,6 +64,24 @@ CREATE TABLE embeddings (
     checksum INTEGER NOT NULL,
     PRIMARY KEY (content_hash, model_id)
 );
+CREATE TABLE details (
+    content_hash TEXT PRIMARY KEY,
+    format INTEGER NOT NULL,
+    bordered INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE TABLE pixel_digests (
+    content_hash TEXT PRIMARY KEY,
+    digest TEXT NOT NULL
+);
+CREATE TABLE verdicts (
+    a TEXT NOT NULL,
+    b TEXT NOT NULL,
+    verifier INTEGER NOT NULL,
+    rotations INTEGER NOT NULL,
+    reason TEXT,
+    PRIMARY KEY (a, b, verifier, rotations)
+) WITHOUT ROWID;
 CREATE TABLE blobs (
     namespace TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -73,6 +100,7 @@ class CachedFile:
     phash: int | None
     skipped: Skipped | None
     embedding: np.ndarray | None
+    has_detail: bool = True  # the pixel check's detail image is cached in the asked format
 
 
 @dataclass(frozen=True)
@@ -86,6 +114,9 @@ class FileEntry:
     thumb: bytes | None = None
     skipped: Skipped | None = None
     embedding: np.ndarray | None = None
+    detail: bytes | None = None  # verify.detail_to_bytes
+    detail_format: int = 0
+    bordered: bool = False  # the detail's bars flag, readable without decoding it
 
 
 class Cache(SQLiteStore):
@@ -108,8 +139,11 @@ class Cache(SQLiteStore):
 
     # -- reading -------------------------------------------------------------------------
 
-    def lookup(self, files: Sequence[FileRef], model_id: str | None) -> dict[str, CachedFile]:
-        """Cached results for files whose size and mtime still match, in batched queries."""
+    def lookup(
+        self, files: Sequence[FileRef], model_id: str | None, detail_format: int | None = None
+    ) -> dict[str, CachedFile]:
+        """Cached results for files whose size and mtime still match, in batched queries.
+        With `detail_format`, `has_detail` says whether the detail image is cached in it."""
         found: dict[str, CachedFile] = {}
         by_path = {f.path: f for f in files}
         paths = [path_key(p) for p in by_path]
@@ -118,17 +152,19 @@ class Cache(SQLiteStore):
                 rows = self._db.execute(
                     f"""SELECT f.path, f.size, f.mtime_ns, f.content_hash, f.skip_reason,
                                f.skip_detail, i.width, i.height, i.format, i.taken, i.camera,
-                               i.phash, i.frames, e.vector, e.checksum
+                               i.phash, i.frames, e.vector, e.checksum, d.content_hash IS NOT NULL
                         FROM files f
                         LEFT JOIN images i ON i.content_hash = f.content_hash
                         LEFT JOIN embeddings e
                                ON e.content_hash = f.content_hash AND e.model_id = ?
+                        LEFT JOIN details d
+                               ON d.content_hash = f.content_hash AND d.format = ?
                         WHERE f.path IN ({marks})""",
-                    [model_id or "", *chunk],
+                    [model_id or "", detail_format or 0, *chunk],
                 )
                 for row in rows:
                     key, size, mtime_ns, chash, reason, detail = row[:6]
-                    w, h, fmt, taken, camera, ph, frames, vec, checksum = row[6:]
+                    w, h, fmt, taken, camera, ph, frames, vec, checksum, has = row[6:]
                     path = path_from_key(key)
                     ref = by_path[path]
                     if size != ref.size or mtime_ns != ref.mtime_ns:
@@ -142,29 +178,35 @@ class Cache(SQLiteStore):
                         phash=None if ph is None else from_signed64(ph),
                         skipped=skipped,
                         embedding=self._checked(vec, checksum),
+                        has_detail=detail_format is None or bool(has),
                     )
         return found
 
-    def images_for_hashes(self, hashes: Iterable[str], model_id: str | None) -> dict[str, CachedFile]:
+    def images_for_hashes(
+        self, hashes: Iterable[str], model_id: str | None, detail_format: int | None = None
+    ) -> dict[str, CachedFile]:
         """What any file with these bytes decodes to: facts, pHash and, when `model_id` is
         given, its embedding. Hashes without an image row (or, with a model, without an
-        embedding) are left out, so the caller knows it must decode those."""
+        embedding; with `detail_format`, without a detail image in it) are left out, so the
+        caller knows it must decode those."""
         result: dict[str, CachedFile] = {}
         keys = list(dict.fromkeys(hashes))
         with self._lock:
             for db, (chunk, marks) in itertools.product(self._databases(), _in_chunks(keys)):
                 rows = db.execute(
                     f"""SELECT i.content_hash, i.width, i.height, i.format, i.taken, i.camera,
-                               i.phash, i.frames, e.vector, e.checksum
+                               i.phash, i.frames, e.vector, e.checksum, d.content_hash IS NOT NULL
                         FROM images i
                         LEFT JOIN embeddings e
                                ON e.content_hash = i.content_hash AND e.model_id = ?
+                        LEFT JOIN details d
+                               ON d.content_hash = i.content_hash AND d.format = ?
                         WHERE i.content_hash IN ({marks})""",
-                    [model_id or "", *chunk],
+                    [model_id or "", detail_format or 0, *chunk],
                 )
-                for chash, w, h, fmt, taken, camera, ph, frames, vec, checksum in rows:
+                for chash, w, h, fmt, taken, camera, ph, frames, vec, checksum, has in rows:
                     embedding = self._checked(vec, checksum)
-                    if model_id and embedding is None:
+                    if (model_id and embedding is None) or (detail_format is not None and not has):
                         continue
                     result[chash] = CachedFile(
                         content_hash=chash,
@@ -243,6 +285,11 @@ class Cache(SQLiteStore):
                         f.frames,
                     ),
                 )
+            if e.detail is not None and e.content_hash:
+                db.execute(
+                    "INSERT OR REPLACE INTO details(content_hash, format, bordered, data) VALUES (?, ?, ?, ?)",
+                    (e.content_hash, e.detail_format, int(e.bordered), e.detail),
+                )
             if e.embedding is not None and e.content_hash and model_id:
                 vector = np.asarray(e.embedding, np.float32).tobytes()
                 db.execute(
@@ -250,6 +297,91 @@ class Cache(SQLiteStore):
                     " VALUES (?, ?, ?, ?)",
                     (e.content_hash, model_id, vector, zlib.crc32(vector)),
                 )
+
+    # -- the pixel check's inputs and answers (see the module docstring) ---------------------
+
+    def details_for_hashes(self, hashes: Iterable[str], detail_format: int) -> dict[str, bytes]:
+        return self._by_hash(
+            "SELECT content_hash, data FROM details WHERE format = ? AND", hashes, detail_format
+        )
+
+    def bordered_for_hashes(self, hashes: Iterable[str], detail_format: int) -> dict[str, bool]:
+        found = self._by_hash(
+            "SELECT content_hash, bordered FROM details WHERE format = ? AND", hashes, detail_format
+        )
+        return {h: bool(v) for h, v in found.items()}
+
+    def pixel_digests(self, hashes: Iterable[str]) -> dict[str, str]:
+        return self._by_hash("SELECT content_hash, digest FROM pixel_digests WHERE", hashes)
+
+    def put_pixel_digest(self, content_hash: str, digest: str) -> None:
+        with self._lock:
+            self._write(
+                lambda db: db.execute(
+                    "INSERT OR REPLACE INTO pixel_digests(content_hash, digest) VALUES (?, ?)",
+                    (content_hash, digest),
+                )
+            )
+
+    def _by_hash(self, select: str, hashes: Iterable[str], *params: object) -> dict:
+        """{content_hash: value} for `select` ("SELECT content_hash, value FROM t WHERE [...] AND")."""
+        result: dict = {}
+        keys = list(dict.fromkeys(hashes))
+        with self._lock:
+            for db, (chunk, marks) in itertools.product(self._databases(), _in_chunks(keys)):
+                result.update(db.execute(f"{select} content_hash IN ({marks})", [*params, *chunk]))
+        return result
+
+    def verdicts(
+        self, pairs: Sequence[tuple[str, str]], verifier: int, rotations: bool
+    ) -> dict[tuple[str, str], str | None]:
+        """Cached pixel-check answers for ordered content-hash pairs (absent: never checked)."""
+        found: dict[tuple[str, str], str | None] = {}
+        with self._lock:
+            for db, start in itertools.product(self._databases(), range(0, len(pairs), _CHUNK // 2)):
+                chunk = pairs[start : start + _CHUNK // 2]
+                marks = ",".join("(?, ?)" for _ in chunk)
+                flat = [h for pair in chunk for h in pair]
+                rows = db.execute(
+                    f"WITH asked(a, b) AS (VALUES {marks}) SELECT v.a, v.b, v.reason FROM asked "
+                    "JOIN verdicts v ON v.a = asked.a AND v.b = asked.b "
+                    "AND v.verifier = ? AND v.rotations = ?",
+                    [*flat, verifier, int(rotations)],
+                )
+                for a, b, reason in rows:
+                    found[(a, b)] = reason
+        return found
+
+    def use_verifier(self, verifier: int) -> None:
+        """Forget the answers of other verifier versions, once, when the version changes."""
+        current = str(verifier).encode()
+        if self.get_blob("verifier", "version") == current:
+            return
+
+        def forget(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM verdicts WHERE verifier != ?", (verifier,))
+            db.execute(
+                "INSERT OR REPLACE INTO blobs(namespace, key, value) VALUES ('verifier', 'version', ?)",
+                (current,),
+            )
+
+        with self._lock:
+            self._write(forget)
+
+    def put_verdicts(
+        self, found: Sequence[tuple[str, str, str | None]], verifier: int, rotations: bool
+    ) -> None:
+        """Save (a, b, reason) answers in one transaction."""
+        if not found:
+            return
+        rows = [(a, b, verifier, int(rotations), reason) for a, b, reason in found]
+        with self._lock:
+            self._write(
+                lambda db: db.executemany(
+                    "INSERT OR REPLACE INTO verdicts(a, b, verifier, rotations, reason) VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
+            )
 
     def put_blob(self, namespace: str, key: str, value: bytes) -> None:
         with self._lock:
@@ -301,7 +433,8 @@ class Cache(SQLiteStore):
     def stats(self) -> dict[str, int]:
         with self._lock:
             count = lambda table: self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: E731
-            return {t: count(t) for t in ("files", "images", "embeddings")} | {
+            tables = ("files", "images", "embeddings", "details", "verdicts")
+            return {t: count(t) for t in tables} | {
                 "bytes": self.path.stat().st_size if self.path.exists() else 0
             }
 
@@ -320,8 +453,13 @@ class Cache(SQLiteStore):
                     "DELETE FROM images WHERE content_hash NOT IN "
                     "(SELECT content_hash FROM files WHERE content_hash IS NOT NULL)"
                 )
+                for table in ("embeddings", "details", "pixel_digests"):
+                    self._db.execute(
+                        f"DELETE FROM {table} WHERE content_hash NOT IN (SELECT content_hash FROM images)"
+                    )
                 self._db.execute(
-                    "DELETE FROM embeddings WHERE content_hash NOT IN (SELECT content_hash FROM images)"
+                    "DELETE FROM verdicts WHERE a NOT IN (SELECT content_hash FROM images)"
+                    " OR b NOT IN (SELECT content_hash FROM images)"
                 )
         return len(gone)
 

@@ -4,10 +4,15 @@ thread pool while the calling thread runs batched inference, committing batch by
 Memory stays flat: at most `window` files are in flight (each a 224-px float array plus,
 while it is read, the file's bytes), whatever the size of the library. Results are kept as
 small records, and embeddings go straight into the scan's VectorTable.
+
+This is the only pass that decodes a photo: besides the embedding and the hashes it stores
+the pixel check's detail image and bar facts (verify.detail_of_image, 4-8 KB per photo), so
+grouping, calibration and the slider never open the file again.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import time
@@ -19,6 +24,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from photofind.core.match.verify import DETAIL_FORMAT, detail_of_image, detail_to_bytes, file_quality
 from photofind.core.model.embed import INPUT_SIZE, Embedder, usable_cores
 from photofind.core.progress import NULL_PROGRESS, Cancelled, Progress, check_cancel
 from photofind.core.scan.cache import Cache, CachedFile, FileEntry
@@ -246,7 +252,7 @@ class _KnownBytes:
         vec = self._table.get(chash) if self._table is not None else None
         if here is not None and (self._model_id is None or vec is not None):
             return CachedFile(chash, here[0], here[1], None, vec)
-        return self._cache.images_for_hashes([chash], self._model_id).get(chash)
+        return self._cache.images_for_hashes([chash], self._model_id, DETAIL_FORMAT).get(chash)
 
 
 class _Batch:
@@ -356,16 +362,20 @@ def _read_one(
     # Decoded only as far as the model input needs (both sides >= 224): the thumbnails
     # and hashes below are computed from the same pixels whether or not a model runs.
     decoded = decode_bytes(data, file.path, min_side=INPUT_SIZE)
-    del data
     if isinstance(decoded, Skipped):
         return _Read(FileEntry(file, content_hash=chash, skipped=decoded))
     image = decoded.image
+    detail = detail_of_image(image, quality=file_quality(io.BytesIO(data)), prepare=False)
+    del data
     entry = FileEntry(
         file,
         content_hash=chash,
         facts=decoded.facts,
         phash=phash(image),
         thumb=gray_thumb(image, 32).astype(np.uint8).tobytes(),
+        detail=detail_to_bytes(detail),
+        detail_format=DETAIL_FORMAT,
+        bordered=detail.bordered,
     )
     return _Read(entry, prepare(image) if prepare is not None else None)
 
