@@ -68,7 +68,7 @@ def make_vectors(n: int, kind: str, seed: int = SEED) -> tuple[np.ndarray, np.nd
 
 def group_pairs(x: np.ndarray, i: np.ndarray, j: np.ndarray, sim: np.ndarray) -> int:
     """Complete-linkage groups over the found pairs (the engine's rule); returns how many."""
-    from photofind.core.match.grouping import complete_linkage
+    from photofind.core.match.linkage import complete_linkage
 
     order = np.lexsort((j, i, -sim))
 

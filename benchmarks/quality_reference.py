@@ -15,7 +15,7 @@ import numpy as np
 from neargroups import verified_groups
 
 from photofind.core.match import evaluation as ev
-from photofind.core.match import verify
+from photofind.core.match import phash_index
 from photofind.core.scan.hashing import dihedral_phashes
 from photofind.core.types import ScanResult, ScanSettings, Thresholds
 
@@ -59,10 +59,11 @@ def cosine_pairs(emb: np.ndarray, threshold: float) -> list[tuple[int, int]]:
 def candidates(scan: ScanResult, *, rotations: bool) -> set[tuple[int, int]]:
     phashes = np.array([r.phash or 0 for r in scan.records], dtype=np.uint64)
     variants = np.stack([dihedral_phashes(t) for t in scan.thumbs]) if rotations else None
-    found = {tuple(p) for p in verify.phash_candidates(phashes, verify.PHASH_NEAR).tolist()}
+    found = {tuple(p) for p in phash_index.phash_candidates(phashes, phash_index.PHASH_NEAR).tolist()}
     if variants is not None:
         found |= {
-            tuple(p) for p in verify.phash_candidates(phashes, verify.PHASH_NEAR, variants=variants).tolist()
+            tuple(p)
+            for p in phash_index.phash_candidates(phashes, phash_index.PHASH_NEAR, variants=variants).tolist()
         }
     if scan.embeddings is not None:
         found |= set(cosine_pairs(scan.embeddings, scan.settings.thresholds.near))
@@ -123,7 +124,7 @@ def imagehash_pairs(paths: list[str], distance: int) -> list[tuple[str, str]] | 
         with Image.open(p) as im:
             hashes.append(int(str(imagehash.phash(im)), 16))
     h = np.array(hashes, dtype=np.uint64)
-    pairs = verify.phash_candidates(h, distance)
+    pairs = phash_index.phash_candidates(h, distance)
     return [(paths[i], paths[j]) for i, j in pairs.tolist()]
 
 

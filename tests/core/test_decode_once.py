@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photofind.core.match import grouping, verify
+from photofind.core.match import grouping, verdicts, verify
 from photofind.core.pipeline import scan
 from photofind.core.scan import imageio
 from photofind.core.scan.cache import Cache
@@ -137,7 +137,7 @@ def test_bumping_the_verifier_version_invalidates_cached_verdicts(
 
 
 def test_a_stopped_verification_keeps_its_verdicts(library, cache_path, fake_embedder, monkeypatch):
-    monkeypatch.setattr(grouping, "SAVE_EVERY", 1)
+    monkeypatch.setattr(verdicts, "SAVE_EVERY", 1)
 
     class StopWhileVerifying:
         def update(self, phase, done, total):

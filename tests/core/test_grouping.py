@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from photofind.core.match import grouping, verify
-from photofind.core.match.grouping import SIZE_NOTE, Regrouper, complete_linkage, group_records
+from photofind.core.match.grouping import SIZE_NOTE, Regrouper, group_records
+from photofind.core.match.linkage import complete_linkage
 from photofind.core.types import FileRef, ImageFacts, ImageRecord, Thresholds, Tier
 
 DIM = 48
@@ -379,7 +380,7 @@ def test_a_letterboxed_copy_never_anchors_the_group(tmp_path):
 
 
 def test_each_photo_keeps_only_its_best_candidates():
-    from photofind.core.match.grouping import best_per_node
+    from photofind.core.match.linkage import best_per_node
 
     # node 0 has five edges; with k=2 only its two best survive, unless the other end
     # ranks the edge among its own best (every other node has one edge, so all survive).

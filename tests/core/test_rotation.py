@@ -10,7 +10,7 @@ from PIL import Image
 
 from photofind.commands.common import add_engine_options, settings_from_args
 from photofind.core.match import derivatives as d
-from photofind.core.match import verify
+from photofind.core.match import phash_index, verify
 from photofind.core.scan.hashing import DIHEDRAL, dihedral, dihedral_phashes, gray_thumb, phash_of_thumb
 from photofind.core.types import ScanSettings
 from tests import imagefactory as factory
@@ -80,8 +80,8 @@ def test_variant_candidates_pair_a_rotated_copy(tmp_path, scene):
     thumbs = [record(p)[1] for p in paths]
     upright = np.array([phash_of_thumb(t) for t in thumbs], dtype=np.uint64)
     variants = np.stack([dihedral_phashes(t) for t in thumbs])
-    plain = {tuple(p) for p in verify.phash_candidates(upright, 10).tolist()}
-    turned = {tuple(p) for p in verify.phash_candidates(upright, 10, variants=variants).tolist()}
+    plain = {tuple(p) for p in phash_index.phash_candidates(upright, 10).tolist()}
+    turned = {tuple(p) for p in phash_index.phash_candidates(upright, 10, variants=variants).tolist()}
     assert (0, 2) not in plain
     assert (0, 2) in turned
 

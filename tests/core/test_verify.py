@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from photofind.core.match import derivatives as d
-from photofind.core.match import verify
+from photofind.core.match import phash_index, verify
 from photofind.core.scan.hashing import content_box, content_hash, gray_thumb, phash
 from photofind.core.scan.imageio import decode_file
 from photofind.core.types import FileRef, ImageRecord
@@ -181,9 +181,9 @@ def test_phash_candidates_index_equals_brute_force(monkeypatch):
         for h in base[:150]
     ]
     hashes = np.concatenate([base, np.array(near, dtype=np.uint64)])
-    brute = verify.phash_candidates(hashes, 10)
-    monkeypatch.setattr(verify, "_BRUTE_FORCE_MAX", 0)
-    indexed = verify.phash_candidates(hashes, 10)
+    brute = phash_index.phash_candidates(hashes, 10)
+    monkeypatch.setattr(phash_index, "_BRUTE_FORCE_MAX", 0)
+    indexed = phash_index.phash_candidates(hashes, 10)
     assert len(brute) >= 150
     assert {tuple(p) for p in brute.tolist()} == {tuple(p) for p in indexed.tolist()}
     assert all(i < j for i, j in indexed.tolist())
@@ -192,8 +192,8 @@ def test_phash_candidates_index_equals_brute_force(monkeypatch):
 
 
 def test_phash_candidates_handles_empty_and_single():
-    assert verify.phash_candidates(np.array([], dtype=np.uint64)).shape == (0, 2)
-    assert verify.phash_candidates(np.array([5], dtype=np.uint64)).shape == (0, 2)
+    assert phash_index.phash_candidates(np.array([], dtype=np.uint64)).shape == (0, 2)
+    assert phash_index.phash_candidates(np.array([5], dtype=np.uint64)).shape == (0, 2)
 
 
 def test_content_box_cuts_letterbox_bars_only():

@@ -23,7 +23,7 @@ Decided semantics, which the GUI, the CLI and the JSON contract rely on:
   MAX_SIMILAR_GROUP members, and its `why` says so: big clusters are split, never merged
   silently.
 * Candidates come from the embedding pair search (`pairsearch.find_pairs`, exact below
-  ~12k photos, LSH above) and from `verify.phash_candidates`. A cross pair the every-member
+  ~12k photos, LSH above) and from `phash_index.phash_candidates`. A cross pair the every-member
   rule needs is computed directly, candidate or not.
 
 Verdicts are data. With a cache, every pixel-check answer is saved per ordered content-hash
@@ -37,18 +37,18 @@ clustering after it, "grouping" groups made of candidates.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from photofind.core.cleanup.keep import DEFAULT_POLICY, pick_keeper
-from photofind.core.match import bursts, phylogeny, verify
+from photofind.core.match import bursts, phash_index, phylogeny, verify
+from photofind.core.match.linkage import best_per_node, complete_linkage, edge_codes
 from photofind.core.match.lsh import Hyperplanes, load_hyperplanes
 from photofind.core.match.pairsearch import EXACT_BELOW, auto_params, contains, find_pairs, unique_sorted
-from photofind.core.match.pixelfacts import CachedPixelFacts
+from photofind.core.match.verdicts import PixelVerdicts
 from photofind.core.progress import NULL_PROGRESS, Phase, Progress, check_cancel
 from photofind.core.types import Derivation, Group, ImageRecord, Member, Thresholds, Tier
 
@@ -57,7 +57,6 @@ MAX_SIMILAR_GROUP = 100
 MAX_NEIGHBOURS = 24  # candidates kept per photo, best first (plus every pHash-close pair)
 FLOOR_MARGIN = 0.05  # a Regrouper's candidates reach this far below the scan's thresholds
 SIZE_NOTE = "size limit reached: more matches were not merged"
-SAVE_EVERY = 256  # verdicts per cache transaction: a killed scan loses at most this many
 _TURNED = ("rotated", "mirrored")
 
 
@@ -143,15 +142,9 @@ class Regrouper:
             self.vectors = emb if len(self.reps) == len(emb) else emb[self.reps]
             self.valid = np.einsum("ij,ij->i", self.vectors, self.vectors) > 0.25  # zero rows: not embedded
         self.thumbs = thumbs if thumbs is not None else np.zeros((len(self.records), 32, 32), np.uint8)
-        # Keyed lo * n + hi by content classes: verify.compare(class lo's photo, class hi's).
-        self._verdicts: dict[int, verify.Verdict | None] = {}
-        self._unsaved: list[tuple[str, str, str | None]] = []
-        self._cache = cache
-        self._facts: CachedPixelFacts | None = None
-        if cache is not None:
-            cache.use_verifier(verify.VERIFIER_VERSION)
-            self._facts = CachedPixelFacts(cache)
-        self._pixels: dict[int, bool] = {}
+        self.verdicts = PixelVerdicts(
+            self.records, self.reps, self.thumbs, rotations=rotations, cache=cache, progress=progress
+        )
         self._bordered: dict[int, bool] = {}
         self._trees: dict[tuple, dict[int, Derivation]] = {}  # (cluster, root) -> derivation tree
         self.floor = np.inf
@@ -178,7 +171,7 @@ class Regrouper:
             floor=min(t.near, t.similar) - FLOOR_MARGIN if floor is None else floor,
             verify_floor=t.near - FLOOR_MARGIN,
             recall_threshold=t.near,
-            rotations=getattr(result.settings, "rotations", False),
+            rotations=result.settings.rotations,
             cache=cache,
             model_id=result.model.id if result.model else None,
         )
@@ -217,12 +210,12 @@ class Regrouper:
 
                 variants = np.stack([dihedral_phashes(self.thumbs[self.reps[k]]) for k in idx])
             pp = np.asarray(
-                verify.phash_candidates(hashes, variants=variants, progress=self._progress), np.int64
+                phash_index.phash_candidates(hashes, variants=variants, progress=self._progress), np.int64
             ).reshape(-1, 2)
             phash_a.append(idx[pp[:, 0]])
             phash_b.append(idx[pp[:, 1]])
-        emb = _codes(found_a, found_b, n)
-        via_phash = _codes(phash_a, phash_b, n)
+        emb = edge_codes(found_a, found_b, n)
+        via_phash = edge_codes(phash_a, phash_b, n)
         codes = unique_sorted(np.concatenate([emb, via_phash]))
         self.edge_a, self.edge_b = codes // max(n, 1), codes % max(n, 1)
         self.edge_phash = contains(via_phash, codes)
@@ -277,89 +270,8 @@ class Regrouper:
 
     def verdict(self, x: int, y: int) -> str | None:
         """verify.pixel_check for representatives x, y (memoised)."""
-        found = self.relation(x, y)
+        found = self.verdicts.relation(x, y)
         return found.reason if found else None
-
-    def relation(self, x: int, y: int) -> verify.Verdict | None:
-        """verify.compare for representatives x, y, as seen from x."""
-        found = self._checked(x, y) if x < y else self._checked(y, x)
-        return found.swapped() if found is not None and x > y else found
-
-    def _checked(self, x: int, y: int, *, ask_cache: bool = True) -> verify.Verdict | None:
-        """verify.compare(class x's photo, class y's) for x < y: memoised, else cached, else run."""
-        key = x * len(self.reps) + y
-        if key not in self._verdicts and ask_cache:
-            self._load_verdicts([(x, y)])
-        if key not in self._verdicts:
-            a, b = self.records[self.reps[x]], self.records[self.reps[y]]
-            with self._reading():
-                found = verify.compare(
-                    a, b, self.thumbs[self.reps[x]], self.thumbs[self.reps[y]], rotations=self.rotations
-                )
-            self._verdicts[key] = found
-            facts = self._facts
-            if facts is not None and not {a.content_hash, b.content_hash} & facts.missing:
-                self._unsaved.append((a.content_hash, b.content_hash, verify.verdict_to_text(found)))
-                if len(self._unsaved) >= SAVE_EVERY:
-                    self._save_verdicts()
-        return self._verdicts[key]
-
-    def _load_verdicts(self, pairs: Sequence[tuple[int, int]]) -> None:
-        """Memoise the cached answers for ordered class pairs (one batched query)."""
-        if self._cache is None or not pairs:
-            return
-        n = len(self.reps)
-        hashes = [
-            (self.records[self.reps[x]].content_hash, self.records[self.reps[y]].content_hash)
-            for x, y in pairs
-        ]
-        found = self._cache.verdicts(hashes, verify.VERIFIER_VERSION, self.rotations)
-        for (x, y), key in zip(pairs, hashes):
-            if key in found:
-                self._verdicts[x * n + y] = verify.verdict_from_text(found[key])
-
-    def _save_verdicts(self) -> None:
-        if self._cache is not None and self._unsaved:
-            self._cache.put_verdicts(self._unsaved, verify.VERIFIER_VERSION, self.rotations)
-        self._unsaved = []
-
-    @contextmanager
-    def _reading(self) -> Iterator[None]:
-        """The checks read the scan's cached details and digests, not the photo files."""
-        if self._facts is None:
-            yield
-            return
-        with verify.reading_from(self._facts):
-            yield
-
-    def _prefetch(self, pairs: list[tuple[int, int]]) -> None:
-        """Verdicts for these (lower, higher) pairs: cached ones read in one pass, the rest
-        checked with progress (pairs checked of total) and saved in batches as they come."""
-        n = len(self.reps)
-        todo = [(x, y) for x, y in pairs if x * n + y not in self._verdicts]
-        self._load_verdicts(todo)
-        todo = [(x, y) for x, y in todo if x * n + y not in self._verdicts]
-        try:
-            for k, (x, y) in enumerate(todo):
-                if k % 32 == 0:
-                    check_cancel(self._progress)
-                    self._progress.update(Phase.VERIFY, k, len(todo))
-                self._checked(x, y, ask_cache=False)  # todo holds what the cache lacks
-            if todo:
-                self._progress.update(Phase.VERIFY, len(todo), len(todo))
-        finally:
-            self._save_verdicts()  # also when stopped: the next scan resumes from here
-
-    def _same_pixels(self, x: int, y: int) -> bool:
-        lo, hi = (x, y) if x < y else (y, x)
-        key = lo * len(self.reps) + hi
-        if key not in self._pixels:
-            ra, rb = self.reps[lo], self.reps[hi]
-            with self._reading():
-                self._pixels[key] = verify.same_pixels(
-                    self.records[ra], self.records[rb], self.thumbs[ra], self.thumbs[rb]
-                )
-        return self._pixels[key]
 
     def _is_duplicate(self, x: int, y: int, cos: float, near: float) -> bool:
         # A pHash-close pair is judged by its pixels even below the cosine: the CNN misses
@@ -374,7 +286,7 @@ class Regrouper:
 
     def _phash_close(self, x: int, y: int) -> bool:
         a, b = self.records[self.reps[x]].phash, self.records[self.reps[y]].phash
-        return a is not None and b is not None and (a ^ b).bit_count() <= verify.PHASH_NEAR
+        return a is not None and b is not None and (a ^ b).bit_count() <= phash_index.PHASH_NEAR
 
     # -- grouping --------------------------------------------------------------------------------
 
@@ -386,11 +298,11 @@ class Regrouper:
         nan = np.isnan(cos)
         prefetch = min(near, self.verify_floor) if self.verify_floor is not None else near
         eligible = nan | (cos >= prefetch) | (self.edge_phash & self.rotations)
-        self._prefetch(list(zip(self.edge_a[eligible].tolist(), self.edge_b[eligible].tolist())))
+        self.verdicts.prefetch(list(zip(self.edge_a[eligible].tolist(), self.edge_b[eligible].tolist())))
         try:
             return self._group(thresholds)
         finally:
-            self._save_verdicts()
+            self.verdicts.save()
 
     def _group(self, thresholds: Thresholds) -> list[Group]:
         near, similar = thresholds.near, thresholds.similar
@@ -447,7 +359,7 @@ class Regrouper:
         """A photo without added bars first (its picture is all of it), then the most pixels
         (a crop or thumbnail never outranks its original), then bytes, then path."""
         if rep not in self._bordered:
-            with self._reading():
+            with self.verdicts.reading():
                 self._bordered[rep] = verify.has_bars(self.records[self.reps[rep]])
         r = self.records[self.reps[rep]]
         return (self._bordered[rep], -r.facts.pixels, -r.file.size, r.path)
@@ -470,7 +382,7 @@ class Regrouper:
     def _infer(self, cluster: list[int], indices: list[int], root: int | None) -> dict[int, Derivation]:
         anchor = min(cluster, key=self._anchor_key)
         records = [self.records[i] for i in indices]
-        with self._reading():
+        with self.verdicts.reading():
             details = [verify.load_detail(self.records[self.reps[self._class[i]]]) for i in indices]
         relations: list[verify.Verdict | None] = []
         for i in indices:
@@ -480,7 +392,7 @@ class Regrouper:
             elif c == anchor:
                 relations.append(verify.Verdict("same bytes"))
             else:
-                relations.append(self.relation(anchor, c))
+                relations.append(self.verdicts.relation(anchor, c))
         nodes = phylogeny.infer(
             records,
             details,
@@ -534,7 +446,7 @@ class Regrouper:
         weights = [(len(self.copies[c]) * (len(self.copies[c]) - 1) // 2, 1.0) for c in cluster]
         weights += [(len(self.copies[x]) * len(self.copies[y]), s) for (x, y), s in pair_sim.items() if x < y]
         tier = Tier.EXACT if len(cluster) == 1 else Tier.PIXELS
-        if any(not self._same_pixels(x, y) for x in cluster for y in cluster if x < y):
+        if any(not self.verdicts.same_pixels(x, y) for x in cluster for y in cluster if x < y):
             tier = Tier.NEAR
         why = ["same bytes"] if any(len(self.copies[c]) > 1 for c in cluster) else []
         for c in dict.fromkeys(int(self._class[i]) for i in others):
@@ -558,7 +470,7 @@ class Regrouper:
     def _reason(self, keep: int, other: int) -> str | None:
         """Why `other` duplicates the keeper, worded from the keeper's side (memoised and
         cached like every verdict: a slider move must not run the pixel check again)."""
-        found = self.relation(int(self._class[keep]), int(self._class[other]))
+        found = self.verdicts.relation(int(self._class[keep]), int(self._class[other]))
         return found.reason if found else None
 
     def _pair_scores(self, cluster: Sequence[int]) -> dict[tuple[int, int], float]:
@@ -597,7 +509,7 @@ class Regrouper:
         for cluster, flagged in zip(clusters, capped):
             indices = [node_record[c] for c in cluster]
             burst = bursts.is_burst([self.records[i] for i in indices])
-            with self._reading():
+            with self.verdicts.reading():
                 best = bursts.best_of(self.records, indices) if burst else None
             keep = best[0] if best else self._pick(indices)
             kc = int(self._class[keep])
@@ -612,36 +524,6 @@ class Regrouper:
             group = _make_group(Tier.SIMILAR, keep, others, sims, [(1, float(v)) for v in upper], why)
             out.append(bursts.suggest(group, *best) if best else group)
         return out
-
-
-def complete_linkage(
-    a: np.ndarray, b: np.ndarray, accept: Callable[[list[int], list[int]], bool], max_size: int
-) -> tuple[list[list[int]], list[bool]]:
-    """Clusters from edges (a[k], b[k]) taken in the given order (strongest first). Two
-    clusters merge only if `accept(A, B)`: every cross pair matches. Returns clusters of >= 2,
-    each sorted, and whether each hit `max_size` (it stopped growing, rather than grow past it)."""
-    root: dict[int, int] = {}
-    members: dict[int, list[int]] = {}
-    capped: set[int] = set()
-    for x, y in zip(a.tolist(), b.tolist()):
-        rx, ry = root.get(x, x), root.get(y, y)
-        if rx == ry:
-            continue
-        xs, ys = members.get(rx, [x]), members.get(ry, [y])
-        if len(xs) + len(ys) > max_size:
-            capped.update(r for r, m in ((rx, xs), (ry, ys)) if len(m) > 1)
-            continue
-        if not accept(xs, ys):
-            continue
-        keep, gone = (rx, ry) if len(xs) >= len(ys) else (ry, rx)
-        members[keep] = xs + ys
-        members.pop(gone, None)
-        for k in members[keep]:
-            root[k] = keep
-        if gone in capped:
-            capped.add(keep)
-    clusters = sorted((sorted(m), r in capped) for r, m in members.items())
-    return [c for c, _ in clusters], [f for _, f in clusters]
 
 
 def _make_group(
@@ -663,28 +545,3 @@ def _make_group(
         mean_similarity=sum(w * s for w, s in pairs) / total if total else 1.0,
         why=tuple(dict.fromkeys(why)),
     )
-
-
-def _codes(a_parts: list[np.ndarray], b_parts: list[np.ndarray], n: int) -> np.ndarray:
-    if not a_parts:
-        return np.zeros(0, np.int64)
-    a, b = np.concatenate(a_parts).astype(np.int64), np.concatenate(b_parts).astype(np.int64)
-    keep = a != b
-    a, b = a[keep], b[keep]
-    return unique_sorted(np.minimum(a, b) * n + np.maximum(a, b))
-
-
-def best_per_node(a: np.ndarray, b: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
-    """Mask of edges that are among the `k` highest-scoring edges of either endpoint."""
-    n_edges = len(a)
-    if n_edges == 0:
-        return np.zeros(0, bool)
-    nodes = np.concatenate([a, b])
-    edge = np.concatenate([np.arange(n_edges), np.arange(n_edges)])
-    order = np.lexsort((edge, -np.concatenate([score, score]), nodes))  # node, best first
-    sorted_nodes = nodes[order]
-    starts = np.flatnonzero(np.r_[True, sorted_nodes[1:] != sorted_nodes[:-1]])
-    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-    keep = np.zeros(n_edges, bool)
-    keep[edge[order][rank < k]] = True
-    return keep

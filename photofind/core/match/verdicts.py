@@ -1,0 +1,131 @@
+"""The pixel check's answers for pairs of content classes, as grouping asks for them.
+
+Each answer is memoised, read from the scan cache in batches before anything is checked, and
+saved to it in batches as it is found (photofind.core.scan.cache `verdicts`, per verifier
+version and rotation setting): a warm rescan and every slider move run no pixel check twice, and
+a stopped scan resumes from what it saved. While checking, the details and pixel digests come
+from the cache the read pass filled (pixelfacts.CachedPixelFacts), so no photo file is opened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from photofind.core.match import verify
+from photofind.core.match.pixelfacts import CachedPixelFacts
+from photofind.core.progress import Phase, Progress, check_cancel
+from photofind.core.types import ImageRecord
+
+SAVE_EVERY = 256  # verdicts per cache transaction: a killed scan loses at most this many
+
+
+class PixelVerdicts:
+    """Verdicts between content classes `x`, `y` (positions in `reps`, each the record that
+    stands for one set of byte-identical files)."""
+
+    def __init__(
+        self,
+        records: Sequence[ImageRecord],
+        reps: np.ndarray,
+        thumbs: np.ndarray,
+        *,
+        rotations: bool,
+        cache: Any,
+        progress: Progress,
+    ) -> None:
+        self.records, self.reps, self.thumbs, self.rotations = records, reps, thumbs, rotations
+        self._progress = progress
+        # Keyed lo * n + hi by content classes: verify.compare(class lo's photo, class hi's).
+        self._verdicts: dict[int, verify.Verdict | None] = {}
+        self._same: dict[int, bool] = {}
+        self._unsaved: list[tuple[str, str, str | None]] = []
+        self._cache = cache
+        self._facts: CachedPixelFacts | None = None
+        if cache is not None:
+            cache.use_verifier(verify.VERIFIER_VERSION)
+            self._facts = CachedPixelFacts(cache)
+
+    def relation(self, x: int, y: int) -> verify.Verdict | None:
+        """verify.compare for representatives x, y, as seen from x."""
+        found = self._checked(x, y) if x < y else self._checked(y, x)
+        return found.swapped() if found is not None and x > y else found
+
+    def _checked(self, x: int, y: int, *, ask_cache: bool = True) -> verify.Verdict | None:
+        """verify.compare(class x's photo, class y's) for x < y: memoised, else cached, else run."""
+        key = x * len(self.reps) + y
+        if key not in self._verdicts and ask_cache:
+            self._load([(x, y)])
+        if key not in self._verdicts:
+            a, b = self.records[self.reps[x]], self.records[self.reps[y]]
+            with self.reading():
+                found = verify.compare(
+                    a, b, self.thumbs[self.reps[x]], self.thumbs[self.reps[y]], rotations=self.rotations
+                )
+            self._verdicts[key] = found
+            facts = self._facts
+            if facts is not None and not {a.content_hash, b.content_hash} & facts.missing:
+                self._unsaved.append((a.content_hash, b.content_hash, verify.verdict_to_text(found)))
+                if len(self._unsaved) >= SAVE_EVERY:
+                    self.save()
+        return self._verdicts[key]
+
+    def _load(self, pairs: Sequence[tuple[int, int]]) -> None:
+        """Memoise the cached answers for ordered class pairs (one batched query)."""
+        if self._cache is None or not pairs:
+            return
+        n = len(self.reps)
+        hashes = [
+            (self.records[self.reps[x]].content_hash, self.records[self.reps[y]].content_hash)
+            for x, y in pairs
+        ]
+        found = self._cache.verdicts(hashes, verify.VERIFIER_VERSION, self.rotations)
+        for (x, y), key in zip(pairs, hashes):
+            if key in found:
+                self._verdicts[x * n + y] = verify.verdict_from_text(found[key])
+
+    def save(self) -> None:
+        if self._cache is not None and self._unsaved:
+            self._cache.put_verdicts(self._unsaved, verify.VERIFIER_VERSION, self.rotations)
+        self._unsaved = []
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """The checks read the scan's cached details and digests, not the photo files."""
+        if self._facts is None:
+            yield
+            return
+        with verify.reading_from(self._facts):
+            yield
+
+    def prefetch(self, pairs: list[tuple[int, int]]) -> None:
+        """Verdicts for these (lower, higher) pairs: cached ones read in one pass, the rest
+        checked with progress (pairs checked of total) and saved in batches as they come."""
+        n = len(self.reps)
+        todo = [(x, y) for x, y in pairs if x * n + y not in self._verdicts]
+        self._load(todo)
+        todo = [(x, y) for x, y in todo if x * n + y not in self._verdicts]
+        try:
+            for k, (x, y) in enumerate(todo):
+                if k % 32 == 0:
+                    check_cancel(self._progress)
+                    self._progress.update(Phase.VERIFY, k, len(todo))
+                self._checked(x, y, ask_cache=False)  # todo holds what the cache lacks
+            if todo:
+                self._progress.update(Phase.VERIFY, len(todo), len(todo))
+        finally:
+            self.save()  # also when stopped: the next scan resumes from here
+
+    def same_pixels(self, x: int, y: int) -> bool:
+        lo, hi = (x, y) if x < y else (y, x)
+        key = lo * len(self.reps) + hi
+        if key not in self._same:
+            ra, rb = self.reps[lo], self.reps[hi]
+            with self.reading():
+                self._same[key] = verify.same_pixels(
+                    self.records[ra], self.records[rb], self.thumbs[ra], self.thumbs[rb]
+                )
+        return self._same[key]
