@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from photofind.core.match.verify import DETAIL_FORMAT
+from photofind.core.match.detail import DETAIL_FORMAT
 from photofind.core.model.embed import Embedder, ResNetEmbedder, device_problem
 from photofind.core.model.precision import PRECISIONS
 from photofind.core.model.weights import WeightsUnavailable, resolve_weights

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photofind.core.match import grouping, verdicts, verify
+from photofind.core.match import detail, grouping, verdicts, verify
 from photofind.core.pipeline import scan
 from photofind.core.scan import imageio
 from photofind.core.scan.cache import Cache
@@ -85,13 +85,13 @@ def test_warm_rescan_without_a_model_opens_no_photo_file(library, cache_path, mo
 def test_details_are_cached_compactly(library, cache_path, fake_embedder):
     result = scan(_settings(library, cache_path), embedder=fake_embedder)
     with Cache(cache_path) as cache:
-        stored = cache.details_for_hashes([r.content_hash for r in result.records], verify.DETAIL_FORMAT)
+        stored = cache.details_for_hashes([r.content_hash for r in result.records], detail.DETAIL_FORMAT)
     assert len(stored) == len({r.content_hash for r in result.records})
     assert max(len(v) for v in stored.values()) <= 8 * 1024
     # The cached detail is the one detail_of_image makes, to within the stored gray levels.
     record = next(r for r in result.records if r.path.endswith("b.jpg"))
-    fresh = verify.detail_of_image(imageio.decode_file(record.path, min_side=224).image)
-    back = verify.detail_from_bytes(stored[record.content_hash])
+    fresh = detail.detail_of_image(imageio.decode_file(record.path, min_side=224).image)
+    back = detail.detail_from_bytes(stored[record.content_hash])
     assert back.bordered == fresh.bordered and back.aspect == pytest.approx(fresh.aspect)
     assert np.abs(back.gray - fresh.gray).max() <= 2.0
     assert back.prepared is not None
@@ -101,10 +101,10 @@ def test_detail_round_trip_keeps_every_field():
     scene = factory.make_scene(5)
     boxed = Image.new("RGB", (480, 480))
     boxed.paste(scene, (0, 60))
-    detail = verify.detail_of_image(boxed)
-    back = verify.detail_from_bytes(verify.detail_to_bytes(detail))
-    assert back.bordered and back.aspect == pytest.approx(detail.aspect)
-    assert verify.detail_from_bytes(b"garbage") is None
+    made = detail.detail_of_image(boxed)
+    back = detail.detail_from_bytes(detail.detail_to_bytes(made))
+    assert back.bordered and back.aspect == pytest.approx(made.aspect)
+    assert detail.detail_from_bytes(b"garbage") is None
 
 
 def test_adding_photos_checks_only_pairs_with_the_new_ones(library, cache_path, fake_embedder, monkeypatch):

@@ -9,6 +9,7 @@ from PIL import ImageEnhance
 from photofind.core.cleanup.keep import KeeperPolicy, derivations_of
 from photofind.core.match import align, verify
 from photofind.core.match import derivatives as d
+from photofind.core.match.detail import Detail
 from photofind.core.match.grouping import group_records
 from photofind.core.match.phylogeny import infer
 from photofind.core.report import group_as_json
@@ -115,10 +116,10 @@ def test_a_copy_made_from_a_smaller_photo_is_not_the_original():
     from photofind.core.types import FileRef, ImageFacts, ImageRecord
 
     gray = np.tile(np.arange(128, dtype=np.float32), (128, 1))
-    detail = verify.Detail(gray, False, align.prepare(gray))
+    flat = Detail(gray, False, align.prepare(gray))
     small = ImageRecord(FileRef("/a/small.jpg", 10, 0), "a", ImageFacts(400, 300, "JPEG"))
     big = ImageRecord(FileRef("/a/big.jpg", 10, 0), "b", ImageFacts(800, 600, "JPEG"))
-    nodes = infer([small, big], [detail, detail], [None, verify.Verdict("edited", added=1)], 0)
+    nodes = infer([small, big], [flat, flat], [None, verify.Verdict("edited", added=1)], 0)
     assert nodes[1].parent == 0 and not nodes[1].original
     assert "overlay added" in nodes[1].how
     assert nodes[0].original and nodes[0].parent is None

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from photofind.core.match import derivatives as d
-from photofind.core.match import phash_index, verify
+from photofind.core.match import detail, phash_index, verify
 from photofind.core.scan.hashing import content_box, content_hash, gray_thumb, phash
 from photofind.core.scan.imageio import decode_file
 from photofind.core.types import FileRef, ImageRecord
@@ -83,7 +83,7 @@ def test_a_region_must_keep_the_inner_pictures_shape(scene):
     from photofind.core.match import align
 
     stretched = scene.crop((0, 0, 512, 480)).resize(scene.size)  # 80 % of the width, pulled wide
-    outer, inner = verify.detail_of_image(scene), verify.detail_of_image(stretched)
+    outer, inner = detail.detail_of_image(scene), detail.detail_of_image(stretched)
     free = align.find_containment(inner.prepared, outer.prepared, gate=verify.COARSE_GATE)
     assert free.score >= verify.DETAIL_NEAR
     kept = align.find_containment(

@@ -12,7 +12,7 @@ edges or a higher JPEG quality than p, and never lacks an overlay (watermark, ca
 carries. Each contradiction costs; each consistent change becomes a word of `how`
 ("resized 50%", "JPEG q≈30", "bars added", ...). The geometry comes from the pixel check of
 each member against the group's anchor (photofind.core.match.verify.Verdict), the rest from
-per-photo facts (verify.Detail), so nothing here opens a file.
+per-photo facts (detail.Detail), so nothing here opens a file.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from photofind.core.match.verify import Detail, Verdict
+from photofind.core.match.detail import Detail
+from photofind.core.match.verify import Verdict
 from photofind.core.types import ImageRecord
 
 # Costs of contradicting evidence: how sure each clue is that p was NOT c's source.
@@ -39,7 +40,7 @@ STEP = 0.01  # every recorded change: the simplest explanation wins ties
 TONE_MEAN = 6.0  # grey levels off the group's median mean brightness: a tone edit
 TONE_SPREAD = 0.08  # relative change of the tone spread: a contrast or gamma edit
 TONE_COLOUR = 0.12  # relative change of colourfulness: a saturation edit
-BLURRED = 0.65  # fine-detail ratio (verify.Detail.sharpness) of a blurred copy to its source
+BLURRED = 0.65  # fine-detail ratio (detail.Detail.sharpness) of a blurred copy to its source
 SAME_SIZE = 0.02  # decoded widths within this share: noise and sharpness are comparable
 GRAY = 2.5  # colourfulness of a grayscale photo (JPEG chroma noise included)
 COLOURED = 8.0

@@ -15,6 +15,7 @@ out of the verdict cache.
 from __future__ import annotations
 
 from photofind.core.match import verify
+from photofind.core.match.detail import DETAIL_FORMAT, Detail, Lru, detail_from_bytes
 from photofind.core.scan.cache import Cache
 from photofind.core.types import ImageRecord
 
@@ -24,18 +25,18 @@ DETAILS_IN_MEMORY = 1024  # ~150 MB at most
 class CachedPixelFacts:
     def __init__(self, cache: Cache) -> None:
         self._cache = cache
-        self._details = verify._Lru(DETAILS_IN_MEMORY)
+        self._details = Lru(DETAILS_IN_MEMORY)
         self._bordered: dict[str, bool] = {}
         self._digests: dict[str, str] = {}
         self.missing: set[str] = set()  # content hashes without a cached detail
 
-    def detail(self, record: ImageRecord) -> verify.Detail | None:
+    def detail(self, record: ImageRecord) -> Detail | None:
         chash = record.content_hash
         hit = self._details.get(chash)
         if hit is not None or chash in self.missing:
             return hit
-        data = self._cache.details_for_hashes([chash], verify.DETAIL_FORMAT).get(chash)
-        detail = verify.detail_from_bytes(data) if data is not None else None
+        data = self._cache.details_for_hashes([chash], DETAIL_FORMAT).get(chash)
+        detail = detail_from_bytes(data) if data is not None else None
         if detail is None:
             self.missing.add(chash)
         else:
@@ -45,7 +46,7 @@ class CachedPixelFacts:
     def bordered(self, record: ImageRecord) -> bool:
         chash = record.content_hash
         if chash not in self._bordered:
-            found = self._cache.bordered_for_hashes([chash], verify.DETAIL_FORMAT)
+            found = self._cache.bordered_for_hashes([chash], DETAIL_FORMAT)
             self._bordered[chash] = found.get(chash, False)
         return self._bordered[chash]
 

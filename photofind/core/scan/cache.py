@@ -8,7 +8,7 @@ A cache of ours that is corrupt or of an older schema is moved aside and rebuilt
 at the path is refused (photofind.core.store).
 
 What the pixel check needs is kept too, so grouping never opens a photo file:
-- `details`: the detail image of each content (verify.detail_to_bytes: a 6-bit 128x128 PNG
+- `details`: the detail image of each content (detail.detail_to_bytes: a 6-bit 128x128 PNG
   and the bar facts, 4-8 KB), written by the read pass with the file's other rows; a row of
   an older `format` counts as missing, so the file is read again once.
 - `pixel_digests`: the full-decode pixel hash (verify.pixel_digest), once per content.
@@ -114,7 +114,7 @@ class FileEntry:
     thumb: bytes | None = None
     skipped: Skipped | None = None
     embedding: np.ndarray | None = None
-    detail: bytes | None = None  # verify.detail_to_bytes
+    detail: bytes | None = None  # detail.detail_to_bytes
     detail_format: int = 0
     bordered: bool = False  # the detail's bars flag, readable without decoding it
 

@@ -6,7 +6,7 @@ while it is read, the file's bytes), whatever the size of the library. Results a
 small records, and embeddings go straight into the scan's VectorTable.
 
 This is the only pass that decodes a photo: besides the embedding and the hashes it stores
-the pixel check's detail image and bar facts (verify.detail_of_image, 4-8 KB per photo), so
+the pixel check's detail image and bar facts (detail.detail_of_image, 4-8 KB per photo), so
 grouping, calibration and the slider never open the file again.
 """
 
@@ -24,7 +24,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from photofind.core.match.verify import DETAIL_FORMAT, detail_of_image, detail_to_bytes, file_quality
+from photofind.core.match.detail import DETAIL_FORMAT, detail_of_image, detail_to_bytes, file_quality
 from photofind.core.model.embed import INPUT_SIZE, Embedder, usable_cores
 from photofind.core.progress import NULL_PROGRESS, Cancelled, Progress, check_cancel
 from photofind.core.scan.cache import Cache, CachedFile, FileEntry
