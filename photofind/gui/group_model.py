@@ -13,15 +13,15 @@ from collections.abc import Iterable, Sequence
 from enum import Enum, IntEnum
 from typing import Any
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
 from photofind.core.cleanup.keep import KeeperPolicy
 from photofind.core.cleanup.marks import Marks
 from photofind.core.scan.companions import Companion, Companions
 from photofind.core.types import Group, ImageRecord, Tier
 from photofind.gui import text
+from photofind.gui.two_level_model import ROOT, TwoLevelModel
 
-_ROOT = 0  # internalId of group rows; photo rows carry (group row + 1)
 _TIER_RANK = {t: t.rank for t in Tier}  # Tier.rank walks the enum on every call
 
 
@@ -56,7 +56,7 @@ class SortKey(str, Enum):
     SIMILARITY = "similarity"
 
 
-class GroupModel(QAbstractItemModel):
+class GroupModel(TwoLevelModel):
     markRefused = Signal(str)  # why a mark/keeper change was refused, in words
     reviewChanged = Signal()  # marks or keepers changed: summaries should refresh
 
@@ -77,48 +77,21 @@ class GroupModel(QAbstractItemModel):
 
     # -- Qt model interface ------------------------------------------------------------------
 
+    def top_count(self) -> int:
+        return len(self._rows)
+
+    def child_count(self, row: int) -> int:
+        return len(self._group_at(row).members)
+
     def roleNames(self) -> dict[int, bytes]:
         names = dict(super().roleNames())
         names.update({int(r): r.name.lower().encode() for r in Roles})
         return names
 
-    def index(self, row: int, column: int = 0, parent: QModelIndex = QModelIndex()) -> QModelIndex:
-        if column != 0 or row < 0:
-            return QModelIndex()
-        if not parent.isValid():
-            return self.createIndex(row, 0, _ROOT) if row < len(self._rows) else QModelIndex()
-        if parent.internalId() != _ROOT or parent.row() >= len(self._rows):
-            return QModelIndex()
-        if row >= len(self._group_at(parent.row()).members):
-            return QModelIndex()
-        return self.createIndex(row, 0, parent.row() + 1)
-
-    def parent(self, index: QModelIndex | None = None) -> Any:  # type: ignore[override]
-        if index is None:
-            return QObject.parent(self)
-        if not index.isValid() or index.internalId() == _ROOT:
-            return QModelIndex()
-        return self.createIndex(index.internalId() - 1, 0, _ROOT)
-
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        if not parent.isValid():
-            return len(self._rows)
-        if parent.internalId() == _ROOT and parent.column() == 0:
-            return len(self._group_at(parent.row()).members)
-        return 0
-
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 1
-
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        if index.internalId() == _ROOT:
+        if index.internalId() == ROOT:
             return self._group_data(self._group_at(index.row()), role)
         group = self._group_at(index.internalId() - 1)
         return self._photo_data(group, group.members[index.row()], role)
@@ -292,7 +265,7 @@ class GroupModel(QAbstractItemModel):
         return None if pos is None else self._groups[pos]
 
     def record_index(self, index: QModelIndex | QPersistentModelIndex) -> int | None:
-        if not index.isValid() or index.internalId() == _ROOT:
+        if not index.isValid() or index.internalId() == ROOT:
             return None
         return self._group_at(index.internalId() - 1).members[index.row()].index
 
@@ -300,7 +273,7 @@ class GroupModel(QAbstractItemModel):
         """Top-level row of the group that `index` (a group or a photo) belongs to."""
         if not index.isValid():
             return None
-        return index.row() if index.internalId() == _ROOT else index.internalId() - 1
+        return index.row() if index.internalId() == ROOT else index.internalId() - 1
 
     def index_of_record(self, record: int) -> QModelIndex:
         pos = self._group_of_record.get(record)

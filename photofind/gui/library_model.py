@@ -10,16 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt
 
 from photofind.core.library import Section, SectionBy, sections
 from photofind.core.types import ImageRecord
 from photofind.gui.group_model import Roles
+from photofind.gui.two_level_model import ROOT, TwoLevelModel
 
-_ROOT = 0  # internalId of section rows; photo rows carry (section row + 1)
 
-
-class LibraryModel(QAbstractItemModel):
+class LibraryModel(TwoLevelModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._records: Sequence[ImageRecord] = ()
@@ -60,43 +59,16 @@ class LibraryModel(QAbstractItemModel):
 
     # -- Qt model interface ------------------------------------------------------------------
 
-    def index(self, row: int, column: int = 0, parent: QModelIndex = QModelIndex()) -> QModelIndex:
-        if column != 0 or row < 0:
-            return QModelIndex()
-        if not parent.isValid():
-            return self.createIndex(row, 0, _ROOT) if row < len(self._sections) else QModelIndex()
-        if parent.internalId() != _ROOT or parent.row() >= len(self._sections):
-            return QModelIndex()
-        if row >= len(self._sections[parent.row()].members):
-            return QModelIndex()
-        return self.createIndex(row, 0, parent.row() + 1)
+    def top_count(self) -> int:
+        return len(self._sections)
 
-    def parent(self, index: QModelIndex | None = None) -> Any:  # type: ignore[override]
-        if index is None:
-            return QObject.parent(self)
-        if not index.isValid() or index.internalId() == _ROOT:
-            return QModelIndex()
-        return self.createIndex(index.internalId() - 1, 0, _ROOT)
-
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        if not parent.isValid():
-            return len(self._sections)
-        if parent.internalId() == _ROOT and parent.column() == 0 and parent.row() < len(self._sections):
-            return len(self._sections[parent.row()].members)
-        return 0
-
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 1
-
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+    def child_count(self, row: int) -> int:
+        return len(self._sections[row].members)
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        if index.internalId() == _ROOT:
+        if index.internalId() == ROOT:
             return self._section_data(self._sections[index.row()], role)
         record = self.record_index(index)
         return None if record is None else self._photo_data(self._records[record], record, role)
@@ -142,7 +114,7 @@ class LibraryModel(QAbstractItemModel):
     # -- the grid's questions ----------------------------------------------------------------
 
     def record_index(self, index: QModelIndex | QPersistentModelIndex) -> int | None:
-        if not index.isValid() or index.internalId() == _ROOT:
+        if not index.isValid() or index.internalId() == ROOT:
             return None
         section = index.internalId() - 1
         if section >= len(self._sections) or index.row() >= len(self._sections[section].members):
