@@ -65,6 +65,27 @@ def test_frames_with_a_moving_subject_are_not_copies(tmp_path, scene):
     assert check(paths[1], paths[2]) is None
 
 
+def _sun_over_a_flat_sky(sun_x: float) -> Image.Image:
+    """A smooth sky with a sun high up, over a textured ground: the sun is the only thing in
+    the top rows, so no agreeing textured block stands beside it."""
+    w, h = 720, 480
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    sky = np.stack([60 + 0.2 * yy, 120 + 0.2 * yy, 220 - 0.1 * yy], axis=-1)
+    sun = ((xx - sun_x * w) ** 2 + (yy - 0.12 * h) ** 2) < (0.05 * w) ** 2
+    sky[sun] = (255, 245, 220)
+    ground = np.asarray(factory.make_scene(41, (w, h // 2)), np.float32)
+    sky[h // 2 :] = ground
+    return Image.fromarray(np.clip(sky, 0, 255).astype(np.uint8))
+
+
+def test_a_subject_moving_across_a_flat_sky_is_another_moment(tmp_path):
+    first = write(tmp_path / "first", d.encode(_sun_over_a_flat_sky(0.40)))
+    later = write(tmp_path / "later", d.encode(_sun_over_a_flat_sky(0.52)))
+    copy = write(tmp_path / "copy", d.encode(_sun_over_a_flat_sky(0.40), quality=60))
+    assert check(first, later) is None
+    assert check(first, copy) is not None
+
+
 def test_a_watermark_is_an_overlay_not_motion(tmp_path, scene):
     original = write(tmp_path / "original", d.encode(scene))
     marked = write(tmp_path / "marked", d.make("watermark", scene))

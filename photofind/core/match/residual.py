@@ -76,8 +76,9 @@ def local_change(outer_fine: np.ndarray, inner_fine: np.ndarray, region) -> Chan
         shifts += [(n, s) for s in (forward, None if backward is None else -backward) if s is not None]
     # Content that appears in one picture at one place and in the other at another: a
     # subject that left one spot and arrived at the next. An overlay adds to one side only.
-    local = bad & inside & beside
-    lean = np.log((ea[local] + 1e-6) / (eb[local] + 1e-6))
+    # No agreeing neighbour is asked for here: a subject moving across a flat sky (the sun,
+    # a bird) has none, and a misalignment shifts content without emptying a block.
+    lean = np.log((ea[bad & inside] + 1e-6) / (eb[bad & inside] + 1e-6))
     both_ways = bool((lean > LEAN).any() and (lean < -LEAN).any())
     moved = both_ways or _moved_together(shifts)
     if moved and share <= SPREAD:
