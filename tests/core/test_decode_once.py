@@ -94,7 +94,7 @@ def test_details_are_cached_compactly(library, cache_path, fake_embedder):
     back = detail.detail_from_bytes(stored[record.content_hash])
     assert back.bordered == fresh.bordered and back.aspect == pytest.approx(fresh.aspect)
     assert np.abs(back.gray - fresh.gray).max() <= 2.0
-    assert back.prepared is not None
+    assert back.prepared is None and back.pyramid is not None  # built when the alignment needs it
 
 
 def test_detail_round_trip_keeps_every_field():

@@ -283,7 +283,7 @@ def _tilt_stack(detail: Detail) -> np.ndarray:
     hit = _tilt_stacks.get(id(detail))
     if hit is not None:
         return hit[1]
-    coarse = detail.prepared.coarse if detail.prepared is not None else align.prepare(detail.gray).coarse
+    coarse = detail.pyramid.coarse
     stack = np.stack(
         [_unit(tilt(coarse, deg, detail.aspect, straighten_zoom(deg, detail.aspect))) for deg in TILTS]
     )
