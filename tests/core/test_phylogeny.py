@@ -18,13 +18,6 @@ from tests import imagefactory as factory
 from tests.core.test_verify import record, write
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    verify.clear_caches()
-    yield
-    verify.clear_caches()
-
-
 @pytest.fixture(scope="module")
 def scene():
     return factory.make_scene(41, (960, 640))

@@ -24,13 +24,6 @@ TURNS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    verify.clear_caches()
-    yield
-    verify.clear_caches()
-
-
 @pytest.fixture(scope="module")
 def scene() -> Image.Image:
     return factory.make_scene(21, (640, 480))

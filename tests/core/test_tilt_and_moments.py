@@ -12,13 +12,6 @@ from tests import imagefactory as factory
 from tests.core.test_verify import check, record, write
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    verify.clear_caches()
-    yield
-    verify.clear_caches()
-
-
 @pytest.fixture(scope="module")
 def scene() -> Image.Image:
     return factory.make_scene(31, (720, 480))

@@ -16,13 +16,6 @@ from photofind.core.types import FileRef, ImageRecord
 from tests import imagefactory as factory
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    verify.clear_caches()
-    yield
-    verify.clear_caches()
-
-
 def record(path: Path) -> tuple[ImageRecord, np.ndarray]:
     """What a scan knows about a file: facts, pHash and the 32x32 thumbnail."""
     data = path.read_bytes()
