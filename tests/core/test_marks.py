@@ -114,3 +114,41 @@ def test_presets_are_valid_rules_and_tiers():
     assert [label for label, _ in KEEP_PRESETS][0].startswith("Best quality")
     assert any(tiers == frozenset(SAFE_TIERS) for _label, tiers in MARK_RULES)
     assert all(Tier.SIMILAR not in tiers for _label, tiers in MARK_RULES[:-1])
+
+
+def test_a_pair_found_alike_is_a_group_of_two_that_keeps_the_searched_photo():
+    # The similar page: 3 (searched) and 5 (a result) share no group; the user marks 5.
+    result = kit.result(RECORDS, [(Tier.NEAR, [3, 4]), (Tier.SIMILAR, [5, 6])], ["/p"])
+    marks = Marks(result.records, result.groups)
+    pair = marks.pair(3, 5, 0.83)
+    assert pair.id < 0 and pair.indices == (3, 5) and marks.pair(3, 5) is pair  # made once
+    assert marks.group(pair.id) is pair and marks.keeper(pair.id) == 3
+    assert marks.mark(pair.id, 5) is None
+    assert marks.mark(pair.id, 3) is Refusal.LAST_UNMARKED  # the searched photo stays
+    assert marks.marked_records() == {5} and marks.count == 1
+    plan = plan_marked(result, marks, Action.TRASH)
+    assert [(i.path, i.keeper.path, i.tier) for i in plan.items] == [
+        ("/p/burst/c1.jpg", "/p/trip/b.jpg", "similar")
+    ]
+    # A regroup keeps the pair and its mark; a clean-up of one of its files drops it.
+    marks.set_groups(result.groups)
+    assert marks.group(pair.id) is pair and marks.is_marked(pair.id, 5)
+    marks.forget([5])
+    marks.set_groups(result.groups)
+    assert marks.group(pair.id) is None and marks.count == 0
+    assert marks.pair(3, 5).id != pair.id  # a new pair, never a reused id
+
+
+def test_a_pair_whose_kept_file_goes_elsewhere_removes_nothing():
+    # 3 is marked in its near group (4 kept there); a pair that keeps 3 cannot then remove 5.
+    result = kit.result(RECORDS, [(Tier.NEAR, [3, 4])], ["/p"])
+    marks = Marks(result.records, result.groups)
+    marks.choose_keeper(1, 4)
+    marks.mark(1, 3)
+    pair = marks.pair(3, 5)
+    assert marks.mark(pair.id, 5) is None
+    plan = plan_marked(result, marks, Action.TRASH)
+    assert [i.path for i in plan.items] == ["/p/trip/b.jpg"]
+    assert [(r.path, r.reason) for r in plan.refused] == [
+        ("/p/burst/c1.jpg", "its kept file is planned for removal in another group")
+    ]

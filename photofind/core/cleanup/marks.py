@@ -1,7 +1,12 @@
 """The review state: which files the user marked for clean-up and which keeper they chose, per
 group. The one place the rule lives: a mark that would leave a group with nothing kept, or that
 touches a protected folder, is refused with a reason instead of applied. The CLI's plans, the
-GUI's grid, its compare dialog and its trash action all read and change this one object."""
+GUI's grid, its compare dialog, its similar page and its trash action all read and change this
+one object.
+
+Besides the engine's groups it holds pairs the user put together (`pair`): a photo and a photo
+the similar page found like it, outside any group. A pair is a group of two with the searched
+photo as its kept file, so the same rules guard it and a plan treats it like any group."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from enum import Enum
 
 from photofind.core.cleanup.keep import DEFAULT_POLICY, KeeperPolicy, derivations_of, in_protected
-from photofind.core.types import Group, ImageRecord, Tier
+from photofind.core.types import Group, ImageRecord, Member, Tier
 
 # Tiers whose members are the same photo. `similar` is a different photo of the same scene:
 # never acted on unless the caller names it explicitly.
@@ -52,6 +57,8 @@ class Marks:
         self._marked: dict[int, set[int]] = {}
         self._chosen: dict[int, int] = {}  # group id -> the keeper the user chose
         self._protected: dict[str, bool] = {}  # folder -> inside a protected folder (cached)
+        self._pairs: dict[tuple[int, int], Group] = {}  # (kept, other) -> the pair's group
+        self._next_pair_id = -1  # pairs count down: never an engine group's id
         self.set_groups(groups)
 
     # -- questions -------------------------------------------------------------------------
@@ -191,13 +198,40 @@ class Marks:
                         refused.append((gid, i, why))
         return refused
 
+    def pair(self, keep: int, other: int, similarity: float = 0.0, tier: Tier = Tier.SIMILAR) -> Group:
+        """The group of two made of `keep` (its kept file) and `other`, a photo the user found
+        like it outside any group (the app's similar page). Made on first use; it stays
+        through regroups until `forget` drops one of its files."""
+        if keep == other:
+            raise ValueError("a pair needs two different files")
+        group = self._pairs.get((keep, other))
+        if group is None:
+            members = (Member(keep, 1.0), Member(other, similarity))
+            group = Group(self._next_pair_id, tier, members, similarity, similarity, ("found alike",))
+            self._next_pair_id -= 1
+            self._pairs[(keep, other)] = self._groups[group.id] = group
+        return group
+
+    def forget(self, records: Iterable[int]) -> None:
+        """These files left the library (cleaned up): no longer marked, and the pairs they
+        were in are gone. The engine's groups without them come through `set_groups`."""
+        gone = set(records)
+        for key, group in list(self._pairs.items()):
+            if gone.intersection(key):
+                del self._pairs[key]
+                for held in (self._groups, self._marked, self._chosen):
+                    held.pop(group.id, None)
+        for marked in self._marked.values():
+            marked -= gone
+
     def set_groups(self, groups: Sequence[Group]) -> None:
         """New groups over the same records (a regroup, or files cleaned up): a file stays
         marked, and a chosen keeper stays chosen, in the group that holds it now, as far as
-        the rule allows."""
+        the rule allows. Pairs stay."""
         marked = self.marked_records()
         chosen = set(self._chosen.values())
         self._groups = {g.id: g for g in groups}
+        self._groups.update((g.id, g) for g in self._pairs.values())
         self._marked, self._chosen = {}, {}
         for gid, group in self._groups.items():
             for member in group.members:
