@@ -275,6 +275,12 @@ class ScanController(QObject):
             return ()
         return tuple(r for r in self.result.records if r.path not in self._gone)
 
+    def library_row(self, path: str) -> int | None:
+        """The position in the last scan's records of the photo at `path`, if it is one (the
+        similar index's lookup, built by the first search)."""
+        result = self.result
+        return None if result is None else self._similar.index(result).row_of(path)
+
     # -- similar search (called from the similar view's pool thread) ----------------------------
 
     def similar_search(self, path: str, top: int) -> list[similar_search.Match]:

@@ -380,18 +380,25 @@ class GroupModel(TwoLevelModel):
         return len(touched)
 
     def clear_marks(self) -> None:
-        touched = [g.id for g in self._groups if self._review.marked(g.id)]
+        touched = [g.id for g, _record in self._review]
         self._review.clear()
         self._review_edited(touched)
 
+    def forget_records(self, records: Iterable[int]) -> None:
+        """These files left the library (cleaned up): see Marks.forget."""
+        self._review.forget(records)
+
     def review_edited(self, group_id: int) -> None:
-        """The review state of this group changed (here or in the compare dialog)."""
+        """The review state of this group changed (here, in the compare dialog or on the
+        similar page)."""
         self._review_edited([group_id])
 
     def _review_edited(self, group_ids: Iterable[int]) -> None:
-        positions = {self._pos_of_group_id[gid] for gid in group_ids if gid in self._pos_of_group_id}
-        if not positions:
+        group_ids = set(group_ids)
+        if not group_ids:
             return
+        # A pair from the similar page (Marks.pair) has no row here, but the summary counts it.
+        positions = {self._pos_of_group_id[gid] for gid in group_ids if gid in self._pos_of_group_id}
         for pos in positions:
             # Marking the keeper hands the role to another photo: the whole group may change.
             self._emit_group_changed(self._groups[pos], [Roles.IS_MARKED, Roles.IS_KEEPER])

@@ -38,6 +38,7 @@ from photofind.gui.library_view import LibraryView
 from photofind.gui.prefs import Prefs
 from photofind.gui.review import Review
 from photofind.gui.scan_status import ScanStatus
+from photofind.gui.similar_review import SimilarReview
 from photofind.gui.similar_view import SimilarView
 from photofind.gui.toolbar import build_actions, build_toolbar
 
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self._cleaned = (0, 0)  # files and bytes moved to the trash since the last scan
         self._build_widgets()
         self.review = Review(self.model, self.controller, self.grid, parent=self)
+        self.similar_review = SimilarReview(self.similar, self.review, self.controller.library_row, self)
         self.actions = build_actions(
             self,
             self.review,
@@ -171,6 +173,7 @@ class MainWindow(QMainWindow):
         r.rescanRequested.connect(self.start_scan)
         r.similarRequested.connect(self._show_similar)
         r.keepRulesChanged.connect(self._keep_rules_changed)
+        self.similar_review.statusMessage.connect(self.show_status)
         self.folders.foldersChanged.connect(self._folders_changed)
         self.filters.thresholdChanged.connect(self._threshold_changed)
         self.filters.automaticRequested.connect(self._automatic_threshold)
@@ -189,7 +192,6 @@ class MainWindow(QMainWindow):
         self.similar.centred.connect(lambda _path: self.tabs.setCurrentWidget(self.similar))
         self.similar.choosePhotoRequested.connect(self.library.choose_photo)
         self.similar.chooseWeightsRequested.connect(self.choose_weights_file)
-        self.similar.compareRequested.connect(self.review.compare_photos)
         self.library.photoChosen.connect(self._show_similar)
 
     def _restore(self) -> None:
@@ -366,6 +368,9 @@ class MainWindow(QMainWindow):
         self._update_summary()
 
     def _trash_finished(self, report: BatchReport) -> None:
+        # Before the groups without the trashed files arrive: their pairs go, marks with them.
+        done = (self.controller.library_row(o.item.path) for o in report.outcomes if o.status is Status.DONE)
+        self.model.forget_records(row for row in done if row is not None)
         self.library.set_records(self.controller.library_records())
         files, size = self._cleaned
         self._cleaned = (files + report.count(Status.DONE), size + report.bytes_done)

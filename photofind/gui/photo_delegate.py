@@ -218,7 +218,7 @@ class PhotoDelegate(QStyledItemDelegate):
         key = ("toggle", marked, emphasised)
         p.drawPixmap(
             rect.topLeft(),
-            self._sprite(key, rect.size(), lambda q, r: self._draw_toggle(q, r, marked, emphasised)),
+            self._sprite(key, rect.size(), lambda q, r: self.draw_toggle(q, r, marked, emphasised)),
         )
 
     # -- sprites: shapes drawn once, then blitted (antialiased ellipses cost ~1 ms each) --------
@@ -257,7 +257,8 @@ class PhotoDelegate(QStyledItemDelegate):
         p.drawRoundedRect(QRectF(rect), 6, 6)
 
     @staticmethod
-    def _draw_toggle(p: QPainter, rect: QRect, marked: bool, emphasised: bool) -> None:
+    def draw_toggle(p: QPainter, rect: QRect, marked: bool, emphasised: bool) -> None:
+        """The round mark toggle (a check on red when marked); the similar page draws it too."""
         if marked:
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(Palette.marked)

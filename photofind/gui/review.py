@@ -89,7 +89,7 @@ class Review(QObject):
                 "Nothing is marked. Mark photos with Space or the round toggle on each photo."
             )
             return False
-        groups = sum(1 for g in self.model.groups() if review.marked(g.id))
+        groups = len({group.id for group, _record in review})  # pairs from the similar page too
         companions = sum(len(self.model.companions_of(i)) for i in review.marked_records())
         if not self.confirm(review.count, review.bytes, groups, "trash", companions=companions):
             return False
@@ -206,19 +206,6 @@ class Review(QObject):
     def compare_group(self, row: int) -> CompareDialog:
         """Open the side-by-side view for the group at top-level `row`; returns the dialog."""
         return self.compare(self.model.group(row))
-
-    def compare_photos(self, a: str, b: str) -> CompareDialog | None:
-        """Open the side-by-side view of the group that holds both photos (the similar page's
-        query and one of its results); None, with a status message, when no group does."""
-        model = self.model
-        row_of = {r.path: i for i, r in enumerate(model.records())}
-        groups = [model.group_of_record(row_of[p]) if p in row_of else None for p in (a, b)]
-        if groups[0] is None or groups[0] is not groups[1]:
-            self.statusMessage.emit(
-                "These two photos are not in one group: Compare shows the photos of a group side by side."
-            )
-            return None
-        return self.compare(groups[0])
 
     def compare(self, group: Group) -> CompareDialog:
         """Open the side-by-side view for `group`; returns the dialog. It works on the grid's

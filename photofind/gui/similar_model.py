@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import (
@@ -16,13 +16,16 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QPoint,
     QRect,
+    QEvent,
     QSize,
     Qt,
+    Signal,
     Slot,
 )
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPixmap
+from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from photofind.gui.photo_delegate import Palette, PhotoDelegate
 from photofind.gui.preview import PreviewLoader
 from photofind.gui.text import TIER_COLORS, TIER_SHORT, percent
 
@@ -44,6 +47,7 @@ class SimilarResultsModel(QAbstractListModel):
     SimilarityRole = Qt.ItemDataRole.UserRole + 2
     TierRole = Qt.ItemDataRole.UserRole + 3
     RelationRole = Qt.ItemDataRole.UserRole + 4  # "copy: resized", "burst", "similar scene"
+    MarkedRole = Qt.ItemDataRole.UserRole + 5  # marked for clean-up (the review state's answer)
 
     def __init__(self, loader: PreviewLoader, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -52,6 +56,7 @@ class SimilarResultsModel(QAbstractListModel):
         self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
         self._failed: set[str] = set()
         self._loader = loader
+        self._is_marked: Callable[[str], bool] = lambda _path: False
         loader.loaded.connect(self._on_loaded)
         loader.failed.connect(self._on_failed)
 
@@ -65,6 +70,18 @@ class SimilarResultsModel(QAbstractListModel):
 
     def results(self) -> list[tuple[str, float, str, str]]:
         return list(self._rows)
+
+    def set_mark_lookup(self, is_marked: Callable[[str], bool]) -> None:
+        """Where MarkedRole is answered: the review state, through its owner."""
+        self._is_marked = is_marked
+        self.marks_changed()
+
+    def is_marked(self, path: str) -> bool:
+        return self._is_marked(path)
+
+    def marks_changed(self) -> None:
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, 0), [self.MarkedRole])
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
@@ -89,6 +106,8 @@ class SimilarResultsModel(QAbstractListModel):
             return tier
         if role == self.RelationRole:
             return relation
+        if role == self.MarkedRole:
+            return self.is_marked(path)
         return None
 
     def roleNames(self) -> dict[int, QByteArray]:
@@ -97,6 +116,7 @@ class SimilarResultsModel(QAbstractListModel):
         names[self.SimilarityRole] = QByteArray(b"similarity")
         names[self.TierRole] = QByteArray(b"tier")
         names[self.RelationRole] = QByteArray(b"relation")
+        names[self.MarkedRole] = QByteArray(b"marked")
         return names
 
     def _thumbnail(self, path: str) -> QPixmap | None:
@@ -131,13 +151,54 @@ def similarity_text(value: float) -> str:
 
 
 class SimilarDelegate(QStyledItemDelegate):
-    """A card: thumbnail, similarity with a tier chip, the relation to the query, file name."""
+    """A card: thumbnail, similarity with a tier chip, the relation to the query, file name.
+    The round toggle at the thumbnail's top-right corner marks the photo, as in the group grid."""
 
     CELL = QSize(200, 256)
     THUMB = 180
+    toggleClicked = Signal(QModelIndex)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._toggles: dict[tuple[bool, bool], QPixmap] = {}  # drawn once: ellipses are slow
 
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
         return self.CELL
+
+    def thumb_rect(self, cell: QRect) -> QRect:
+        card = QRect(cell).adjusted(6, 6, -6, -6)
+        return QRect(card.left() + (card.width() - self.THUMB) // 2, card.top() + 6, self.THUMB, self.THUMB)
+
+    def toggle_rect(self, cell: QRect) -> QRect:
+        thumb = self.thumb_rect(cell)
+        return QRect(thumb.right() - 30, thumb.top() + 6, 24, 24)
+
+    def _toggle(self, marked: bool, emphasised: bool) -> QPixmap:
+        pixmap = self._toggles.get((marked, emphasised))
+        if pixmap is None:
+            pixmap = QPixmap(24, 24)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(pixmap)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            PhotoDelegate.draw_toggle(painter, QRect(0, 0, 24, 24), marked, emphasised)
+            painter.end()
+            self._toggles[(marked, emphasised)] = pixmap
+        return pixmap
+
+    def editorEvent(self, event: QEvent, model: Any, option: QStyleOptionViewItem, index: _Index) -> bool:
+        if event.type() not in (
+            QEvent.Type.MouseButtonPress,
+            QEvent.Type.MouseButtonRelease,
+            QEvent.Type.MouseButtonDblClick,
+        ):
+            return False
+        if not isinstance(event, QMouseEvent) or event.button() != Qt.MouseButton.LeftButton:
+            return False
+        if not self.toggle_rect(option.rect).contains(event.position().toPoint()):
+            return False
+        if event.type() == QEvent.Type.MouseButtonRelease:
+            self.toggleClicked.emit(QModelIndex(index))
+        return True  # the toggle's click marks; it neither selects nor walks on
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
         painter.save()
@@ -152,9 +213,7 @@ class SimilarDelegate(QStyledItemDelegate):
         painter.setPen(QColor("#4c8dff") if selected else QColor(255, 255, 255, 22))
         painter.drawPath(path)
 
-        thumb_box = QRect(
-            card.left() + (card.width() - self.THUMB) // 2, card.top() + 6, self.THUMB, self.THUMB
-        )
+        thumb_box = self.thumb_rect(option.rect)
         pixmap = index.data(Qt.ItemDataRole.DecorationRole)
         if isinstance(pixmap, QPixmap) and not pixmap.isNull():
             size = pixmap.size().scaled(thumb_box.size(), Qt.AspectRatioMode.KeepAspectRatio)
@@ -164,6 +223,15 @@ class SimilarDelegate(QStyledItemDelegate):
             painter.drawPixmap(target, pixmap)
         else:
             painter.fillRect(thumb_box, _WELL)
+        marked = bool(index.data(SimilarResultsModel.MarkedRole))
+        if marked:  # as the group grid shows a marked photo: a red veil and frame
+            veil = QColor(Palette.marked)
+            veil.setAlpha(70)
+            painter.fillRect(thumb_box, veil)
+            painter.setPen(QPen(Palette.marked, 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(thumb_box.adjusted(1, 1, -1, -1))
+        painter.drawPixmap(self.toggle_rect(option.rect).topLeft(), self._toggle(marked, hovered or selected))
 
         text_colour = _TEXT
         line = QRect(card.left() + 8, thumb_box.bottom() + 6, card.width() - 16, 20)

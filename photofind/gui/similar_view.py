@@ -2,7 +2,9 @@
 
 The search runs off the GUI thread (results come back by signal, stale ones are dropped by a
 generation number). Clicking a result re-centres the view on it; a photo dropped from outside
-the app becomes the query.
+the app becomes the query. Results are marked for clean-up as in the group grid (the round
+toggle, Space, or the context menu; Delete trashes): the view asks, its owner decides
+(photofind.gui.similar_review), and the marks shown are the review state's.
 """
 
 from __future__ import annotations
@@ -109,6 +111,8 @@ class SimilarView(QWidget):
     searchFinished = Signal(str, int)  # query path, number of results shown
     searchFailed = Signal(str, str)  # query path, message
     compareRequested = Signal(str, str)  # query path, result path: compare them side by side
+    markToggleRequested = Signal(str, list)  # query path, result paths: mark them, or unmark them all
+    trashRequested = Signal()  # move what is marked to the trash
 
     def __init__(self, search: SearchFn, parent: QWidget | None = None, *, top: int = 60) -> None:
         super().__init__(parent)
@@ -137,6 +141,27 @@ class SimilarView(QWidget):
 
     def results(self) -> list[Row]:
         return self.model.results()
+
+    def result_of(self, path: str) -> Row | None:
+        """The shown result for `path` (its similarity, tier and relation), if it is shown."""
+        return next((row for row in self.model.results() if row[0] == path), None)
+
+    def set_mark_lookup(self, is_marked: Callable[[str], bool]) -> None:
+        """How to tell a marked result (the review state's owner answers)."""
+        self.model.set_mark_lookup(is_marked)
+
+    def marks_changed(self) -> None:
+        """The review state changed: repaint the marks."""
+        self.model.marks_changed()
+
+    def toggle_selected_marks(self) -> None:
+        """Mark the selected results (or the current one), or unmark them if all are marked."""
+        rows = {i.row() for i in self.list.selectionModel().selectedIndexes()}
+        if not rows and self.list.currentIndex().isValid():
+            rows = {self.list.currentIndex().row()}
+        paths = [self.model.index(r, 0).data(SimilarResultsModel.PathRole) for r in sorted(rows)]
+        if self._query and paths:
+            self.markToggleRequested.emit(self._query, paths)
 
     def show_for(self, path: str, *, remember: bool = True) -> None:
         """Search for photos like `path` (in the library or not) and show them."""
@@ -261,7 +286,10 @@ class SimilarView(QWidget):
         self.back_button.setEnabled(False)
         self.back_button.clicked.connect(self.back)
         QShortcut(QKeySequence.StandardKey.Back, self, activated=self.back)
-        hint = QLabel("Click a result to see photos like it. Choose or drop any photo to search with it.")
+        hint = QLabel(
+            "Click a result to see photos like it. Choose or drop any photo to search with it. "
+            "Space or the round toggle marks a result for the trash; Delete moves what is marked there."
+        )
         hint.setObjectName("hint")
         hint.setWordWrap(True)
 
@@ -288,11 +316,15 @@ class SimilarView(QWidget):
         self.list.setMovement(QListView.Movement.Static)
         self.list.setUniformItemSizes(True)  # no per-row size queries: cheap layout for any count
         self.list.setGridSize(SimilarDelegate.CELL)
-        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.list.setMouseTracking(True)
-        self.list.setItemDelegate(SimilarDelegate(self.list))
+        delegate = SimilarDelegate(self.list)
+        delegate.toggleClicked.connect(self._toggle_index)
+        self.list.setItemDelegate(delegate)
         self.list.setModel(self.model)
+        for key, slot in ((Qt.Key.Key_Space, self.toggle_selected_marks), (Qt.Key.Key_Delete, self.trashRequested)):
+            QShortcut(QKeySequence(key), self.list, activated=slot, context=Qt.ShortcutContext.WidgetShortcut)
         self.list.clicked.connect(self._open_index)
         self.list.activated.connect(self._open_index)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -323,6 +355,11 @@ class SimilarView(QWidget):
         if path:
             self.result_menu(path).exec(self.list.viewport().mapToGlobal(pos))
 
+    def _toggle_index(self, index: QModelIndex) -> None:
+        path = index.data(SimilarResultsModel.PathRole)
+        if self._query and path:
+            self.markToggleRequested.emit(self._query, [path])
+
     def result_menu(self, path: str) -> QMenu:
         """The context menu of the result at `path`."""
         menu = QMenu(self)
@@ -330,6 +367,11 @@ class SimilarView(QWidget):
         query = self._query
         if query:
             menu.addAction("Compare with the searched photo", lambda: self.compareRequested.emit(query, path))
+            menu.addAction(
+                "Unmark" if self.model.is_marked(path) else "Mark for the trash",
+                lambda: self.markToggleRequested.emit(query, [path]),
+            )
+            menu.addAction("Move marked photos to the trash", self.trashRequested.emit)
         menu.addAction("Open", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
         menu.addAction(
             "Show in folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path)))

@@ -42,3 +42,22 @@ def test_every_photo_appears_exactly_once():
     for by in SectionBy:
         members = [i for s in sections(RECORDS, by) for i in s.members]
         assert sorted(members) == list(range(len(RECORDS)))
+
+
+def test_folders_are_titled_from_the_scanned_folder_that_holds_them():
+    records = [
+        fake_record("/tmp/pytest-of-me/pytest-42/test_x0/lib/trip/a.jpg"),
+        fake_record("/tmp/pytest-of-me/pytest-42/test_x0/lib/b.jpg"),
+        fake_record("/elsewhere/c.jpg"),
+        fake_record("/tmp/pytest-of-me/pytest-42/test_x0/lib/trip/day2/d.jpg"),
+    ]
+    roots = ["/tmp/pytest-of-me/pytest-42/test_x0/lib/", "/tmp/pytest-of-me/pytest-42/test_x0/lib/trip"]
+    found = sections(records, SectionBy.FOLDER, roots=roots)
+    assert [(s.title, s.key) for s in found] == [
+        ("/elsewhere", "/elsewhere"),  # under no scanned folder: the full path
+        ("lib", "/tmp/pytest-of-me/pytest-42/test_x0/lib"),
+        ("trip", "/tmp/pytest-of-me/pytest-42/test_x0/lib/trip"),  # the nearer root names it
+        ("trip/day2", "/tmp/pytest-of-me/pytest-42/test_x0/lib/trip/day2"),
+    ]
+    assert sections(records, SectionBy.FOLDER, roots=["/tmp/pytest-of-me/pytest-4"])[1].title.startswith("/tmp")
+
