@@ -273,7 +273,13 @@ class ScanController(QObject):
         """Every photo of the last scan that is still there (not cleaned up since)."""
         if self.result is None:
             return ()
+        if not self._gone:
+            return self.result.records
         return tuple(r for r in self.result.records if r.path not in self._gone)
+
+    def library_roots(self) -> tuple[str, ...]:
+        """The folders the last scan looked in."""
+        return () if self.result is None else self.result.settings.roots
 
     def library_row(self, path: str) -> int | None:
         """The position in the last scan's records of the photo at `path`, if it is one (the

@@ -3,6 +3,10 @@
 It speaks the grid's roles (photofind.gui.group_model.Roles), so the virtualised GroupGridView
 and its delegate show it as they show duplicate groups. The library is for browsing: it has no
 marks or keepers, and the delegate draws no mark toggle for it (IS_MARKED is None).
+
+Sections of a big library are made on a pool thread (reading 100k records and sorting them
+takes longer than a frame), then shown in one reset; until then the old ones stay, and a
+build that was overtaken by a newer request (the next key typed in the filter) is dropped.
 """
 
 from __future__ import annotations
@@ -10,26 +14,78 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QRunnable, Qt, QThreadPool, Signal, Slot
 
-from photofind.core.library import Section, SectionBy, sections
+from photofind.core.library import Library, Section, SectionBy
 from photofind.core.types import ImageRecord
 from photofind.gui.group_model import Roles
 from photofind.gui.two_level_model import ROOT, TwoLevelModel
 
 
+BACKGROUND_FROM = 5_000  # photos: below this, sections are made at once (a few ms)
+
+
+class _Relay(QObject):
+    built = Signal(int, object, object)  # generation, Library, list[Section]
+
+
+class _SectionsTask(QRunnable):
+    """Builds the Library when it is new, then its sections. Holds the relay and the model's
+    latest generation (a one-item list), never the model."""
+
+    def __init__(
+        self,
+        relay: _Relay,
+        latest: list[int],
+        source: Library | tuple[Sequence[ImageRecord], Sequence[str]],
+        by: SectionBy,
+        needle: str,
+    ) -> None:
+        super().__init__()
+        self._relay, self._latest, self._generation = relay, latest, latest[0]
+        self._source, self._by, self._needle = source, by, needle
+
+    def run(self) -> None:
+        if self._latest[0] != self._generation:
+            return  # overtaken before it started
+        source = self._source
+        library = source if isinstance(source, Library) else Library(*source)
+        self._relay.built.emit(self._generation, library, library.sections(self._by, self._needle))
+
+
+_POOL: QThreadPool | None = None
+
+
+def _sections_pool() -> QThreadPool:
+    global _POOL
+    if _POOL is None:
+        _POOL = QThreadPool()
+        _POOL.setMaxThreadCount(1)  # one build at a time; overtaken ones skip themselves
+    return _POOL
+
+
 class LibraryModel(TwoLevelModel):
-    def __init__(self, parent: QObject | None = None) -> None:
+    sectionsReady = Signal()  # the sections asked for last are shown
+
+    def __init__(self, parent: QObject | None = None, *, background_from: int = BACKGROUND_FROM) -> None:
         super().__init__(parent)
         self._records: Sequence[ImageRecord] = ()
+        self._library: Library | None = Library(())  # None while new records are being read
+        self._pending: tuple[Sequence[ImageRecord], Sequence[str]] | None = None  # records to read
         self._sections: list[Section] = []
         self._by = SectionBy.FOLDER
         self._filter = ""
+        self._shown = 0  # the generation of the sections shown
+        self._background_from = background_from
+        self._latest = [0]  # the newest request's generation, shared with the tasks
+        self._relay = _Relay(self)
+        self._relay.built.connect(self._built)
 
     # -- what is shown -----------------------------------------------------------------------
 
-    def set_records(self, records: Sequence[ImageRecord]) -> None:
-        self._records = records
+    def set_records(self, records: Sequence[ImageRecord], roots: Sequence[str] = ()) -> None:
+        """Show these photos; `roots` are the scanned folders the section titles start from."""
+        self._library, self._pending = None, (records, tuple(roots))
         self._rebuild()
 
     def set_section_by(self, by: SectionBy) -> None:
@@ -52,10 +108,29 @@ class LibraryModel(TwoLevelModel):
     def photo_count(self) -> int:
         return sum(len(s.members) for s in self._sections)
 
+    def is_building(self) -> bool:
+        """Sections asked for are still being made (the old ones are shown meanwhile)."""
+        return self._latest[0] != self._shown
+
     def _rebuild(self) -> None:
+        self._latest[0] += 1
+        source = self._library or self._pending
+        assert source is not None
+        if len(source.records if isinstance(source, Library) else source[0]) >= self._background_from:
+            _sections_pool().start(_SectionsTask(self._relay, self._latest, source, self._by, self._filter))
+            return
+        library = source if isinstance(source, Library) else Library(*source)
+        self._built(self._latest[0], library, library.sections(self._by, self._filter))
+
+    @Slot(int, object, object)
+    def _built(self, generation: int, library: Library, sections: list[Section]) -> None:
+        if generation != self._latest[0]:
+            return  # a newer request is on its way
         self.beginResetModel()
-        self._sections = sections(self._records, self._by, self._filter)
+        self._library, self._pending, self._shown = library, None, generation
+        self._records, self._sections = library.records, sections
         self.endResetModel()
+        self.sectionsReady.emit()
 
     # -- Qt model interface ------------------------------------------------------------------
 

@@ -42,8 +42,9 @@ class LibraryView(QWidget):
         self.model.modelReset.connect(self._update_count)
         self._update_count()
 
-    def set_records(self, records: Sequence[ImageRecord]) -> None:
-        self.model.set_records(records)
+    def set_records(self, records: Sequence[ImageRecord], roots: Sequence[str] = ()) -> None:
+        """Show these photos; section titles start from the scanned folders `roots`."""
+        self.model.set_records(records, roots)
 
     def ask_photo_path(self) -> str:
         """Asks for a photo file (tests replace this)."""

@@ -282,7 +282,7 @@ class MainWindow(QMainWindow):
         self.status.set_skipped(len(result.skipped))
         self._show_model_problem(result)
         self._follow_calibration(result)
-        self.library.set_records(self.controller.library_records())
+        self.library.set_records(self.controller.library_records(), self.controller.library_roots())
         seconds = result.stats.seconds
         if result.cancelled:
             self.show_status(
@@ -371,7 +371,7 @@ class MainWindow(QMainWindow):
         # Before the groups without the trashed files arrive: their pairs go, marks with them.
         done = (self.controller.library_row(o.item.path) for o in report.outcomes if o.status is Status.DONE)
         self.model.forget_records(row for row in done if row is not None)
-        self.library.set_records(self.controller.library_records())
+        self.library.set_records(self.controller.library_records(), self.controller.library_roots())
         files, size = self._cleaned
         self._cleaned = (files + report.count(Status.DONE), size + report.bytes_done)
 

@@ -66,3 +66,21 @@ def test_clicking_a_photo_and_choosing_a_file_ask_for_similar_photos(qtbot, monk
     assert chosen.args == ["/elsewhere/query.jpg"]
     view.name_filter.setText("nothing")
     assert view.count.text() == "0 photos" and view.model.rowCount() == 0
+
+
+def test_a_big_library_is_sectioned_off_the_gui_thread_and_only_the_last_request_shows(qtbot, qtmodeltester):
+    model = LibraryModel(background_from=0)  # every library counts as big here
+    with qtbot.waitSignal(model.sectionsReady, timeout=5000):
+        model.set_records(RECORDS, roots=["/pics"])
+    assert _titles(model) == ["pics/home", "pics/trip"] and not model.is_building()
+    assert model.index(0, 0).data(Qt.ItemDataRole.ToolTipRole) == "/pics/home"  # the full path
+    # Three requests in a row, as typing does: one reset, with the last one's sections.
+    resets = []
+    model.modelReset.connect(lambda: resets.append(_titles(model)))
+    with qtbot.waitSignal(model.sectionsReady, timeout=5000):
+        model.set_name_filter("i")
+        model.set_name_filter("im")
+        model.set_section_by(SectionBy.DATE)
+        assert model.is_building() and _titles(model) == ["pics/home", "pics/trip"]  # the old ones meanwhile
+    assert resets == [["May 2023"]] and model.photo_count() == 2 and not model.is_building()
+    qtmodeltester.check(model)
