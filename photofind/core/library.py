@@ -49,7 +49,9 @@ class Library:
         self._months = [(r.facts.taken or "")[:7] for r in records]
         folded = [f.casefold() for f in folders]
         self._by_folder = sorted(range(len(records)), key=lambda i: (folded[i], names[i]))
-        self._by_date = sorted(range(len(records)), key=lambda i: (records[i].facts.taken or "", records[i].path))
+        self._by_date = sorted(
+            range(len(records)), key=lambda i: (records[i].facts.taken or "", records[i].path)
+        )
         # Longest first: a folder nested in two scanned roots is named from the nearer one.
         self._roots = sorted((os.path.abspath(r) for r in roots), key=len, reverse=True)
 

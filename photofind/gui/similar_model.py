@@ -16,13 +16,11 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QPoint,
     QRect,
-    QEvent,
     QSize,
     Qt,
-    Signal,
     Slot,
 )
-from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from photofind.gui.photo_delegate import Palette, PhotoDelegate
@@ -152,11 +150,11 @@ def similarity_text(value: float) -> str:
 
 class SimilarDelegate(QStyledItemDelegate):
     """A card: thumbnail, similarity with a tier chip, the relation to the query, file name.
-    The round toggle at the thumbnail's top-right corner marks the photo, as in the group grid."""
+    The round toggle at the thumbnail's top-right corner marks the photo, as in the group grid
+    (the view catches its clicks: `toggle_rect`)."""
 
     CELL = QSize(200, 256)
     THUMB = 180
-    toggleClicked = Signal(QModelIndex)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -184,21 +182,6 @@ class SimilarDelegate(QStyledItemDelegate):
             painter.end()
             self._toggles[(marked, emphasised)] = pixmap
         return pixmap
-
-    def editorEvent(self, event: QEvent, model: Any, option: QStyleOptionViewItem, index: _Index) -> bool:
-        if event.type() not in (
-            QEvent.Type.MouseButtonPress,
-            QEvent.Type.MouseButtonRelease,
-            QEvent.Type.MouseButtonDblClick,
-        ):
-            return False
-        if not isinstance(event, QMouseEvent) or event.button() != Qt.MouseButton.LeftButton:
-            return False
-        if not self.toggle_rect(option.rect).contains(event.position().toPoint()):
-            return False
-        if event.type() == QEvent.Type.MouseButtonRelease:
-            self.toggleClicked.emit(QModelIndex(index))
-        return True  # the toggle's click marks; it neither selects nor walks on
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
         painter.save()

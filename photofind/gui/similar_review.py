@@ -22,7 +22,9 @@ OUTSIDE = "Compare and mark work on photos of the library; this photo is not one
 class SimilarReview(QObject):
     statusMessage = Signal(str)
 
-    def __init__(self, view: SimilarView, review: Review, row_of: RowOf, parent: QObject | None = None) -> None:
+    def __init__(
+        self, view: SimilarView, review: Review, row_of: RowOf, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.view, self.review, self.model = view, review, review.model
         self._row_of = row_of

@@ -24,15 +24,19 @@ class SimilarSearch:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._result: ScanResult | None = None
-        self._index: SimilarIndex | None = None
+        self._built: tuple[ScanResult, SimilarIndex] | None = None  # one attribute: read atomically
 
     def index(self, result: ScanResult) -> SimilarIndex:
         """The index of `result`: the kept one, or a new one when the result changed."""
         with self._lock:
-            if self._index is None or self._result is not result:
-                self._result, self._index = result, SimilarIndex.for_result(result)
-            return self._index
+            if self._built is None or self._built[0] is not result:
+                self._built = (result, SimilarIndex.for_result(result))
+            return self._built[1]
+
+    def built_index(self, result: ScanResult) -> SimilarIndex | None:
+        """The index of `result` if it is built; never waits (for the GUI thread)."""
+        built = self._built
+        return built[1] if built is not None and built[0] is result else None
 
     def search(self, result: ScanResult, path: str, top: int, *, embedder: Any = None) -> list[Match]:
         """The `top` photos of `result` most like `path` (inside the library or not), best

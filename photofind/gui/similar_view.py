@@ -13,13 +13,26 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QObject, QPoint, QRunnable, QSize, Qt, QThreadPool, QUrl, Signal, Slot
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPoint,
+    QRunnable,
+    QSize,
+    Qt,
+    QThreadPool,
+    QUrl,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import (
     QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
     QImage,
     QKeySequence,
+    QMouseEvent,
     QPixmap,
     QShortcut,
 )
@@ -319,11 +332,13 @@ class SimilarView(QWidget):
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.list.setMouseTracking(True)
-        delegate = SimilarDelegate(self.list)
-        delegate.toggleClicked.connect(self._toggle_index)
-        self.list.setItemDelegate(delegate)
+        self.list.setItemDelegate(SimilarDelegate(self.list))
+        self.list.viewport().installEventFilter(self)
         self.list.setModel(self.model)
-        for key, slot in ((Qt.Key.Key_Space, self.toggle_selected_marks), (Qt.Key.Key_Delete, self.trashRequested)):
+        for key, slot in (
+            (Qt.Key.Key_Space, self.toggle_selected_marks),
+            (Qt.Key.Key_Delete, self.trashRequested.emit),
+        ):
             QShortcut(QKeySequence(key), self.list, activated=slot, context=Qt.ShortcutContext.WidgetShortcut)
         self.list.clicked.connect(self._open_index)
         self.list.activated.connect(self._open_index)
@@ -355,10 +370,28 @@ class SimilarView(QWidget):
         if path:
             self.result_menu(path).exec(self.list.viewport().mapToGlobal(pos))
 
-    def _toggle_index(self, index: QModelIndex) -> None:
-        path = index.data(SimilarResultsModel.PathRole)
-        if self._query and path:
-            self.markToggleRequested.emit(self._query, [path])
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """A click on a result's round toggle marks it; it neither selects nor walks on."""
+        if (
+            watched is self.list.viewport()
+            and event.type()
+            in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease, QEvent.Type.MouseButtonDblClick)
+            and isinstance(event, QMouseEvent)
+            and event.button() == Qt.MouseButton.LeftButton
+        ):
+            pos = event.position().toPoint()
+            index = self.list.indexAt(pos)
+            delegate = self.list.itemDelegate()
+            if (
+                index.isValid()
+                and isinstance(delegate, SimilarDelegate)
+                and delegate.toggle_rect(self.list.visualRect(index)).contains(pos)
+            ):
+                path = index.data(SimilarResultsModel.PathRole)
+                if event.type() == QEvent.Type.MouseButtonRelease and self._query and path:
+                    self.markToggleRequested.emit(self._query, [path])
+                return True
+        return super().eventFilter(watched, event)
 
     def result_menu(self, path: str) -> QMenu:
         """The context menu of the result at `path`."""

@@ -59,5 +59,6 @@ def test_folders_are_titled_from_the_scanned_folder_that_holds_them():
         ("trip", "/tmp/pytest-of-me/pytest-42/test_x0/lib/trip"),  # the nearer root names it
         ("trip/day2", "/tmp/pytest-of-me/pytest-42/test_x0/lib/trip/day2"),
     ]
-    assert sections(records, SectionBy.FOLDER, roots=["/tmp/pytest-of-me/pytest-4"])[1].title.startswith("/tmp")
-
+    assert sections(records, SectionBy.FOLDER, roots=["/tmp/pytest-of-me/pytest-4"])[1].title.startswith(
+        "/tmp"
+    )
