@@ -379,7 +379,7 @@ def library_phases(app, window, meter: StallMeter, seconds: dict[str, float]) ->
         similar.searchFinished.connect(finished)
         t0, cpu0 = time.perf_counter(), time.thread_time()
         QTest.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, pos=grid.visualRect(photo).center())
-        wait_for(app, lambda: bool(done), 60)
+        wait_for(app, lambda done=done: bool(done), 60)
         similar.list.viewport().repaint()  # the results painted, as the user sees them
         clicks.append((time.perf_counter() - t0, time.thread_time() - cpu0))
         similar.searchFinished.disconnect(finished)

@@ -30,7 +30,6 @@ from photofind.core.types import ImageRecord
 from photofind.gui.group_model import Roles
 from photofind.gui.two_level_model import ROOT, TwoLevelModel
 
-
 BACKGROUND_FROM = 5_000  # photos: below this, sections are made at once (a few ms)
 
 

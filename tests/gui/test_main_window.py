@@ -371,10 +371,13 @@ def test_browse_similar_lists_the_closest_photos_first(qtbot, window, library):
     group = window.model.group_of_record(index[query])
     assert dialog.group_id == group.id
     dialog.close()
-    # A photo outside the query's group: no compare view, and the status bar says why.
+    # A photo outside the query's group: the two side by side, the searched photo kept.
     other = next(p for p, *_ in found if window.model.group_of_record(index[p]) is not group)
     action(window.similar.result_menu(other), "Compare with the searched photo").trigger()
-    assert window.review.compare_dialog is None and "not in one group" in window.status_label.text()
+    dialog = window.review.compare_dialog
+    assert dialog is not None and dialog.indices == [index[query], index[other]]
+    assert dialog.keeper == index[query] and dialog.group_id < 0  # a pair, not an engine group
+    dialog.close()
     e = result.embeddings
     assert sims[0] == pytest.approx(float(e[index[query]] @ e[index[found[0][0]]]), abs=1e-5)
 
@@ -396,9 +399,9 @@ def test_the_library_lists_every_photo_and_a_click_shows_photos_like_it(qtbot, w
     ]
     assert sorted(listed) == sorted(r.path for r in result.records)
     query = str(library["paths"]["B"])
-    section = next(
-        s for s in range(lib.model.rowCount()) if lib.model.index(s, 0).data() == os.path.dirname(query)
-    )
+    # Sections are titled from the scanned folder; the full path is the tooltip.
+    section = next(s for s in range(lib.model.rowCount()) if lib.model.index(s, 0).data() == "photos/trip")
+    assert lib.model.index(section, 0).data(Qt.ItemDataRole.ToolTipRole) == os.path.dirname(query)
     row = next(
         k
         for k in range(lib.model.rowCount(lib.model.index(section, 0)))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from PySide6.QtCore import Qt
 
 from photofind.gui.group_model import Roles
