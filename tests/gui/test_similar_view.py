@@ -218,3 +218,33 @@ def test_without_a_model_it_shows_copies_and_never_claims_no_similar_photos(qtbo
 def test_choose_photo_asks_for_a_file(qtbot, view):
     with qtbot.waitSignal(view.choosePhotoRequested, timeout=1000):
         qtbot.mouseClick(view.choose_button, Qt.MouseButton.LeftButton)
+
+
+def test_marks_are_asked_for_and_shown_never_made_by_the_view(qtbot, view, library):
+    with qtbot.waitSignal(view.searchFinished, timeout=5000):
+        view.show_for(library[3])
+    marked: set[str] = set()
+    view.set_mark_lookup(lambda path: path in marked)
+    first = view.model.index(0, 0)
+    path = first.data(SimilarResultsModel.PathRole)
+    assert first.data(SimilarResultsModel.MarkedRole) is False
+    # The round toggle asks to mark this result, for the searched photo; nothing walks on.
+    toggle = view.list.itemDelegate().toggle_rect(view.list.visualRect(first))
+    with qtbot.waitSignal(view.markToggleRequested) as asked:
+        qtbot.mouseClick(view.list.viewport(), Qt.MouseButton.LeftButton, pos=toggle.center())
+    assert asked.args == [library[3], [path]] and view.query == library[3]
+    assert first.data(SimilarResultsModel.MarkedRole) is False  # the owner decides
+    marked.add(path)
+    with qtbot.waitSignal(view.model.dataChanged):
+        view.marks_changed()
+    assert first.data(SimilarResultsModel.MarkedRole) is True
+    assert [a.text() for a in view.result_menu(path).actions()][2] == "Unmark"
+    # Space asks for the selected results together; Delete asks to trash.
+    view.list.selectionModel().select(view.model.index(1, 0), view.list.selectionModel().SelectionFlag.Select)
+    view.list.selectionModel().select(first, view.list.selectionModel().SelectionFlag.Select)
+    view.list.setFocus()
+    with qtbot.waitSignal(view.markToggleRequested) as asked:
+        qtbot.keyClick(view.list, Qt.Key.Key_Space)
+    assert asked.args == [library[3], [path, view.model.index(1, 0).data(SimilarResultsModel.PathRole)]]
+    with qtbot.waitSignal(view.trashRequested):
+        qtbot.keyClick(view.list, Qt.Key.Key_Delete)
