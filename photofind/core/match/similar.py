@@ -21,7 +21,7 @@ import numpy as np
 
 from photofind.core.match.lsh import Hyperplanes
 from photofind.core.match.pairsearch import auto_params, unique_sorted
-from photofind.core.types import FileRef, ImageRecord, Thresholds, Tier
+from photofind.core.types import FileRef, Group, ImageRecord, Thresholds, Tier
 
 QUERY_EXACT_BELOW = 200_000  # below this, one matrix-vector product (< 0.1 s) beats an index
 MAX_RADIUS = 2
@@ -124,6 +124,7 @@ class SimilarIndex:
         thresholds: Thresholds | None = None,
         exact_below: int = QUERY_EXACT_BELOW,
         lsh: QueryIndex | None = None,
+        groups: Sequence[Group] = (),
     ) -> None:
         self.records = records
         self.embeddings = embeddings
@@ -136,6 +137,13 @@ class SimilarIndex:
             self._row[r.path] = i
             self._copies.setdefault(r.content_hash, []).append(i)
         self._valid = None if embeddings is None else _has_embedding(embeddings)
+        # Each photo's duplicate group (not a similar one): its pixel-verified copies, found by
+        # a lookup instead of a walk through every group per query (20k groups at 100k photos).
+        self._copy_group: dict[int, Group] = {}
+        for g in groups:
+            if g.tier is not Tier.SIMILAR:
+                for m in g.members:
+                    self._copy_group.setdefault(m.index, g)
         self._lsh = lsh
         self._lock = threading.Lock()
 
@@ -143,8 +151,16 @@ class SimilarIndex:
     def for_result(cls, result: Any) -> SimilarIndex:
         """The index of a ScanResult's photos, tiered by the thresholds that scan used."""
         return cls(
-            result.records, result.embeddings, thumbs=result.thumbs, thresholds=result.settings.thresholds
+            result.records,
+            result.embeddings,
+            thumbs=result.thumbs,
+            thresholds=result.settings.thresholds,
+            groups=result.groups,
         )
+
+    def copy_group(self, row: int) -> Group | None:
+        """The duplicate group (exact, pixels or near) holding the photo at `row`, if any."""
+        return self._copy_group.get(row)
 
     def row_of(self, path: str) -> int | None:
         """The library row of the photo at `path` (as given or with links resolved), if any."""
@@ -293,7 +309,7 @@ def search_result(
         raise SimilarSearchError("the loaded model differs from the one this scan used; scan again")
     hits = index.find(path, top, embedder=embedder)
     if row is not None:
-        hits = _with_group_copies(result, row, hits, top)
+        hits = _with_group_copies(result.records, index.copy_group(row), row, hits, top)
     records = result.records
     query = records[row] if row is not None else None
     return [
@@ -319,14 +335,12 @@ def relation(query: ImageRecord | None, record: ImageRecord, hit: SimilarHit) ->
     return ""
 
 
-def _with_group_copies(result: Any, row: int, hits: list[SimilarHit], top: int) -> list[SimilarHit]:
-    """`hits` with the query's duplicate-group companions the search did not find (all of
-    them when there are no embeddings), at their similarity to the group's keeper and with
+def _with_group_copies(
+    records: Sequence[ImageRecord], group: Group | None, row: int, hits: list[SimilarHit], top: int
+) -> list[SimilarHit]:
+    """`hits` with the members of the query's duplicate `group` the search did not find (all
+    of them when there are no embeddings), at their similarity to the group's keeper and with
     how the scan's pixel check said each was made; best first."""
-    group = next(
-        (g for g in result.groups if g.tier is not Tier.SIMILAR and row in g.indices),
-        None,
-    )
     if group is None:
         return hits
     found = {h.index for h in hits}
@@ -340,6 +354,5 @@ def _with_group_copies(result: Any, row: int, hits: list[SimilarHit], top: int) 
         if not how and group.tier is not Tier.NEAR:
             how = "same bytes" if group.tier is Tier.EXACT else "same pixels"
         extra.append(SimilarHit(m.index, m.similarity, group.tier, how))
-    records = result.records
     merged = sorted(hits + extra, key=lambda h: (-h.similarity, records[h.index].path))
     return merged[:top]
