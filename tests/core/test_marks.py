@@ -152,3 +152,16 @@ def test_a_pair_whose_kept_file_goes_elsewhere_removes_nothing():
     assert [(r.path, r.reason) for r in plan.refused] == [
         ("/p/burst/c1.jpg", "its kept file is planned for removal in another group")
     ]
+
+
+def test_reclaimable_bytes_follow_every_change_of_marks_and_keeper():
+    marks = Marks(RECORDS, GROUPS)
+    assert marks.reclaimable(1) == 4000 + 1000  # 0 kept
+    marks.choose_keeper(1, 2)
+    assert marks.reclaimable(1) == 4000 + 4000
+    marks.mark(1, 2)  # the chosen keeper marked: the engine's keeper again
+    assert marks.reclaimable(1) == 5000
+    marks.unmark(1, 2)
+    assert marks.reclaimable(1) == 8000
+    marks.set_groups([group(1, Tier.EXACT, [0, 2])])
+    assert marks.reclaimable(1) == 4000
