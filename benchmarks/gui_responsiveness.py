@@ -387,6 +387,10 @@ def library_phases(app, window, meter: StallMeter, seconds: dict[str, float]) ->
     seconds[label] = time.perf_counter() - meter_started
     meter.stop()
     print(f"(the name filter left {filtered:,} photos)")
+    from photofind.gui.preview import preview_pool
+
+    preview_pool().waitForDone(60_000)  # result thumbnails still decoding: let them land first
+    app.processEvents()
     return clicks
 
 
