@@ -117,10 +117,12 @@ class ScanController(QObject):
         self._gone = set()
         self.groups = tuple(result.groups)
         self._regroup_generation += 1  # a regroup of the previous library is now stale
-        self._warm_similar_index(result)
         self.busyChanged.emit(False)
         self.scanFinished.emit(result)
         self.groupsChanged.emit(self.groups)
+        # Only now, with the groups shown: a thread building in Python would share the GIL
+        # with the GUI thread's own work on the new result and make it slower.
+        self._warm_similar_index(result)
         self._run_pending_regroup()  # the slider moved while the scan ran
 
     def _scan_failed(self, message: str) -> None:

@@ -21,6 +21,7 @@ from PySide6.QtCore import (
     QRunnable,
     Qt,
     QThreadPool,
+    QTimer,
     Signal,
     Slot,
 )
@@ -125,7 +126,11 @@ class LibraryModel(TwoLevelModel):
         source = self._library or self._pending
         assert source is not None
         if len(source.records if isinstance(source, Library) else source[0]) >= self._background_from:
-            _sections_pool().start(_SectionsTask(self._relay, self._latest, source, self._by, self._filter))
+            task = _SectionsTask(self._relay, self._latest, source, self._by, self._filter)
+            # Started once the GUI thread is back in its event loop: the build holds the GIL
+            # in turns with it, so it must not overlap the rest of what the caller is doing
+            # (a new scan result also resets the group grid).
+            QTimer.singleShot(0, self, lambda: _sections_pool().start(task))
             return
         library = source if isinstance(source, Library) else Library(*source)
         self._built(self._latest[0], library, library.sections(self._by, self._filter))

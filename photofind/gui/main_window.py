@@ -364,8 +364,7 @@ class MainWindow(QMainWindow):
             self.grid.loader.reset()  # a new library: files at the same paths may have changed
         self.model.set_groups(result.records if result else (), groups, result.companions if result else None)
         self.filters.set_tier_counts(self.model.tier_counts())
-        self._update_placeholder()
-        self._update_summary()
+        self._update_placeholder()  # the summary followed set_groups' reviewChanged
 
     def _trash_finished(self, report: BatchReport) -> None:
         # Before the groups without the trashed files arrive: their pairs go, marks with them.
