@@ -138,6 +138,7 @@ class SimilarView(QWidget):
         self._latest = [0]  # the newest search generation, shared with the search tasks
         self._query_image: QPixmap | None = None
         self._model_problem: str | None = None
+        self._extending = False  # the last click on a result held Ctrl or Shift
         self._relay = _Relay()
         self._relay.finished.connect(self._on_finished)
         self._relay.failed.connect(self._on_failed)
@@ -360,6 +361,8 @@ class SimilarView(QWidget):
 
     # ---- results -----------------------------------------------------------------------------------
     def _open_index(self, index: QModelIndex) -> None:
+        if self._extending:
+            return  # Ctrl or Shift + click adds to the selection (to mark several); no walking on
         path = index.data(SimilarResultsModel.PathRole)
         if path and path != self._query:
             self.show_for(path)
@@ -372,6 +375,10 @@ class SimilarView(QWidget):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """A click on a result's round toggle marks it; it neither selects nor walks on."""
+        if watched is self.list.viewport() and isinstance(event, QMouseEvent):
+            self._extending = bool(
+                event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+            )
         if (
             watched is self.list.viewport()
             and event.type()

@@ -239,12 +239,19 @@ def test_marks_are_asked_for_and_shown_never_made_by_the_view(qtbot, view, libra
         view.marks_changed()
     assert first.data(SimilarResultsModel.MarkedRole) is True
     assert [a.text() for a in view.result_menu(path).actions()][2] == "Unmark"
-    # Space asks for the selected results together; Delete asks to trash.
-    view.list.selectionModel().select(view.model.index(1, 0), view.list.selectionModel().SelectionFlag.Select)
-    view.list.selectionModel().select(first, view.list.selectionModel().SelectionFlag.Select)
+    # Ctrl+click selects more results without walking on; Space asks for them together.
+    second = view.model.index(1, 0)
+    for index in (first, second):
+        qtbot.mouseClick(
+            view.list.viewport(),
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.ControlModifier,
+            view.list.visualRect(index).center(),
+        )
+    assert view.query == library[3] and len(view.list.selectionModel().selectedIndexes()) == 2
     view.list.setFocus()
     with qtbot.waitSignal(view.markToggleRequested) as asked:
         qtbot.keyClick(view.list, Qt.Key.Key_Space)
-    assert asked.args == [library[3], [path, view.model.index(1, 0).data(SimilarResultsModel.PathRole)]]
+    assert asked.args == [library[3], [path, second.data(SimilarResultsModel.PathRole)]]
     with qtbot.waitSignal(view.trashRequested):
         qtbot.keyClick(view.list, Qt.Key.Key_Delete)
