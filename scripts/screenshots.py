@@ -285,10 +285,6 @@ def main() -> int:
         window.similar.searchFinished.connect(lambda *a: searched.append(a))
         window.review.browse_similar(query)
         wait(app, lambda: bool(searched), 60)
-        # One result marked from the panel, as a user would before pressing Delete.
-        other = next((p for p, _s, _t, rel in window.similar.results() if not rel.startswith("copy")), None)
-        if other is not None:
-            window.similar_review.toggle(query, [other])
         settle(app, 2.5)  # let the result thumbnails arrive
         window.grab().save(str(out / "similar.png"))
     controller.shutdown()
