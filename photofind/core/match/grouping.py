@@ -336,6 +336,10 @@ class Regrouper:
             if k % 256 == 0:
                 check_cancel(self._progress)
                 self._progress.update(Phase.GROUP, k, len(clusters))
+                block = [
+                    c for cl in clusters[k : k + 256] if (tuple(cl), None) not in self._trees for c in cl
+                ]
+                self.verdicts.preload(block)  # the trees' details, in batched reads
             in_cluster.update(cluster)
             g = self._duplicate_group(cluster, flagged)
             groups.append(g)

@@ -9,7 +9,7 @@ from the cache the read pass filled (pixelfacts.CachedPixelFacts), so no photo f
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -157,6 +157,11 @@ class PixelVerdicts:
         for k, answer in answers:
             x, y = todo[k]
             self._found(x, y, verify.verdict_from_text(answer.text), answer.text, answer.complete)
+
+    def preload(self, classes: Iterable[int]) -> None:
+        """Read the cached details of these classes' photos in batches, before one by one."""
+        if self._facts is not None:
+            self._facts.preload(self.records[self.reps[c]] for c in classes)
 
     def same_pixels(self, x: int, y: int) -> bool:
         lo, hi = (x, y) if x < y else (y, x)
