@@ -158,7 +158,12 @@ def _taps(n: int, start: float, stop: float) -> tuple[np.ndarray, np.ndarray, np
 
 def _rows(z: np.ndarray, y0: float, y1: float) -> np.ndarray:
     lo, hi, f = _taps(z.shape[0], y0, y1)
-    return z[lo] * (1.0 - f)[:, None] + z[hi] * f[:, None]
+    out = np.take(z, lo, axis=0)  # in place, as _cols
+    out *= (1.0 - f)[:, None]
+    below = np.take(z, hi, axis=0)
+    below *= f[:, None]
+    out += below
+    return out
 
 
 def _cols(rows: np.ndarray, x0: float, x1: float) -> np.ndarray:
