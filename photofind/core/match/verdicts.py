@@ -5,6 +5,8 @@ saved to it in batches as it is found (photofind.core.scan.cache `verdicts`, per
 version and rotation setting): a warm rescan and every slider move run no pixel check twice, and
 a stopped scan resumes from what it saved. While checking, the details and pixel digests come
 from the cache the read pass filled (pixelfacts.CachedPixelFacts), so no photo file is opened.
+From PARALLEL_FROM unanswered pairs on, `prefetch` hands them to worker processes (verifypool),
+one per usable core: the same verdicts, saved and reported the same way.
 """
 
 from __future__ import annotations
