@@ -2,6 +2,7 @@
 as they come, with pairs-checked progress, and Stop honoured between chunks."""
 
 import multiprocessing
+from concurrent.futures.process import BrokenProcessPool
 from itertools import combinations
 
 import numpy as np
@@ -124,3 +125,23 @@ def test_a_photo_without_its_cached_detail_is_checked_but_its_answer_not_saved(
         stored |= {b_ for (b_,) in cache._db.execute("SELECT b FROM verdicts")}
     assert b.content_hash not in stored
     assert len(answers) > 0 and np.any([v is not None for v in answers.values()])
+
+
+def test_if_a_worker_dies_the_rest_are_checked_in_process(scanned, cache_path, monkeypatch):
+    monkeypatch.setattr(verdicts, "PARALLEL_FROM", 1)
+    real = verifypool.check
+
+    def dies_after_two_chunks(pairs, *args, **kw):
+        for k, (position, answer) in enumerate(real(pairs, *args, **kw)):
+            if k == 2 * verifypool.CHUNK:
+                raise BrokenProcessPool("a worker was killed")
+            yield position, answer
+
+    with Cache(cache_path) as cache:
+        serial = _all_pairs(scanned, cache, workers=1)
+        cache._db.execute("DELETE FROM verdicts")
+        monkeypatch.setattr(verifypool, "CHUNK", 4)
+        monkeypatch.setattr(verifypool, "check", dies_after_two_chunks)
+        recovered = _all_pairs(scanned, cache, workers=2)
+        saved = cache.stats()["verdicts"]
+    assert recovered == serial and saved == len(serial)

@@ -12,6 +12,7 @@ one per usable core: the same verdicts, saved and reported the same way.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any
 
@@ -124,8 +125,12 @@ class PixelVerdicts:
         todo = [(x, y) for x, y in todo if x * n + y not in self._verdicts]
         try:
             if len(todo) >= PARALLEL_FROM and self._facts is not None and self.workers > 1:
-                self._check_in_workers(todo)
-                return
+                try:
+                    self._check_in_workers(todo)
+                except BrokenProcessPool:  # a worker died (out of memory, killed): go on here
+                    todo = [(x, y) for x, y in todo if x * n + y not in self._verdicts]
+                else:
+                    return
             for k, (x, y) in enumerate(todo):
                 if k % 32 == 0:
                     check_cancel(self._progress)
