@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photofind.core.match import detail, grouping, verdicts, verify
+from photofind.core.match import detail, grouping, phash_index, verdicts, verify
 from photofind.core.pipeline import scan
 from photofind.core.scan import imageio
 from photofind.core.scan.cache import Cache
-from photofind.core.types import ScanSettings
+from photofind.core.types import ScanSettings, Tier
 from tests import imagefactory as factory
 
 
@@ -167,3 +167,41 @@ def test_the_slider_regroups_without_opening_a_photo_file(library, cache_path, f
     assert members(regrouper.group(t)) == members(result.groups)
     for near in (t.near - 0.04, min(0.999, t.near + 0.02)):
         regrouper.group(type(t)(near=near, similar=t.similar))
+
+
+def test_a_warm_rescan_reads_the_groups_details_in_one_batch(library, cache_path, monkeypatch):
+    settings = ScanSettings(roots=(str(library["root"]),), cache_path=str(cache_path), embed=False)
+    cold = scan(settings)
+    members = sum(len(g.members) for g in cold.groups if g.tier is not Tier.SIMILAR)
+    assert members >= 6  # several groups, each with a derivation tree to infer
+    verify.clear_caches()
+    reads = []
+    real = Cache.details_for_hashes
+
+    def counted(self, hashes, detail_format):
+        hashes = list(hashes)
+        reads.append(len(hashes))
+        return real(self, hashes, detail_format)
+
+    monkeypatch.setattr(Cache, "details_for_hashes", counted)
+    assert _groups(scan(settings)) == _groups(cold)
+    assert len(reads) == 1 and reads[0] >= 4  # every tree's details in one query, not one each
+
+
+def test_a_warm_rescan_takes_the_phash_candidates_from_the_cache(library, cache_path, monkeypatch):
+    settings = ScanSettings(roots=(str(library["root"]),), cache_path=str(cache_path), embed=False)
+    cold = scan(settings)
+    searches = []
+    real = phash_index.phash_candidates
+
+    def counted(*args, **kw):
+        searches.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(phash_index, "phash_candidates", counted)
+    assert _groups(scan(settings)) == _groups(cold)
+    assert searches == []  # the same hashes: the last answer
+    factory.save(factory.make_scene(77), library["root"] / "new" / "g.jpg")
+    grown = scan(settings)
+    assert searches == [1]  # other hashes: searched again, and the new answer kept
+    assert _groups(scan(settings)) == _groups(grown) and searches == [1]

@@ -14,7 +14,7 @@ refined on the detail images by a small pattern search.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -76,8 +76,11 @@ def _extents(n: int = COARSE) -> _Grid:
     return _Grid(np.array(spans, np.float32), mats, mats.sum(axis=1), grams)
 
 
-def coarse_scores(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+def coarse_scores(
+    outer: np.ndarray, inner: np.ndarray, stats: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     """Correlation of `inner` with every region of `outer` (both n x n): (h_y, h_x).
+    `stats`: `region_stats(outer)`, when the caller keeps it per photo (most of the work).
 
     The stacked n x n products go through matmul (one small BLAS call each, never threaded);
     the two (h, n*n) x (n*n, h) products stay in einsum on purpose: a multi-threaded BLAS
@@ -93,12 +96,27 @@ def coarse_scores(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
     u = np.matmul(w, x)  # rows resampled, per y-extent
     v = np.matmul(y[None], w)  # per x-extent: <W_y X W_x^T, Y> = <W_y X, Y W_x>
     cross = _einsum("hq,gq->hg", u.reshape(h, -1), v.reshape(h, -1))
+    mean, var = stats if stats is not None else _region_stats(x, u)
+    ny = float(np.linalg.norm(y - y.mean()))
+    return (cross - n2 * mean * float(y.mean())) / np.sqrt(var) / max(ny, 1e-6)
+
+
+def region_stats(outer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and the centred energy of every coarse region of `outer`, in closed form:
+    the part of coarse_scores that does not depend on the inner image, kept per photo
+    (Prepared.regions) because it costs more than the rest."""
+    x = outer.astype(np.float32)
+    return _region_stats(x, np.matmul(_extents(outer.shape[0]).mats, x))
+
+
+def _region_stats(x: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    grid = _extents(x.shape[0])
+    h = len(grid.mats)
+    n2 = float(x.size)
     mean = _einsum("hc,gc->hg", _einsum("hr,rc->hc", grid.sums, x), grid.sums) / n2
     p = np.matmul(np.transpose(u, (0, 2, 1)), u)  # ||W_y X W_x^T||^2 = <U^T U, W_x^T W_x>
     sq = _einsum("hq,gq->hg", p.reshape(h, -1), grid.grams)
-    ny = float(np.linalg.norm(y - y.mean()))
-    var = np.maximum(sq - n2 * mean**2, 1e-6)
-    return (cross - n2 * mean * float(y.mean())) / np.sqrt(var) / max(ny, 1e-6)
+    return mean, np.maximum(sq - n2 * mean**2, 1e-6)
 
 
 def _einsum(spec: str, *operands: np.ndarray) -> np.ndarray:
@@ -140,12 +158,22 @@ def _taps(n: int, start: float, stop: float) -> tuple[np.ndarray, np.ndarray, np
 
 def _rows(z: np.ndarray, y0: float, y1: float) -> np.ndarray:
     lo, hi, f = _taps(z.shape[0], y0, y1)
-    return z[lo] * (1.0 - f)[:, None] + z[hi] * f[:, None]
+    out = np.take(z, lo, axis=0)  # in place, as _cols
+    out *= (1.0 - f)[:, None]
+    below = np.take(z, hi, axis=0)
+    below *= f[:, None]
+    out += below
+    return out
 
 
 def _cols(rows: np.ndarray, x0: float, x1: float) -> np.ndarray:
     lo, hi, f = _taps(rows.shape[0], x0, x1)
-    return rows[:, lo] * (1.0 - f) + rows[:, hi] * f
+    out = np.take(rows, lo, axis=1)  # in place from here: a pattern search calls this most
+    out *= 1.0 - f
+    right = np.take(rows, hi, axis=1)
+    right *= f
+    out += right
+    return out
 
 
 def sample_region(z: np.ndarray, region) -> np.ndarray:
@@ -170,6 +198,11 @@ class Prepared:
     mid: np.ndarray  # detail at half resolution
     fine: np.ndarray  # detail at full resolution
 
+    @cached_property
+    def regions(self) -> tuple[np.ndarray, np.ndarray]:
+        """region_stats of the coarse image: this photo as the outer of a containment search."""
+        return region_stats(self.coarse)
+
 
 def prepare(gray: np.ndarray) -> Prepared:
     z = np.asarray(gray, dtype=np.float32)
@@ -179,8 +212,9 @@ def prepare(gray: np.ndarray) -> Prepared:
 
 class _Scorer:
     """Detail correlation of a fixed inner image with regions of a fixed outer one. The
-    inner is normalised once, and row resampling is shared by regions with the same
-    vertical span (half of a pattern search's moves change only x)."""
+    inner is normalised once, row resampling is shared by regions with the same vertical
+    span (half of a pattern search's moves change only x), and each region is scored once
+    (a pattern search steps back onto regions it has seen: a quarter of its calls)."""
 
     def __init__(self, outer_d: np.ndarray, inner_d: np.ndarray) -> None:
         self.outer = outer_d
@@ -188,8 +222,15 @@ class _Scorer:
         self.inner = c / max(float(np.sqrt(c @ c)), 1e-6)
         self.size = float(c.size)
         self._rows: dict[tuple[float, float], np.ndarray] = {}
+        self._scores: dict[tuple, float] = {}
 
-    def __call__(self, region) -> float:
+    def __call__(self, region: tuple) -> float:
+        score = self._scores.get(region)
+        if score is None:
+            score = self._scores[region] = self._score(region)
+        return score
+
+    def _score(self, region: tuple) -> float:
         x0, y0, x1, y1 = region
         rows = self._rows.get((y0, y1))
         if rows is None:
@@ -288,7 +329,7 @@ def find_containment(
     peaks = []
     for inner_idx, (outer, inner) in enumerate(((b, a), (a, b))):
         ratio = None if aspects is None else aspects[inner_idx] / aspects[1 - inner_idx]
-        scores = coarse_scores(outer.coarse, inner.coarse)
+        scores = coarse_scores(outer.coarse, inner.coarse, outer.regions)
         if ratio is not None:  # coarse spans of about the right shape only
             shape = np.log(widths[None, :] / widths[:, None] / ratio)
             scores = np.where(np.abs(shape) <= COARSE_SHAPE_SLACK, scores, np.nan)

@@ -209,9 +209,7 @@ class Regrouper:
                 from photofind.core.scan.hashing import dihedral_phashes
 
                 variants = np.stack([dihedral_phashes(self.thumbs[self.reps[k]]) for k in idx])
-            pp = np.asarray(
-                phash_index.phash_candidates(hashes, variants=variants, progress=self._progress), np.int64
-            ).reshape(-1, 2)
+            pp = phash_index.remembered_candidates(cache, hashes, variants=variants, progress=self._progress)
             phash_a.append(idx[pp[:, 0]])
             phash_b.append(idx[pp[:, 1]])
         emb = edge_codes(found_a, found_b, n)
@@ -336,6 +334,10 @@ class Regrouper:
             if k % 256 == 0:
                 check_cancel(self._progress)
                 self._progress.update(Phase.GROUP, k, len(clusters))
+                block = [
+                    c for cl in clusters[k : k + 256] if (tuple(cl), None) not in self._trees for c in cl
+                ]
+                self.verdicts.preload(block)  # the trees' details, in batched reads
             in_cluster.update(cluster)
             g = self._duplicate_group(cluster, flagged)
             groups.append(g)

@@ -1,8 +1,16 @@
 """Candidate pairs from perceptual hashes: photos whose 64-bit pHashes are within a Hamming
 distance, found with a multi-index hash (no all-pairs scan at scale), so copies are found even
-without a CNN. Grouping takes these as candidates beside the embedding pair search."""
+without a CNN. Grouping takes these as candidates beside the embedding pair search.
+
+The search costs seconds at 100k photos, and an unchanged library asks the same question at
+every rescan: `remembered_candidates` keeps the last answer in the scan cache, keyed by a
+digest of the hashes it was computed from."""
 
 from __future__ import annotations
+
+import hashlib
+import zlib
+from typing import Any
 
 import numpy as np
 
@@ -12,6 +20,8 @@ PHASH_NEAR = 10  # default pHash radius for candidates: Hamming distance of 64-b
 _BRUTE_FORCE_MAX = 6000  # below this, a blocked all-pairs popcount is faster than an index
 _BLOCKS = 4  # 16-bit substrings for the multi-index hash
 _BUCKET_CAP = 2000  # a substring shared by more photos than this (flat images) is skipped
+NAMESPACE = "phash-pairs"  # Cache.put_blob: the last answer, one per rotation setting
+_DIGEST = 20
 
 
 def phash_candidates(
@@ -36,6 +46,28 @@ def phash_candidates(
     pairs = np.sort(pairs, axis=1)
     pairs = pairs[pairs[:, 0] != pairs[:, 1]]
     return np.unique(pairs, axis=0) if len(pairs) else np.empty((0, 2), np.int64)
+
+
+def remembered_candidates(
+    cache: Any, phashes, *, variants=None, progress: Progress = NULL_PROGRESS
+) -> np.ndarray:
+    """phash_candidates(phashes, variants=variants) at PHASH_NEAR, answered from `cache` when
+    its last answer was for the same hashes in the same order (a warm rescan), else computed
+    and kept there (one answer per rotation setting, so the cache does not grow)."""
+    h = np.ascontiguousarray(phashes, dtype=np.uint64).ravel()
+    digest = hashlib.blake2b(h.tobytes(), digest_size=_DIGEST)
+    digest.update(f"r{PHASH_NEAR}b{_BUCKET_CAP}".encode())
+    if variants is not None:
+        digest.update(np.ascontiguousarray(variants, dtype=np.uint64).tobytes())
+    key = "plain" if variants is None else "rotations"
+    saved = cache.get_blob(NAMESPACE, key) if cache is not None else None
+    if saved is not None and saved[:_DIGEST] == digest.digest():
+        return np.frombuffer(zlib.decompress(saved[_DIGEST:]), np.int32).astype(np.int64).reshape(-1, 2)
+    pairs = phash_candidates(h, variants=variants, progress=progress)
+    if cache is not None:
+        packed = zlib.compress(pairs.astype(np.int32).tobytes(), 1)
+        cache.put_blob(NAMESPACE, key, digest.digest() + packed)
+    return pairs
 
 
 def _brute_force(q: np.ndarray, h: np.ndarray, r: int) -> np.ndarray:

@@ -14,6 +14,8 @@ out of the verdict cache.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from photofind.core.match import verify
 from photofind.core.match.detail import DETAIL_FORMAT, Detail, Lru, detail_from_bytes
 from photofind.core.scan.cache import Cache
@@ -42,6 +44,23 @@ class CachedPixelFacts:
         else:
             self._details.put(chash, detail)
         return detail
+
+    def preload(self, records: Iterable[ImageRecord]) -> None:
+        """Read the details of these photos in batched queries (a group's keeper and tree ask
+        for thousands, one by one otherwise); as many as the LRU holds stay."""
+        wanted = [
+            r.content_hash
+            for r in records
+            if r.content_hash not in self.missing and self._details.get(r.content_hash) is None
+        ]
+        found = self._cache.details_for_hashes(wanted, DETAIL_FORMAT)
+        for chash in dict.fromkeys(wanted):
+            data = found.get(chash)
+            detail = detail_from_bytes(data) if data is not None else None
+            if detail is None:
+                self.missing.add(chash)
+            else:
+                self._details.put(chash, detail)
 
     def bordered(self, record: ImageRecord) -> bool:
         chash = record.content_hash

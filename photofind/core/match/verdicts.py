@@ -5,22 +5,28 @@ saved to it in batches as it is found (photofind.core.scan.cache `verdicts`, per
 version and rotation setting): a warm rescan and every slider move run no pixel check twice, and
 a stopped scan resumes from what it saved. While checking, the details and pixel digests come
 from the cache the read pass filled (pixelfacts.CachedPixelFacts), so no photo file is opened.
+From PARALLEL_FROM unanswered pairs on, `prefetch` hands them to worker processes (verifypool),
+one per usable core: the same verdicts, saved and reported the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from photofind.core.match import verify
+from photofind.core.match import verify, verifypool
+from photofind.core.match.detail import DETAIL_FORMAT
 from photofind.core.match.pixelfacts import CachedPixelFacts
+from photofind.core.model.embed import usable_cores
 from photofind.core.progress import Phase, Progress, check_cancel
 from photofind.core.types import ImageRecord
 
 SAVE_EVERY = 256  # verdicts per cache transaction: a killed scan loses at most this many
+PARALLEL_FROM = 512  # pairs to check before worker processes pay for their start (~1 s each)
 
 
 class PixelVerdicts:
@@ -36,8 +42,10 @@ class PixelVerdicts:
         rotations: bool,
         cache: Any,
         progress: Progress,
+        workers: int | None = None,
     ) -> None:
         self.records, self.reps, self.thumbs, self.rotations = records, reps, thumbs, rotations
+        self.workers = usable_cores() if workers is None else workers
         self._progress = progress
         # Keyed lo * n + hi by content classes: verify.compare(class lo's photo, class hi's).
         self._verdicts: dict[int, verify.Verdict | None] = {}
@@ -65,13 +73,20 @@ class PixelVerdicts:
                 found = verify.compare(
                     a, b, self.thumbs[self.reps[x]], self.thumbs[self.reps[y]], rotations=self.rotations
                 )
-            self._verdicts[key] = found
             facts = self._facts
-            if facts is not None and not {a.content_hash, b.content_hash} & facts.missing:
-                self._unsaved.append((a.content_hash, b.content_hash, verify.verdict_to_text(found)))
-                if len(self._unsaved) >= SAVE_EVERY:
-                    self.save()
+            complete = facts is not None and not {a.content_hash, b.content_hash} & facts.missing
+            self._found(x, y, found, verify.verdict_to_text(found), complete)
         return self._verdicts[key]
+
+    def _found(self, x: int, y: int, found: verify.Verdict | None, text: str | None, complete: bool) -> None:
+        """Memoise a new answer, and save it in batches unless a photo lacked its cached
+        detail (a thumbnail fallback is not worth keeping: the detail may be there next time)."""
+        self._verdicts[x * len(self.reps) + y] = found
+        if complete and self._cache is not None:
+            a, b = self.records[self.reps[x]], self.records[self.reps[y]]
+            self._unsaved.append((a.content_hash, b.content_hash, text))
+            if len(self._unsaved) >= SAVE_EVERY:
+                self.save()
 
     def _load(self, pairs: Sequence[tuple[int, int]]) -> None:
         """Memoise the cached answers for ordered class pairs (one batched query)."""
@@ -109,6 +124,13 @@ class PixelVerdicts:
         self._load(todo)
         todo = [(x, y) for x, y in todo if x * n + y not in self._verdicts]
         try:
+            if len(todo) >= PARALLEL_FROM and self._facts is not None and self.workers > 1:
+                try:
+                    self._check_in_workers(todo)
+                except BrokenProcessPool:  # a worker died (out of memory, killed): go on here
+                    todo = [(x, y) for x, y in todo if x * n + y not in self._verdicts]
+                else:
+                    return
             for k, (x, y) in enumerate(todo):
                 if k % 32 == 0:
                     check_cancel(self._progress)
@@ -118,6 +140,35 @@ class PixelVerdicts:
                 self._progress.update(Phase.VERIFY, len(todo), len(todo))
         finally:
             self.save()  # also when stopped: the next scan resumes from here
+
+    def _check_in_workers(self, todo: list[tuple[int, int]]) -> None:
+        """prefetch's checks in worker processes (verifypool), answers saved as they come."""
+        records, reps, thumbs = self.records, self.reps, self.thumbs
+        pairs = [
+            verifypool.Pair(records[reps[x]], records[reps[y]], thumbs[reps[x]], thumbs[reps[y]])
+            for x, y in todo
+        ]
+        cache = self._cache
+
+        def details_for(hashes: list[str]) -> dict[str, bytes]:
+            return cache.details_for_hashes(hashes, DETAIL_FORMAT)
+
+        answers = verifypool.check(
+            pairs,
+            details_for,
+            rotations=self.rotations,
+            workers=self.workers,
+            progress=self._progress,
+            phase=Phase.VERIFY,
+        )
+        for k, answer in answers:
+            x, y = todo[k]
+            self._found(x, y, verify.verdict_from_text(answer.text), answer.text, answer.complete)
+
+    def preload(self, classes: Iterable[int]) -> None:
+        """Read the cached details of these classes' photos in batches, before one by one."""
+        if self._facts is not None:
+            self._facts.preload(self.records[self.reps[c]] for c in classes)
 
     def same_pixels(self, x: int, y: int) -> bool:
         lo, hi = (x, y) if x < y else (y, x)
