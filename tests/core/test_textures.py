@@ -12,11 +12,12 @@ from photofind.core.match import derivatives as d
 from tests.core.test_verify import check, write
 
 
-def texture(seed: int, size: tuple[int, int] = (512, 512)) -> Image.Image:
-    """Gravel-like: random stones a few pixels across, with no structure larger than that."""
+def texture(seed: int, size: tuple[int, int] = (512, 512), grain: float = 1.5) -> Image.Image:
+    """Gravel-like: random stones `grain` pixels across, with no structure larger than that
+    (a larger grain looks like tissue under a microscope)."""
     rng = np.random.default_rng(seed)
     noise = rng.normal(128, 60, (size[1], size[0], 3)).clip(0, 255).astype(np.uint8)
-    im = Image.fromarray(noise).filter(ImageFilter.GaussianBlur(1.5))
+    im = Image.fromarray(noise).filter(ImageFilter.GaussianBlur(grain))
     z = np.asarray(im, np.float32)
     z = (z - z.mean()) / max(float(z.std()), 1e-6) * 50 + 128  # blur took the contrast: restore it
     return Image.fromarray(z.clip(0, 255).astype(np.uint8))
@@ -70,3 +71,24 @@ def test_a_straightened_page_of_text_is_found(tmp_path):
     original = write(tmp_path / "original", d.encode(scan))
     straight = write(tmp_path / "straight", d.encode(d.straighten(scan, 4.8)))
     assert check(original, straight) == "rotated 5°"
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_frames_of_a_pan_over_a_texture_are_not_copies(tmp_path, seed):
+    """A pan of 1-2% of the frame is a pixel or two at the check's scale: the best region
+    stretches a little to stand in for the shift, and the frames then agree everywhere but
+    along the side where one sees past the other."""
+    scene = texture(seed, (700, 560), grain=4.0)
+    subject = texture(seed + 10, (300, 200), grain=4.0)
+    frames = d.pan_frames(scene, subject, 3, np.random.default_rng(seed))
+    paths = [write(tmp_path / f"frame{k}", d.encode(f)) for k, f in enumerate(frames)]
+    assert check(paths[0], paths[1]) is None
+    assert check(paths[1], paths[2]) is None
+
+
+def test_a_caption_along_the_bottom_is_an_overlay(tmp_path, gravel):
+    captioned = gravel.copy()
+    captioned.paste(page(8, (512, 40)), (0, 472))
+    original = write(tmp_path / "original", d.encode(gravel))
+    copy = write(tmp_path / "captioned", d.encode(captioned))
+    assert check(original, copy) is not None

@@ -44,7 +44,7 @@ TILT_STEP = 1.0  # angle grid of the coarse tilt screen
 TILT_COARSE_GATE = 0.85  # 32x32 correlation a straightened copy reaches at its angle
 TILTS = tuple(sign * k * TILT_STEP for k in range(1, int(TILT_MAX / TILT_STEP) + 1) for sign in (1, -1))
 # Bump when pixel_check or same_pixels may answer a pair differently: cached verdicts go.
-VERIFIER_VERSION = 2
+VERIFIER_VERSION = 3
 
 
 _details = Lru(1024)  # ~150 KB each (the image and its pyramid): ~150 MB at most
