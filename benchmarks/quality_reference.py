@@ -59,7 +59,11 @@ def cosine_pairs(emb: np.ndarray, threshold: float) -> list[tuple[int, int]]:
 def candidates(scan: ScanResult, *, rotations: bool) -> set[tuple[int, int]]:
     phashes = np.array([r.phash or 0 for r in scan.records], dtype=np.uint64)
     variants = np.stack([dihedral_phashes(t) for t in scan.thumbs]) if rotations else None
-    found = {tuple(p) for p in phash_index.phash_candidates(phashes, phash_index.PHASH_NEAR).tolist()}
+    zoomed = phash_index.with_zooms(phashes, np.stack(scan.thumbs))
+    found = {
+        tuple(p)
+        for p in phash_index.phash_candidates(phashes, phash_index.PHASH_NEAR, variants=zoomed).tolist()
+    }
     if variants is not None:
         found |= {
             tuple(p)
