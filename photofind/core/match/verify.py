@@ -39,6 +39,7 @@ DETAIL_NEAR = 0.62  # min detail correlation, after alignment, for "same photo"
 COARSE_GATE = 0.55  # below this 32x32 correlation at every alignment, skip the fine search
 FALLBACK_PHASH, FALLBACK_CORR = 4, 0.985  # when a file cannot be re-read: thumbnails only
 ROTATION_GATE = 14  # pHash distance of a rotated/mirrored variant worth a detail check
+TEXTURE = 0.5  # align.grid_stability under this: a stochastic texture (photos: 0.5-0.95)
 TILT_MAX = 10.0  # straightened copies: the largest tilt looked for, in degrees
 TILT_STEP = 1.0  # angle grid of the coarse tilt screen
 TILT_COARSE_GATE = 0.85  # 32x32 correlation a straightened copy reaches at its angle
@@ -225,10 +226,12 @@ def match_details(a: align.Prepared, b: align.Prepared, aspects: tuple[float, fl
 
 
 def coarse_gate(a: align.Prepared, b: align.Prepared) -> float:
-    """COARSE_GATE, lowered for pictures whose coarse image changes under a one-pixel shift
-    (stochastic textures): their true region scores low on the coarse grid, and only the
-    fine detail can tell. The fine search this lets through costs time on such pairs only."""
-    return COARSE_GATE * min(1.0, align.grid_stability(a.coarse), align.grid_stability(b.coarse))
+    """COARSE_GATE, lowered for stochastic textures (gravel, grass, a starfield), whose
+    coarse image changes under a one-pixel shift: their true region scores low on the
+    coarse grid, and only the fine detail can tell. The fine search this lets through
+    costs time on such pairs only."""
+    stability = min(align.grid_stability(a.coarse), align.grid_stability(b.coarse))
+    return COARSE_GATE * min(1.0, stability / TEXTURE)
 
 
 def _rotated(da: Detail, db: Detail, thumb_a: np.ndarray, thumb_b: np.ndarray) -> str | None:
@@ -290,14 +293,17 @@ def _tilt_stack(detail: Detail) -> np.ndarray:
     hit = _tilt_stacks.get(id(detail))
     if hit is not None:
         return hit[1]
-    # Turned at the detail's 128 pixels, then averaged down as the copy's own 32x32 image
-    # was: turning the 32x32 image itself blurs it by interpolation, which costs a texture
-    # (gravel, grass) most of its correlation (0.75-0.82 instead of 0.96).
+    # A texture (gravel, grass) is turned at the detail's 128 pixels, then averaged down as
+    # the copy's own 32x32 image was: turning its 32x32 image blurs it by interpolation,
+    # which costs it most of its correlation (0.75-0.82 instead of 0.96). A photo's coarse
+    # image is smooth enough to turn as it is, at half the cost.
+    coarse = detail.pyramid.coarse
+    source = detail.gray if align.grid_stability(coarse) < TEXTURE else coarse
     stack = np.stack(
         [
             _unit(
                 align.downsample(
-                    tilt(detail.gray, deg, detail.aspect, straighten_zoom(deg, detail.aspect)), align.COARSE
+                    tilt(source, deg, detail.aspect, straighten_zoom(deg, detail.aspect)), align.COARSE
                 )
             )
             for deg in TILTS
