@@ -40,7 +40,9 @@ def load_scan(root: Path, cache: Path, weights: str = "random") -> ScanResult:
     )
     result = scan(settings)
     with Cache(cache) as c:
-        blob = c.get_blob(NAMESPACE, result.model.id) if result.model else None
+        # The pipeline keys a calibration by model and library (calibrate.calibrate).
+        key = f"{result.model.id}@{'|'.join(sorted(settings.roots))}" if result.model else None
+        blob = c.get_blob(NAMESPACE, key) if key else None
     cal = Calibration.from_bytes(blob) if blob else None
     if cal is not None:
         result = replace(result, settings=replace(settings, thresholds=cal.thresholds), calibration=cal)
