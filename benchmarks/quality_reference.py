@@ -40,7 +40,9 @@ def load_scan(root: Path, cache: Path, weights: str = "random") -> ScanResult:
     )
     result = scan(settings)
     with Cache(cache) as c:
-        blob = c.get_blob(NAMESPACE, result.model.id) if result.model else None
+        # The pipeline keys a calibration by model and library (calibrate.calibrate).
+        key = f"{result.model.id}@{'|'.join(sorted(settings.roots))}" if result.model else None
+        blob = c.get_blob(NAMESPACE, key) if key else None
     cal = Calibration.from_bytes(blob) if blob else None
     if cal is not None:
         result = replace(result, settings=replace(settings, thresholds=cal.thresholds), calibration=cal)
@@ -59,7 +61,11 @@ def cosine_pairs(emb: np.ndarray, threshold: float) -> list[tuple[int, int]]:
 def candidates(scan: ScanResult, *, rotations: bool) -> set[tuple[int, int]]:
     phashes = np.array([r.phash or 0 for r in scan.records], dtype=np.uint64)
     variants = np.stack([dihedral_phashes(t) for t in scan.thumbs]) if rotations else None
-    found = {tuple(p) for p in phash_index.phash_candidates(phashes, phash_index.PHASH_NEAR).tolist()}
+    zoomed = phash_index.with_zooms(phashes, np.stack(scan.thumbs))
+    found = {
+        tuple(p)
+        for p in phash_index.phash_candidates(phashes, phash_index.PHASH_NEAR, variants=zoomed).tolist()
+    }
     if variants is not None:
         found |= {
             tuple(p)

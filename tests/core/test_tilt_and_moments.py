@@ -103,3 +103,20 @@ def test_local_change_reports_motion_and_overlay_separately():
     change = residual.local_change(base, overlay, (0.0, 0.0, 1.0, 1.0))
     assert not change.moved
     assert change.added == 0  # the inner (second) picture carries the addition
+
+
+def _subject_at_the_edge(scene: Image.Image, subject: Image.Image, x: int) -> Image.Image:
+    """The scene with a subject crossing its top edge: it lies in the outermost eighth of
+    the picture, where a slightly wrong crop would also leave its mark."""
+    frame = scene.copy()
+    frame.paste(subject, (x, 4))
+    return d.add_noise(frame, np.random.default_rng(x), 2.0)
+
+
+def test_a_subject_moving_along_the_edge_is_another_moment(tmp_path, scene):
+    subject = factory.make_scene(34, (200, 50))
+    first = write(tmp_path / "first", d.encode(_subject_at_the_edge(scene, subject, 200)))
+    later = write(tmp_path / "later", d.encode(_subject_at_the_edge(scene, subject, 260)))
+    copy = write(tmp_path / "copy", d.encode(d.resize(_subject_at_the_edge(scene, subject, 200), 0.5)))
+    assert check(first, later) is None
+    assert check(first, copy) is not None

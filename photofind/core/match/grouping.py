@@ -183,7 +183,7 @@ class Regrouper:
             return
         cache, model_id, exact_below, recall_threshold = self._search_args
         n = len(self.reps)
-        found_a, found_b, phash_a, phash_b = [], [], [], []
+        found_a, found_b, phash_a, phash_b, close_a, close_b = [], [], [], [], [], []
         if self.vectors is not None and self.valid.sum() >= 2:
             idx = np.flatnonzero(self.valid)
             vecs = self.vectors if len(idx) == len(self.vectors) else self.vectors[idx]
@@ -204,19 +204,22 @@ class Regrouper:
         if has_phash.sum() >= 2:
             idx = np.flatnonzero(has_phash)
             hashes = np.array([self.records[self.reps[k]].phash for k in idx], np.uint64)
-            variants = None
-            if self.rotations:
-                from photofind.core.scan.hashing import dihedral_phashes
-
-                variants = np.stack([dihedral_phashes(self.thumbs[self.reps[k]]) for k in idx])
-            pp = phash_index.remembered_candidates(cache, hashes, variants=variants, progress=self._progress)
-            phash_a.append(idx[pp[:, 0]])
-            phash_b.append(idx[pp[:, 1]])
+            thumbs = self.thumbs[[self.reps[k] for k in idx]]
+            # Close: the pHashes, or one's and the centre of the other's (a crop, a tilt).
+            close, turned = phash_index.remembered_candidates(
+                cache, hashes, thumbs, rotations=self.rotations, progress=self._progress
+            )
+            for pp in (close, turned):
+                phash_a.append(idx[pp[:, 0]])
+                phash_b.append(idx[pp[:, 1]])
+            close_a.append(idx[close[:, 0]])
+            close_b.append(idx[close[:, 1]])
         emb = edge_codes(found_a, found_b, n)
         via_phash = edge_codes(phash_a, phash_b, n)
         codes = unique_sorted(np.concatenate([emb, via_phash]))
         self.edge_a, self.edge_b = codes // max(n, 1), codes % max(n, 1)
         self.edge_phash = contains(via_phash, codes)
+        self.edge_close = contains(edge_codes(close_a, close_b, n), codes)
         self.edge_cos = self._cos_pairs(self.edge_a, self.edge_b)
         self.edge_score = self.edge_cos.copy()
         missing = np.isnan(self.edge_cos)
@@ -227,8 +230,9 @@ class Regrouper:
         keep = self.edge_phash | best_per_node(self.edge_a, self.edge_b, self.edge_score, MAX_NEIGHBOURS)
         if not keep.all():
             self.edge_a, self.edge_b = self.edge_a[keep], self.edge_b[keep]
-            self.edge_phash, self.edge_cos, self.edge_score = (
+            self.edge_phash, self.edge_close, self.edge_cos, self.edge_score = (
                 self.edge_phash[keep],
+                self.edge_close[keep],
                 self.edge_cos[keep],
                 self.edge_score[keep],
             )
@@ -271,20 +275,16 @@ class Regrouper:
         found = self.verdicts.relation(x, y)
         return found.reason if found else None
 
-    def _is_duplicate(self, x: int, y: int, cos: float, near: float) -> bool:
-        # A pHash-close pair is judged by its pixels even below the cosine: the CNN misses
-        # copies the pixel check proves (grayscale, tone edits, weak or random weights).
-        close = self._phash_close(x, y)
+    def _is_duplicate(self, x: int, y: int, cos: float, near: float, close: bool) -> bool:
+        # A pHash-close pair (`edge_close`) is judged by its pixels even below the cosine:
+        # the CNN misses copies the pixel check proves (grayscale, tone edits, crops of
+        # textures, weak or random weights).
         if not np.isnan(cos) and cos < near and not self.rotations and not close:
             return False
         reason = self.verdict(x, y)
         if reason is None:
             return False
         return bool(np.isnan(cos) or cos >= near or reason in _TURNED or close)
-
-    def _phash_close(self, x: int, y: int) -> bool:
-        a, b = self.records[self.reps[x]].phash, self.records[self.reps[y]].phash
-        return a is not None and b is not None and (a ^ b).bit_count() <= phash_index.PHASH_NEAR
 
     # -- grouping --------------------------------------------------------------------------------
 
@@ -307,8 +307,10 @@ class Regrouper:
         cos, score = self.edge_cos, self.edge_score
         dup = np.array(
             [
-                self._is_duplicate(x, y, c, near)
-                for x, y, c in zip(self.edge_a.tolist(), self.edge_b.tolist(), cos.tolist())
+                self._is_duplicate(x, y, c, near, close)
+                for x, y, c, close in zip(
+                    self.edge_a.tolist(), self.edge_b.tolist(), cos.tolist(), self.edge_close.tolist()
+                )
             ],
             bool,
         )

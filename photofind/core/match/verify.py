@@ -39,12 +39,13 @@ DETAIL_NEAR = 0.62  # min detail correlation, after alignment, for "same photo"
 COARSE_GATE = 0.55  # below this 32x32 correlation at every alignment, skip the fine search
 FALLBACK_PHASH, FALLBACK_CORR = 4, 0.985  # when a file cannot be re-read: thumbnails only
 ROTATION_GATE = 14  # pHash distance of a rotated/mirrored variant worth a detail check
+TEXTURE = 0.5  # align.grid_stability under this: a stochastic texture (photos: 0.5-0.95)
 TILT_MAX = 10.0  # straightened copies: the largest tilt looked for, in degrees
 TILT_STEP = 1.0  # angle grid of the coarse tilt screen
 TILT_COARSE_GATE = 0.85  # 32x32 correlation a straightened copy reaches at its angle
 TILTS = tuple(sign * k * TILT_STEP for k in range(1, int(TILT_MAX / TILT_STEP) + 1) for sign in (1, -1))
 # Bump when pixel_check or same_pixels may answer a pair differently: cached verdicts go.
-VERIFIER_VERSION = 2
+VERIFIER_VERSION = 3
 
 
 _details = Lru(1024)  # ~150 KB each (the image and its pyramid): ~150 MB at most
@@ -220,8 +221,17 @@ def match_details(a: align.Prepared, b: align.Prepared, aspects: tuple[float, fl
     whole = align.Fit(0, (0.0, 0.0, 1.0, 1.0), thumb_correlation(a.fine, b.fine))
     if whole.score >= DETAIL_NEAR:  # the common case: resized, re-encoded, lightly edited
         return whole
-    fit = align.find_containment(a, b, gate=COARSE_GATE, enough=DETAIL_NEAR, aspects=aspects)
+    fit = align.find_containment(a, b, gate=coarse_gate(a, b), enough=DETAIL_NEAR, aspects=aspects)
     return max(whole, fit, key=lambda f: f.score)
+
+
+def coarse_gate(a: align.Prepared, b: align.Prepared) -> float:
+    """COARSE_GATE, lowered for stochastic textures (gravel, grass, a starfield), whose
+    coarse image changes under a one-pixel shift: their true region scores low on the
+    coarse grid, and only the fine detail can tell. The fine search this lets through
+    costs time on such pairs only."""
+    stability = min(align.grid_stability(a.coarse), align.grid_stability(b.coarse))
+    return COARSE_GATE * min(1.0, stability / TEXTURE)
 
 
 def _rotated(da: Detail, db: Detail, thumb_a: np.ndarray, thumb_b: np.ndarray) -> str | None:
@@ -283,9 +293,21 @@ def _tilt_stack(detail: Detail) -> np.ndarray:
     hit = _tilt_stacks.get(id(detail))
     if hit is not None:
         return hit[1]
+    # A texture (gravel, grass) is turned at the detail's 128 pixels, then averaged down as
+    # the copy's own 32x32 image was: turning its 32x32 image blurs it by interpolation,
+    # which costs it most of its correlation (0.75-0.82 instead of 0.96). A photo's coarse
+    # image is smooth enough to turn as it is, at half the cost.
     coarse = detail.pyramid.coarse
+    source = detail.gray if align.grid_stability(coarse) < TEXTURE else coarse
     stack = np.stack(
-        [_unit(tilt(coarse, deg, detail.aspect, straighten_zoom(deg, detail.aspect))) for deg in TILTS]
+        [
+            _unit(
+                align.downsample(
+                    tilt(source, deg, detail.aspect, straighten_zoom(deg, detail.aspect)), align.COARSE
+                )
+            )
+            for deg in TILTS
+        ]
     )
     _tilt_stacks.put(id(detail), (detail, stack))
     return stack
@@ -308,17 +330,30 @@ def _tilted(da: Detail, db: Detail) -> Verdict | None:
     if score < TILT_COARSE_GATE:
         return None
     outer, inner = (db, da) if inner_idx == 0 else (da, db)
-    fits = []
-    for angle in (degrees - TILT_STEP / 2, degrees, degrees + TILT_STEP / 2):
-        zoom = straighten_zoom(angle, outer.aspect)
-        turned = align.prepare(tilt(outer.gray, angle, outer.aspect, zoom))
-        fits.append((thumb_correlation(turned.fine, inner.pyramid.fine), angle, turned))
-    fine, angle, turned = max(fits, key=lambda f: f[0])
+
+    def turned_fit(angle: float) -> tuple[float, float, align.Prepared]:
+        turned = align.prepare(tilt(outer.gray, angle, outer.aspect, straighten_zoom(angle, outer.aspect)))
+        return thumb_correlation(turned.fine, inner.pyramid.fine), angle, turned
+
+    # Half a grid step either way, then a quarter about the best: fine lines (text, a
+    # wide picture's far edges) lose their correlation within a quarter of a degree.
+    best_fit = max(
+        (turned_fit(a) for a in (degrees - TILT_STEP / 2, degrees, degrees + TILT_STEP / 2)),
+        key=lambda f: f[0],
+    )
+    best_fit = max(
+        best_fit, *(turned_fit(best_fit[1] + s * TILT_STEP / 4) for s in (-1, 1)), key=lambda f: f[0]
+    )
+    fine, angle, turned = best_fit
     region = (0.0, 0.0, 1.0, 1.0)
     if fine < DETAIL_NEAR:  # cropped further than the editor's crop: look inside the turned view
-        wide = align.prepare(tilt(outer.gray, angle, outer.aspect, straighten_zoom(angle, outer.aspect)))
+        wide = turned
         fit = align.find_containment(
-            wide, inner.pyramid, gate=COARSE_GATE, enough=DETAIL_NEAR, aspects=(outer.aspect, inner.aspect)
+            wide,
+            inner.pyramid,
+            gate=coarse_gate(wide, inner.pyramid),
+            enough=DETAIL_NEAR,
+            aspects=(outer.aspect, inner.aspect),
         )
         if fit.inner != 1 or fit.score < DETAIL_NEAR:
             return None

@@ -60,6 +60,22 @@ def phash_of_thumb(thumb: np.ndarray) -> int:
     return int(np.packbits(bits).view(">u8")[0])
 
 
+def phashes_through(thumbs: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(n,) uint64: the pHash of `rows @ thumb @ cols.T` for each 32x32 thumbnail in `thumbs`
+    ((n, 32, 32)), a linear view of it such as a region resampled to 32x32. The DCT's eight
+    lowest rows fold into the two view matrices, so a view costs two small products per
+    photo, in chunks that keep memory flat."""
+    low = _dct_matrix(32)[:8]
+    left, right = low @ rows, (low @ cols).T
+    out = np.empty(len(thumbs), np.uint64)
+    for start in range(0, len(thumbs), 4096):
+        chunk = np.asarray(thumbs[start : start + 4096], np.float32)
+        coeffs = (left @ chunk @ right).reshape(len(chunk), 64)
+        bits = coeffs > np.median(coeffs[:, 1:], axis=1)[:, None]
+        out[start : start + len(chunk)] = np.packbits(bits, axis=1).view(">u8")[:, 0]
+    return out
+
+
 # The eight symmetries of a square: identity, three rotations, and four mirror images.
 # Applied to the squashed thumbnail they equal the thumbnail of the rotated/mirrored photo.
 DIHEDRAL = (
