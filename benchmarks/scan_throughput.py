@@ -319,8 +319,7 @@ def cold_rows(args, workdir: Path, cores: int) -> list[tuple[str, str, str]]:
         (
             "  where its time goes (s)",
             f"{phases['process_seconds']:.1f} s",
-            f"start-up and exit {outside:.1f}, {where} (scan() with the command's embedder, "
-            "fresh process)",
+            f"start-up and exit {outside:.1f}, {where} (scan() with the command's embedder, fresh process)",
         ),
         (
             "  read + embed stage alone",

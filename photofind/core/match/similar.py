@@ -106,6 +106,7 @@ def embed_query(path: str, embedder: Any) -> Query:
     if entry.skipped is not None:
         raise SimilarSearchError(f"cannot read {path}: {entry.skipped.detail or entry.skipped.reason.value}")
     assert entry.content_hash is not None and entry.facts is not None and entry.thumb is not None
+    assert prepared is not None
     vector = np.asarray(embedder.embed(np.stack([prepared]))[0], np.float32)
     record = ImageRecord(entry.file, entry.content_hash, entry.facts, entry.phash)
     thumb = np.frombuffer(entry.thumb, np.uint8).reshape(32, 32)

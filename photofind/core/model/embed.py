@@ -205,13 +205,14 @@ class ResNetEmbedder:
         """The folded network in `precision` on the device; on a CPU its weights channels-last."""
         from photofind.core.model.resnet import build_resnet34, fold_batchnorm, resnet34_skeleton
 
-        if self.weights.is_random:
+        path = self.weights.path
+        if path is None:  # random weights
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.weights.seed)
                 net = build_resnet34()
         else:
             net = resnet34_skeleton()  # no random init: the file's tensors are used as they are
-            net.load_state_dict(_read_state(torch, self.weights.path, net.state_dict()), assign=True)
+            net.load_state_dict(_read_state(torch, path, net.state_dict()), assign=True)
         net.fc = torch.nn.Identity()  # the embedding is the pooled 512-d feature
         folded = fold_batchnorm(net, channels_last=self._device == "cpu", dtype=torch_dtype(precision))
         return folded.to(self._device)
