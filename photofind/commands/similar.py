@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photofind.commands.common import (
     add_engine_options,
@@ -22,6 +24,9 @@ from photofind.commands.common import (
     settings_from_args,
 )
 from photofind.core.output import write_text_atomic
+
+if TYPE_CHECKING:
+    from photofind.core.match.similar import SimilarSearchError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -50,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from photofind.cli import EXIT_CANCELLED, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
     from photofind.commands.textprogress import TextProgress
     from photofind.core.match.similar import SimilarIndex, SimilarSearchError
+    from photofind.core.model.weights import WeightsUnavailable
     from photofind.core.pipeline import make_embedder, scan
     from photofind.core.progress import CancelToken
 
@@ -59,29 +65,39 @@ def run(args: argparse.Namespace) -> int:
         print(f"photofind similar: {problem}", file=sys.stderr)
         return EXIT_USAGE
     settings = settings_from_args(args, [str(Path(p).resolve()) for p in args.roots])
-    embedder, why = make_embedder(settings)
+    query = str(image.resolve())
+    outside = _outside(query, settings.roots)
+    # An outside photo's thread loads the model (a bad weights file is named from there).
+    embedder, why = make_embedder(settings, load=not outside)
     if embedder is None:
-        print(
-            f"photofind similar: needs the similarity model, which is not available: {why}", file=sys.stderr
-        )
+        print(f"photofind similar: {_NO_MODEL}: {why}", file=sys.stderr)
         return EXIT_USAGE
     cache = open_cache(args.cache, "photofind similar")
     if cache is None:
         return EXIT_USAGE
+    ahead = _QueryAhead(query, embedder) if outside else None
     token = CancelToken()
     progress = TextProgress(token, enabled=not args.quiet)
-    with cache, cancel_on_sigint(token):
-        result = scan(settings, embedder=embedder, cache=cache, progress=progress, group=False)
-    progress.close()
-    if result.cancelled:
-        print("cancelled: finished work is cached; run again to resume", file=sys.stderr)
-        return EXIT_CANCELLED
-    query = str(image.resolve())
-    try:
-        hits = SimilarIndex.for_result(result).find(query, args.top, embedder=embedder)
-    except SimilarSearchError as exc:
-        print(f"photofind similar: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    with cache:
+        try:
+            with cancel_on_sigint(token):
+                result = scan(settings, embedder=embedder, cache=cache, progress=progress, group=False)
+        except WeightsUnavailable as exc:  # new photos to embed, and the model would not load
+            print(f"photofind similar: {_NO_MODEL}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        finally:
+            progress.close()
+        if result.cancelled:
+            print("cancelled: finished work is cached; run again to resume", file=sys.stderr)
+            return EXIT_CANCELLED
+        index = SimilarIndex.for_result(result, cache)
+        try:
+            # A link inside the library may resolve to the query: then it is a library photo.
+            asked = ahead.query() if ahead is not None and index.row_of(query) is None else query
+            hits = index.find(asked, args.top, embedder=embedder)
+        except SimilarSearchError as exc:
+            print(f"photofind similar: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     doc = {
         "query": query,
         "results": [
@@ -101,6 +117,51 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_OUTPUT
     _print_results(doc, result, sys.stderr if args.json == "-" else sys.stdout)
     return EXIT_OK
+
+
+_NO_MODEL = "needs the similarity model, which is not available"
+
+
+class _QueryAhead:
+    """A photo outside the library, read and embedded on a thread while the library is
+    listed and its embeddings read: loading the model (torch's import, the weights) takes
+    seconds and needs nothing from the library. Daemon, so a Ctrl-C does not wait for it."""
+
+    def __init__(self, path: str, embedder: Any) -> None:
+        self._path, self._embedder = path, embedder
+        self._done = threading.Event()
+        self._found: Any = None
+        self._error: SimilarSearchError | None = None
+        threading.Thread(target=self._run, name="photofind-query", daemon=True).start()
+
+    def _run(self) -> None:
+        from photofind.core.match.similar import SimilarSearchError, embed_query
+        from photofind.core.model.weights import WeightsUnavailable
+
+        try:
+            self._found = embed_query(self._path, self._embedder)
+        except SimilarSearchError as exc:
+            self._error = exc
+        except WeightsUnavailable as exc:
+            self._error = SimilarSearchError(f"{_NO_MODEL}: {exc}")
+        finally:
+            self._done.set()
+
+    def query(self) -> Any:
+        """The embedded Query; raises SimilarSearchError when the photo could not be had."""
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._found
+
+
+def _outside(path: str, roots: tuple[str, ...]) -> bool:
+    """True when `path` lies in none of the library's folders (nor is one of its files)."""
+    real = os.path.realpath(path)
+    for root in map(os.path.realpath, roots):
+        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
+            return False
+    return True
 
 
 def _usage_problem(args: argparse.Namespace, image: Path) -> str | None:

@@ -38,8 +38,10 @@ from photofind.paths import default_cache_path
 _LOOKUP_CHUNK = 4096  # files per cache read: batched SQL, bounded per-file objects
 
 
-def make_embedder(settings: ScanSettings) -> tuple[Embedder | None, str | None]:
-    """The embedder the settings ask for, or (None, why) when no weights can be had."""
+def make_embedder(settings: ScanSettings, *, load: bool = True) -> tuple[Embedder | None, str | None]:
+    """The embedder the settings ask for, or (None, why) when no weights can be had.
+    Weights from a file are loaded here (`load`), so a bad file is named before any photo is
+    read; `photofind similar` loads them later, on a thread, beside the library's listing."""
     if not settings.embed:
         return None, "visual similarity is turned off"
     if settings.precision not in PRECISIONS:
@@ -50,7 +52,7 @@ def make_embedder(settings: ScanSettings) -> tuple[Embedder | None, str | None]:
     try:
         choice = resolve_weights(settings.weights)
         embedder = ResNetEmbedder(choice, device=settings.device, precision=settings.precision)
-        if not choice.is_random:
+        if load and not choice.is_random:
             embedder.load()  # a bad file is found here, before any photo is read
     except WeightsUnavailable as exc:
         return None, str(exc)

@@ -123,7 +123,7 @@ def test_similar_is_a_query_it_never_groups_and_reads_no_unchanged_photo(
         (pairsearch, "lsh_pairs"),
     ]:
         monkeypatch.setattr(module, name, refuse)
-    monkeypatch.setattr(pipeline, "make_embedder", lambda settings: (fake_embedder, None))
+    monkeypatch.setattr(pipeline, "make_embedder", lambda settings, **kw: (fake_embedder, None))
     checked = []
     real_check = verify.pixel_check
     monkeypatch.setattr(
@@ -153,3 +153,99 @@ def test_similar_is_a_query_it_never_groups_and_reads_no_unchanged_photo(
         (str(p["B_half"]), "near"),
     ]
     assert sorted(checked) == sorted([str(p["B_q40"]), str(p["B_half"])])  # only the top hits
+
+
+def _opened(monkeypatch) -> list[str]:
+    """Every file path Python code opens from now on (builtins.open: PIL; os.open: the
+    scan's reader), resolved."""
+    import builtins
+    import os
+
+    seen: list[str] = []
+    real_open, real_os_open = builtins.open, os.open
+
+    def spy_open(file, *args, **kw):
+        if isinstance(file, (str, os.PathLike)):
+            seen.append(os.path.realpath(file))
+        return real_open(file, *args, **kw)
+
+    def spy_os_open(path, *args, **kw):
+        seen.append(os.path.realpath(path))
+        return real_os_open(path, *args, **kw)
+
+    monkeypatch.setattr(builtins, "open", spy_open)
+    monkeypatch.setattr(os, "open", spy_os_open)
+    return seen
+
+
+def _query_args(query, library, tmp_path):
+    return ["similar", str(query), "--in", str(library["root"]), "--top", "3", "--json", "-", "-q"] + [
+        "--cache",
+        str(tmp_path / "c.sqlite3"),
+    ]
+
+
+def test_similar_pixel_checks_from_the_cache_and_opens_no_library_photo(
+    library, fake_embedder, tmp_path, monkeypatch, capsys
+):
+    from photofind.core import pipeline
+    from photofind.core.match import verify
+    from photofind.core.scan import imageio
+
+    monkeypatch.setattr(pipeline, "make_embedder", lambda settings, **kw: (fake_embedder, None))
+    p = library["paths"]
+    assert cli.main(_query_args(p["B"], library, tmp_path)) == 0  # fills the cache
+    cold = json.loads(capsys.readouterr().out)
+    verify.clear_caches()  # no detail decoded by the first run may be reused
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("a photo was decoded")
+
+    for name in ("decode_file", "decode_bytes"):
+        monkeypatch.setattr(imageio, name, no_decoding)
+    monkeypatch.setattr(verify, "decode_digest", no_decoding)
+    opened = _opened(monkeypatch)
+    assert cli.main(_query_args(p["B"], library, tmp_path)) == 0
+    warm = json.loads(capsys.readouterr().out)
+    assert warm == cold
+    assert [(r["path"], r["tier"]) for r in warm["results"][:2]] == [
+        (str(p["B_q40"]), "near"),
+        (str(p["B_half"]), "near"),
+    ]
+    root = str(library["root"].resolve())
+    assert [f for f in opened if f.startswith(root)] == []
+
+
+def test_similar_reads_an_outside_photo_once_and_no_library_photo(
+    library, fake_embedder, tmp_path, monkeypatch, capsys
+):
+    from photofind.core import pipeline
+    from photofind.core.match import verify
+
+    monkeypatch.setattr(pipeline, "make_embedder", lambda settings, **kw: (fake_embedder, None))
+    p = library["paths"]
+    assert cli.main(_query_args(p["B"], library, tmp_path)) == 0  # fills the cache
+    capsys.readouterr()
+    outside = factory.save(
+        Image.open(p["B"]).resize((200, 150), Image.Resampling.LANCZOS), tmp_path / "elsewhere" / "b.jpg"
+    )
+    verify.clear_caches()
+    checked = []
+    real_check = verify.pixel_check
+    monkeypatch.setattr(
+        verify,
+        "pixel_check",
+        lambda a, b, *rest, **kw: checked.append(b.path) or real_check(a, b, *rest, **kw),
+    )
+    opened = _opened(monkeypatch)
+    assert cli.main(_query_args(outside, library, tmp_path)) == 0, capsys.readouterr().err
+    doc = json.loads(capsys.readouterr().out)
+    assert {(r["path"], r["tier"]) for r in doc["results"]} == {
+        (str(p["B"]), "near"),
+        (str(p["B_q40"]), "near"),
+        (str(p["B_half"]), "near"),
+    }
+    assert sorted(checked) == sorted(r["path"] for r in doc["results"])  # checked from cached details
+    root = str(library["root"].resolve())
+    assert [f for f in opened if f.startswith(root)] == []
+    assert opened.count(str(outside.resolve())) == 1

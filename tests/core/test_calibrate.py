@@ -115,7 +115,7 @@ def test_recompute_rule_and_resume_after_a_stop(library_50, tmp_path, fake_embed
         resumed = scan(settings, embedder=fake_embedder, cache=cache)
     per_photo = len(cal.derivatives.CALIBRATION)
     # The three photos measured before the stop are not measured again.
-    assert fake_embedder.images_embedded - before == (cal.SAMPLE - 3) * per_photo
+    assert fake_embedder.images_embedded - before == (cal.sample_size(len(resumed.records)) - 3) * per_photo
     c = resumed.calibration
     assert cal.still_valid(c, round(c.photos * 1.25), c.target_precision)
     assert not cal.still_valid(c, round(c.photos * 1.3), c.target_precision)

@@ -59,6 +59,13 @@ def test_bad_weights_file_is_named_before_the_scan(tmp_path, capsys, resnet34_fi
         == 2
     )
     assert WHY[kind] in capsys.readouterr().err
+    # A photo outside the library: the model loads on a thread beside the listing, and the
+    # bad file is named all the same.
+    outside = f.save(f.make_scene(3), tmp_path / "elsewhere" / "c.jpg")
+    args = ["similar", str(outside), "--in", str(lib), "--weights", str(bad), "-q", "--cache", cache]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert WHY[kind] in err and "Traceback" not in err and "internal error" not in err, err
 
 
 def test_truncated_file_in_the_torch_hub_cache(tmp_path, capsys, resnet34_file):

@@ -21,7 +21,8 @@ grown or shrunk by more than RECALIBRATE_CHANGE (25%) against the size it was ma
 the model or target precision changes; adding a few photos never recalibrates. Its work is
 saved as it goes: each sampled photo's derivative cosines are stored as they are measured,
 so a stopped or killed calibration resumes with the next photo. A (re)calibration is the one
-step after the read pass that opens photo files: its SAMPLE photos, to make derivatives of.
+step after the read pass that opens photo files: its sampled photos (SAMPLE, fewer in a small
+library: `sample_size`), to make derivatives of.
 """
 
 from __future__ import annotations
@@ -44,7 +45,11 @@ VERSION = 1
 RECALIBRATE_CHANGE = 0.25
 TARGET_PRECISION = 0.99
 MIN_PHOTOS = 40  # fewer distinct pairs than this says nothing about a tail
-SAMPLE = 24  # photos whose derivatives are embedded (6 each): ~150 extra inferences once
+SAMPLE = 24  # photos whose derivatives are embedded (8 each): ~190 extra inferences once
+# A small library samples fewer (one photo in SAMPLE_EVERY, at least MIN_SAMPLE): the fixed
+# ~190 inferences were 1.5 times a 128-photo library's own, most of its first scan's time.
+SAMPLE_EVERY = 16
+MIN_SAMPLE = 8
 NEGATIVE_SAMPLE = 2000  # library photos whose pairwise cosines estimate the distinct tail
 NEAR_RECALL = 0.99
 MAX_CHECKS_PER_PHOTO = 20.0
@@ -191,6 +196,11 @@ def still_valid(cached: Calibration, photos: int, target: float) -> bool:
     return cached.target_precision == target and change <= RECALIBRATE_CHANGE
 
 
+def sample_size(photos: int) -> int:
+    """How many photos of a library of `photos` calibration makes derivatives of."""
+    return min(SAMPLE, max(MIN_SAMPLE, photos // SAMPLE_EVERY))
+
+
 def calibrate(
     records: Sequence[ImageRecord],
     embeddings: np.ndarray,
@@ -199,7 +209,7 @@ def calibrate(
     cache=None,
     library: str = "",
     target: float = TARGET_PRECISION,
-    sample: int = SAMPLE,
+    sample: int | None = None,
     seed: int = 0,
     progress: Progress = NULL_PROGRESS,
 ) -> Calibration | None:
@@ -216,7 +226,8 @@ def calibrate(
         return cached
     valid = [i for i in range(n) if np.linalg.norm(embeddings[i]) > 0.5]
     rng = np.random.default_rng(seed)
-    picks = sorted(rng.choice(valid, size=min(sample, len(valid)), replace=False).tolist())
+    size = min(sample or sample_size(n), len(valid))
+    picks = sorted(rng.choice(valid, size=size, replace=False).tolist())
     found = []
     for k, i in enumerate(picks):
         check_cancel(progress)

@@ -12,16 +12,22 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from itertools import combinations
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from photofind.core.match.lsh import Hyperplanes
 from photofind.core.match.pairsearch import auto_params, unique_sorted
 from photofind.core.types import FileRef, Group, ImageRecord, Thresholds, Tier
+
+if TYPE_CHECKING:
+    from photofind.core.match.detail import Detail
+    from photofind.core.match.verify import PixelFacts
+    from photofind.core.scan.cache import Cache
 
 QUERY_EXACT_BELOW = 200_000  # below this, one matrix-vector product (< 0.1 s) beats an index
 MAX_RADIUS = 2
@@ -46,6 +52,7 @@ class Query:
     record: ImageRecord | None = None
     thumb: np.ndarray | None = None
     library_index: int | None = None  # the query itself, when it is in the library
+    detail: Detail | None = None  # a photo outside the library: the detail its one read made
 
 
 class QueryIndex:
@@ -84,25 +91,27 @@ class QueryIndex:
 
 
 def embed_query(path: str, embedder: Any) -> Query:
-    """Decode `path` as the scan does and embed it with `embedder` (prepare + embed)."""
-    from photofind.core.scan.hashing import content_hash_file, gray_thumb, phash
-    from photofind.core.scan.imageio import decode_file
-    from photofind.core.types import Skipped
+    """Read `path` once, as the scan reads a photo (hashes, thumbnail, detail, model input),
+    and embed it with `embedder`."""
+    from photofind.core.match.detail import detail_from_bytes
+    from photofind.core.scan.ingest import read_photo
 
-    decoded = decode_file(path)
-    if isinstance(decoded, Skipped):
-        raise SimilarSearchError(f"cannot read {path}: {decoded.detail or decoded.reason.value}")
     if embedder is None:
         raise SimilarSearchError("searching by an image outside the library needs the similarity model")
-    vector = np.asarray(embedder.embed(np.stack([embedder.prepare(decoded.image)]))[0], np.float32)
-    st = os.stat(path)
-    record = ImageRecord(
-        FileRef(path, st.st_size, st.st_mtime_ns),
-        content_hash_file(path),
-        decoded.facts,
-        phash(decoded.image),
-    )
-    return Query(vector, record, gray_thumb(decoded.image, 32).astype(np.uint8))
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise SimilarSearchError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    entry, prepared = read_photo(FileRef(path, st.st_size, st.st_mtime_ns), embedder.prepare)
+    if entry.skipped is not None:
+        raise SimilarSearchError(f"cannot read {path}: {entry.skipped.detail or entry.skipped.reason.value}")
+    assert entry.content_hash is not None and entry.facts is not None and entry.thumb is not None
+    assert prepared is not None
+    vector = np.asarray(embedder.embed(np.stack([prepared]))[0], np.float32)
+    record = ImageRecord(entry.file, entry.content_hash, entry.facts, entry.phash)
+    thumb = np.frombuffer(entry.thumb, np.uint8).reshape(32, 32)
+    detail = detail_from_bytes(entry.detail) if entry.detail is not None else None
+    return Query(vector, record, thumb, detail=detail)
 
 
 class SimilarIndex:
@@ -111,8 +120,10 @@ class SimilarIndex:
 
     It holds path and content-hash lookups, which rows have an embedding, and, for libraries
     of `exact_below` photos or more, the LSH tables (QueryIndex), built on the first query
-    that needs them. Nothing here reads a photo file except the pixel check of the few top
-    hits, and a query photo from outside the library. Safe to query from several threads.
+    that needs them. With the scan's `cache`, the pixel check of the few top hits reads the
+    details the scan cached (pixelfacts.CachedPixelFacts, as grouping does), so no library
+    photo file is opened; a query photo from outside the library is read once. Without one
+    (a caller with no cache) the hits' files are decoded. Safe to query from several threads.
     """
 
     def __init__(
@@ -125,6 +136,7 @@ class SimilarIndex:
         exact_below: int = QUERY_EXACT_BELOW,
         lsh: QueryIndex | None = None,
         groups: Sequence[Group] = (),
+        cache: Cache | None = None,
     ) -> None:
         self.records = records
         self.embeddings = embeddings
@@ -146,16 +158,23 @@ class SimilarIndex:
                     self._copy_group.setdefault(m.index, g)
         self._lsh = lsh
         self._lock = threading.Lock()
+        self._facts: PixelFacts | None = None
+        if cache is not None:
+            from photofind.core.match.pixelfacts import CachedPixelFacts
+
+            self._facts = CachedPixelFacts(cache)
 
     @classmethod
-    def for_result(cls, result: Any) -> SimilarIndex:
-        """The index of a ScanResult's photos, tiered by the thresholds that scan used."""
+    def for_result(cls, result: Any, cache: Cache | None = None) -> SimilarIndex:
+        """The index of a ScanResult's photos, tiered by the thresholds that scan used;
+        `cache`: the one the scan filled, for the pixel check of the top hits."""
         return cls(
             result.records,
             result.embeddings,
             thumbs=result.thumbs,
             thresholds=result.settings.thresholds,
             groups=result.groups,
+            cache=cache,
         )
 
     def copy_group(self, row: int) -> Group | None:
@@ -185,8 +204,7 @@ class SimilarIndex:
                 return Query(np.zeros(0, np.float32), self.records[index], thumb, index)
         if not os.path.isfile(path):
             raise SimilarSearchError(f"no such image: {query}")
-        found = embed_query(path, embedder)
-        return Query(found.vector, found.record, found.thumb, index)
+        return replace(embed_query(path, embedder), library_index=index)
 
     def find(self, query: Any, top: int = 20, *, embedder: Any = None) -> list[SimilarHit]:
         """The `top` photos most like `query` (a path, an embedding or a Query), best first.
@@ -246,10 +264,42 @@ class SimilarIndex:
                 return Tier.NEAR, ""
             from photofind.core.match import verify
 
-            how = verify.pixel_check(q.record, record, q.thumb, self.thumbs[i])
+            with self._reading(q):
+                how = verify.pixel_check(q.record, record, q.thumb, self.thumbs[i])
             if how is not None:
                 return Tier.NEAR, how
         return (Tier.SIMILAR if sim >= t.similar else None), ""
+
+    @contextmanager
+    def _reading(self, q: Query) -> Iterator[None]:
+        """The pixel check reads cached details (and the outside query's own), not files."""
+        if self._facts is None:
+            yield
+            return
+        from photofind.core.match import verify
+
+        with verify.reading_from(self._facts if q.detail is None else _WithQuery(self._facts, q)):
+            yield
+
+
+class _WithQuery:
+    """verify.PixelFacts: the cache's, and the detail a query photo from outside the library
+    got from its one read (embed_query)."""
+
+    def __init__(self, facts: PixelFacts, query: Query) -> None:
+        assert query.record is not None
+        self._facts, self._query, self._hash = facts, query, query.record.content_hash
+
+    def detail(self, record: ImageRecord) -> Detail | None:
+        return self._query.detail if record.content_hash == self._hash else self._facts.detail(record)
+
+    def bordered(self, record: ImageRecord) -> bool:
+        if record.content_hash == self._hash:
+            return self._query.detail is not None and self._query.detail.bordered
+        return self._facts.bordered(record)
+
+    def digest(self, record: ImageRecord) -> str | None:
+        return self._facts.digest(record)
 
 
 _PRODUCT_ROWS = 65_536  # rows per matrix-vector product: bounded temporaries

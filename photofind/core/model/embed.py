@@ -193,30 +193,29 @@ class ResNetEmbedder:
 
             self._device = pick_device(self._device_request)
             self._precision = resolve_precision(self._precision_request, self._device)
-            net = self._build_fp32(torch)
-            if self._device == "cpu":
-                net = net.to(memory_format=torch.channels_last)
-            if self._precision != "fp32":
-                if self._precision == "fp16":
-                    self._fp32_net = net
-                    import copy
+            if self._precision == "fp16":
+                self._fp32_net = self._build(torch, "fp32")
+                import copy
 
-                    net = copy.deepcopy(net)
-                net = net.to(torch_dtype(self._precision))
-            self._net = net
+                self._net = copy.deepcopy(self._fp32_net).to(torch.float16)
+            else:
+                self._net = self._build(torch, self._precision)
 
-    def _build_fp32(self, torch):
-        from photofind.core.model.resnet import build_resnet34, fold_batchnorm
+    def _build(self, torch, precision: str):
+        """The folded network in `precision` on the device; on a CPU its weights channels-last."""
+        from photofind.core.model.resnet import build_resnet34, fold_batchnorm, resnet34_skeleton
 
-        if self.weights.is_random:
+        path = self.weights.path
+        if path is None:  # random weights
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.weights.seed)
                 net = build_resnet34()
         else:
-            net = build_resnet34()
-            net.load_state_dict(_read_state(torch, self.weights.path, net.state_dict()))
+            net = resnet34_skeleton()  # no random init: the file's tensors are used as they are
+            net.load_state_dict(_read_state(torch, path, net.state_dict()), assign=True)
         net.fc = torch.nn.Identity()  # the embedding is the pooled 512-d feature
-        return fold_batchnorm(net).to(self._device)
+        folded = fold_batchnorm(net, channels_last=self._device == "cpu", dtype=torch_dtype(precision))
+        return folded.to(self._device)
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         return prepare_imagenet(image)

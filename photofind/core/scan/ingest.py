@@ -340,6 +340,20 @@ class _Batch:
         self._pending.clear()
 
 
+def read_photo(
+    file: FileRef, prepare: Callable[[Any], np.ndarray] | None
+) -> tuple[FileEntry, np.ndarray | None]:
+    """One photo read as the scan reads it: one read of the file gives its cache entry (hashes,
+    thumbnail, detail) and, with `prepare`, its model input. For a photo outside the library
+    (`photofind similar`), so that it is compared exactly as a library photo would be."""
+    read = _read_one(file, prepare, lambda _hash: None, _ALWAYS_OPEN)
+    return read.entry, read.prepared
+
+
+_ALWAYS_OPEN = threading.Event()
+_ALWAYS_OPEN.set()
+
+
 def _read_one(
     file: FileRef,
     prepare: Callable[[Any], np.ndarray] | None,
