@@ -71,7 +71,7 @@ class ScanController(QObject):
         self._regroup_busy = False
         self._pending_thresholds: Thresholds | None = None
         self._action_running = False  # a clean-up or an undo
-        self._similar = similar_search.SimilarSearch()  # keeps the query index between searches
+        self._similar = similar_search.SimilarSearch(cache_path)  # keeps the query index between searches
 
     # -- state -------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ def scan_result(records, embeddings) -> ScanResult:
     )
 
 
-def test_similar_search_keeps_one_index_per_scan_result(monkeypatch):
+def test_similar_search_keeps_one_index_per_scan_result(monkeypatch, tmp_path):
     records = make_records(6)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((6, 8)).astype(np.float32)
@@ -33,9 +33,11 @@ def test_similar_search_keeps_one_index_per_scan_result(monkeypatch):
     built = []
     real = similar.SimilarIndex.for_result
     monkeypatch.setattr(
-        similar.SimilarIndex, "for_result", classmethod(lambda cls, r: built.append(r) or real(r))
+        similar.SimilarIndex,
+        "for_result",
+        classmethod(lambda cls, r, cache=None: built.append(r) or real(r, cache)),
     )
-    search = SimilarSearch()
+    search = SimilarSearch(str(tmp_path / "cache.sqlite3"))
     first = scan_result(records, x)
     for _ in range(3):
         assert search.search(first, records[0].path, 2)[0][0] == records[1].path
@@ -95,3 +97,43 @@ def test_reclaimable_follows_the_review_after_it_was_cached(action):
     model.set_groups(records, [make_group(1, Tier.NEAR, [0, 3], [1.0, 0.95])])  # same id, new members
     # the sizes are summed again for the new members; the review carries over where it can
     assert model.index(0, 0).data(Roles.RECLAIMABLE) == (4000 if action == "keeper" else 1000)
+
+
+def test_similar_search_in_the_app_reads_the_top_hits_from_the_scan_cache(
+    library, fake_embedder, tmp_path, monkeypatch
+):
+    from photofind.core.match import verify
+    from photofind.core.pipeline import scan
+    from photofind.core.scan import imageio
+    from photofind.core.scan.cache import Cache
+
+    cache_path = str(tmp_path / "scan.sqlite3")
+    cache = Cache(cache_path)
+    try:
+        result = scan(ScanSettings(roots=(str(library["root"]),)), embedder=fake_embedder, cache=cache)
+    finally:
+        cache.close()
+    verify.clear_caches()  # nothing the scan decoded may be reused
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("a library photo was decoded")
+
+    for name in ("decode_file", "decode_bytes"):
+        monkeypatch.setattr(imageio, name, no_decoding)
+    monkeypatch.setattr(verify, "decode_digest", no_decoding)
+    served: list[str] = []  # content hashes whose detail the cache gave
+    real_details = Cache.details_for_hashes
+
+    def details_for_hashes(self, hashes, *args):
+        found = real_details(self, hashes, *args)
+        served.extend(found)
+        return found
+
+    monkeypatch.setattr(Cache, "details_for_hashes", details_for_hashes)
+    p = library["paths"]
+    hits = SimilarSearch(cache_path).search(result, str(p["B"]), 3, embedder=fake_embedder)
+    assert [(path, tier) for path, _, tier, _ in hits[:2]] == [
+        (str(p["B_q40"]), "near"),
+        (str(p["B_half"]), "near"),
+    ]
+    assert len(set(served)) >= 2  # the query's and its copies' details, from the scan's cache
