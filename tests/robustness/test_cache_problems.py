@@ -224,3 +224,18 @@ def test_an_io_error_in_use_never_moves_the_cache_aside(tmp_path, fake_embedder)
         assert len(cache.warnings) == 1 and "cannot be written" in cache.warnings[0], cache.warnings
     assert not list(tmp_path.glob("c.db.broken-*"))
     assert scan(_settings(lib, db), embedder=fake_embedder).stats.decoded == 0  # still warm
+
+
+def test_damage_met_by_a_write_keeps_the_write_in_memory(tmp_path):
+    db = tmp_path / "c.db"
+    with Cache(db) as cache:
+        cache.put_verdicts([("a" * 8, "b" * 8, None)], 1, False)
+    damage_all_but_meta(db)
+    with Cache(db) as cache:
+        assert cache.warnings == []  # opening does not read the damaged pages
+        cache.put_verdicts([("c" * 8, "d" * 8, "resized")], 1, False)
+        assert cache.verdicts([("c" * 8, "d" * 8), ("a" * 8, "b" * 8)], 1, False) == {
+            ("c" * 8, "d" * 8): "resized"
+        }
+        assert len(cache.warnings) == 1 and "damaged while in use" in cache.warnings[0]
+    assert [p.name.startswith("c.db.broken-") for p in tmp_path.iterdir()] == [True]
