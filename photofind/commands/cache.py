@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     cache = open_cache(str(path), "photofind cache")
     if cache is None:
         return 2
+    opened_with = len(cache.warnings)  # open_cache printed these
     with cache:
         if args.action == "prune":
             try:
@@ -46,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"photofind cache: cannot prune {path}: {exc}", file=sys.stderr)
                 return 2
         stats = cache.stats()
+    for w in cache.warnings[opened_with:]:  # damage found while reading (see Cache)
+        print(f"warning: {w}", file=sys.stderr)
     print(
         f"{path}: {stats['files']} files, {stats['images']} images, "
         f"{stats['embeddings']} embeddings, {stats['bytes'] / 1e6:.1f} MB"

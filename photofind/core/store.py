@@ -6,6 +6,11 @@ another program's database) is refused and left exactly as it was. One of ours t
 integrity check, or has another schema version, is moved aside (never deleted) and the
 caller gets a warning to show the user. An I/O error (disk full, read-only, locked) says
 nothing about the file: it is reported as a StoreError and the file is left alone.
+
+The integrity check (`PRAGMA quick_check`) reads every page, so it runs at open only for the
+stores that must not lose data (the journal, the decisions; a few hundred KB). The scan cache
+can reach a gigabyte: it gets only the checks that cost nothing (header, stamp, meta, schema
+version) and finds damage in the pages it reads as it goes (`is_corruption`, `move_aside`).
 """
 
 from __future__ import annotations
@@ -58,11 +63,13 @@ def open_store(
     *,
     synchronous: str = "FULL",
     consequence: str = "",
+    quick_check: bool = True,
 ) -> sqlite3.Connection:
     """A connection to `path`, created with `schema` if new. Ours but unusable (corrupt,
     another schema version): renamed to `*.broken-<time>` and a fresh one started;
     `consequence` tells the user what that costs. `synchronous` NORMAL suits data that can
-    be recomputed (the cache); FULL, what cannot."""
+    be recomputed (the cache); FULL, what cannot. `quick_check` False skips the whole-file
+    integrity check: the caller then treats `is_corruption` errors met in use as damage."""
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -70,9 +77,9 @@ def open_store(
         raise StoreError(f"cannot create {target.parent}: {exc.strerror or exc}") from exc
     _refuse_if_not_ours(target, app_id)
     try:
-        return _open(target, app_id, version, schema, synchronous)
+        return _open(target, app_id, version, schema, synchronous, quick_check)
     except _Broken as exc:
-        moved = _move_aside(target)
+        moved = move_aside(target)
         warnings.append(
             f"{target} was unusable ({exc}); it was moved to {moved} and a new one "
             f"started.{' ' + consequence if consequence else ''}"
@@ -80,7 +87,7 @@ def open_store(
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open {target}: {exc}") from exc
     try:
-        return _open(target, app_id, version, schema, synchronous)
+        return _open(target, app_id, version, schema, synchronous, quick_check)
     except (_Broken, sqlite3.Error) as again:
         raise StoreError(f"cannot open {target}: {again}") from again
 
@@ -113,7 +120,9 @@ def _refuse_if_not_ours(path: Path, app_id: str) -> None:
         raise StoreError(f"{path} is another program's database, not a {kind}; it was left untouched")
 
 
-def _open(path: Path, app_id: str, version: int, schema: str, synchronous: str) -> sqlite3.Connection:
+def _open(
+    path: Path, app_id: str, version: int, schema: str, synchronous: str, quick_check: bool
+) -> sqlite3.Connection:
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=_LOCK_WAIT_SECONDS)
     try:
         try:
@@ -123,15 +132,20 @@ def _open(path: Path, app_id: str, version: int, schema: str, synchronous: str) 
             db.execute(f"PRAGMA synchronous={'NORMAL' if synchronous == 'NORMAL' else 'FULL'}")
             if not _tables(db):
                 _create(db, app_id, version, schema)
-            _check(db, path, app_id, version)
+            _check(db, path, app_id, version, quick_check)
         except sqlite3.DatabaseError as exc:
-            if _result_code(exc) in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+            if is_corruption(exc):
                 raise _Broken(str(exc)) from exc
             raise
         return db
     except BaseException:
         db.close()
         raise
+
+
+def is_corruption(exc: sqlite3.Error) -> bool:
+    """Whether `exc` says the file itself is damaged (not the disk, a lock, or a full disk)."""
+    return _result_code(exc) in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
 
 
 def _result_code(exc: sqlite3.Error) -> int | None:
@@ -187,7 +201,7 @@ def _create(db: sqlite3.Connection, app_id: str, version: int, schema: str) -> N
         raise
 
 
-def _check(db: sqlite3.Connection, path: Path, app_id: str, version: int) -> None:
+def _check(db: sqlite3.Connection, path: Path, app_id: str, version: int, quick_check: bool) -> None:
     tables = _tables(db)
     meta = dict(db.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
     if meta.get("app") != app_id:
@@ -197,7 +211,7 @@ def _check(db: sqlite3.Connection, path: Path, app_id: str, version: int) -> Non
         )
     if meta.get("schema") != str(version):
         raise _Broken(f"schema {meta.get('schema')} != {version}")
-    if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+    if quick_check and db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
         raise _Broken("integrity check failed")
     if db.execute("PRAGMA application_id").fetchone()[0] == 0:
         try:  # a store made before the stamp: stamp it now (a read-only one stays as it is)
@@ -206,7 +220,9 @@ def _check(db: sqlite3.Connection, path: Path, app_id: str, version: int) -> Non
             pass
 
 
-def _move_aside(path: Path) -> Path:
+def move_aside(path: Path) -> Path:
+    """Rename a broken store of ours (with its -wal and -shm) to `*.broken-<time>`. Close
+    every connection to it first: Windows refuses to rename a file that is open."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     moved = path.with_name(f"{path.name}{BROKEN_SUFFIX}{stamp}")
     for suffix in ("", "-wal", "-shm"):
@@ -322,6 +338,7 @@ class SQLiteStore:
     SCHEMA: ClassVar[str]
     SYNCHRONOUS: ClassVar[str] = "FULL"
     CONSEQUENCE: ClassVar[str] = ""  # what moving a broken one aside costs the user
+    QUICK_CHECK: ClassVar[bool] = True  # the whole-file integrity check at open (see the module)
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -335,6 +352,7 @@ class SQLiteStore:
             self.warnings,
             synchronous=self.SYNCHRONOUS,
             consequence=self.CONSEQUENCE,
+            quick_check=self.QUICK_CHECK,
         )
 
     def close(self) -> None:

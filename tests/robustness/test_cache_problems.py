@@ -14,6 +14,7 @@ from photofind.core.pipeline import scan
 from photofind.core.scan.cache import Cache
 from photofind.core.types import ScanSettings
 from tests import imagefactory as f
+from tests.storekit import damage_all_but_meta
 
 
 def _lib(root):
@@ -153,3 +154,88 @@ def test_max_page_count_really_fills(tmp_path):
     db.execute(f"PRAGMA max_page_count={pages}")
     with pytest.raises(sqlite3.OperationalError, match="full"):
         db.execute("INSERT INTO t VALUES (?)", (bytes(100_000),))
+
+
+# -- damage that opening does not look for (it would read every page) is found in use ----------
+
+
+def _warm_then_damaged(tmp_path, fake_embedder):
+    lib = _lib(tmp_path / "lib")
+    db = tmp_path / "c.db"
+    want = scan(_settings(lib, db), embedder=fake_embedder)
+    assert want.groups and want.stats.decoded == 4
+    damage_all_but_meta(db)
+    return lib, db, want
+
+
+def test_damage_in_the_middle_of_the_cache_is_moved_aside_and_the_scan_finishes(tmp_path, fake_embedder):
+    lib, db, want = _warm_then_damaged(tmp_path, fake_embedder)
+    got = scan(_settings(lib, db), embedder=fake_embedder)
+    assert _groups(got) == _groups(want)
+    assert [r.path for r in got.records] == [r.path for r in want.records]
+    assert got.stats.decoded == 4  # what could not be read from the cache was read from the photos
+    late = [w for w in got.warnings if "damaged while in use" in w]
+    assert len(late) == 1 and "moved to" in late[0], got.warnings
+    assert len(list(tmp_path.glob("c.db.broken-*"))) == 1
+    # the next scan starts a new cache and reads the photos once; the one after is warm
+    again = scan(_settings(lib, db), embedder=fake_embedder)
+    assert _groups(again) == _groups(want) and not again.warnings and again.stats.decoded == 4
+    warm = scan(_settings(lib, db), embedder=fake_embedder)
+    assert _groups(warm) == _groups(want) and warm.stats.decoded == 0
+    assert len(list(tmp_path.glob("c.db.broken-*"))) == 1
+
+
+def test_damage_found_in_use_is_shown_by_the_cli_scan_and_cache_info(tmp_path, fake_embedder, capsys):
+    lib, db, _ = _warm_then_damaged(tmp_path, fake_embedder)
+    assert cli.main(["scan", str(lib), "--no-embed", "-q", "--cache", str(db)]) == 0
+    out = capsys.readouterr()
+    assert "damaged while in use" in out.out + out.err and "Traceback" not in out.out + out.err
+    assert len(list(tmp_path.glob("c.db.broken-*"))) == 1
+
+    lib2, db2, _ = _warm_then_damaged(tmp_path / "two", fake_embedder)
+    assert cli.main(["cache", "info", "--cache", str(db2)]) == 0
+    out = capsys.readouterr()
+    assert "damaged while in use" in out.err and "moved to" in out.err, out
+    assert list((tmp_path / "two").glob("c.db.broken-*"))
+
+
+def test_an_io_error_in_use_never_moves_the_cache_aside(tmp_path, fake_embedder):
+    lib = _lib(tmp_path / "lib")
+    db = tmp_path / "c.db"
+    scan(_settings(lib, db), embedder=fake_embedder)
+    error = sqlite3.OperationalError("disk I/O error")
+    error.sqlite_errorcode = 10  # SQLITE_IOERR
+
+    class FailingReads:
+        def __init__(self, real):
+            self._real = real
+
+        def execute(self, *args, **kwargs):
+            raise error
+
+        def close(self):
+            self._real.close()
+
+    with Cache(db) as cache:
+        cache._db = FailingReads(cache._db)
+        with pytest.raises(sqlite3.OperationalError, match="I/O"):
+            cache.get_blob("verifier", "version")
+        cache.put_blob("verifier", "version", b"1")  # a write: kept in memory, as on a full disk
+        assert len(cache.warnings) == 1 and "cannot be written" in cache.warnings[0], cache.warnings
+    assert not list(tmp_path.glob("c.db.broken-*"))
+    assert scan(_settings(lib, db), embedder=fake_embedder).stats.decoded == 0  # still warm
+
+
+def test_damage_met_by_a_write_keeps_the_write_in_memory(tmp_path):
+    db = tmp_path / "c.db"
+    with Cache(db) as cache:
+        cache.put_verdicts([("a" * 8, "b" * 8, None)], 1, False)
+    damage_all_but_meta(db)
+    with Cache(db) as cache:
+        assert cache.warnings == []  # opening does not read the damaged pages
+        cache.put_verdicts([("c" * 8, "d" * 8, "resized")], 1, False)
+        assert cache.verdicts([("c" * 8, "d" * 8), ("a" * 8, "b" * 8)], 1, False) == {
+            ("c" * 8, "d" * 8): "resized"
+        }
+        assert len(cache.warnings) == 1 and "damaged while in use" in cache.warnings[0]
+    assert [p.name.startswith("c.db.broken-") for p in tmp_path.iterdir()] == [True]
