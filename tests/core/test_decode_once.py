@@ -169,7 +169,11 @@ def test_the_slider_regroups_without_opening_a_photo_file(library, cache_path, f
         regrouper.group(type(t)(near=near, similar=t.similar))
 
 
-def test_a_warm_rescan_reads_the_groups_details_in_one_batch(library, cache_path, monkeypatch):
+def test_a_warm_rescan_takes_the_trees_from_the_cache_and_reads_details_in_one_batch_otherwise(
+    library, cache_path, monkeypatch
+):
+    from photofind.core.match import treememo
+
     settings = ScanSettings(roots=(str(library["root"]),), cache_path=str(cache_path), embed=False)
     cold = scan(settings)
     members = sum(len(g.members) for g in cold.groups if g.tier is not Tier.SIMILAR)
@@ -184,6 +188,13 @@ def test_a_warm_rescan_reads_the_groups_details_in_one_batch(library, cache_path
         return real(self, hashes, detail_format)
 
     monkeypatch.setattr(Cache, "details_for_hashes", counted)
+    warm = scan(settings)
+    assert _groups(warm) == _groups(cold)
+    assert [g.derivation for g in warm.groups] == [g.derivation for g in cold.groups]
+    assert sum(reads) == 0  # every tree remembered: no detail read, none decoded
+    monkeypatch.setattr(treememo, "TREE_VERSION", treememo.TREE_VERSION + 1)  # the trees are stale
+    verify.clear_caches()
+    reads.clear()
     assert _groups(scan(settings)) == _groups(cold)
     assert len(reads) == 1 and reads[0] >= 4  # every tree's details in one query, not one each
 

@@ -48,6 +48,7 @@ from photofind.core.match import bursts, phash_index, phylogeny, verify
 from photofind.core.match.linkage import best_per_node, complete_linkage, edge_codes
 from photofind.core.match.lsh import Hyperplanes, load_hyperplanes
 from photofind.core.match.pairsearch import EXACT_BELOW, auto_params, contains, find_pairs, unique_sorted
+from photofind.core.match.treememo import TreeMemo, tree_key
 from photofind.core.match.verdicts import PixelVerdicts
 from photofind.core.progress import NULL_PROGRESS, Phase, Progress, check_cancel
 from photofind.core.types import Derivation, Group, ImageRecord, Member, Thresholds, Tier
@@ -147,6 +148,7 @@ class Regrouper:
         )
         self._bordered: dict[int, bool] = {}
         self._trees: dict[tuple, dict[int, Derivation]] = {}  # (cluster, root) -> derivation tree
+        self._memo = TreeMemo(cache)  # the trees of the last scan's groups
         self.floor = np.inf
         self._ensure_floor(min(default.near, default.similar) - FLOOR_MARGIN if floor is None else floor)
 
@@ -301,6 +303,7 @@ class Regrouper:
             return self._group(thresholds)
         finally:
             self.verdicts.save()
+            self._memo.save()
 
     def _group(self, thresholds: Thresholds) -> list[Group]:
         near, similar = thresholds.near, thresholds.similar
@@ -336,10 +339,8 @@ class Regrouper:
             if k % 256 == 0:
                 check_cancel(self._progress)
                 self._progress.update(Phase.GROUP, k, len(clusters))
-                block = [
-                    c for cl in clusters[k : k + 256] if (tuple(cl), None) not in self._trees for c in cl
-                ]
-                self.verdicts.preload(block)  # the trees' details, in batched reads
+                block = [c for cl in clusters[k : k + 256] if not self._tree_known(cl) for c in cl]
+                self.verdicts.preload(block)  # the details of trees not remembered, in batched reads
             in_cluster.update(cluster)
             g = self._duplicate_group(cluster, flagged)
             groups.append(g)
@@ -383,8 +384,51 @@ class Regrouper:
             self._trees[key] = self._infer(cluster, indices, root)
         return self._trees[key]
 
-    def _infer(self, cluster: list[int], indices: list[int], root: int | None) -> dict[int, Derivation]:
+    def _members(self, cluster: list[int]) -> list[int]:
+        """The records of a cluster's content classes, in record order."""
+        return sorted(i for c in cluster for i in self.copies[c])
+
+    def _tree_key(self, cluster: list[int], indices: list[int], root: int | None) -> tuple[str, int]:
+        """The TreeMemo key of a tree, and the cluster's anchor."""
         anchor = min(cluster, key=self._anchor_key)
+        hashes = [self.records[i].content_hash for i in indices]
+        at = indices.index(int(self.reps[anchor]))
+        return tree_key(hashes, at, None if root is None else indices.index(root)), anchor
+
+    def _tree_known(self, cluster: list[int]) -> bool:
+        """Its tree is built in this process or remembered from the last scan."""
+        if (tuple(cluster), None) in self._trees:
+            return True
+        indices = self._members(cluster)
+        return self._memo.has(self._tree_key(cluster, indices, None)[0])
+
+    def _infer(self, cluster: list[int], indices: list[int], root: int | None) -> dict[int, Derivation]:
+        key, anchor = self._tree_key(cluster, indices, root)
+        nodes = self._memo.get(key)
+        if nodes is None:
+            nodes, whole = self._infer_nodes(indices, anchor, root)
+            if whole:  # a tree made without some member's detail is not kept for later scans
+                self._memo.put(key, nodes)
+        credited = [n.content_pixels for n in nodes]
+        for k in self._top_down(nodes):
+            parent = nodes[k].parent
+            if parent is not None:
+                credited[k] = min(credited[k], credited[parent])
+        return {
+            i: Derivation(
+                i,
+                None if node.parent is None else indices[node.parent],
+                node.how,
+                node.original,
+                credited[k],
+            )
+            for k, (i, node) in enumerate(zip(indices, nodes))
+        }
+
+    def _infer_nodes(
+        self, indices: list[int], anchor: int, root: int | None
+    ) -> tuple[list[phylogeny.Node], bool]:
+        """The tree, and whether every member's detail was there to make it."""
         records = [self.records[i] for i in indices]
         with self.verdicts.reading():
             details = [verify.load_detail(self.records[self.reps[self._class[i]]]) for i in indices]
@@ -404,21 +448,7 @@ class Regrouper:
             indices.index(int(self.reps[anchor])),
             None if root is None else indices.index(root),
         )
-        credited = [n.content_pixels for n in nodes]
-        for k in self._top_down(nodes):
-            parent = nodes[k].parent
-            if parent is not None:
-                credited[k] = min(credited[k], credited[parent])
-        return {
-            i: Derivation(
-                i,
-                None if node.parent is None else indices[node.parent],
-                node.how,
-                node.original,
-                credited[k],
-            )
-            for k, (i, node) in enumerate(zip(indices, nodes))
-        }
+        return nodes, all(d is not None for d in details)
 
     @staticmethod
     def _top_down(nodes: list[phylogeny.Node]) -> list[int]:
@@ -434,7 +464,7 @@ class Regrouper:
         return sorted(range(len(nodes)), key=level)
 
     def _duplicate_group(self, cluster: list[int], flagged: bool) -> Group:
-        indices = sorted(i for c in cluster for i in self.copies[c])
+        indices = self._members(cluster)
         tree = self._derivation(cluster, indices)
         keep = self._pick(indices, tree)
         if tree[keep].original and tree[keep].parent is not None:  # a lossless twin of the root
