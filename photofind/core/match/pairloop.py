@@ -31,16 +31,24 @@ def _popcount(x):
 
 
 @njit(cache=True, nogil=True)
-def _keep(a, b, hd, words, order, head, stage_ends, limits, half, radius):
-    """_SignatureFilter.keep for a pair that passed the first stage with `hd` differing bits."""
-    need = half[a] + half[b]
-    rr = radius[a] * radius[b]
-    done = head
+def _passes(p, q, hd, near, rows, members, order, stage_ends, limits, half, radius):
+    """_SignatureFilter.keep's stages for candidate (p, q), which passed the first one with
+    `hd` differing bits. Words of the first stages come from `near` (in bucket order, read in
+    sequence); only the few pairs still alive after them read whole rows at random."""
+    need = half[p] + half[q]
+    rr = radius[p] * radius[q]
+    done = stage_ends[0]
     for stage in range(len(stage_ends)):
-        for s in range(done, stage_ends[stage]):
-            k = order[s]
-            hd += _popcount(words[k, a] ^ words[k, b])
-        done = stage_ends[stage]
+        end = stage_ends[stage]
+        if end <= near.shape[1]:
+            for s in range(done, end):
+                hd += _popcount(near[p, s] ^ near[q, s])
+        else:
+            x, y = members[p], members[q]
+            for s in range(done, end):
+                k = order[s]
+                hd += _popcount(rows[x, k] ^ rows[y, k])
+        done = end
         if not need <= limits[stage, hd] * rr:
             return False
     return True
@@ -55,23 +63,38 @@ def _emit(out, count, code):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _cross(out, count, sa, ea, sb, eb, members, heads, bound, words, order, stage_ends, limits, half, radius):
+def _cross(out, count, sa, ea, sb, eb, members, near, bound, rows, order, stage_ends, limits, half, radius):
     """Candidates p in [sa, ea) x q in [sb, eb) (q > p when the ranges are one bucket)."""
     n = len(members)
-    head = len(heads)
+    head = stage_ends[0]
     same = sa == sb
     for p in range(sa, ea):
         for q in range(p + 1 if same else sb, eb):
             hd = 0
             for w in range(head):
-                hd += _popcount(heads[w, p] ^ heads[w, q])
+                hd += _popcount(near[p, w] ^ near[q, w])
             if hd > max(bound[p], bound[q]):  # the first stage, inline: most candidates stop here
                 continue
-            x, y = members[p], members[q]
-            if _keep(x, y, hd, words, order, head, stage_ends, limits, half, radius):
+            if _passes(p, q, hd, near, rows, members, order, stage_ends, limits, half, radius):
+                x, y = members[p], members[q]
                 out = _emit(out, count, min(x, y) * n + max(x, y))
                 count += 1
     return out, count
+
+
+@njit(cache=True, nogil=True)
+def _in_bucket_order(members, rows, cols, bound, half, radius):
+    """Per bucket position p (photo members[p]): its words `cols`, bound, half and radius."""
+    near = np.empty((len(members), len(cols)), np.uint64)
+    b = np.empty(len(members), bound.dtype)
+    h = np.empty(len(members), half.dtype)
+    r = np.empty(len(members), radius.dtype)
+    for p in range(len(members)):
+        x = members[p]
+        for c in range(len(cols)):
+            near[p, c] = rows[x, cols[c]]
+        b[p], h[p], r[p] = bound[x], half[x], radius[x]
+    return near, b, h, r
 
 
 @njit(cache=True, nogil=True)
@@ -83,18 +106,18 @@ def _table_codes(
     probe,
     bits,
     cap,
-    heads,
-    bound,
-    words,
+    rows,
     order,
+    near_words,
     stage_ends,
     limits,
+    bound,
     half,
     radius,
 ):
-    """`heads` and `bound` are in bucket order (row p is photo members[p]). Neighbour buckets
-    are found bit by bit with two pointers that only move forward, so both buckets of every
-    candidate pair are read in sequence, not at random."""
+    """Neighbour buckets are found bit by bit with two pointers that only move forward, so
+    both buckets of every candidate pair are read in sequence, not at random."""
+    near, bound, half, radius = _in_bucket_order(members, rows, order[:near_words], bound, half, radius)
     out = np.empty(_FIRST_OUT, np.int64)
     count = 0
     buckets = len(starts)
@@ -103,7 +126,7 @@ def _table_codes(
             sa = starts[a]
             out, count = _cross(
                 out, count, sa, sa + sizes[a], sa, sa + sizes[a],
-                members, heads, bound, words, order, stage_ends, limits, half, radius,
+                members, near, bound, rows, order, stage_ends, limits, half, radius,
             )  # fmt: skip
     for bit in range(bits if probe else 0):
         flip = np.uint32(1) << np.uint32(bit)
@@ -122,7 +145,7 @@ def _table_codes(
             sa, sb = starts[a], starts[b]
             out, count = _cross(
                 out, count, sa, sa + sizes[a], sb, sb + sizes[b],
-                members, heads, bound, words, order, stage_ends, limits, half, radius,
+                members, near, bound, rows, order, stage_ends, limits, half, radius,
             )  # fmt: skip
     return out[:count]
 
@@ -143,6 +166,7 @@ def table_codes(buckets, filt, table: int) -> np.ndarray:
     limits = np.zeros((len(stage_bits), filt.nbits + 1), np.float32)
     for s, b in enumerate(stage_bits):
         limits[s, : b + 1] = agreement_limits(b, filt.miss)
+    head_bits = sum(filt.word_bits[k] for k in order[:head])
     return _table_codes(
         buckets.order,
         buckets.starts,
@@ -151,12 +175,12 @@ def table_codes(buckets, filt, table: int) -> np.ndarray:
         params.probe,
         params.bits,
         params.bucket_cap,
-        np.stack([filt.words[k][buckets.order] for k in order[:head]]),
-        filt.bound(sum(filt.word_bits[k] for k in order[:head]))[buckets.order],
-        filt.words,
+        filt.rows,
         order,
+        filt.stage_ends[1] if len(filt.stage_ends) > 1 else head,
         np.array(filt.stage_ends, np.int64),
         limits,
+        filt.bound(head_bits),
         filt.half,
         filt.radius,
     )
