@@ -150,10 +150,52 @@ def _table_codes(
     return out[:count]
 
 
-def table_codes(buckets, filt, table: int) -> np.ndarray:
-    """Pair codes (min * n + max) of one table's candidates that pass the signature filter:
-    what `pairsearch._Buckets.pairs` followed by `_SignatureFilter.keep` yields."""
-    params = buckets.params
+@njit(cache=True, nogil=True)
+def _buckets(keys, bits):
+    """Photos sorted by key, ties by index (two counting passes of bits/2 each: their counts
+    stay in cache, unlike one pass over 2**bits), and the runs of equal keys: the same
+    order, starts, sizes and keys as `pairsearch._Buckets`, three times faster at 1M."""
+    n = len(keys)
+    order = np.arange(n)
+    spare = np.empty(n, np.int64)
+    low = bits // 2
+    for shift, width in ((0, low), (low, bits - low)):
+        mask = np.uint32((1 << width) - 1)
+        slots = np.zeros((1 << width) + 1, np.int64)
+        for i in range(n):
+            slots[((keys[order[i]] >> np.uint32(shift)) & mask) + 1] += 1
+        for d in range(1, len(slots)):
+            slots[d] += slots[d - 1]
+        for i in range(n):
+            x = order[i]
+            d = (keys[x] >> np.uint32(shift)) & mask
+            spare[slots[d]] = x
+            slots[d] += 1
+        order, spare = spare, order
+    runs = 1 if n else 0
+    for p in range(1, n):
+        runs += keys[order[p]] != keys[order[p - 1]]
+    starts = np.zeros(runs, np.int64)
+    ukeys = np.zeros(runs, np.uint32)
+    if n:
+        ukeys[0] = keys[order[0]]
+    b = 0
+    for p in range(1, n):
+        key = keys[order[p]]
+        if key != ukeys[b]:
+            b += 1
+            starts[b] = p
+            ukeys[b] = key
+    sizes = np.diff(np.append(starts, n))
+    return order, starts, sizes, ukeys
+
+
+def table_codes(keys: np.ndarray, filt, table: int, params) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One table's pair codes (min * n + max) of candidates that pass the signature filter,
+    what `pairsearch._Buckets.pairs` followed by `_SignatureFilter.keep` yields, and its
+    giant buckets (members of each bucket above bucket_cap), as `_Buckets.giants`."""
+    members, starts, sizes, ukeys = _buckets(keys, params.bits)
+    giants = [members[s : s + z] for s, z in zip(starts, sizes) if z > params.bucket_cap]
     order = np.array(filt.word_order(table, params.bits), np.int64)
     head = filt.head
     bits = sum(filt.word_bits[k] for k in order[:head])
@@ -167,11 +209,11 @@ def table_codes(buckets, filt, table: int) -> np.ndarray:
     for s, b in enumerate(stage_bits):
         limits[s, : b + 1] = agreement_limits(b, filt.miss)
     head_bits = sum(filt.word_bits[k] for k in order[:head])
-    return _table_codes(
-        buckets.order,
-        buckets.starts,
-        buckets.sizes,
-        buckets.ukeys,
+    codes = _table_codes(
+        members,
+        starts,
+        sizes,
+        ukeys,
         params.probe,
         params.bits,
         params.bucket_cap,
@@ -184,3 +226,4 @@ def table_codes(buckets, filt, table: int) -> np.ndarray:
         filt.half,
         filt.radius,
     )
+    return codes, giants

@@ -441,8 +441,8 @@ def _compiled_tables(sig: Signatures, filt: _SignatureFilter, params: LshParams)
         filt.bound(sum(filt.word_bits[k] for k in filt.word_order(t, params.bits)[: filt.head]))
 
     def one(t: int) -> TableResult:
-        buckets = _Buckets(sig.table_keys(t), params, None)
-        return [table_codes(buckets, filt, t)], buckets.giants
+        codes, giants = table_codes(sig.table_keys(t), filt, t, params)
+        return [codes], giants
 
     pool = ThreadPoolExecutor(max_workers=min(params.tables, usable_cores()), thread_name_prefix="lsh-table")
     try:
