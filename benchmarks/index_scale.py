@@ -6,7 +6,9 @@ Data: 512-d unit vectors, N/20 planted near-duplicate pairs at cosine 0.90-0.99 
 "aniso" gives every vector a shared positive mean and a k^-0.4 spectrum, so unrelated
 vectors sit at cosine ~0.5 like pooled ReLU features; "iso" vectors are uniform on the sphere.
 Each measurement runs in a fresh process, so its peak RSS is its own (it includes the
-vectors: 2 GB at 1M); "extra" is the method's own peak allocation (tracemalloc).
+vectors: 2 GB at 1M); "extra" is the method's own peak allocation (tracemalloc). "CPU s" is the
+method's CPU time over all its threads: on a shared machine the wall time depends on how much of
+the cores the other jobs leave, the CPU time much less (on k idle cores, wall >= CPU / k).
 "all groups" = index build + candidate search + exact check + complete-linkage grouping.
 lshash3 cannot do all pairs at these sizes: it indexes everything, answers a sample of
 queries, and its all-pairs time is extrapolated (marked ~); so is faiss-ivf's (IndexIVFFlat,
@@ -211,7 +213,9 @@ def measure(method: str, n: int, kind: str, out: mp.Queue) -> None:
     tc = planted[:, 0].astype(np.int64) * n + planted[:, 1]
     cos = np.einsum("ij,ij->i", x[planted[:, 0]], x[planted[:, 1]])
     tracemalloc.start()
+    cpu = _cpu_seconds()
     result = METHODS[method](x)
+    cpu = _cpu_seconds() - cpu
     extra = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     build, total, codes, note = result[:4]
@@ -228,6 +232,7 @@ def measure(method: str, n: int, kind: str, out: mp.Queue) -> None:
             kind=kind,
             build=build,
             total=total,
+            cpu=cpu if len(result) == 4 else float("nan"),  # a sampled run's CPU is not the whole job's
             pairs=len(codes),
             recall=float(found[mask].mean()) if mask.any() else float("nan"),
             edge=float(found[edge].mean()) if edge.any() else float("nan"),
@@ -236,6 +241,13 @@ def measure(method: str, n: int, kind: str, out: mp.Queue) -> None:
             note=note,
         )
     )
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process, all threads: on a shared machine, the work done regardless of
+    how much of the cores the other jobs left us."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def in_child(method: str, n: int, kind: str) -> dict | None:
@@ -307,7 +319,7 @@ def regroup_slider(n: int = 10_000) -> dict:
 def print_table(rows: list[dict]) -> None:
     ours = {(r["kind"], r["n"]): r["total"] for r in rows if r["method"] == "photofind"}
     head = (
-        f"{'data':<6}{'N':>9}  {'method':<10}{'build s':>9}{'all groups s':>14}{'x ours':>8}"
+        f"{'data':<6}{'N':>9}  {'method':<10}{'build s':>9}{'all groups s':>14}{'x ours':>8}{'CPU s':>8}"
         f"{'peak RSS MB':>13}{'extra MB':>10}{'recall':>8}{'@edge':>7}  notes"
     )
     print(head)
@@ -317,6 +329,7 @@ def print_table(rows: list[dict]) -> None:
         total = f"{'~' if r['note'].startswith('~') else ''}{r['total']:.2f}"
         print(
             f"{r['kind']:<6}{r['n']:>9,}  {r['method']:<10}{r['build']:>9.2f}{total:>14}{ratio:>8.1f}"
+            f"{'-' if np.isnan(r['cpu']) else format(r['cpu'], '.1f'):>8}"
             f"{r['rss']:>13.0f}{r['extra']:>10.0f}{r['recall']:>8.4f}{r['edge']:>7.3f}  {r['note']}"
         )
 
