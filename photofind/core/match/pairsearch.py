@@ -436,8 +436,8 @@ def _compiled_tables(sig: Signatures, filt: _SignatureFilter, params: LshParams)
     from photofind.core.match.pairloop import table_codes  # numba: loaded on first use
     from photofind.core.model.embed import usable_cores
 
-    filt.rows  # noqa: B018 - built once, before the threads share it
-    for t in range(min(params.tables, 1)):
+    filt.rows  # noqa: B018 - built once, before the threads share it; so is each table's bound
+    for t in range(params.tables):
         filt.bound(sum(filt.word_bits[k] for k in filt.word_order(t, params.bits)[: filt.head]))
 
     def one(t: int) -> TableResult:
