@@ -15,8 +15,9 @@ index (cache misses); now each table first gathers what the early stages read in
 order (`_in_bucket_order`), only pairs still alive after four words read whole photo-major
 signature rows (`_SignatureFilter.rows`), and buckets come from a counting sort (`_buckets`)
 instead of numpy's sort. Together: 0.49 against 0.53 CPU s per table, interleaved. What is
-left is enumeration and the first stage itself (about half each); per-candidate branches,
-not memory, by every variant tried (one pass over all bits, a dense slot table, a 1x1 fast path).
+left is enumeration and the first stage itself (about half each), likely bound by branches
+rather than memory: variants that changed the access pattern (one pass over all bits, a dense
+slot table for neighbour buckets) made no difference, and a 1x1-bucket fast path was slower.
 
 `pairsearch.lsh_pairs` imports this module (and so numba) on first use only: `photofind --help`
 and the GUI never load it.
