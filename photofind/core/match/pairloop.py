@@ -206,7 +206,7 @@ def table_codes(keys: np.ndarray, filt, table: int, params) -> tuple[np.ndarray,
     what `pairsearch._Buckets.pairs` followed by `_SignatureFilter.keep` yields, and its
     giant buckets (members of each bucket above bucket_cap), as `_Buckets.giants`."""
     members, starts, sizes, ukeys = _buckets(keys, params.bits)
-    giants = [members[s : s + z] for s, z in zip(starts, sizes) if z > params.bucket_cap]
+    giants = [members[starts[b] : starts[b] + sizes[b]] for b in np.flatnonzero(sizes > params.bucket_cap)]
     order = np.array(filt.word_order(table, params.bits), np.int64)
     head = filt.head
     bits = sum(filt.word_bits[k] for k in order[:head])
