@@ -6,7 +6,11 @@ Data: 512-d unit vectors, N/20 planted near-duplicate pairs at cosine 0.90-0.99 
 "aniso" gives every vector a shared positive mean and a k^-0.4 spectrum, so unrelated
 vectors sit at cosine ~0.5 like pooled ReLU features; "iso" vectors are uniform on the sphere.
 Each measurement runs in a fresh process, so its peak RSS is its own (it includes the
-vectors: 2 GB at 1M); "extra" is the method's own peak allocation (tracemalloc).
+vectors: 2 GB at 1M); "extra" is how far the method raised the process's resident memory at its
+peak (the kernel's peak counter, reset before the method: it sees numba's and BLAS's
+allocations, and costs nothing, where tracemalloc made the threaded run 1.4x slower). "CPU s" is the
+method's CPU time over all its threads: on a shared machine the wall time depends on how much of
+the cores the other jobs leave, the CPU time much less (on k idle cores, wall >= CPU / k).
 "all groups" = index build + candidate search + exact check + complete-linkage grouping.
 lshash3 cannot do all pairs at these sizes: it indexes everything, answers a sample of
 queries, and its all-pairs time is extrapolated (marked ~); so is faiss-ivf's (IndexIVFFlat,
@@ -26,7 +30,6 @@ import multiprocessing as mp
 import resource
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -210,10 +213,11 @@ def measure(method: str, n: int, kind: str, out: mp.Queue) -> None:
     x, planted = make_vectors(n, kind)
     tc = planted[:, 0].astype(np.int64) * n + planted[:, 1]
     cos = np.einsum("ij,ij->i", x[planted[:, 0]], x[planted[:, 1]])
-    tracemalloc.start()
+    before = _reset_peak_rss()
+    cpu = _cpu_seconds()
     result = METHODS[method](x)
-    extra = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    cpu = _cpu_seconds() - cpu
+    extra = max(0, _status_kb("VmHWM") - before) * 1024
     build, total, codes, note = result[:4]
     mask = cos >= THRESHOLD
     if len(result) > 4:  # sampled queries: only pairs whose query was asked can be found
@@ -228,6 +232,7 @@ def measure(method: str, n: int, kind: str, out: mp.Queue) -> None:
             kind=kind,
             build=build,
             total=total,
+            cpu=cpu if len(result) == 4 else float("nan"),  # a sampled run's CPU is not the whole job's
             pairs=len(codes),
             recall=float(found[mask].mean()) if mask.any() else float("nan"),
             edge=float(found[edge].mean()) if edge.any() else float("nan"),
@@ -236,6 +241,27 @@ def measure(method: str, n: int, kind: str, out: mp.Queue) -> None:
             note=note,
         )
     )
+
+
+def _status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status (Linux only)")
+
+
+def _reset_peak_rss() -> int:
+    """Resets the kernel's peak resident memory of this process to its current size (Linux
+    clear_refs 5) and returns that size in kB: VmHWM afterwards is the method's peak."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status_kb("VmRSS")
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process, all threads: on a shared machine, the work done regardless of
+    how much of the cores the other jobs left us."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def in_child(method: str, n: int, kind: str) -> dict | None:
@@ -307,7 +333,7 @@ def regroup_slider(n: int = 10_000) -> dict:
 def print_table(rows: list[dict]) -> None:
     ours = {(r["kind"], r["n"]): r["total"] for r in rows if r["method"] == "photofind"}
     head = (
-        f"{'data':<6}{'N':>9}  {'method':<10}{'build s':>9}{'all groups s':>14}{'x ours':>8}"
+        f"{'data':<6}{'N':>9}  {'method':<10}{'build s':>9}{'all groups s':>14}{'x ours':>8}{'CPU s':>8}"
         f"{'peak RSS MB':>13}{'extra MB':>10}{'recall':>8}{'@edge':>7}  notes"
     )
     print(head)
@@ -317,6 +343,7 @@ def print_table(rows: list[dict]) -> None:
         total = f"{'~' if r['note'].startswith('~') else ''}{r['total']:.2f}"
         print(
             f"{r['kind']:<6}{r['n']:>9,}  {r['method']:<10}{r['build']:>9.2f}{total:>14}{ratio:>8.1f}"
+            f"{'-' if np.isnan(r['cpu']) else format(r['cpu'], '.1f'):>8}"
             f"{r['rss']:>13.0f}{r['extra']:>10.0f}{r['recall']:>8.4f}{r['edge']:>7.3f}  {r['note']}"
         )
 

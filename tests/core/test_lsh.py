@@ -244,8 +244,29 @@ def test_the_compiled_loop_keeps_exactly_the_candidates_numpy_keeps(anisotropic,
         ]
         expected = np.sort(np.concatenate(numpy_codes)) if numpy_codes else np.zeros(0, np.int64)
         assert len(expected) > 0
-        np.testing.assert_array_equal(np.sort(table_codes(buckets, filt, t)), expected)
+        codes, giants = table_codes(sig.table_keys(t), filt, t, params)
+        np.testing.assert_array_equal(np.sort(codes), expected)
+        assert len(giants) == len(buckets.giants)
+        for ours, theirs in zip(giants, buckets.giants):
+            np.testing.assert_array_equal(ours, theirs)
     found = pairsearch.lsh_pairs(x, 0.9, hp, compiled=True)
     reference = pairsearch.lsh_pairs(x, 0.9, hp, compiled=False)
     for field in ("i", "j", "sim"):
         np.testing.assert_array_equal(getattr(found, field), getattr(reference, field))
+
+
+@pytest.mark.parametrize("bits", [1, 5, 21, 32])
+def test_the_compiled_bucketing_sorts_as_numpy_does(bits):
+    from photofind.core.match import pairsearch
+    from photofind.core.match.pairloop import _buckets
+
+    rng = np.random.default_rng(bits)
+    keys = rng.integers(0, 2**bits, 5000, dtype=np.uint64).astype(np.uint32)
+    keys[::7] = keys[0]  # a big run of one key among the singles
+    expected = pairsearch._Buckets(keys, LshParams(bits=bits), None)
+    order, starts, sizes, ukeys = _buckets(keys, bits)
+    for ours, theirs in zip(
+        (order, starts, sizes, ukeys), (expected.order, expected.starts, expected.sizes, expected.ukeys)
+    ):
+        np.testing.assert_array_equal(ours, theirs)
+    assert [len(a) for a in _buckets(keys[:0], bits)] == [0, 0, 0, 0]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -183,6 +184,11 @@ class _SignatureFilter:
             floor_cos = np.where(self.half > 0, 2 * self.half / np.maximum(self.radius**2, 1e-12), -1.0)
         self._floor_cos = np.clip(floor_cos, -1.0, 1.0)
         self._bounds: dict[int, np.ndarray] = {}
+
+    @cached_property
+    def rows(self) -> np.ndarray:
+        """(n, W) the same words photo by photo: the compiled loop reads a photo's words together."""
+        return np.ascontiguousarray(self.words.T)
 
     def bound(self, bits: int) -> np.ndarray:
         """(n,) uint8: per photo, the most bits out of `bits` in which a partner may differ."""
@@ -430,9 +436,13 @@ def _compiled_tables(sig: Signatures, filt: _SignatureFilter, params: LshParams)
     from photofind.core.match.pairloop import table_codes  # numba: loaded on first use
     from photofind.core.model.embed import usable_cores
 
+    filt.rows  # noqa: B018 - built once, before the threads share it; so is each table's bound
+    for t in range(params.tables):
+        filt.bound(sum(filt.word_bits[k] for k in filt.word_order(t, params.bits)[: filt.head]))
+
     def one(t: int) -> TableResult:
-        buckets = _Buckets(sig.table_keys(t), params, None)
-        return [table_codes(buckets, filt, t)], buckets.giants
+        codes, giants = table_codes(sig.table_keys(t), filt, t, params)
+        return [codes], giants
 
     pool = ThreadPoolExecutor(max_workers=min(params.tables, usable_cores()), thread_name_prefix="lsh-table")
     try:
