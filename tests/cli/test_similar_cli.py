@@ -109,7 +109,7 @@ def test_similar_is_a_query_it_never_groups_and_reads_no_unchanged_photo(
     library, fake_embedder, tmp_path, monkeypatch, capsys
 ):
     from photofind.core import pipeline
-    from photofind.core.match import grouping, pairsearch, verify
+    from photofind.core.match import grouping, pairsearch
     from photofind.core.scan import ingest
 
     def refuse(*args, **kwargs):
@@ -124,13 +124,7 @@ def test_similar_is_a_query_it_never_groups_and_reads_no_unchanged_photo(
     ]:
         monkeypatch.setattr(module, name, refuse)
     monkeypatch.setattr(pipeline, "make_embedder", lambda settings, **kw: (fake_embedder, None))
-    checked = []
-    real_check = verify.pixel_check
-    monkeypatch.setattr(
-        verify,
-        "pixel_check",
-        lambda a, b, *rest, **kw: checked.append(b.path) or real_check(a, b, *rest, **kw),
-    )
+    checked = _pixel_checked(monkeypatch)
     p = library["paths"]
     args = ["similar", str(p["B"]), "--in", str(library["root"]), "--top", "3", "--json", "-", "-q"]
     args += ["--cache", str(tmp_path / "c.sqlite3")]
@@ -153,6 +147,20 @@ def test_similar_is_a_query_it_never_groups_and_reads_no_unchanged_photo(
         (str(p["B_half"]), "near"),
     ]
     assert sorted(checked) == sorted([str(p["B_q40"]), str(p["B_half"])])  # only the top hits
+
+
+def _pixel_checked(monkeypatch) -> list[str]:
+    """The path of every library photo the pixel check is asked about from now on."""
+    from photofind.core.match import verify
+
+    checked: list[str] = []
+    real_check = verify.pixel_check
+    monkeypatch.setattr(
+        verify,
+        "pixel_check",
+        lambda a, b, *rest, **kw: checked.append(b.path) or real_check(a, b, *rest, **kw),
+    )
+    return checked
 
 
 def _opened(monkeypatch) -> list[str]:
@@ -230,13 +238,7 @@ def test_similar_reads_an_outside_photo_once_and_no_library_photo(
         Image.open(p["B"]).resize((200, 150), Image.Resampling.LANCZOS), tmp_path / "elsewhere" / "b.jpg"
     )
     verify.clear_caches()
-    checked = []
-    real_check = verify.pixel_check
-    monkeypatch.setattr(
-        verify,
-        "pixel_check",
-        lambda a, b, *rest, **kw: checked.append(b.path) or real_check(a, b, *rest, **kw),
-    )
+    checked = _pixel_checked(monkeypatch)
     opened = _opened(monkeypatch)
     assert cli.main(_query_args(outside, library, tmp_path)) == 0, capsys.readouterr().err
     doc = json.loads(capsys.readouterr().out)
