@@ -75,7 +75,6 @@ class ScanController(QObject):
         self._gone: frozenset[str] = frozenset()
         self._groups_version = 0  # bumped whenever self.groups changes: older ready groups are stale
         self._review_copy: Callable[[], Marks] = lambda: Marks((), ())
-        self._warm_after_show: ScanResult | None = None  # the similar index waits for the groups
         self._scan: ScanWorker | None = None
         self._jobs: dict[QThread, ActionWorker] = {}  # live threads -> their worker (kept alive)
         self._regroup_generation = 0
@@ -115,7 +114,7 @@ class ScanController(QObject):
             settings, embedders=self.embedders, cache_path=self.cache_path, workers=self.workers
         )
         worker.progressed.connect(self.progressed)
-        worker.finished.connect(self._scan_finished)
+        worker.finished.connect(self._scan_done)
         worker.failed.connect(self._scan_failed)
         self._scan = worker
         self._launch(worker)
@@ -127,17 +126,30 @@ class ScanController(QObject):
         if self._scan is not None:
             self._scan.cancel()
 
-    def _scan_finished(self, result: ScanResult) -> None:
+    def _scan_done(self, result: ScanResult) -> None:
+        """The engine is done. The scan counts as finished once its groups are ready for the
+        grid, made so on a worker: then both are announced together."""
+        review = self._review_copy()
+        worker = ActionWorker(
+            lambda _progress: (result, make_ready(result.records, result.groups, result.companions, review))
+        )
+        worker.finished.connect(self._scan_finished)
+        worker.failed.connect(self._scan_failed)
+        self._launch(worker)
+
+    def _scan_finished(self, payload: tuple[ScanResult, ReadyGroups]) -> None:
+        result, ready = payload
         self._scan = None
         self.result = result
         self._gone = frozenset()
+        self._set_groups(ready.groups)
         self._regroup_generation += 1  # a regroup of the previous library is now stale
         self.busyChanged.emit(False)
         self.scanFinished.emit(result)
-        # Only once the groups are shown: a thread building in Python would share the GIL
-        # with the work of making them ready and make it slower.
-        self._warm_after_show = result
-        self._show(tuple(result.groups))
+        self.groupsChanged.emit(ready)
+        # Only now, with the groups shown: a thread building in Python would share the GIL
+        # with the GUI thread's own work on the new result and make it slower.
+        self._warm_similar_index(result)
         self._run_pending_regroup()  # the slider moved while the scan ran
 
     def _scan_failed(self, message: str) -> None:
@@ -180,7 +192,7 @@ class ScanController(QObject):
         if generation == self._regroup_generation and self.result is not None:
             if gone is self._gone:
                 self._set_groups(ready.groups)
-                self._emit_groups(ready)
+                self.groupsChanged.emit(ready)
             else:  # files were cleaned up while it ran: they stay out
                 self._show(without_paths(self.result, ready.groups, self._gone))
         self._run_pending_regroup()
@@ -224,13 +236,7 @@ class ScanController(QObject):
     def _groups_ready(self, payload: tuple[int, ReadyGroups]) -> None:
         version, ready = payload
         if version == self._groups_version:
-            self._emit_groups(ready)
-
-    def _emit_groups(self, ready: ReadyGroups) -> None:
-        self.groupsChanged.emit(ready)
-        if self._warm_after_show is not None:
-            self._warm_similar_index(self._warm_after_show)
-            self._warm_after_show = None
+            self.groupsChanged.emit(ready)
 
     # -- clean-up and undo -----------------------------------------------------------------------
 
