@@ -194,7 +194,7 @@ class ScanController(QObject):
                 self._set_groups(ready.groups)
                 self.groupsChanged.emit(ready)
             else:  # files were cleaned up while it ran: they stay out
-                self._show(without_paths(self.result, ready.groups, self._gone))
+                self._show(ready.groups)
         self._run_pending_regroup()
 
     def _regroup_failed(self, message: str) -> None:
@@ -219,16 +219,20 @@ class ScanController(QObject):
         self._groups_version += 1
 
     def _show(self, groups: tuple[Group, ...]) -> None:
-        """Make `groups` the current groups and have them made ready on a worker; they are
-        announced when ready, unless other groups came first."""
+        """Make `groups` the current groups and show them, less the files cleaned up since
+        the scan: made ready on a worker (at 100k photos even dropping those files from 20k
+        groups takes longer than a frame) and announced then, unless other groups came first."""
         self._set_groups(groups)
         result = self.result
         if result is None:
             return
-        version, review = self._groups_version, self._review_copy()
-        worker = ActionWorker(
-            lambda _progress: (version, make_ready(result.records, groups, result.companions, review))
-        )
+        version, gone, review = self._groups_version, self._gone, self._review_copy()
+
+        def run(_progress) -> tuple[int, ReadyGroups]:
+            kept = without_paths(result, groups, gone)
+            return version, make_ready(result.records, kept, result.companions, review)
+
+        worker = ActionWorker(run)
         worker.finished.connect(self._groups_ready)
         worker.failed.connect(self.regroupFailed)
         self._launch(worker)
@@ -236,6 +240,7 @@ class ScanController(QObject):
     def _groups_ready(self, payload: tuple[int, ReadyGroups]) -> None:
         version, ready = payload
         if version == self._groups_version:
+            self.groups = ready.groups  # without the files cleaned up
             self.groupsChanged.emit(ready)
 
     # -- clean-up and undo -----------------------------------------------------------------------
@@ -323,7 +328,7 @@ class ScanController(QObject):
         self._action_done()
         self.trashFinished.emit(report)  # the grid forgets the files first, then new groups come
         if self.result is not None:
-            self._show(without_paths(self.result, self.groups, done))
+            self._show(self.groups)
 
     def _trash_failed(self, message: str) -> None:
         self._action_done()
