@@ -125,6 +125,26 @@ class StallMeter:
         self.engine_phase = info.phase
 
 
+def PaintCounter(widget):
+    """Counts the paint events `widget` receives (an event filter; the count rises just
+    before each paint is delivered, so once a processEvents returns, that paint is done)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class Counter(QObject):
+        def __init__(self) -> None:
+            super().__init__(widget)
+            self.count = 0
+
+        def eventFilter(self, _watched, event) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                self.count += 1
+            return False
+
+    counter = Counter()
+    widget.installEventFilter(counter)
+    return counter
+
+
 def wait_for(app, condition, timeout_s: float) -> None:
     from PySide6.QtCore import QEventLoop
 
@@ -244,19 +264,22 @@ def synthetic_main(photos: int) -> int:
     grid = window.grid
     seconds: dict[str, float] = {}
 
-    def painted() -> None:
-        """Wait until the grid has painted its new contents (a paint asks for thumbnails)."""
-        grid.viewport().repaint()
-        app.processEvents()
+    paints = PaintCounter(grid.viewport())
 
     def shown(action) -> None:
-        """Run `action`, then wait for the groups it leads to and for their paint."""
-        arrived: list[object] = []
-        controller.groupsChanged.connect(arrived.append)
+        """Run `action`, then wait for the groups it leads to and for the grid's next paint,
+        as the event loop schedules it (a repaint forced at once would add the paint's time
+        to the swap's, in one turn of the loop, which the app never does)."""
+        arrived: list[int] = []
+
+        def swapped(_ready) -> None:
+            arrived.append(paints.count)
+
+        controller.groupsChanged.connect(swapped)
         action()
         wait_for(app, lambda: bool(arrived), 120)
-        controller.groupsChanged.disconnect(arrived.append)
-        painted()
+        controller.groupsChanged.disconnect(swapped)
+        wait_for(app, lambda: paints.count > arrived[0], 120)
 
     meter.start("groups arrive")
     t0 = time.perf_counter()
