@@ -3,8 +3,8 @@
 At 100k photos a scan or a slider move hands the app some 20,000 groups. Before the grid can
 show them, the review state must carry over (marks and chosen keepers follow their files),
 every group's keeper and the bytes its clean-up frees must be worked out (the grid sorts and
-sums by them), and lookups from a photo and from a group id to the group are needed: a few
-hundred milliseconds of Python. `make_ready` does all of it on a worker thread, on a
+sums by them), and lookups from a photo and from a group id to the group are needed: 0.1 to
+0.3 s of Python, far over a frame. `make_ready` does all of it on a worker thread, on a
 `detached` copy of the review state (`Marks`), so the GUI thread only swaps the result in
 (`Marks.adopt`, then a model reset). The one owner of the review state stays the GUI's
 `Marks`: a copy whose source changed meanwhile is refused, and the work is redone there.
