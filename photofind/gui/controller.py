@@ -4,6 +4,11 @@ threads, holds the current ScanResult and groups, and announces changes by signa
 Widgets never call the engine directly and workers never see a widget: the controller is the
 seam. Everything here runs on the GUI thread except `similar_search`, which the similar view
 calls from its pool and which reads only immutable data.
+
+New groups (a scan's, a regroup's, what is left after a clean-up) are made ready for the grid
+on a worker (photofind.core.cleanup.ready.make_ready: the review state carried over, the sums
+and lookups worked out) against a copy of the grid's review state, so at 100k photos the GUI
+thread only swaps them in. `groupsChanged` carries that ReadyGroups.
 """
 
 from __future__ import annotations
@@ -17,13 +22,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
+from photofind.core.cleanup.marks import Marks
+from photofind.core.cleanup.ready import ReadyGroups, make_ready
 from photofind.core.types import Group, ImageRecord, ScanResult, ScanSettings, Thresholds, Tier
 from photofind.gui import similar_search
 from photofind.gui.workers import ActionWorker, EmbedderCache, ScanWorker, run_in_background, start_worker
 
 if TYPE_CHECKING:
     from photofind.core.cleanup.executor import BatchReport
-    from photofind.core.cleanup.marks import Marks
     from photofind.core.cleanup.restore import UndoReport
     from photofind.core.match.grouping import Regrouper
 
@@ -39,14 +45,14 @@ class ScanController(QObject):
     progressed = Signal(object)  # workers.ProgressInfo
     scanFinished = Signal(object)  # ScanResult
     scanFailed = Signal(str)
-    groupsChanged = Signal(object)  # tuple[Group, ...]: after a scan, a regroup or a clean-up
+    groupsChanged = Signal(object)  # ReadyGroups: after a scan, a regroup or a clean-up
     busyChanged = Signal(bool)
     # One signal per task and outcome, so listeners never branch on a kind string.
     trashFinished = Signal(object)  # executor.BatchReport
     trashFailed = Signal(str)
     undoFinished = Signal(object)  # restore.UndoReport
     undoFailed = Signal(str)
-    regroupFailed = Signal(str)
+    regroupFailed = Signal(str)  # a regroup, or making new groups ready for the grid, failed
 
     def __init__(
         self,
@@ -64,7 +70,11 @@ class ScanController(QObject):
         self.workers = workers
         self.result: ScanResult | None = None
         self.groups: tuple[Group, ...] = ()
-        self._gone: set[str] = set()  # paths cleaned up since the scan: kept out of regroups
+        # Paths cleaned up since the scan, kept out of regroups; replaced, never changed in
+        # place, so a regroup can tell whether files went while it ran.
+        self._gone: frozenset[str] = frozenset()
+        self._groups_version = 0  # bumped whenever self.groups changes: older ready groups are stale
+        self._review_copy: Callable[[], Marks] = lambda: Marks((), ())
         self._scan: ScanWorker | None = None
         self._jobs: dict[QThread, ActionWorker] = {}  # live threads -> their worker (kept alive)
         self._regroup_generation = 0
@@ -83,6 +93,11 @@ class ScanController(QObject):
     def is_busy(self) -> bool:
         return self._scan is not None or self._action_running
 
+    def follow_review(self, copy: Callable[[], Marks]) -> None:
+        """Make new groups ready against the review state `copy()` returns (a detached copy
+        of the grid's Marks, taken on this thread): without it they start with no marks."""
+        self._review_copy = copy
+
     def current_result(self) -> ScanResult | None:
         """The last result with the groups as they are shown now (regrouped, cleaned up)."""
         if self.result is None:
@@ -99,7 +114,7 @@ class ScanController(QObject):
             settings, embedders=self.embedders, cache_path=self.cache_path, workers=self.workers
         )
         worker.progressed.connect(self.progressed)
-        worker.finished.connect(self._scan_finished)
+        worker.finished.connect(self._scan_done)
         worker.failed.connect(self._scan_failed)
         self._scan = worker
         self._launch(worker)
@@ -111,15 +126,27 @@ class ScanController(QObject):
         if self._scan is not None:
             self._scan.cancel()
 
-    def _scan_finished(self, result: ScanResult) -> None:
+    def _scan_done(self, result: ScanResult) -> None:
+        """The engine is done. The scan counts as finished once its groups are ready for the
+        grid, made so on a worker: then both are announced together."""
+        review = self._review_copy()
+        worker = ActionWorker(
+            lambda _progress: (result, make_ready(result.records, result.groups, result.companions, review))
+        )
+        worker.finished.connect(self._scan_finished)
+        worker.failed.connect(self._scan_failed)
+        self._launch(worker)
+
+    def _scan_finished(self, payload: tuple[ScanResult, ReadyGroups]) -> None:
+        result, ready = payload
         self._scan = None
         self.result = result
-        self._gone = set()
-        self.groups = tuple(result.groups)
+        self._gone = frozenset()
+        self._set_groups(ready.groups)
         self._regroup_generation += 1  # a regroup of the previous library is now stale
         self.busyChanged.emit(False)
         self.scanFinished.emit(result)
-        self.groupsChanged.emit(self.groups)
+        self.groupsChanged.emit(ready)
         # Only now, with the groups shown: a thread building in Python would share the GIL
         # with the GUI thread's own work on the new result and make it slower.
         self._warm_similar_index(result)
@@ -143,18 +170,31 @@ class ScanController(QObject):
             return
         self._regroup_busy = True
         self._regroup_generation += 1
-        generation, result = self._regroup_generation, self.result
-        worker = ActionWorker(lambda _progress: (generation, regroup_result(result, thresholds)))
+        generation, result, gone, review = (
+            self._regroup_generation,
+            self.result,
+            self._gone,
+            self._review_copy(),
+        )
+
+        def run(_progress) -> tuple[int, frozenset[str], ReadyGroups]:
+            groups = without_paths(result, regroup_result(result, thresholds), gone)
+            return generation, gone, make_ready(result.records, groups, result.companions, review)
+
+        worker = ActionWorker(run)
         worker.finished.connect(self._regrouped)
         worker.failed.connect(self._regroup_failed)
         self._launch(worker)
 
-    def _regrouped(self, payload: tuple[int, tuple[Group, ...]]) -> None:
-        generation, groups = payload
+    def _regrouped(self, payload: tuple[int, frozenset[str], ReadyGroups]) -> None:
+        generation, gone, ready = payload
         self._regroup_busy = False
         if generation == self._regroup_generation and self.result is not None:
-            self.groups = without_paths(self.result, groups, self._gone)
-            self.groupsChanged.emit(self.groups)
+            if gone is self._gone:
+                self._set_groups(ready.groups)
+                self.groupsChanged.emit(ready)
+            else:  # files were cleaned up while it ran: they stay out
+                self._show(ready.groups)
         self._run_pending_regroup()
 
     def _regroup_failed(self, message: str) -> None:
@@ -170,8 +210,38 @@ class ScanController(QObject):
     def hide_group(self, group_id: int) -> None:
         """Drop a group from the current view (the user decided about it; the decision store
         keeps it out of later scans and regroups)."""
-        self.groups = tuple(g for g in self.groups if g.id != group_id)
-        self.groupsChanged.emit(self.groups)
+        self._show(tuple(g for g in self.groups if g.id != group_id))
+
+    # -- handing groups to the grid ----------------------------------------------------------------
+
+    def _set_groups(self, groups: tuple[Group, ...]) -> None:
+        self.groups = groups
+        self._groups_version += 1
+
+    def _show(self, groups: tuple[Group, ...]) -> None:
+        """Make `groups` the current groups and show them, less the files cleaned up since
+        the scan: made ready on a worker (at 100k photos even dropping those files from 20k
+        groups takes longer than a frame) and announced then, unless other groups came first."""
+        self._set_groups(groups)
+        result = self.result
+        if result is None:
+            return
+        version, gone, review = self._groups_version, self._gone, self._review_copy()
+
+        def run(_progress) -> tuple[int, ReadyGroups]:
+            kept = without_paths(result, groups, gone)
+            return version, make_ready(result.records, kept, result.companions, review)
+
+        worker = ActionWorker(run)
+        worker.finished.connect(self._groups_ready)
+        worker.failed.connect(self.regroupFailed)
+        self._launch(worker)
+
+    def _groups_ready(self, payload: tuple[int, ReadyGroups]) -> None:
+        version, ready = payload
+        if version == self._groups_version:
+            self.groups = ready.groups  # without the files cleaned up
+            self.groupsChanged.emit(ready)
 
     # -- clean-up and undo -----------------------------------------------------------------------
 
@@ -253,13 +323,12 @@ class ScanController(QObject):
     def _trash_finished(self, report: BatchReport) -> None:
         from photofind.core.cleanup.executor import Status
 
-        if self.result is not None:
-            done = {o.item.path for o in report.outcomes if o.status is Status.DONE}
-            self._gone |= done
-            self.groups = without_paths(self.result, self.groups, done)
+        done = {o.item.path for o in report.outcomes if o.status is Status.DONE}
+        self._gone = self._gone | done
         self._action_done()
-        self.trashFinished.emit(report)
-        self.groupsChanged.emit(self.groups)
+        self.trashFinished.emit(report)  # the grid forgets the files first, then new groups come
+        if self.result is not None:
+            self._show(self.groups)
 
     def _trash_failed(self, message: str) -> None:
         self._action_done()

@@ -5,24 +5,28 @@ are protected) lives in one `photofind.core.cleanup.marks.Marks`, the object the
 and the trash action use too; the model shows it and tells views when it changes. Everything
 else is read straight from the ImageRecord/Group tuples. Changes are signalled as narrowly
 as Qt allows: one dataChanged per touched row, a reset only when the set of rows changes.
+
+New groups arrive made ready on a worker (`photofind.core.cleanup.ready`): the review state
+carried over, every group's bytes to free and the lookups already worked out, so `show` only
+swaps them in; sorting and filtering are numpy over the group table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from enum import Enum, IntEnum
+from enum import IntEnum
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
 from photofind.core.cleanup.keep import KeeperPolicy
 from photofind.core.cleanup.marks import Marks
+from photofind.core.cleanup.ready import GroupTable, ReadyGroups, SortKey, make_ready
 from photofind.core.scan.companions import Companion, Companions
 from photofind.core.types import Group, ImageRecord, Tier
 from photofind.gui import text
 from photofind.gui.two_level_model import ROOT, TwoLevelModel
-
-_TIER_RANK = {t: t.rank for t in Tier}  # Tier.rank walks the enum on every call
 
 
 class Roles(IntEnum):
@@ -50,12 +54,6 @@ class Roles(IntEnum):
     UNIT = Qt.ItemDataRole.UserRole + 22  # badges of the photo's capture unit: ("LIVE", "XMP"), or ()
 
 
-class SortKey(str, Enum):
-    RECLAIMABLE = "reclaimable"
-    SIZE = "size"
-    SIMILARITY = "similarity"
-
-
 class GroupModel(TwoLevelModel):
     markRefused = Signal(str)  # why a mark/keeper change was refused, in words
     reviewChanged = Signal()  # marks or keepers changed: summaries should refresh
@@ -64,15 +62,14 @@ class GroupModel(TwoLevelModel):
         super().__init__(parent)
         self._records: tuple[ImageRecord, ...] = ()
         self._groups: tuple[Group, ...] = ()
+        self._review = Marks((), ())
+        self._table = GroupTable.build((), self._review)  # per group: sums and lookups
         self._rows: list[int] = []  # visible group rows -> position in self._groups
-        self._row_of_group: dict[int, int] = {}  # position in self._groups -> visible row
-        self._group_of_record: dict[int, int] = {}  # record index -> position in self._groups
-        self._pos_of_group_id: dict[int, int] = {}  # Group.id -> position in self._groups
+        self._row_of_group = np.empty(0, np.int64)  # position in self._groups -> visible row, or -1
         self._tiers: set[Tier] = set(Tier)
         self._sort = SortKey.RECLAIMABLE
         self._protected_roots: tuple[str, ...] = ()
         self._keep_rules = ""  # keeper rule chain for groups whose chosen and engine keepers are marked
-        self._review = Marks((), ())
         self._companions: Companions = {}
 
     # -- Qt model interface ------------------------------------------------------------------
@@ -156,25 +153,32 @@ class GroupModel(TwoLevelModel):
     def set_groups(
         self, records: Sequence[ImageRecord], groups: Sequence[Group], companions: Companions | None = None
     ) -> None:
-        """Show new groups. Review state survives when the records are the same (a regroup);
-        a new scan result starts clean. `companions`: the scan's capture units (ScanResult.companions)."""
-        records = tuple(records)
-        same_library = records is self._records or (
-            len(records) == len(self._records)
-            and all(
-                a.path == b.path and a.content_hash == b.content_hash for a, b in zip(records, self._records)
-            )
-        )
-        self.beginResetModel()
-        self._records = tuple(records)
-        self._groups = tuple(groups)
-        self._companions = companions or {}
-        if same_library:
-            self._review.set_groups(self._groups)
+        """Show new groups, made ready here on the calling thread (the app makes them ready on
+        a worker and calls `show`). Review state survives when the records are the same (a
+        regroup); a new scan result starts clean. `companions`: the scan's capture units
+        (ScanResult.companions)."""
+        self.show(make_ready(records, groups, companions, self.review_copy()))
+
+    def review_copy(self) -> Marks:
+        """A copy of the review state for a worker to make new groups ready against
+        (photofind.core.cleanup.ready.make_ready), then `show`."""
+        return self._review.detached()
+
+    def show(self, ready: ReadyGroups) -> None:
+        """Show groups made ready by `make_ready` from a `review_copy`: a swap and a model
+        reset. If the review changed since that copy (a mark made while a regroup ran), the
+        carry-over is done again here, so no change is lost."""
+        if ready.base_version != self._review.version:
+            ready = make_ready(ready.records, ready.groups, ready.companions, self.review_copy())
+        if ready.same_library:
+            self._review.adopt(ready.marks, ready.base_version)
         else:
-            self._review = Marks(self._records, self._groups, self._policy())
-        self._group_of_record = {m.index: pos for pos, g in enumerate(self._groups) for m in g.members}
-        self._pos_of_group_id = {g.id: pos for pos, g in enumerate(self._groups)}
+            self._review = ready.marks  # a new library: a new review, as a new scan's
+        self.beginResetModel()
+        self._records = ready.records
+        self._groups = ready.groups
+        self._companions = ready.companions
+        self._table = ready.table
         self._rebuild_rows()
         self.endResetModel()
         self.reviewChanged.emit()
@@ -205,6 +209,7 @@ class GroupModel(TwoLevelModel):
             return
         self._protected_roots = roots
         self._review.set_protected(roots)
+        self._table.refresh_all(self._review)
         self._emit_all_photos_changed()
         self.reviewChanged.emit()
 
@@ -213,11 +218,9 @@ class GroupModel(TwoLevelModel):
         policy = KeeperPolicy.parse(chain, self._protected_roots).with_units(self._companions)
         self._keep_rules = chain
         self._review.set_policy(policy)
+        self._table.refresh_all(self._review)
         self._emit_all_photos_changed()
         self.reviewChanged.emit()
-
-    def _policy(self) -> KeeperPolicy:
-        return KeeperPolicy.parse(self._keep_rules, self._protected_roots).with_units(self._companions)
 
     def tier_filter(self) -> set[Tier]:
         return set(self._tiers)
@@ -226,16 +229,14 @@ class GroupModel(TwoLevelModel):
         return self._sort
 
     def _rebuild_rows(self) -> None:
-        keys = {
-            SortKey.RECLAIMABLE: lambda g: (-self.reclaimable(g), _TIER_RANK[g.tier], g.id),
-            SortKey.SIZE: lambda g: (-len(g.members), _TIER_RANK[g.tier], g.id),
-            SortKey.SIMILARITY: lambda g: (-g.mean_similarity, _TIER_RANK[g.tier], g.id),
-        }
-        key = keys[self._sort]
-        shown = [pos for pos, g in enumerate(self._groups) if g.tier in self._tiers]
-        shown.sort(key=lambda pos: key(self._groups[pos]))
-        self._rows = shown
-        self._row_of_group = {pos: row for row, pos in enumerate(shown)}
+        shown = self._table.order(self._sort, self._tiers)
+        self._rows = shown.tolist()
+        self._row_of_group = np.full(len(self._groups), -1, np.int64)
+        self._row_of_group[shown] = np.arange(len(shown))
+
+    def _row_of_position(self, pos: int | None) -> int | None:
+        row = -1 if pos is None else int(self._row_of_group[pos])
+        return None if row < 0 else row
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -254,14 +255,15 @@ class GroupModel(TwoLevelModel):
 
     def member_counts(self) -> list[int]:
         """Photos per shown group, by top-level row: a view's layout in one call."""
-        groups = self._groups
-        return [len(groups[pos].members) for pos in self._rows]
+        return self._table.sizes[self._rows].tolist()
 
-    def visible_groups(self) -> list[Group]:
-        return [self._groups[pos] for pos in self._rows]
+    def shown_totals(self) -> tuple[int, int, int]:
+        """(groups, photos, bytes to free) of the shown groups: the summary line."""
+        rows = self._rows
+        return len(rows), int(self._table.sizes[rows].sum()), int(self._table.reclaimable[rows].sum())
 
     def group_of_record(self, record: int) -> Group | None:
-        pos = self._group_of_record.get(record)
+        pos = self._table.position_of_record.get(record)
         return None if pos is None else self._groups[pos]
 
     def record_index(self, index: QModelIndex | QPersistentModelIndex) -> int | None:
@@ -276,19 +278,16 @@ class GroupModel(TwoLevelModel):
         return index.row() if index.internalId() == ROOT else index.internalId() - 1
 
     def index_of_record(self, record: int) -> QModelIndex:
-        pos = self._group_of_record.get(record)
-        row = self._row_of_group.get(pos) if pos is not None else None
-        if row is None:
+        pos = self._table.position_of_record.get(record)
+        row = self._row_of_position(pos)
+        if pos is None or row is None:
             return QModelIndex()
         members = self._groups[pos].members
         child = next(k for k, m in enumerate(members) if m.index == record)
         return self.index(child, 0, self.index(row, 0))
 
     def tier_counts(self) -> dict[Tier, int]:
-        counts = {t: 0 for t in Tier}
-        for g in self._groups:
-            counts[g.tier] += 1
-        return counts
+        return self._table.tier_counts()
 
     # -- review state (kept by photofind.core.cleanup.marks.Marks) ---------------------------
 
@@ -398,8 +397,10 @@ class GroupModel(TwoLevelModel):
         if not group_ids:
             return
         # A pair from the similar page (Marks.pair) has no row here, but the summary counts it.
-        positions = {self._pos_of_group_id[gid] for gid in group_ids if gid in self._pos_of_group_id}
+        position_of_id = self._table.position_of_id
+        positions = {position_of_id[gid] for gid in group_ids if gid in position_of_id}
         for pos in positions:
+            self._table.refresh(pos, self._review)
             # Marking the keeper hands the role to another photo: the whole group may change.
             self._emit_group_changed(self._groups[pos], [Roles.IS_MARKED, Roles.IS_KEEPER])
         self.reviewChanged.emit()
@@ -407,7 +408,7 @@ class GroupModel(TwoLevelModel):
     # -- change signals ----------------------------------------------------------------------
 
     def _emit_group_changed(self, group: Group, roles: list[int]) -> None:
-        row = self._row_of_group.get(self._group_of_record.get(group.members[0].index, -1))
+        row = self._row_of_position(self._table.position_of_record.get(group.members[0].index))
         if row is None:
             return
         parent = self.index(row, 0)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from photofind.core.cleanup.executor import BatchReport, Status
 from photofind.core.cleanup.keep import RuleError
+from photofind.core.cleanup.ready import ReadyGroups
 from photofind.core.types import ScanResult, ScanSettings, Thresholds, Tier
 from photofind.gui import assets, text
 from photofind.gui.controller import ScanController, thresholds_at
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
         self.default_thresholds = self.base_thresholds
         self.batch_size = batch_size
         self.model = GroupModel(self)
+        self.controller.follow_review(self.model.review_copy)  # new groups are made ready against it
         self._cleaned = (0, 0)  # files and bytes moved to the trash since the last scan
         self._build_widgets()
         self.review = Review(self.model, self.controller, self.grid, parent=self)
@@ -358,13 +360,12 @@ class MainWindow(QMainWindow):
 
     # -- groups and view options -------------------------------------------------------------------
 
-    def _groups_changed(self, groups) -> None:
-        result = self.controller.result
-        if result is None or self.model.records() is not result.records:
+    def _groups_changed(self, ready: ReadyGroups) -> None:
+        if self.model.records() is not ready.records:
             self.grid.loader.reset()  # a new library: files at the same paths may have changed
-        self.model.set_groups(result.records if result else (), groups, result.companions if result else None)
+        self.model.show(ready)
         self.filters.set_tier_counts(self.model.tier_counts())
-        self._update_placeholder()  # the summary followed set_groups' reviewChanged
+        self._update_placeholder()  # the summary followed show's reviewChanged
 
     def _trash_finished(self, report: BatchReport) -> None:
         # Before the groups without the trashed files arrive: their pairs go, marks with them.
@@ -417,11 +418,9 @@ class MainWindow(QMainWindow):
             self.grid.set_placeholder("Nothing to show", "All groups are hidden by the Show filters.")
 
     def _update_summary(self) -> None:
-        groups = self.model.visible_groups()
-        photos = sum(len(g.members) for g in groups)
-        free = sum(self.model.reclaimable(g) for g in groups)
+        groups, photos, free = self.model.shown_totals()
         text_ = (
-            f"<b>{len(groups):,}</b> groups &nbsp;\u00b7&nbsp; <b>{photos:,}</b> photos &nbsp;\u00b7&nbsp; "
+            f"<b>{groups:,}</b> groups &nbsp;\u00b7&nbsp; <b>{photos:,}</b> photos &nbsp;\u00b7&nbsp; "
             f"<b>{text.human_bytes(free)}</b> can be freed"
         )
         marked = self.model.marked()

@@ -282,8 +282,9 @@ def test_mark_by_rule_trash_and_undo(qtbot, window, library, monkeypatch):
     expected_bytes = sum(os.path.getsize(p) for p in marked_paths)
     asked = []
     monkeypatch.setattr(window.review, "confirm", lambda *args, **kw: asked.append(args) or True)
-    with qtbot.waitSignal(window.controller.trashFinished, timeout=30_000) as done:
-        window.actions.trash.trigger()
+    with qtbot.waitSignal(window.controller.groupsChanged, timeout=30_000):  # the groups without them
+        with qtbot.waitSignal(window.controller.trashFinished, timeout=30_000) as done:
+            window.actions.trash.trigger()
     (report,) = done.args
     assert asked == [(5, expected_bytes, 3, "trash")]
     assert report.count(Status.DONE) == 5

@@ -11,6 +11,7 @@ photo as its kept file, so the same rules guard it and a plan treats it like any
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from enum import Enum
@@ -31,6 +32,12 @@ MARK_RULES: tuple[tuple[str, frozenset[Tier]], ...] = (
 )
 
 
+# Every change of any Marks takes the next number, so a version names one state of one object:
+# a copy handed to another thread (`detached`) can tell, on its way back, whether its source
+# is still in that state (`adopt`).
+_VERSIONS = itertools.count(1)
+
+
 class Refusal(str, Enum):
     """Why a mark or a keeper choice was not applied. The value is the sentence to show."""
 
@@ -42,7 +49,8 @@ class Refusal(str, Enum):
 
 class Marks:
     """Marks and chosen keepers per group, over immutable scan data. Not thread-safe: owned by
-    one thread (the GUI thread, or the CLI command).
+    one thread (the GUI thread, or the CLI command). Work too slow for that thread (new groups
+    at 100k photos) is done on a `detached` copy elsewhere, which the owner then `adopt`s.
 
     The keeper of a group is, in order: the file the user chose, unless marked since; the
     engine's keeper (`Group.keep_index`), unless marked or a protected file could be kept
@@ -62,6 +70,7 @@ class Marks:
         # Group id -> bytes its clean-up frees, until its marks or keeper change: the grid sorts
         # and sums 20k groups by it on every new set of groups.
         self._reclaimable: dict[int, int] = {}
+        self.version = next(_VERSIONS)  # see _VERSIONS: changes with every change made here
         self.set_groups(groups)
 
     # -- questions -------------------------------------------------------------------------
@@ -156,11 +165,13 @@ class Marks:
         if why is None:
             self._marked.setdefault(group_id, set()).add(index)
             self._reclaimable.pop(group_id, None)
+            self.version = next(_VERSIONS)
         return why
 
     def unmark(self, group_id: int, index: int) -> None:
         self._marked.get(group_id, set()).discard(index)
         self._reclaimable.pop(group_id, None)
+        self.version = next(_VERSIONS)
 
     def toggle(self, group_id: int, index: int) -> Refusal | None:
         if self.is_marked(group_id, index):
@@ -178,6 +189,7 @@ class Marks:
         self.unmark(group_id, index)
         self._chosen[group_id] = index
         self._reclaimable.pop(group_id, None)
+        self.version = next(_VERSIONS)
         return None
 
     def clear(self, group_id: int | None = None) -> None:
@@ -188,6 +200,7 @@ class Marks:
         else:
             self._marked.pop(group_id, None)
             self._reclaimable.pop(group_id, None)
+        self.version = next(_VERSIONS)
 
     def mark_duplicates(
         self, tiers: Iterable[Tier] = SAFE_TIERS, group_ids: Iterable[int] | None = None
@@ -221,6 +234,7 @@ class Marks:
             group = Group(self._next_pair_id, tier, members, similarity, similarity, ("found alike",))
             self._next_pair_id -= 1
             self._pairs[(keep, other)] = self._groups[group.id] = group
+            self.version = next(_VERSIONS)
         return group
 
     def forget(self, records: Iterable[int]) -> None:
@@ -235,6 +249,7 @@ class Marks:
         for marked in self._marked.values():
             marked -= gone
         self._reclaimable.clear()
+        self.version = next(_VERSIONS)
 
     def set_groups(self, groups: Sequence[Group]) -> None:
         """New groups over the same records (a regroup, or files cleaned up): a file stays
@@ -253,6 +268,7 @@ class Marks:
                     self._chosen[gid] = i
                 if i in marked:
                     self.mark(gid, i)
+        self.version = next(_VERSIONS)
 
     def set_policy(self, policy: KeeperPolicy) -> None:
         """Pick keepers with `policy` from now on (where the user chose none). Files in its
@@ -262,9 +278,36 @@ class Marks:
         self._reclaimable.clear()
         for marked in self._marked.values():
             marked.difference_update([i for i in marked if self.is_protected(i)])
+        self.version = next(_VERSIONS)
 
     def set_protected(self, folders: Iterable[str]) -> None:
         """Protect these folders (and no others) from now on; see set_policy."""
         self.set_policy(
             dataclasses.replace(self.policy, protected=KeeperPolicy.parse("", tuple(folders)).protected)
         )
+
+    # -- work done on another thread ----------------------------------------------------------
+
+    def detached(self) -> Marks:
+        """A copy that shares nothing mutable with this one, for another thread to work on
+        (give it new groups, fill its sums: photofind.core.cleanup.ready). It keeps this one's
+        version until it is changed, so `adopt` knows which state it came from."""
+        copy = Marks.__new__(Marks)
+        vars(copy).update(vars(self))
+        copy._groups = dict(self._groups)
+        copy._marked = {gid: set(marked) for gid, marked in self._marked.items()}
+        copy._chosen = dict(self._chosen)
+        copy._protected = dict(self._protected)
+        copy._pairs = dict(self._pairs)
+        copy._reclaimable = dict(self._reclaimable)
+        return copy
+
+    def adopt(self, worked: Marks, since: int) -> None:
+        """Take over the whole state of `worked`, a `detached` copy of this object made at
+        version `since` and changed on another thread since: a swap, however many groups.
+        Nothing may have changed here in the meantime (the caller checks `version` first and
+        otherwise redoes the work here); `worked` is not used again."""
+        if since != self.version:
+            raise ValueError("the review state changed since this copy was made")
+        vars(self).update(vars(worked))
+        self.version = next(_VERSIONS)
