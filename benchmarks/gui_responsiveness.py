@@ -156,6 +156,25 @@ def wait_for(app, condition, timeout_s: float) -> None:
         app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
 
 
+def scroll_through(app, grid, meter, seconds: dict[str, float], label: str, *, seed: int) -> None:
+    """Scroll `grid` to 40 random spots, 5 half-page steps at each, waiting for the
+    thumbnails of every step: the stalls go to `meter`, the wall time to seconds[label]."""
+    import random
+
+    bar = grid.verticalScrollBar()
+    step = max(1, grid.viewport().height() // 2)
+    spots = sorted(random.Random(seed).sample(range(0, bar.maximum() + 1), 40))
+    meter.start(label)
+    t0 = time.perf_counter()
+    for spot in spots:
+        for k in range(5):
+            bar.setValue(min(bar.maximum(), spot + k * step))
+            app.processEvents()
+            wait_for(app, lambda: grid.loader.pending_count() == 0, 120)
+    seconds[label] = time.perf_counter() - t0
+    meter.stop()
+
+
 def synthetic_files(photos: int) -> list[Path]:
     """`photos` paths: hard links to the 2,000-photo library, made once under .bench/."""
     source = sorted(make_library(ROOT / ".bench" / "gui-2000", 2000).rglob("*.jpg"))
@@ -237,8 +256,6 @@ def synthetic_result(photos: int):
 
 
 def synthetic_main(photos: int) -> int:
-    import random
-
     from PySide6.QtCore import QSettings
 
     from photofind.core.types import Thresholds
@@ -301,18 +318,7 @@ def synthetic_main(photos: int) -> int:
         seconds[label] = time.perf_counter() - t0
         meter.stop()
 
-    bar = grid.verticalScrollBar()
-    step = max(1, grid.viewport().height() // 2)
-    spots = sorted(random.Random(2).sample(range(0, bar.maximum() + 1), 40))
-    meter.start("scroll (40 spots x 5 steps)")
-    t0 = time.perf_counter()
-    for spot in spots:
-        for k in range(5):
-            bar.setValue(min(bar.maximum(), spot + k * step))
-            app.processEvents()
-            wait_for(app, lambda: grid.loader.pending_count() == 0, 120)
-    seconds["scroll (40 spots x 5 steps)"] = time.perf_counter() - t0
-    meter.stop()
+    scroll_through(app, grid, meter, seconds, "scroll (40 spots x 5 steps)", seed=2)
 
     clicks = library_phases(app, window, meter, seconds)
 
@@ -378,19 +384,7 @@ def library_phases(app, window, meter: StallMeter, seconds: dict[str, float]) ->
     timed("library: clear the filter", library.name_filter.clear, built)
     wait_for(app, lambda: grid.loader.pending_count() == 0, 120)
 
-    bar = grid.verticalScrollBar()
-    step = max(1, grid.viewport().height() // 2)
-    spots = sorted(random.Random(3).sample(range(0, bar.maximum() + 1), 40))
-    label = "library: scroll (40 x 5 steps)"
-    meter.start(label)
-    t0 = time.perf_counter()
-    for spot in spots:
-        for k in range(5):
-            bar.setValue(min(bar.maximum(), spot + k * step))
-            app.processEvents()
-            wait_for(app, lambda: grid.loader.pending_count() == 0, 120)
-    seconds[label] = time.perf_counter() - t0
-    meter.stop()
+    scroll_through(app, grid, meter, seconds, "library: scroll (40 x 5 steps)", seed=3)
 
     # Clicks: a photo of the library, then its similar photos painted on the similar page.
     qt_model = grid.model()
