@@ -62,9 +62,7 @@ def test_off_centre_phashes_are_the_pHashes_of_the_corners():
     views = phash_index.off_centre_phashes(thumbs)
     assert views.shape == (2, len(phash_index.ZOOMS) * len(phash_index.CORNERS))
     for n, thumb in enumerate(thumbs):
-        for k, (z, (ax, ay)) in enumerate(
-            (z, c) for z in phash_index.ZOOMS for c in phash_index.CORNERS
-        ):
+        for k, (z, (ax, ay)) in enumerate((z, c) for z in phash_index.ZOOMS for c in phash_index.CORNERS):
             x0, y0 = (1 - z) * ax, (1 - z) * ay
             corner = align.sample_region(thumb.astype(np.float32), (x0, y0, x0 + z, y0 + z))
             assert int(views[n, k]) == phash_of_thumb(corner)

@@ -81,7 +81,9 @@ def remembered_candidates(
     h = np.ascontiguousarray(phashes, dtype=np.uint64).ravel()
     digest = hashlib.blake2b(h.tobytes(), digest_size=_DIGEST)
     digest.update(np.ascontiguousarray(thumbs).tobytes())
-    digest.update(f"r{PHASH_NEAR}b{_BUCKET_CAP}z{ZOOMS}c{CORNERS}k{OFF_CENTRE_PER_PHOTO}t{rotations}".encode())
+    digest.update(
+        f"r{PHASH_NEAR}b{_BUCKET_CAP}z{ZOOMS}c{CORNERS}k{OFF_CENTRE_PER_PHOTO}t{rotations}".encode()
+    )
     saved = cache.get_blob(NAMESPACE, "candidates") if cache is not None else None
     if saved is not None and saved[:_DIGEST] == digest.digest():
         both = np.frombuffer(zlib.decompress(saved[_DIGEST + 8 :]), np.int32).astype(np.int64)
