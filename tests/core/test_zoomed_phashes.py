@@ -1,5 +1,6 @@
 """Without a CNN, candidates come from pHashes: a crop or a straightened copy moves its pHash
-far from its original's, but close to the hash of the original's centre (phash_index)."""
+far from its original's, but close to the hash of the original's centre, or of a corner for
+a crop that keeps one (phash_index)."""
 
 from __future__ import annotations
 
