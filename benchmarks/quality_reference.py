@@ -62,10 +62,9 @@ def candidates(scan: ScanResult, *, rotations: bool) -> set[tuple[int, int]]:
     phashes = np.array([r.phash or 0 for r in scan.records], dtype=np.uint64)
     variants = np.stack([dihedral_phashes(t) for t in scan.thumbs]) if rotations else None
     zoomed = phash_index.with_zooms(phashes, np.stack(scan.thumbs))
-    found = {
-        tuple(p)
-        for p in phash_index.phash_candidates(phashes, phash_index.PHASH_NEAR, variants=zoomed).tolist()
-    }
+    close = phash_index.phash_candidates(phashes, phash_index.PHASH_NEAR, variants=zoomed)
+    corners = phash_index.off_centre_candidates(phashes, np.stack(scan.thumbs), close)
+    found = {tuple(p) for p in np.concatenate([close, corners]).tolist()}
     if variants is not None:
         found |= {
             tuple(p)
