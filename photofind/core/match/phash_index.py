@@ -73,11 +73,11 @@ def remembered_candidates(
     cache: Any, phashes, thumbs: np.ndarray, *, rotations: bool, progress: Progress = NULL_PROGRESS
 ) -> tuple[np.ndarray, np.ndarray]:
     """(close, turned): phash_candidates of the photos' pHashes queried `with_zooms`, with
-    `off_centre_candidates` added, and (with `rotations`) queried with their eight
-    symmetries, as (m, 2) index pairs. Answered from
-    `cache` when its last answer was for the same hashes and thumbnails in the same order (a
-    warm rescan; the query hashes derive from those), else computed and kept there (one answer,
-    so the cache does not grow). On a hit no query hash is computed."""
+    `off_centre_candidates` added, and (with `rotations`) queried with their eight symmetries,
+    as (m, 2) index pairs. Answered from `cache` when its last answer was for the same hashes
+    and thumbnails in the same order (a warm rescan; the query hashes derive from those), else
+    computed and kept there (one answer, so the cache does not grow). On a hit no query hash
+    is computed."""
     h = np.ascontiguousarray(phashes, dtype=np.uint64).ravel()
     digest = hashlib.blake2b(h.tobytes(), digest_size=_DIGEST)
     digest.update(np.ascontiguousarray(thumbs).tobytes())
