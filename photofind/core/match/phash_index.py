@@ -50,9 +50,10 @@ def phash_candidates(
     """(m, 2) index pairs i < j whose 64-bit pHashes differ in <= max_distance bits.
 
     `variants` ((n, k) uint64: each photo's hashes to query with, e.g. hashing.dihedral_phashes
-    or `with_zooms`) pairs photos where one's variant is close to the other's pHash. Large inputs use multi-index hashing: split the 64 bits into
-    4 substrings; two hashes within distance r agree within r // 4 bits on at least one of
-    them, so only photos sharing a nearby substring are compared.
+    or `with_zooms`) pairs photos where one's variant is close to the other's pHash. Large
+    inputs use multi-index hashing: split the 64 bits into 4 substrings; two hashes within
+    distance r agree within r // 4 bits on at least one of them, so only photos sharing a
+    nearby substring are compared.
     """
     h = np.asarray(phashes, dtype=np.uint64).ravel()
     v = None if variants is None else np.asarray(variants, dtype=np.uint64).reshape(len(h), -1)

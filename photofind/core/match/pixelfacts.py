@@ -37,13 +37,7 @@ class CachedPixelFacts:
         hit = self._details.get(chash)
         if hit is not None or chash in self.missing:
             return hit
-        data = self._cache.details_for_hashes([chash], DETAIL_FORMAT).get(chash)
-        detail = detail_from_bytes(data) if data is not None else None
-        if detail is None:
-            self.missing.add(chash)
-        else:
-            self._details.put(chash, detail)
-        return detail
+        return self._keep(chash, self._cache.details_for_hashes([chash], DETAIL_FORMAT).get(chash))
 
     def preload(self, records: Iterable[ImageRecord]) -> None:
         """Read the details of these photos in batched queries (a group's keeper and tree ask
@@ -55,12 +49,16 @@ class CachedPixelFacts:
         ]
         found = self._cache.details_for_hashes(wanted, DETAIL_FORMAT)
         for chash in dict.fromkeys(wanted):
-            data = found.get(chash)
-            detail = detail_from_bytes(data) if data is not None else None
-            if detail is None:
-                self.missing.add(chash)
-            else:
-                self._details.put(chash, detail)
+            self._keep(chash, found.get(chash))
+
+    def _keep(self, chash: str, data: bytes | None) -> Detail | None:
+        """The detail from its cached bytes, remembered; or None, remembered as missing."""
+        detail = detail_from_bytes(data) if data is not None else None
+        if detail is None:
+            self.missing.add(chash)
+        else:
+            self._details.put(chash, detail)
+        return detail
 
     def bordered(self, record: ImageRecord) -> bool:
         chash = record.content_hash
