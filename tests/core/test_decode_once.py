@@ -2,6 +2,7 @@
 rescan answers from the cache instead of opening photo files or re-running checks."""
 
 import builtins
+import io
 from pathlib import Path
 
 import numpy as np
@@ -217,3 +218,15 @@ def test_a_warm_rescan_takes_the_phash_candidates_from_the_cache(library, cache_
     # Other hashes: searched again (the centred views, then the corner views), the answer kept.
     assert searches == [1, 1]
     assert _groups(scan(settings)) == _groups(grown) and searches == [1, 1]
+
+
+@pytest.mark.parametrize("quality", [10, 35, 50, 75, 88, 95])
+def test_the_read_pass_takes_the_jpeg_quality_from_the_header(quality):
+    data = factory.jpeg_bytes(factory.make_scene(7), quality)
+    assert detail.file_quality(io.BytesIO(data)) == quality
+
+
+def test_a_file_that_is_not_a_jpeg_has_no_jpeg_quality():
+    buf = io.BytesIO()
+    factory.make_scene(7).save(buf, "PNG")
+    assert detail.file_quality(io.BytesIO(buf.getvalue())) is None

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
+from PIL.JpegImagePlugin import JpegImageFile
 
 from photofind.core.match import align
 from photofind.core.scan.hashing import content_box
@@ -90,12 +91,19 @@ class Lru:
             self._items.clear()
 
 
-def detail_of_image(image: Image.Image, *, quality: int | None = None, prepare: bool = True) -> Detail:
+def detail_of_image(
+    image: Image.Image,
+    *,
+    quality: int | None = None,
+    prepare: bool = True,
+    box: tuple[int, int, int, int] | None = None,
+) -> Detail:
     """The one producer of a photo's Detail, from the decoded photo (RGB, as displayed).
     `quality`: the file's JPEG quality (`jpeg_quality`), which the decoded pixels no longer
     carry. `prepare=False` leaves out the alignment pyramid (the read pass stores the
-    detail; `Detail.pyramid` builds it on first use)."""
-    box = content_box(image)
+    detail; `Detail.pyramid` builds it on first use). `box`: its `content_box`, when the
+    caller has it already (the read pass computes it once for the detail and the pHash)."""
+    box = content_box(image) if box is None else box
     width, height = image.size
     bordered = box != (0, 0, width, height)
     if bordered:
@@ -160,22 +168,26 @@ _IJG_LUMA = np.array(
 )  # fmt: skip
 
 
+def _ijg_log_sums() -> np.ndarray:
+    """For IJG quality 1..100, the sum of the logs of its scaled luminance table."""
+    sums = np.empty(100)
+    for q in range(1, 101):
+        scale = 5000 / q if q < 50 else 200 - 2 * q
+        sums[q - 1] = np.log(np.clip(np.floor((_IJG_LUMA * scale + 50) / 100), 1, 255)).sum()
+    return sums
+
+
+_IJG_LOG_SUMS = _ijg_log_sums()
+
+
 def jpeg_quality(image: Image.Image) -> int | None:
     """The IJG quality (1-100) whose luminance table is closest to the file's, or None if the
     image is not a JPEG. Reading the header is enough: call it on an opened, undecoded file."""
-    tables = getattr(image, "quantization", None)
-    if not tables or 0 not in tables:
+    if not isinstance(image, JpegImageFile) or 0 not in image.quantization:
         return None
-    table = np.asarray(tables[0], np.float64)
-    best, best_err = 100, np.inf
-    for q in range(1, 101):
-        scale = 5000 / q if q < 50 else 200 - 2 * q
-        ref = np.clip(np.floor((_IJG_LUMA * scale + 50) / 100), 1, 255)
-        # Tables are stored in zigzag order by Pillow; the sum of logs ignores the order.
-        err = abs(float(np.log(table).sum() - np.log(ref).sum()))
-        if err < best_err:
-            best, best_err = q, err
-    return best
+    # Tables are stored in zigzag order by Pillow; the sum of logs ignores the order.
+    err = np.abs(np.log(np.asarray(image.quantization[0], np.float64)).sum() - _IJG_LOG_SUMS)
+    return int(np.argmin(err)) + 1  # the first of equals, as the lowest quality wins a tie
 
 
 def detail_to_bytes(detail: Detail) -> bytes:

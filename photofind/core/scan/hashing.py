@@ -42,11 +42,12 @@ def gray_thumb(image: Image.Image, size: int = 32) -> np.ndarray:
     return np.asarray(small, dtype=np.float32)
 
 
-def phash(image: Image.Image) -> int:
+def phash(image: Image.Image, *, box: tuple[int, int, int, int] | None = None) -> int:
     """64-bit DCT perceptual hash of the picture inside any letterbox bars: the signs of the
     8x8 lowest frequencies against their median, as in the well-known pHash construction.
-    Bars are cut first so a letterboxed or pillarboxed copy hashes like its original."""
-    box = content_box(image)
+    Bars are cut first so a letterboxed or pillarboxed copy hashes like its original.
+    `box`: the image's `content_box`, when the caller has it already."""
+    box = content_box(image) if box is None else box
     if box != (0, 0, image.width, image.height):
         image = image.crop(box)
     return phash_of_thumb(gray_thumb(image, 32))

@@ -29,7 +29,7 @@ from photofind.core.model.embed import INPUT_SIZE, Embedder, usable_cores
 from photofind.core.progress import NULL_PROGRESS, Cancelled, Progress, check_cancel
 from photofind.core.scan.cache import Cache, CachedFile, FileEntry
 from photofind.core.scan.fileread import read_regular
-from photofind.core.scan.hashing import content_hash, gray_thumb, phash
+from photofind.core.scan.hashing import content_box, content_hash, gray_thumb, phash
 from photofind.core.scan.imageio import decode_bytes
 from photofind.core.scan.vectors import VectorTable
 from photofind.core.types import FileRef, ImageFacts, ImageRecord, Skipped, SkipReason
@@ -379,13 +379,14 @@ def _read_one(
     if isinstance(decoded, Skipped):
         return _Read(FileEntry(file, content_hash=chash, skipped=decoded))
     image = decoded.image
-    detail = detail_of_image(image, quality=file_quality(io.BytesIO(data)), prepare=False)
+    box = content_box(image)  # once, for the detail and the pHash
+    detail = detail_of_image(image, quality=file_quality(io.BytesIO(data)), prepare=False, box=box)
     del data
     entry = FileEntry(
         file,
         content_hash=chash,
         facts=decoded.facts,
-        phash=phash(image),
+        phash=phash(image, box=box),
         thumb=gray_thumb(image, 32).astype(np.uint8).tobytes(),
         detail=detail_to_bytes(detail),
         detail_format=DETAIL_FORMAT,
