@@ -13,7 +13,10 @@ thread's side of the app at scale: the groups arriving as the engine finishes (f
 worker's handover, through making them ready on a worker, until they are painted), the
 slider's regroup (the same path, with the engine's regroup replaced by a precomputed one at
 each position: that part is timed by index_scale.py), and scrolling to positions all through
-the grid while thumbnails load. Then the Library page: its sections arriving, grouping by date, typing a
+the grid while thumbnails load. Then the edits of every group, each from the real menu or
+folder list until the grid has painted it (made on a worker, adopted on the GUI thread):
+marking every duplicate by rule, a mark made while the slider's regroup runs (its groups are
+then made ready again), a keeper rule, protecting a folder, clearing every mark. Then the Library page: its sections arriving, grouping by date, typing a
 name filter, scrolling, and clicks on photos until their similar photos are painted (the
 issue's bar: results within 100 ms of a click), all in wall time, with the GUI thread's own
 CPU time beside it (the machine is shared; the load average is printed).
@@ -320,6 +323,8 @@ def synthetic_main(photos: int) -> int:
 
     scroll_through(app, grid, meter, seconds, "scroll (40 spots x 5 steps)", seed=2)
 
+    edit_phases(app, window, meter, seconds, paints, shown)
+
     clicks = library_phases(app, window, meter, seconds)
 
     print(
@@ -338,6 +343,69 @@ def synthetic_main(photos: int) -> int:
     controller.shutdown()
     window.close()
     return 0
+
+
+def edit_phases(app, window, meter: StallMeter, seconds: dict[str, float], paints, shown) -> None:
+    """The edits of every group at scale, each from where the user starts it until the grid
+    has painted its result: the stalls go to `meter`, the wall time to seconds[label]."""
+    from photofind.core.cleanup.marks import MARK_RULES
+    from photofind.core.types import Thresholds, Tier
+
+    model, edits = window.model, window.review.edits
+    mark_menu = window.actions.mark_menu
+
+    def menu_action(menu, label: str):
+        return next(a for a in menu.actions() if a.text() == label)
+
+    def edited(label: str, action) -> None:
+        meter.start(label)
+        t0 = time.perf_counter()
+        arrived: list[int] = []
+
+        def applied(_outcome) -> None:
+            arrived.append(paints.count)
+
+        edits.applied.connect(applied)
+        action()
+        wait_for(app, lambda: bool(arrived), 120)
+        edits.applied.disconnect(applied)
+        wait_for(app, lambda: paints.count > arrived[0], 120)
+        seconds[label] = time.perf_counter() - t0
+        meter.stop()
+
+    all_duplicates = next(
+        label for label, tiers in MARK_RULES if tiers == {Tier.EXACT, Tier.PIXELS, Tier.NEAR}
+    )
+    edited("mark all duplicates", menu_action(mark_menu, all_duplicates).trigger)
+    marked = model.review.count
+    assert marked > 0
+
+    # A photo unmarked while the slider's regroup runs: its groups, made ready against the
+    # review before that, are made ready again on a worker.
+    photo = min(model.marked())
+    label = "unmark while regrouping"
+    meter.start(label)
+    t0 = time.perf_counter()
+    shown(
+        lambda: (
+            window.controller.regroup(Thresholds(near=0.94, similar=0.85)),
+            model.set_marked(photo, False),
+        )
+    )
+    seconds[label] = time.perf_counter() - t0
+    meter.stop()
+    assert not model.review.is_marked(model.group_of_record(photo).id, photo) and model.review.count > 0
+
+    keep_menu = menu_action(mark_menu, "Keep in each group").menu()
+    edited("keeper rule: oldest photo", menu_action(keep_menu, "Oldest photo").trigger)
+    folder = os.path.join(window.folders.model.paths()[0], "roll0001")
+    window.add_folders([folder])
+    row = window.folders.model.paths().index(folder)
+    edited("protect a folder (1,000 photos)", lambda: window.folders.model.set_protected(row, True))
+    assert not any(model.records()[i].path.startswith(folder + os.sep) for i in model.marked())
+    edited("clear all marks", menu_action(mark_menu, "Clear all marks").trigger)
+    assert model.review.count == 0
+    print(f"(marking every duplicate marked {marked:,} photos)")
 
 
 def library_phases(app, window, meter: StallMeter, seconds: dict[str, float]) -> list[tuple[float, float]]:

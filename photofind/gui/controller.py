@@ -8,7 +8,9 @@ calls from its pool and which reads only immutable data.
 New groups (a scan's, a regroup's, what is left after a clean-up) are made ready for the grid
 on a worker (photofind.core.cleanup.ready.make_ready: the review state carried over, the sums
 and lookups worked out) against a copy of the grid's review state, so at 100k photos the GUI
-thread only swaps them in. `groupsChanged` carries that ReadyGroups.
+thread only swaps them in. `groupsChanged` carries that ReadyGroups, and only ever one made
+from the review as it is: groups made ready against a review the user changed meanwhile (a
+mark while the slider's regroup ran) are made ready again on a worker first.
 """
 
 from __future__ import annotations
@@ -74,7 +76,8 @@ class ScanController(QObject):
         # place, so a regroup can tell whether files went while it ran.
         self._gone: frozenset[str] = frozenset()
         self._groups_version = 0  # bumped whenever self.groups changes: older ready groups are stale
-        self._review_copy: Callable[[], Marks] = lambda: Marks((), ())
+        unfollowed = Marks((), ())  # until follow_review: one review, never changed
+        self._review: Callable[[], Marks] = lambda: unfollowed
         self._scan: ScanWorker | None = None
         self._jobs: dict[QThread, ActionWorker] = {}  # live threads -> their worker (kept alive)
         self._regroup_generation = 0
@@ -93,10 +96,11 @@ class ScanController(QObject):
     def is_busy(self) -> bool:
         return self._scan is not None or self._action_running
 
-    def follow_review(self, copy: Callable[[], Marks]) -> None:
-        """Make new groups ready against the review state `copy()` returns (a detached copy
-        of the grid's Marks, taken on this thread): without it they start with no marks."""
-        self._review_copy = copy
+    def follow_review(self, review: Callable[[], Marks]) -> None:
+        """Make new groups ready against the review state `review()` returns (the grid's
+        Marks, read on this thread only: copied for workers, its version checked when they
+        are done): without it they start with no marks."""
+        self._review = review
 
     def current_result(self) -> ScanResult | None:
         """The last result with the groups as they are shown now (regrouped, cleaned up)."""
@@ -129,16 +133,17 @@ class ScanController(QObject):
     def _scan_done(self, result: ScanResult) -> None:
         """The engine is done. The scan counts as finished once its groups are ready for the
         grid, made so on a worker: then both are announced together."""
-        review = self._review_copy()
-        worker = ActionWorker(
-            lambda _progress: (result, make_ready(result.records, result.groups, result.companions, review))
+        review = self._review().detached()
+        self.run(
+            lambda _progress: (result, make_ready(result.records, result.groups, result.companions, review)),
+            self._scan_finished,
+            self._scan_failed,
         )
-        worker.finished.connect(self._scan_finished)
-        worker.failed.connect(self._scan_failed)
-        self._launch(worker)
 
     def _scan_finished(self, payload: tuple[ScanResult, ReadyGroups]) -> None:
         result, ready = payload
+        if self._ready_again(ready, lambda again: (result, again), self._scan_finished, self._scan_failed):
+            return
         self._scan = None
         self.result = result
         self._gone = frozenset()
@@ -174,22 +179,28 @@ class ScanController(QObject):
             self._regroup_generation,
             self.result,
             self._gone,
-            self._review_copy(),
+            self._review().detached(),
         )
 
         def run(_progress) -> tuple[int, frozenset[str], ReadyGroups]:
             groups = without_paths(result, regroup_result(result, thresholds), gone)
             return generation, gone, make_ready(result.records, groups, result.companions, review)
 
-        worker = ActionWorker(run)
-        worker.finished.connect(self._regrouped)
-        worker.failed.connect(self._regroup_failed)
-        self._launch(worker)
+        self.run(run, self._regrouped, self._regroup_failed)
 
     def _regrouped(self, payload: tuple[int, frozenset[str], ReadyGroups]) -> None:
         generation, gone, ready = payload
+        current = generation == self._regroup_generation and self.result is not None
+        if (
+            current
+            and gone is self._gone
+            and self._ready_again(
+                ready, lambda again: (generation, gone, again), self._regrouped, self._regroup_failed
+            )
+        ):
+            return  # still busy: the slider's next position waits for these groups
         self._regroup_busy = False
-        if generation == self._regroup_generation and self.result is not None:
+        if current:
             if gone is self._gone:
                 self._set_groups(ready.groups)
                 self.groupsChanged.emit(ready)
@@ -226,22 +237,44 @@ class ScanController(QObject):
         result = self.result
         if result is None:
             return
-        version, gone, review = self._groups_version, self._gone, self._review_copy()
+        version, gone, review = self._groups_version, self._gone, self._review().detached()
 
         def run(_progress) -> tuple[int, ReadyGroups]:
             kept = without_paths(result, groups, gone)
             return version, make_ready(result.records, kept, result.companions, review)
 
-        worker = ActionWorker(run)
-        worker.finished.connect(self._groups_ready)
-        worker.failed.connect(self.regroupFailed)
-        self._launch(worker)
+        self.run(run, self._groups_ready, self.regroupFailed)
 
     def _groups_ready(self, payload: tuple[int, ReadyGroups]) -> None:
         version, ready = payload
-        if version == self._groups_version:
+        if version != self._groups_version:
+            return
+        if not self._ready_again(
+            ready, lambda again: (version, again), self._groups_ready, self.regroupFailed
+        ):
             self.groups = ready.groups  # without the files cleaned up
             self.groupsChanged.emit(ready)
+
+    def _ready_again(
+        self,
+        ready: ReadyGroups,
+        wrap: Callable[[ReadyGroups], Any],
+        finished: Callable[[Any], None],
+        failed: Callable[[str], None],
+    ) -> bool:
+        """If the review changed since `ready` was made (the user marked while it was made),
+        make the same groups ready again against the review as it is now, on a worker (at
+        100k photos the carry-over is 0.1-0.3 s of Python), and hand `wrap(ready again)` to
+        `finished`, which checks again; True then. False: `ready` may be shown as it is."""
+        if ready.base_version == self._review().version:
+            return False
+        review = self._review().detached()
+        self.run(
+            lambda _progress: wrap(make_ready(ready.records, ready.groups, ready.companions, review)),
+            finished,
+            failed,
+        )
+        return True
 
     # -- clean-up and undo -----------------------------------------------------------------------
 
@@ -305,16 +338,30 @@ class ScanController(QObject):
     def _start_action(
         self, fn: Callable, finished: Callable[[Any], None], failed: Callable[[str], None]
     ) -> bool:
-        """Run `fn(progress)` on a worker; its result goes to `finished`, an error to `failed`
-        (bound methods of this object, so Qt queues the calls to the GUI thread)."""
-        worker = ActionWorker(fn)
-        worker.progressed.connect(self.progressed)
-        worker.finished.connect(finished)
-        worker.failed.connect(failed)
+        """Run a clean-up or an undo, `fn(progress)`, on a worker (see `run`): the app is
+        busy until it is done, and its progress is shown."""
         self._action_running = True
-        self._launch(worker)
+        self.run(fn, finished, failed, progressed=True)
         self.busyChanged.emit(True)
         return True
+
+    def run(
+        self,
+        fn: Callable[[Any], Any],
+        finished: Callable[[Any], None],
+        failed: Callable[[str], None],
+        *,
+        progressed: bool = False,
+    ) -> None:
+        """Run `fn(progress)` on a worker thread: its result goes to `finished`, an error to
+        `failed`. Both must be bound methods (or signals) of objects living on the GUI
+        thread, so Qt queues the calls there. `progressed`: forward its progress."""
+        worker = ActionWorker(fn)
+        if progressed:
+            worker.progressed.connect(self.progressed)
+        worker.finished.connect(finished)
+        worker.failed.connect(failed)
+        self._launch(worker)
 
     def _action_done(self) -> None:
         self._action_running = False

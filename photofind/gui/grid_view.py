@@ -398,7 +398,7 @@ class GroupGridView(QAbstractItemView):
         if not records:
             return
         # Toggle as one: if any selected photo is unmarked, mark them all (where allowed).
-        target = not all(r in model.marked() for r in records)
+        target = not all(model.review.marked_anywhere(r) for r in records)
         for record in records:
             model.set_marked(record, target)
 

@@ -8,25 +8,29 @@ as Qt allows: one dataChanged per touched row, a reset only when the set of rows
 
 New groups arrive made ready on a worker (`photofind.core.cleanup.ready`): the review state
 carried over, every group's bytes to free and the lookups already worked out, so `show` only
-swaps them in; sorting and filtering are numpy over the group table.
+swaps them in; sorting and filtering are numpy over the group table. An edit of every group
+(mark by rule, a keeper rule chain, protected folders: `photofind.core.cleanup.edits`) is made
+the same way: `edit_job` on a worker, then `adopt_edit` here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from enum import IntEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
-from photofind.core.cleanup.keep import KeeperPolicy
+from photofind.core.cleanup.edits import Edit, EditedReview, edit_detached
 from photofind.core.cleanup.marks import Marks
 from photofind.core.cleanup.ready import GroupTable, ReadyGroups, SortKey, make_ready
 from photofind.core.scan.companions import Companion, Companions
 from photofind.core.types import Group, ImageRecord, Tier
 from photofind.gui import text
 from photofind.gui.two_level_model import ROOT, TwoLevelModel
+
+T = TypeVar("T")
 
 
 class Roles(IntEnum):
@@ -68,8 +72,6 @@ class GroupModel(TwoLevelModel):
         self._row_of_group = np.empty(0, np.int64)  # position in self._groups -> visible row, or -1
         self._tiers: set[Tier] = set(Tier)
         self._sort = SortKey.RECLAIMABLE
-        self._protected_roots: tuple[str, ...] = ()
-        self._keep_rules = ""  # keeper rule chain for groups whose chosen and engine keepers are marked
         self._companions: Companions = {}
 
     # -- Qt model interface ------------------------------------------------------------------
@@ -157,19 +159,15 @@ class GroupModel(TwoLevelModel):
         a worker and calls `show`). Review state survives when the records are the same (a
         regroup); a new scan result starts clean. `companions`: the scan's capture units
         (ScanResult.companions)."""
-        self.show(make_ready(records, groups, companions, self.review_copy()))
-
-    def review_copy(self) -> Marks:
-        """A copy of the review state for a worker to make new groups ready against
-        (photofind.core.cleanup.ready.make_ready), then `show`."""
-        return self._review.detached()
+        self.show(make_ready(records, groups, companions, self._review.detached()))
 
     def show(self, ready: ReadyGroups) -> None:
-        """Show groups made ready by `make_ready` from a `review_copy`: a swap and a model
-        reset. If the review changed since that copy (a mark made while a regroup ran), the
-        carry-over is done again here, so no change is lost."""
+        """Show groups made ready by `make_ready` from a `detached` copy of `review`: a swap
+        and a model reset. The review must not have changed since that copy was taken (a mark
+        made while a regroup ran): the caller makes such groups ready again, on a worker
+        (ScanController), so no change is lost and the carry-over never runs here."""
         if ready.base_version != self._review.version:
-            ready = make_ready(ready.records, ready.groups, ready.companions, self.review_copy())
+            raise ValueError("groups made ready against an older review state: make them ready again")
         if ready.same_library:
             self._review.adopt(ready.marks, ready.base_version)
         else:
@@ -203,25 +201,6 @@ class GroupModel(TwoLevelModel):
             self._rebuild_rows()
             self.endResetModel()
 
-    def set_protected_roots(self, roots: Iterable[str]) -> None:
-        roots = tuple(roots)
-        if roots == self._protected_roots:
-            return
-        self._protected_roots = roots
-        self._review.set_protected(roots)
-        self._table.refresh_all(self._review)
-        self._emit_all_photos_changed()
-        self.reviewChanged.emit()
-
-    def set_keep_rules(self, chain: str) -> None:
-        """The keeper rule chain (photofind.core.cleanup.keep); raises RuleError if invalid."""
-        policy = KeeperPolicy.parse(chain, self._protected_roots).with_units(self._companions)
-        self._keep_rules = chain
-        self._review.set_policy(policy)
-        self._table.refresh_all(self._review)
-        self._emit_all_photos_changed()
-        self.reviewChanged.emit()
-
     def tier_filter(self) -> set[Tier]:
         return set(self._tiers)
 
@@ -252,6 +231,10 @@ class GroupModel(TwoLevelModel):
 
     def records(self) -> tuple[ImageRecord, ...]:
         return self._records
+
+    def shown_group_ids(self) -> list[int]:
+        """The ids of the shown groups, by top-level row."""
+        return self._table.ids[self._rows].tolist()
 
     def member_counts(self) -> list[int]:
         """Photos per shown group, by top-level row: a view's layout in one call."""
@@ -314,9 +297,6 @@ class GroupModel(TwoLevelModel):
     def marked(self) -> frozenset[int]:
         return self._review.marked_records()
 
-    def marked_bytes(self) -> int:
-        return self._review.bytes
-
     def set_marked(self, record: int, marked: bool) -> bool:
         group = self.group_of_record(record)
         if group is None:
@@ -346,42 +326,32 @@ class GroupModel(TwoLevelModel):
             self.review_edited(group.id)
         return True
 
-    def apply_keepers(self, keepers: Iterable[int]) -> None:
-        """Make these records the keepers of their groups (a keeper rule's picks)."""
-        touched = []
-        for record in keepers:
-            group = self.group_of_record(record)
-            if group is not None and self._review.choose_keeper(group.id, record) is None:
-                touched.append(group.id)
-        self._review_edited(touched)
+    # -- edits of every group (photofind.core.cleanup.edits) --------------------------------
 
-    def mark_all_but_keeper(self, tiers: Iterable[Tier] | None = None) -> int:
-        """Mark every member except the keeper (and protected photos) in the shown groups of
-        `tiers`; returns how many photos were newly marked."""
-        before = self._review.count
-        ids = [self._groups[pos].id for pos in self._rows]
-        self._review.mark_duplicates(set(Tier) if tiers is None else tiers, ids)
-        added = self._review.count - before
-        if added:
-            self._review_edited(ids)
-        return added
+    def edit_job(self, edit: Edit[T]) -> Callable[[], EditedReview[T]]:
+        """`edit` made ready to run on a worker: against a copy of the review state and the
+        shown groups' table, taken now. Its result goes to `adopt_edit`."""
+        review, table = self._review.detached(), self._table
+        return lambda: edit_detached(review, table, edit)
 
-    def apply_marks(self, records: Iterable[int]) -> int:
-        """Mark the given records where allowed (a rule's choice); returns how many were."""
-        touched = []
-        for record in records:
-            group = self.group_of_record(record)
-            if group is None or self._review.is_marked(group.id, record):
-                continue
-            if self._review.mark(group.id, record) is None:
-                touched.append(group.id)
-        self._review_edited(touched)
-        return len(touched)
+    def adopt_edit(self, edited: EditedReview) -> bool:
+        """Take over the review state an `edit_job` left, with the bytes every group frees
+        after it: a swap, then one signal for the views. False (nothing changes) if the
+        review changed since the job was made (a mark, new groups): make a new job."""
+        if edited.base_version != self._review.version:
+            return False
+        self._review.adopt(edited.marks, edited.base_version)
+        self._table.reclaimable = edited.reclaimable
+        self._emit_all_changed()
+        self.reviewChanged.emit()
+        return True
 
-    def clear_marks(self) -> None:
-        touched = [g.id for g, _record in self._review]
-        self._review.clear()
-        self._review_edited(touched)
+    def apply(self, edit: Edit[T]) -> T:
+        """Make `edit` here and now, on this thread: for a review with no groups yet (the
+        settings restored at start) or a few."""
+        edited = self.edit_job(edit)()
+        self.adopt_edit(edited)
+        return edited.outcome
 
     def forget_records(self, records: Iterable[int]) -> None:
         """These files left the library (cleaned up): see Marks.forget."""
@@ -416,11 +386,12 @@ class GroupModel(TwoLevelModel):
         self.dataChanged.emit(first, last, roles)
         self.dataChanged.emit(parent, parent, [Roles.MARKED_COUNT, Roles.RECLAIMABLE])
 
-    def _emit_all_photos_changed(self) -> None:
-        for row in range(len(self._rows)):
-            self._emit_group_changed(
-                self._group_at(row), [Roles.IS_PROTECTED, Roles.IS_MARKED, Roles.IS_KEEPER]
-            )
+    def _emit_all_changed(self) -> None:
+        """Any photo and group may show differently (marks, keepers, protection, sums), and
+        no row moved: one layout change instead of two dataChanged per group (at 20k groups
+        those signals alone held the GUI thread for seconds)."""
+        self.layoutAboutToBeChanged.emit()
+        self.layoutChanged.emit()
 
 
 # Photo roles -> value, one function each: data() runs for every role of every painted cell,

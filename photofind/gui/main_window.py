@@ -24,8 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photofind.core.cleanup import edits
 from photofind.core.cleanup.executor import BatchReport, Status
-from photofind.core.cleanup.keep import RuleError
+from photofind.core.cleanup.keep import RuleError, parse_rules
 from photofind.core.cleanup.ready import ReadyGroups
 from photofind.core.types import ScanResult, ScanSettings, Thresholds, Tier
 from photofind.gui import assets, text
@@ -73,7 +74,7 @@ class MainWindow(QMainWindow):
         self.default_thresholds = self.base_thresholds
         self.batch_size = batch_size
         self.model = GroupModel(self)
-        self.controller.follow_review(self.model.review_copy)  # new groups are made ready against it
+        self.controller.follow_review(lambda: self.model.review)  # new groups are made ready against it
         self._cleaned = (0, 0)  # files and bytes moved to the trash since the last scan
         self._build_widgets()
         self.review = Review(self.model, self.controller, self.grid, parent=self)
@@ -84,7 +85,6 @@ class MainWindow(QMainWindow):
             choose_folder=self.folders.choose_folder,
             start_scan=self.start_scan,
             cancel_scan=self.controller.cancel_scan,
-            clear_marks=self.model.clear_marks,
             keep_rules=self.prefs.keep_rules,
         )
         build_toolbar(self, self.actions)
@@ -198,6 +198,11 @@ class MainWindow(QMainWindow):
 
     def _restore(self) -> None:
         p = self.prefs
+        try:  # before any groups, so made here at once
+            self.model.apply(edits.use_rules(parse_rules(p.keep_rules)))
+        except RuleError:
+            pass  # a hand-edited settings file: the default chain, and the next scan says why
+        # The protected folders follow the folder list (its reset reaches _folders_changed).
         self.folders.model.load_json(p.folders_json)
         self.filters.set_threshold(p.similarity or self.base_thresholds.similar, emit=False)
         self.filters.set_automatic(p.similarity is None)
@@ -205,11 +210,6 @@ class MainWindow(QMainWindow):
         self.filters.set_sort_key(p.sort_key)
         self.model.set_tier_filter(self.filters.tiers())
         self.model.set_sort(self.filters.sort_key())
-        self.model.set_protected_roots(self.folders.model.protected_paths())
-        try:
-            self.model.set_keep_rules(p.keep_rules)
-        except RuleError:
-            pass  # a hand-edited settings file: the default chain, and the next scan says why
         for name, restore in (
             ("geometry", self.restoreGeometry),
             ("state", self.restoreState),
@@ -391,7 +391,7 @@ class MainWindow(QMainWindow):
 
     def _folders_changed(self) -> None:
         self.prefs.folders_json = self.folders.model.to_json()
-        self.model.set_protected_roots(self.folders.model.protected_paths())
+        self.review.protect(self.folders.model.protected_paths())
         self._update_placeholder()
         self._update_actions()
 
@@ -423,11 +423,11 @@ class MainWindow(QMainWindow):
             f"<b>{groups:,}</b> groups &nbsp;\u00b7&nbsp; <b>{photos:,}</b> photos &nbsp;\u00b7&nbsp; "
             f"<b>{text.human_bytes(free)}</b> can be freed"
         )
-        marked = self.model.marked()
-        if marked:
+        review = self.model.review  # its count and bytes are kept as marks change: no pass here
+        if review.count:
             text_ += (
-                f" &nbsp;\u00b7&nbsp; <span style='color:#f0565a'><b>{len(marked):,}</b> marked "
-                f"({text.human_bytes(self.model.marked_bytes())})</span>"
+                f" &nbsp;\u00b7&nbsp; <span style='color:#f0565a'><b>{review.count:,}</b> marked "
+                f"({text.human_bytes(review.bytes)})</span>"
             )
         self.summary.setText(text_ if self.controller.result is not None else "")
 
@@ -439,6 +439,7 @@ class MainWindow(QMainWindow):
             has_groups=bool(self.model.groups()),
             has_marks=bool(self.model.review.count),
             can_undo=self.review.undo_available,
+            editing=self.review.edits.busy,
         )
 
     def _show_similar(self, path: str) -> None:

@@ -3,7 +3,9 @@ side, browse similar, and the grid's context menu. Kept apart from main_window.p
 builds and lays out the window.
 
 `Review` is given what it works on (the group model with its review state, the controller, the
-grid) and reports back by signal; it knows nothing of the window around it."""
+grid) and reports back by signal; it knows nothing of the window around it. What changes every
+group (mark by rule, clear all marks, a keeper rule chain, protected folders) is made on a
+worker through `edits` (photofind.gui.review_edits), so the window stays responsive at 100k."""
 
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ from PySide6.QtCore import QObject, QPoint, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
+from photofind.core.cleanup import edits
 from photofind.core.cleanup.executor import BatchReport, Status
-from photofind.core.cleanup.keep import KEEP_PRESETS, KeeperPolicy, derivations_of
+from photofind.core.cleanup.keep import KEEP_PRESETS, KeeperPolicy, parse_rules
 from photofind.core.cleanup.restore import UndoReport, UndoStatus
 from photofind.core.types import Group, Tier
 from photofind.gui import assets, text
@@ -23,6 +26,7 @@ from photofind.gui.compare import CompareDialog
 from photofind.gui.controller import ScanController
 from photofind.gui.grid_view import GroupGridView
 from photofind.gui.group_model import GroupModel, Roles
+from photofind.gui.review_edits import ReviewEdits
 
 
 class Review(QObject):
@@ -48,6 +52,9 @@ class Review(QObject):
         self.compare_dialog: CompareDialog | None = None
         self.undo_available = controller.can_undo()
         self.carry_metadata = False  # the confirmation's "write missing metadata into sidecars" box
+        self.edits = ReviewEdits(model, controller, self)
+        self.edits.statusMessage.connect(self.statusMessage)
+        self.edits.busyChanged.connect(self.actionsChanged)  # no trash while marks are about to change
         controller.trashFinished.connect(self._trash_finished)
         controller.trashFailed.connect(self._trash_failed)
         controller.undoFinished.connect(self._undo_finished)
@@ -57,32 +64,58 @@ class Review(QObject):
 
     # -- marking and cleaning up --------------------------------------------------------------------
 
-    def keep_by_rule(self, chain: str) -> int:
-        """Re-pick every group's keeper with a rule chain (photofind.core.cleanup.keep); remembered
-        for the next scans too. Returns how many groups changed keeper."""
-        model = self.model
-        policy = KeeperPolicy.parse(chain, model.review.policy.protected)
-        picks = [policy.pick(model.records(), g.indices, derivations_of(g)) for g in model.groups()]
-        changed = sum(1 for g, k in zip(model.groups(), picks) if model.keeper_of(g) != k)
-        model.set_keep_rules(chain)
-        model.apply_keepers(picks)
+    def keep_by_rule(self, chain: str) -> None:
+        """Re-pick every group's keeper with a rule chain (photofind.core.cleanup.keep), on a
+        worker; remembered for the next scans too. Raises RuleError, at once, if invalid."""
+        rules = parse_rules(chain)
         self.keepRulesChanged.emit(chain)
-        label = next((name for name, c in KEEP_PRESETS if c == chain), chain)
-        self.statusMessage.emit(f"Keeping: {label.lower()}. {changed:,} groups changed keeper.")
-        return changed
+        label = next((name for name, c in KEEP_PRESETS if c == chain), chain).lower()
+        self.statusMessage.emit(f"Choosing the keepers: {label}…")
 
-    def mark_by_rule(self, tiers: Iterable[Tier]) -> int:
+        def done(changed: int) -> None:
+            self.statusMessage.emit(f"Keeping: {label}. {changed:,} groups changed keeper.")
+
+        self.edits.start("choosing the keepers", lambda: edits.keep_by_rule(rules, self.model.groups()), done)
+
+    def mark_by_rule(self, tiers: Iterable[Tier]) -> None:
+        """Mark every photo but the keeper in the shown groups of `tiers`, on a worker."""
         tiers = set(tiers)
-        added = self.model.mark_all_but_keeper(tiers)
         names = ", ".join(text.TIER_SHORT[t].lower() for t in Tier if t in tiers)
-        self.statusMessage.emit(
-            f"Marked {added:,} photos in {names} groups; the keeper of every group stays."
-            if added
-            else "Nothing new to mark in the shown groups."
+        self.statusMessage.emit(f"Marking the copies in {names} groups…")
+
+        def done(added: int) -> None:
+            self.statusMessage.emit(
+                f"Marked {added:,} photos in {names} groups; the keeper of every group stays."
+                if added
+                else "Nothing new to mark in the shown groups."
+            )
+
+        self.edits.start(
+            "marking by rule", lambda: edits.mark_by_rule(tiers, self.model.shown_group_ids()), done
         )
-        return added
+
+    def clear_marks(self) -> None:
+        """Unmark every photo (chosen keepers stay), on a worker."""
+        self.edits.start(
+            "clearing the marks",
+            edits.clear_marks,
+            lambda _: self.statusMessage.emit("Every mark is cleared."),
+        )
+
+    def protect(self, folders: Iterable[str]) -> None:
+        """Protect these folders and no others (their photos are kept, never marked), on a
+        worker; nothing happens if they are the protected ones already (and no edit waits,
+        which may change them)."""
+        folders = tuple(folders)
+        protected = KeeperPolicy.parse("", folders).protected
+        if not self.edits.busy and protected == self.model.review.policy.protected:
+            return
+        self.edits.start("protecting the folders", lambda: edits.protect(folders), lambda _: None)
 
     def trash_marked(self) -> bool:
+        if self.edits.busy:
+            self.statusMessage.emit("The marks are being changed: move them to the trash once that is done.")
+            return False
         review = self.model.review
         if not review.count:
             self.statusMessage.emit(
@@ -93,7 +126,8 @@ class Review(QObject):
         companions = sum(len(self.model.companions_of(i)) for i in review.marked_records())
         if not self.confirm(review.count, review.bytes, groups, "trash", companions=companions):
             return False
-        started = self.controller.trash(review, carry=self.carry_metadata)
+        # A copy: the plan is made on a worker while the grid's review state may change.
+        started = self.controller.trash(review.detached(), carry=self.carry_metadata)
         if started:
             self.statusMessage.emit(f"Moving {review.count:,} photos to the trash\u2026")
         return started

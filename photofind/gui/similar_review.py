@@ -28,11 +28,10 @@ class SimilarReview(QObject):
         super().__init__(parent)
         self.view, self.review, self.model = view, review, review.model
         self._row_of = row_of
-        self._marked = self.model.review.marked_records()  # refreshed on every change
         view.compareRequested.connect(self.compare)
         view.markToggleRequested.connect(self.toggle)
         view.trashRequested.connect(review.trash_marked)
-        self.model.reviewChanged.connect(self._review_changed)
+        self.model.reviewChanged.connect(view.marks_changed)
         view.set_mark_lookup(self.is_marked)
 
     def group_of(self, query: str, path: str) -> Group | None:
@@ -57,7 +56,7 @@ class SimilarReview(QObject):
     def is_marked(self, path: str) -> bool:
         """Marked for clean-up in any group: what the trash would take."""
         row = self._row_of(path)
-        return row is not None and row in self._marked
+        return row is not None and self.model.review.marked_anywhere(row)
 
     def toggle(self, query: str, paths: list[str]) -> None:
         """Unmark the results if all are marked, else mark the unmarked ones (each in its group
@@ -67,7 +66,7 @@ class SimilarReview(QObject):
             self.statusMessage.emit(OUTSIDE)
             return
         marks, model = self.model.review, self.model
-        if all(r in self._marked for r in rows):
+        if all(marks.marked_anywhere(r) for r in rows):
             touched = [group.id for group, record in marks if record in rows]
             for gid in touched:
                 for record in rows:
@@ -75,7 +74,7 @@ class SimilarReview(QObject):
         else:
             touched = []
             for path, record in zip(paths, rows):
-                group = None if record in self._marked else self.group_of(query, path)
+                group = None if marks.marked_anywhere(record) else self.group_of(query, path)
                 if group is None:
                     continue
                 why = marks.mark(group.id, record)
@@ -85,7 +84,3 @@ class SimilarReview(QObject):
                     model.markRefused.emit(why.value)
         for gid in dict.fromkeys(touched):
             model.review_edited(gid)
-
-    def _review_changed(self) -> None:
-        self._marked = self.model.review.marked_records()
-        self.view.marks_changed()

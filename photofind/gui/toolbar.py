@@ -40,12 +40,14 @@ class MainActions:
         has_groups: bool,
         has_marks: bool,
         can_undo: bool,
+        editing: bool,
     ) -> None:
-        """Enable what may be done now."""
+        """Enable what may be done now. `editing`: an edit of every group's marks or keepers
+        is being made (photofind.gui.review_edits)."""
         self.scan.setEnabled(not busy and has_folders)
         self.cancel.setEnabled(scanning)
-        self.mark.setEnabled(has_groups and not busy)
-        self.trash.setEnabled(has_marks and not busy)
+        self.mark.setEnabled(has_groups and not busy and not editing)
+        self.trash.setEnabled(has_marks and not busy and not editing)
         self.undo.setEnabled(not busy and can_undo)
         self.compare.setEnabled(has_groups)
 
@@ -70,12 +72,12 @@ def _action(
     return action
 
 
-def _mark_menu(owner: QWidget, review: Review, clear_marks: Callable[[], None], keep_rules: str) -> QMenu:
+def _mark_menu(owner: QWidget, review: Review, keep_rules: str) -> QMenu:
     menu = QMenu("Mark by rule", owner)
     for label, tiers in MARK_RULES:
         menu.addAction(label).triggered.connect(lambda _=False, t=tiers: review.mark_by_rule(t))
     menu.addSeparator()
-    menu.addAction(assets.icon("clear"), "Clear all marks").triggered.connect(clear_marks)
+    menu.addAction(assets.icon("clear"), "Clear all marks").triggered.connect(review.clear_marks)
     menu.addSeparator()
     keep_menu = menu.addMenu(assets.icon("keep"), "Keep in each group")
     choices = QActionGroup(menu)
@@ -95,12 +97,11 @@ def build_actions(
     choose_folder: Callable[[], Any],
     start_scan: Callable[[], Any],
     cancel_scan: Callable[[], Any],
-    clear_marks: Callable[[], None],
     keep_rules: str,
 ) -> MainActions:
     """Create the actions; their shortcuts work anywhere in `owner`."""
     keys = QKeySequence.StandardKey
-    mark_menu = _mark_menu(owner, review, clear_marks, keep_rules)
+    mark_menu = _mark_menu(owner, review, keep_rules)
     mark = _action(
         owner,
         "markByRule",

@@ -3,6 +3,8 @@ keeper and the user's chosen keepers live, for the CLI's plans and the GUI's vie
 
 from __future__ import annotations
 
+import random
+
 from photofind.core.cleanup.actions import Action, plan_marked
 from photofind.core.cleanup.keep import KEEP_PRESETS, KeeperPolicy, parse_rules
 from photofind.core.cleanup.marks import MARK_RULES, SAFE_TIERS, Marks, Refusal
@@ -165,3 +167,40 @@ def test_reclaimable_bytes_follow_every_change_of_marks_and_keeper():
     assert marks.reclaimable(1) == 8000
     marks.set_groups([group(1, Tier.EXACT, [0, 2])])
     assert marks.reclaimable(1) == 4000
+
+
+def test_the_count_and_bytes_of_marked_files_follow_every_change():
+    """They are kept as marks change (the app's summary reads them after every change): after
+    any sequence of changes they equal what a pass over the marks gives, a file marked in a
+    group and in a pair counting once."""
+    rng = random.Random(5)
+    marks = Marks(RECORDS, GROUPS)
+    pairs = [marks.pair(3, 5), marks.pair(0, 6)]
+
+    def some_group() -> Group:
+        return rng.choice([*GROUPS, *pairs])
+
+    changes = [
+        lambda: marks.mark((g := some_group()).id, rng.choice(g.indices)),
+        lambda: marks.unmark((g := some_group()).id, rng.choice(g.indices)),
+        lambda: marks.toggle((g := some_group()).id, rng.choice(g.indices)),
+        lambda: marks.choose_keeper((g := some_group()).id, rng.choice(g.indices)),
+        lambda: marks.clear(some_group().id),
+        lambda: marks.mark_duplicates(set(Tier)),
+        lambda: marks.set_protected(rng.choice([[], ["/p/web"], ["/p/trip", "/p/burst"]])),
+        lambda: marks.set_groups(rng.sample(GROUPS, rng.randint(1, 3))),
+    ]
+    seen_shared = False
+    for _ in range(400):
+        rng.choice(changes)()
+        files = [i for _group, i in marks]  # every (group, file) marked, by a pass
+        seen_shared |= len(files) > len(set(files))
+        assert marks.marked_records() == set(files) and marks.count == len(set(files))
+        assert marks.bytes == sum(RECORDS[i].file.size for i in set(files))
+        assert all(marks.marked_anywhere(i) == (i in files) for i in range(len(RECORDS)))
+    assert seen_shared  # a file marked in a group and in a pair at once came up
+    marks.forget([5, 0])
+    files = {i for _group, i in marks}
+    assert marks.count == len(files) and marks.bytes == sum(RECORDS[i].file.size for i in files)
+    marks.clear()
+    assert (marks.count, marks.bytes, marks.marked_records()) == (0, 0, frozenset())

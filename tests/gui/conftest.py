@@ -59,3 +59,11 @@ def scan_and_wait(qtbot, window, timeout: int = 60_000) -> ScanResult:
         with qtbot.waitSignal(window.controller.scanFinished, timeout=timeout) as finished:
             assert window.start_scan()
     return finished.args[0]
+
+
+def edit_and_wait(qtbot, window, start: Callable[[], object], timeout: int = 30_000) -> object:
+    """Start an edit of every group (mark by rule, clear the marks, a keeper rule, protected
+    folders: made on a worker) and return its outcome once the grid shows it."""
+    with qtbot.waitSignal(window.review.edits.applied, timeout=timeout) as applied:
+        start()
+    return applied.args[0]

@@ -15,7 +15,7 @@ from photofind.core.cleanup.executor import Status
 from photofind.core.types import Tier
 from photofind.gui.group_model import Roles
 from tests import imagefactory as factory
-from tests.gui.conftest import scan_and_wait
+from tests.gui.conftest import edit_and_wait, scan_and_wait
 
 BEST_SHOT = "Keep the best shot, trash the rest"
 
@@ -66,7 +66,7 @@ def test_burst_header_suggests_the_sharpest_frame(qtbot, window, burst_library):
     duplicates = next(r for r in range(model.rowCount()) if r != burst_row(window))
     assert menu_action(window, duplicates, BEST_SHOT) is None  # offered on bursts only
     # Mark by rule, even over every tier, leaves bursts alone.
-    window.review.mark_by_rule({Tier.EXACT, Tier.PIXELS, Tier.NEAR})
+    edit_and_wait(qtbot, window, lambda: window.review.mark_by_rule({Tier.EXACT, Tier.PIXELS, Tier.NEAR}))
     assert not model.review.marked(group.id)
 
 

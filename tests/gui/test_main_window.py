@@ -21,7 +21,7 @@ from photofind.gui.similar_model import SimilarResultsModel
 from photofind.gui.text import human_bytes
 from tests import imagefactory as factory
 from tests.conftest import FakeEmbedder
-from tests.gui.conftest import scan_and_wait
+from tests.gui.conftest import edit_and_wait, scan_and_wait
 
 
 def shown_groups(window) -> list[tuple[str, frozenset[str]]]:
@@ -262,7 +262,7 @@ def test_protected_folder_photos_are_never_marked(qtbot, window, library):
     window.add_folders([str(library["root"]), str(library["root"] / "web")])
     window.folders.model.set_protected(1, True)
     scan_and_wait(qtbot, window)
-    window.review.mark_by_rule(set(Tier))
+    edit_and_wait(qtbot, window, lambda: window.review.mark_by_rule(set(Tier)))
     marked = {window.model.records()[i].path for i in window.model.marked()}
     assert marked and not any(p.startswith(str(library["root"] / "web")) for p in marked)
     b_half = str(library["paths"]["B_half"])
@@ -275,7 +275,9 @@ def test_protected_folder_photos_are_never_marked(qtbot, window, library):
 def test_mark_by_rule_trash_and_undo(qtbot, window, library, monkeypatch):
     window.add_folders([str(library["root"])])
     scan_and_wait(qtbot, window)
-    added = window.review.mark_by_rule({Tier.EXACT, Tier.PIXELS, Tier.NEAR})
+    added = edit_and_wait(
+        qtbot, window, lambda: window.review.mark_by_rule({Tier.EXACT, Tier.PIXELS, Tier.NEAR})
+    )
     marked_paths = sorted(window.model.records()[i].path for i in window.model.marked())
     assert added == len(marked_paths) == 5  # every group keeps one: 8 grouped photos - 3 keepers
     assert window.actions.trash.isEnabled()
@@ -470,10 +472,16 @@ def test_keeper_rule_picks_original_names_and_is_remembered(qtbot, window, libra
     a_group = model.group_of_record(
         next(i for i, r in enumerate(model.records()) if r.path == str(library["paths"]["A_copy"]))
     )
-    window.review.keep_by_rule("unedited,resolution,format,size,oldest,mtime,shortest")
+    edit_and_wait(
+        qtbot,
+        window,
+        lambda: window.review.keep_by_rule("unedited,resolution,format,size,oldest,mtime,shortest"),
+    )
     kept = model.records()[model.keeper_of(a_group)].path
     assert "copy" not in os.path.basename(kept)
-    window.review.keep_by_rule("shortest")  # a one-link chain: the shortest path wins
+    edit_and_wait(
+        qtbot, window, lambda: window.review.keep_by_rule("shortest")
+    )  # one link: the shortest path wins
     assert model.records()[model.keeper_of(a_group)].path == min(
         (model.records()[i].path for i in a_group.indices), key=lambda p: (len(p), p)
     )
@@ -517,7 +525,7 @@ def test_a_live_photo_is_trashed_with_its_video_and_its_date_carried_to_the_keep
     [group] = window.model.groups()
     keeper = window.model.index(0, 0, window.model.index(0, 0))
     assert keeper.data(Roles.UNIT) == ("LIVE",) and keeper.data(Roles.PATH) == str(root / "A" / "IMG_1.jpg")
-    window.review.mark_by_rule({Tier.EXACT, Tier.PIXELS, Tier.NEAR})
+    edit_and_wait(qtbot, window, lambda: window.review.mark_by_rule({Tier.EXACT, Tier.PIXELS, Tier.NEAR}))
 
     asked = []
 

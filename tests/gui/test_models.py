@@ -8,6 +8,8 @@ from PIL import Image
 from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt
 from PySide6.QtWidgets import QApplication
 
+from photofind.core.cleanup import edits
+from photofind.core.cleanup.keep import parse_rules
 from photofind.core.scan.companions import Companion, Kind
 from photofind.core.types import FileRef, Group, ImageFacts, ImageRecord, Member, Tier
 from photofind.gui.folders import PATH_ROLE, PROTECTED_ROLE, FolderModel
@@ -57,6 +59,16 @@ def test_group_model_passes_qt_modeltester(qtmodeltester, populated):
     qtmodeltester.check(populated, force_py=True)
 
 
+def test_an_edit_of_every_group_is_one_layout_change(qtmodeltester, qtbot, populated):
+    qtmodeltester.check(populated, force_py=True)  # it stays connected: it checks the change too
+    with qtbot.assertNotEmitted(populated.dataChanged), qtbot.waitSignal(populated.layoutChanged):
+        assert populated.apply(edits.mark_by_rule(set(Tier), populated.shown_group_ids())) == 6
+    assert populated.marked() == {1, 3, 4, 5, 7, 8}
+    near = populated.index(row_of(populated, 2), 0)
+    assert near.data(Roles.MARKED_COUNT) == 3 and near.data(Roles.RECLAIMABLE) == 4000 + 5000 + 6000
+    assert [populated.index(k, 0, near).data(Roles.IS_MARKED) for k in range(4)] == [False, True, True, True]
+
+
 def test_folder_model_passes_qt_modeltester(qtmodeltester, tmp_path):
     model = FolderModel()
     for name in ("a", "b"):
@@ -101,20 +113,20 @@ def test_a_group_never_loses_its_last_unmarked_photo(qtbot, populated):
 
 
 def test_protected_photos_are_never_marked(populated):
-    populated.set_protected_roots(["/photos/sub"])
+    populated.apply(edits.protect(["/photos/sub"]))
     assert not populated.set_marked(3, True)  # /photos/sub/p00003.jpg
     assert populated.set_marked(4, True)
     # A protected copy wins the keeper (as in the CLI): 5 is kept, 2 may go, 3 stays unmarked.
     assert populated.keeper_of(populated.group_of_record(2)) == 5
-    assert populated.mark_all_but_keeper({Tier.NEAR}) == 1
+    assert populated.apply(edits.mark_by_rule({Tier.NEAR}, populated.shown_group_ids())) == 1
     assert populated.marked() == {2, 4}
     assert populated.index(row_of(populated, 2), 0).data(Roles.RECLAIMABLE) == 3000 + 4000 + 5000
 
 
 def test_mark_rule_keeps_the_keeper_and_keeper_change_unmarks(populated):
-    assert populated.mark_all_but_keeper({Tier.EXACT, Tier.NEAR}) == 4
+    assert populated.apply(edits.mark_by_rule({Tier.EXACT, Tier.NEAR}, populated.shown_group_ids())) == 4
     assert populated.marked() == {1, 3, 4, 5}
-    assert populated.marked_bytes() == 2000 + 4000 + 5000 + 6000
+    assert populated.review.bytes == 2000 + 4000 + 5000 + 6000
     assert populated.set_keeper(4)
     assert 4 not in populated.marked() and populated.keeper_of(populated.group_of_record(4)) == 4
     assert populated.index(row_of(populated, 2), 0).data(Roles.RECLAIMABLE) == 3000 + 4000 + 6000
@@ -124,7 +136,7 @@ def test_the_keeper_after_a_marked_keeper_follows_the_chosen_rule_chain(populate
     near = populated.group_of_record(2)
     assert populated.set_marked(2, True)
     assert populated.keeper_of(near) == 5  # default chain: the highest resolution
-    populated.set_keep_rules("oldest,shortest")
+    populated.apply(edits.use_rules(parse_rules("oldest,shortest")))
     assert populated.keeper_of(near) == 3  # the oldest photo still unmarked
     assert populated.index_of_record(3).data(Roles.IS_KEEPER) is True
 

@@ -4,7 +4,12 @@ review change may be lost on the way, not even one made while the worker ran."""
 
 from __future__ import annotations
 
+import threading
+
+from photofind.core.cleanup.ready import make_ready
 from photofind.core.types import Tier
+from photofind.gui import controller as controller_module
+from photofind.gui import group_model as group_model_module
 from photofind.gui.group_model import Roles, SortKey
 from tests.gui.conftest import scan_and_wait
 
@@ -71,19 +76,30 @@ def test_groups_from_a_scan_and_a_regroup_show_in_the_in_place_order_and_keep_th
     assert_shown_as_in_place(window)
 
 
-def test_a_mark_made_while_the_regroup_runs_is_not_lost(qtbot, window, library):
+def test_a_mark_made_while_the_regroup_runs_is_not_lost_and_the_carry_over_is_redone_on_a_worker(
+    qtbot, window, library, monkeypatch
+):
     paths = {k: str(p) for k, p in library["paths"].items()}
     window.add_folders([str(library["root"])])
     scan_and_wait(qtbot, window)
     model = window.model
     record = {r.path: i for i, r in enumerate(model.records())}
-    before = model.review.version
+    on_gui_thread = []  # per carry-over of the review: whether it ran on the GUI thread
+
+    def recorded(*args):
+        on_gui_thread.append(threading.current_thread() is threading.main_thread())
+        return make_ready(*args)
+
+    monkeypatch.setattr(controller_module, "make_ready", recorded)
+    monkeypatch.setattr(group_model_module, "make_ready", recorded)
     with qtbot.waitSignal(window.controller.groupsChanged, timeout=30_000) as arrived:
         window.controller.regroup(window.scan_settings().thresholds)  # its copy of the review is taken now
         assert model.set_marked(record[paths["C_crop"]], True)  # then the user marks
-    # The groups were made ready against the review as it was before the mark ...
-    assert arrived.args[0].base_version == before
-    # ... and the grid redid the carry-over rather than drop the mark.
+        with_the_mark = model.review.version
+    # The groups made ready against the review before the mark were made ready again, against
+    # the review with it, and both times on a worker.
+    assert on_gui_thread == [False, False]
+    assert arrived.args[0].base_version == with_the_mark
     assert model.marked() == {record[paths["C_crop"]]}
     assert model.index_of_record(record[paths["C_crop"]]).data(Roles.IS_MARKED) is True
     assert_shown_as_in_place(window)

@@ -63,6 +63,11 @@ class Marks:
         self.policy = policy
         self._groups: dict[int, Group] = {}
         self._marked: dict[int, set[int]] = {}
+        # Record -> in how many groups it is marked (a pair may share a file with a group), and
+        # the bytes of the files marked: kept as marks change, so the app's summary and its
+        # lookups from a file cost nothing with 50k files marked.
+        self._marked_in: dict[int, int] = {}
+        self._marked_bytes = 0
         self._chosen: dict[int, int] = {}  # group id -> the keeper the user chose
         self._protected: dict[str, bool] = {}  # folder -> inside a protected folder (cached)
         self._pairs: dict[tuple[int, int], Group] = {}  # (kept, other) -> the pair's group
@@ -106,12 +111,16 @@ class Marks:
     def is_marked(self, group_id: int, index: int) -> bool:
         return index in self._marked.get(group_id, ())
 
+    def marked_anywhere(self, index: int) -> bool:
+        """Marked in some group: the trash would take it."""
+        return index in self._marked_in
+
     def marked(self, group_id: int) -> frozenset[int]:
         return frozenset(self._marked.get(group_id, ()))
 
     def marked_records(self) -> frozenset[int]:
         """Every marked file, whatever its group."""
-        return frozenset(i for m in self._marked.values() for i in m)
+        return frozenset(self._marked_in)
 
     def keeper(self, group_id: int) -> int:
         """The file kept in this group (see the class docstring); never a marked one."""
@@ -151,11 +160,13 @@ class Marks:
 
     @property
     def count(self) -> int:
-        return sum(len(m) for m in self._marked.values())
+        """Files marked (one marked in a group and in a pair counts once)."""
+        return len(self._marked_in)
 
     @property
     def bytes(self) -> int:
-        return sum(self.records[i].file.size for marked in self._marked.values() for i in marked)
+        """The size of the files marked."""
+        return self._marked_bytes
 
     # -- changes ----------------------------------------------------------------------------
 
@@ -163,13 +174,19 @@ class Marks:
         """Mark one file; returns the refusal (and changes nothing) if it may not be marked."""
         why = self.refusal(group_id, index)
         if why is None:
-            self._marked.setdefault(group_id, set()).add(index)
+            marked = self._marked.setdefault(group_id, set())
+            if index not in marked:
+                marked.add(index)
+                self._counted(index)
             self._reclaimable.pop(group_id, None)
             self.version = next(_VERSIONS)
         return why
 
     def unmark(self, group_id: int, index: int) -> None:
-        self._marked.get(group_id, set()).discard(index)
+        marked = self._marked.get(group_id)
+        if marked is not None and index in marked:
+            marked.remove(index)
+            self._uncounted(index)
         self._reclaimable.pop(group_id, None)
         self.version = next(_VERSIONS)
 
@@ -196,9 +213,12 @@ class Marks:
         """Drop the marks (of one group, or all); chosen keepers stay."""
         if group_id is None:
             self._marked.clear()
+            self._marked_in.clear()
+            self._marked_bytes = 0
             self._reclaimable.clear()
         else:
-            self._marked.pop(group_id, None)
+            for index in self._marked.pop(group_id, ()):
+                self._uncounted(index)
             self._reclaimable.pop(group_id, None)
         self.version = next(_VERSIONS)
 
@@ -244,9 +264,13 @@ class Marks:
         for key, group in list(self._pairs.items()):
             if gone.intersection(key):
                 del self._pairs[key]
-                for held in (self._groups, self._marked, self._chosen):
+                for index in self._marked.pop(group.id, ()):
+                    self._uncounted(index)
+                for held in (self._groups, self._chosen):
                     held.pop(group.id, None)
         for marked in self._marked.values():
+            for index in marked & gone:
+                self._uncounted(index)
             marked -= gone
         self._reclaimable.clear()
         self.version = next(_VERSIONS)
@@ -260,6 +284,7 @@ class Marks:
         self._groups = {g.id: g for g in groups}
         self._groups.update((g.id, g) for g in self._pairs.values())
         self._marked, self._chosen = {}, {}
+        self._marked_in, self._marked_bytes = {}, 0
         self._reclaimable.clear()
         for gid, group in self._groups.items():
             for member in group.members:
@@ -277,7 +302,10 @@ class Marks:
         self._protected.clear()
         self._reclaimable.clear()
         for marked in self._marked.values():
-            marked.difference_update([i for i in marked if self.is_protected(i)])
+            protected = [i for i in marked if self.is_protected(i)]
+            marked.difference_update(protected)
+            for index in protected:
+                self._uncounted(index)
         self.version = next(_VERSIONS)
 
     def set_protected(self, folders: Iterable[str]) -> None:
@@ -285,6 +313,21 @@ class Marks:
         self.set_policy(
             dataclasses.replace(self.policy, protected=KeeperPolicy.parse("", tuple(folders)).protected)
         )
+
+    def _counted(self, index: int) -> None:
+        """`index` was just marked in one more group."""
+        times = self._marked_in.get(index, 0)
+        if not times:
+            self._marked_bytes += self.records[index].file.size
+        self._marked_in[index] = times + 1
+
+    def _uncounted(self, index: int) -> None:
+        """`index` was just unmarked in one of the groups it was marked in."""
+        times = self._marked_in.pop(index) - 1
+        if times:
+            self._marked_in[index] = times
+        else:
+            self._marked_bytes -= self.records[index].file.size
 
     # -- work done on another thread ----------------------------------------------------------
 
@@ -296,6 +339,7 @@ class Marks:
         vars(copy).update(vars(self))
         copy._groups = dict(self._groups)
         copy._marked = {gid: set(marked) for gid, marked in self._marked.items()}
+        copy._marked_in = dict(self._marked_in)
         copy._chosen = dict(self._chosen)
         copy._protected = dict(self._protected)
         copy._pairs = dict(self._pairs)

@@ -40,7 +40,8 @@ class SortKey(str, Enum):
 class GroupTable:
     """Per group, by its position in `groups`: what the grid sorts, filters and sums by, and
     the lookups into it. Only `reclaimable` changes after it is made: its owner (the thread
-    that owns the Marks) updates it when a group's keeper changes (`refresh`)."""
+    that owns the Marks) updates it when a group's keeper changes (`refresh`), or swaps in
+    new `sums` after an edit of every group."""
 
     groups: tuple[Group, ...]
     reclaimable: np.ndarray  # int64: bytes freed by keeping only the keeper
@@ -86,9 +87,11 @@ class GroupTable:
         """The group at `position` changed in `marks` (a mark, a keeper): its sum follows."""
         self.reclaimable[position] = marks.reclaimable(int(self.ids[position]))
 
-    def refresh_all(self, marks: Marks) -> None:
-        """Every group changed in `marks` (new keeper rules, protected folders)."""
-        self.reclaimable[:] = _reclaimable(self.groups, marks)
+    def sums(self, marks: Marks) -> np.ndarray:
+        """The bytes each group frees as `marks` sees them, in this table's order: a new
+        array, worked out where the edit of every group was (photofind.core.cleanup.edits),
+        which the owner then swaps in for `reclaimable`."""
+        return _reclaimable(self.groups, marks)
 
     def tier_counts(self) -> dict[Tier, int]:
         counts = np.bincount(self.tier_ranks, minlength=max(_TIER_RANK.values()) + 1)
