@@ -183,6 +183,9 @@ def test_decoders_pause_while_inference_is_the_bottleneck(quiet_machine):
         def __len__(self):
             return 2
 
+        def rows(self):
+            return 2
+
         def flush(self):
             seen["gate_open"], seen["threads"] = gate.is_set(), embedder.threads
 
