@@ -2,8 +2,9 @@
 thread pool while the calling thread runs batched inference, committing batch by batch.
 
 Memory stays flat: at most `window` files are in flight (each a 224-px float array plus,
-while it is read, the file's bytes), whatever the size of the library. Results are kept as
-small records, and embeddings go straight into the scan's VectorTable.
+while it is read, the file's bytes), whatever the size of the library, and LOAD_AHEAD more
+while the model loads (the decoders keep reading instead of waiting for torch's import).
+Results are kept as small records, and embeddings go straight into the scan's VectorTable.
 
 This is the only pass that decodes a photo: besides the embedding and the hashes it stores
 the pixel check's detail image and bar facts (detail.detail_of_image, 4-8 KB per photo), so
@@ -37,6 +38,9 @@ from photofind.core.scan.vectors import VectorTable
 from photofind.core.types import FileRef, ImageFacts, ImageRecord, Skipped, SkipReason
 
 MAX_DECODE_THREADS = 16  # past this the GIL-held parts of decoding stop scaling
+# Files read ahead while the model loads (seconds: torch's import), 77 MB of 224-px inputs:
+# the cores decode meanwhile instead of waiting, and inference starts with a backlog.
+LOAD_AHEAD = 128
 
 
 class Derivatives(Protocol):
@@ -124,31 +128,39 @@ def ingest(
     accelerator = getattr(embedder, "device_hint", "cpu") not in ("cpu", "auto")
     plan = ThreadPlan.for_cores(usable_cores(), workers, accelerator=accelerator)
     previous_threads = getattr(embedder, "threads", None)
-    _start_loading(embedder)
+    loaded = _start_loading(embedder)
     try:
-        _run(todo, embedder, cache, state, phase, max(1, batch_size), plan, progress, derivatives)
+        _run(todo, embedder, cache, state, phase, max(1, batch_size), plan, progress, derivatives, loaded)
     finally:
         if embedder is not None and hasattr(embedder, "set_threads"):
             embedder.set_threads(previous_threads)
 
 
-def _start_loading(embedder) -> None:
-    """Load the model (seconds: torch's import, the weights) while the first files decode.
-    A failure is left for embed(), which loads again and raises it where it is handled."""
+def _start_loading(embedder) -> threading.Event:
+    """Load the model (seconds: torch's import, the weights) while the first files decode;
+    the event is set once it is loaded or has failed. A failure is left for embed(), which
+    loads again and raises it where it is handled."""
+    loaded = threading.Event()
     load = getattr(embedder, "load", None)
     if load is None:
-        return
+        loaded.set()
+        return loaded
 
     def quietly() -> None:
         try:
             load()
         except Exception:  # noqa: BLE001 - re-raised by the first embed() call
             pass
+        finally:
+            loaded.set()
 
     threading.Thread(target=quietly, name="photofind-model-load", daemon=True).start()
+    return loaded
 
 
-def _run(todo, embedder, cache, state, phase, batch_size, plan: ThreadPlan, progress, derivatives) -> None:
+def _run(
+    todo, embedder, cache, state, phase, batch_size, plan: ThreadPlan, progress, derivatives, loaded
+) -> None:
     model_id = embedder.model.id if embedder is not None else None
     finished: dict[str, tuple[ImageFacts, int | None]] = {}  # hash -> facts, in this scan
     known = _KnownBytes(cache, model_id, state.table, finished)
@@ -161,12 +173,21 @@ def _run(todo, embedder, cache, state, phase, batch_size, plan: ThreadPlan, prog
     # Bounded: the pool never runs more than `window` files ahead of inference.
     window = max(2 * batch_size, 4 * plan.decoders)
     processed = 0
+    backlog: deque[_Read] = deque()  # read while the model loads, not yet in a batch
     with ThreadPoolExecutor(max_workers=plan.decoders, thread_name_prefix="photofind-read") as pool:
         queue: deque[Future[_Read]] = deque()
         files = iter(todo)
 
         def submit(f: FileRef) -> None:
             queue.append(pool.submit(_read_one, f, prepare, known, gate, derive))
+
+        def batches() -> None:
+            """Move the backlog into batches, embedding each as it fills."""
+            while backlog:
+                batch.add(backlog.popleft())
+                if len(batch) >= batch_size:
+                    check_cancel(progress)  # not a second of inference after a cancel
+                    _flush(batch, queue, gate, plan, batch_size, embedder, width)
 
         for f in files:
             submit(f)
@@ -175,20 +196,21 @@ def _run(todo, embedder, cache, state, phase, batch_size, plan: ThreadPlan, prog
         try:
             while queue:
                 check_cancel(progress)
-                result = queue.popleft().result()
+                backlog.append(queue.popleft().result())
                 nxt = next(files, None)
                 if nxt is not None:
                     submit(nxt)
                 processed += 1
-                batch.add(result)
-                if len(batch) >= batch_size:
-                    check_cancel(progress)  # not a second of inference after a cancel
-                    _flush(batch, queue, gate, plan, batch_size, embedder, width)
+                if loaded.is_set() or len(backlog) >= LOAD_AHEAD:
+                    batches()
                 progress.update(phase, processed, len(todo))
+            batches()
             _flush(batch, queue, gate, plan, batch_size, embedder, width)
         except Cancelled:
             for fut in queue:
                 fut.cancel()
+            for read in backlog:
+                batch.add(read)
             batch.flush_without_inference()
             raise
         finally:
