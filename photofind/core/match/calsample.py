@@ -125,9 +125,6 @@ class ReadPassSample:
         self._model_id = embedder.model.id
         self._cache = cache
 
-    def __contains__(self, path: str) -> bool:
-        return path in self._paths
-
     def inputs(self, path: str, content_hash: str, data: bytes, decoded: Decoded) -> np.ndarray | None:
         """Called from a decoder thread: the derivatives' model inputs, or None when `path`
         is not sampled."""
