@@ -94,7 +94,7 @@ def save_cosines(
     cache, model_id: str, content_hash: str, vector: np.ndarray, derived: np.ndarray
 ) -> np.ndarray:
     """Cosines of a photo's embedding `vector` with its derivatives' rows `derived`, saved."""
-    cosines = (np.asarray(derived, np.float64) @ np.asarray(vector, np.float64)).astype(np.float64)
+    cosines = np.asarray(derived, np.float64) @ np.asarray(vector, np.float64)
     if cache is not None:
         cache.put_blob(WORK_NAMESPACE, work_key(model_id, content_hash), cosines.tobytes())
     return cosines
