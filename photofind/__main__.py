@@ -1,5 +1,5 @@
 """`python -m photofind` runs the CLI."""
 
-from photofind.cli import main
+from photofind.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -61,6 +61,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _report_crash(exc, args.command)
 
 
+def entry() -> None:
+    """The `photofind` command (and `python -m photofind`): main(), then out of the process
+    without the interpreter's teardown, which after a scan costs 1-2 s of waiting once the
+    summary is printed (finalising torch's modules: collecting and freeing what dies with
+    the process anyway). Every database and report file is closed by then, and the standard
+    streams are flushed here. The app is left to its normal exit, where Qt saves its state."""
+    code = main()
+    if "PySide6" in sys.modules:
+        raise SystemExit(code)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader that left, or a stream closed
+            pass
+    os._exit(code)
+
+
 def _tolerate_odd_paths() -> None:
     """Print file names that are not UTF-8 with U+FFFD instead of failing on them."""
     from photofind.core.output import REPLACE

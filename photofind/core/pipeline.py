@@ -108,6 +108,13 @@ def _scan(settings, embedder, model, problem, cache, progress, workers, started,
     todo = _from_cache(found.files, cache, model_id, state, progress)
 
     phase = Phase.EMBED if embedder is not None else Phase.READ
+    sample = None
+    if settings.calibrate and embedder is not None and todo:
+        # Calibration's sampled photos are measured by the read pass (match/calsample.py).
+        from photofind.core.match.calibrate import read_pass_sample
+
+        paths = [f.path for f in found.files]
+        sample = read_pass_sample(paths, embedder, cache=cache, library=_library_key(settings))
     cancelled = False
     try:
         ingest(
@@ -119,6 +126,7 @@ def _scan(settings, embedder, model, problem, cache, progress, workers, started,
             batch_size=settings.batch_size,
             workers=workers,
             progress=progress,
+            derivatives=sample,
         )
     except Cancelled:
         cancelled = True
@@ -219,9 +227,8 @@ def _result(
         from photofind.core.match.calibrate import calibrate
 
         try:
-            library = "|".join(sorted(settings.roots))
             calibration = calibrate(
-                records, embeddings, embedder, cache=cache, library=library, progress=progress
+                records, embeddings, embedder, cache=cache, library=_library_key(settings), progress=progress
             )
         except Cancelled:
             cancelled = True
@@ -266,6 +273,11 @@ def _result(
         calibration=calibration,
         companions=companions,
     )
+
+
+def _library_key(settings: ScanSettings) -> str:
+    """What a calibration is cached under besides the model: the scanned folders."""
+    return "|".join(sorted(settings.roots))
 
 
 def _thumb_or(raw: bytes | None, blank: bytes) -> bytes:

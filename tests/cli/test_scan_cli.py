@@ -35,6 +35,11 @@ def test_scan_random_weights_json_and_rescan_from_cache(library, tmp_path):
     )
     assert json.loads(out.read_text())["stats"]["embedded"] == 0
     assert "0 embedded" in second.stdout
+    # The command leaves by os._exit (cli.entry): what it wrote to a pipe still arrives whole.
+    third = run_cli("scan", str(library["root"]), "--json", "-", "--weights", "random", "--cache", str(cache))
+    assert third.returncode == 1, third.stderr
+    assert json.loads(third.stdout)["groups"] == json.loads(out.read_text())["groups"]
+    assert "photos read" in third.stderr  # the summary goes to stderr when the JSON has stdout
 
 
 def test_usage_errors_exit_2(tmp_path, capsys):

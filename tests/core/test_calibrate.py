@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from photofind.core.match import calibrate as cal
+from photofind.core.match import calsample, derivatives
 from photofind.core.pipeline import scan
 from photofind.core.report import result_as_json
 from photofind.core.scan.cache import Cache
@@ -94,32 +96,108 @@ def test_calibration_is_learned_once_and_cached(library_50, tmp_path, fake_embed
     )
 
 
-def test_recompute_rule_and_resume_after_a_stop(library_50, tmp_path, fake_embedder):
+class PhaseCounter:
+    """Progress that notes how many images the embedder had embedded when each phase began,
+    and can stop the scan after `stop_after` calibrated photos."""
+
+    def __init__(self, embedder, stop_after: int | None = None):
+        self.embedder, self.stop_after = embedder, stop_after
+        self.at: dict[str, int] = {}
+        self.calibrated = 0
+
+    def update(self, phase, done, total):
+        self.at.setdefault(phase, self.embedder.images_embedded)
+        if phase == "calibrating":
+            self.calibrated = done
+
+    def is_cancelled(self):
+        return self.stop_after is not None and self.calibrated >= self.stop_after
+
+
+def test_the_read_pass_measures_the_sample_and_calibrating_reads_nothing(
+    library_50, tmp_path, fake_embedder, monkeypatch
+):
     settings = ScanSettings(roots=(str(library_50),), cache_path=str(tmp_path / "c.sqlite3"))
-
-    class StopAfterThreePhotos:
-        def __init__(self):
-            self.calibrated = 0
-
-        def update(self, phase, done, total):
-            if phase == "calibrating":
-                self.calibrated = done
-
-        def is_cancelled(self):
-            return self.calibrated >= 3
-
+    phases = PhaseCounter(fake_embedder)
+    real_read = calsample.read_regular
+    monkeypatch.setattr(calsample, "read_regular", lambda path: pytest.fail(f"read {path} again"))
     with Cache(settings.cache_path) as cache:
-        stopped = scan(settings, embedder=fake_embedder, cache=cache, progress=StopAfterThreePhotos())
+        result = scan(settings, embedder=fake_embedder, cache=cache, progress=phases)
+        photos = len(result.records)
+        per_photo = len(derivatives.CALIBRATION)
+        picks = calsample.sampled([r.path for r in result.records], calsample.sample_size(photos))
+        assert result.calibration is not None
+        assert phases.at["calibrating"] == photos + len(picks) * per_photo, "all embedded in the read pass"
+        assert fake_embedder.images_embedded == phases.at["calibrating"], "calibrating embeds nothing"
+        # Measured outside the read pass (file read and decoded again), the same cosines.
+        monkeypatch.setattr(calsample, "read_regular", real_read)
+        for record, vector in zip(result.records, result.embeddings):
+            if record.path in picks:
+                saved = calsample.saved_cosines(cache, fake_embedder.model.id, record.content_hash)
+                again = calsample.measure(record.path, record.content_hash, vector, fake_embedder, None)
+                assert saved is not None and len(saved) == per_photo
+                np.testing.assert_allclose(saved, again, atol=1e-6)
+
+
+def test_a_stopped_calibration_resumes_with_the_next_photo(library_50, tmp_path, fake_embedder):
+    uncalibrated = ScanSettings(
+        roots=(str(library_50),), cache_path=str(tmp_path / "c.sqlite3"), calibrate=False
+    )
+    settings = replace(uncalibrated, calibrate=True)
+    with Cache(settings.cache_path) as cache:
+        scan(uncalibrated, embedder=fake_embedder, cache=cache)  # cached: no read pass measures now
+        stopped = scan(settings, embedder=fake_embedder, cache=cache, progress=PhaseCounter(fake_embedder, 3))
         assert stopped.cancelled and stopped.calibration is None
         before = fake_embedder.images_embedded
         resumed = scan(settings, embedder=fake_embedder, cache=cache)
-    per_photo = len(cal.derivatives.CALIBRATION)
+    per_photo = len(derivatives.CALIBRATION)
     # The three photos measured before the stop are not measured again.
-    assert fake_embedder.images_embedded - before == (cal.sample_size(len(resumed.records)) - 3) * per_photo
-    c = resumed.calibration
+    assert (
+        fake_embedder.images_embedded - before
+        == (calsample.sample_size(len(resumed.records)) - 3) * per_photo
+    )
+    assert resumed.calibration is not None
+
+
+def test_recompute_rule(library_50, tmp_path, fake_embedder):
+    c = scan(
+        ScanSettings(roots=(str(library_50),), cache_path=str(tmp_path / "c.sqlite3")), embedder=fake_embedder
+    ).calibration
     assert cal.still_valid(c, round(c.photos * 1.25), c.target_precision)
     assert not cal.still_valid(c, round(c.photos * 1.3), c.target_precision)
     assert not cal.still_valid(c, round(c.photos * 0.7), c.target_precision)
+    assert not cal.still_valid(c, c.photos, 0.999), "another target precision"
+
+
+def test_a_grown_library_recalibrates_measuring_only_photos_new_to_the_sample(tmp_path, fake_embedder):
+    root = tmp_path / "grows"
+    for k in range(48):
+        factory.save(factory.make_scene(400 + k, (160, 120)), root / f"old{k:02d}.jpg")
+    settings = ScanSettings(roots=(str(root),), cache_path=str(tmp_path / "c.sqlite3"))
+    with Cache(settings.cache_path) as cache:
+        first = scan(settings, embedder=fake_embedder, cache=cache)
+        old_picks = set(calsample.sampled([r.path for r in first.records], calsample.sample_size(48)))
+        for k in range(24):  # half as many again: past the 25% rule
+            factory.save(factory.make_scene(500 + k, (160, 120)), root / f"new{k:02d}.jpg")
+        phases = PhaseCounter(fake_embedder)
+        before = fake_embedder.images_embedded
+        second = scan(settings, embedder=fake_embedder, cache=cache, progress=phases)
+    new_picks = set(calsample.sampled([r.path for r in second.records], calsample.sample_size(72)))
+    assert second.calibration is not None and second.calibration.photos == 72
+    assert old_picks & new_picks, "most of the old sample stays"
+    measured = fake_embedder.images_embedded - before - 24  # minus the new photos themselves
+    assert measured == len(new_picks - old_picks) * len(derivatives.CALIBRATION)
+    assert phases.at["calibrating"] == fake_embedder.images_embedded, "all of it in the read pass"
+
+
+def test_the_sample_is_stable_as_a_library_grows_and_holds_a_subfolders_share():
+    library = [f"/photos/{y}/img{k:04d}.jpg" for y in (2021, 2022) for k in range(500)]
+    sample = calsample.sampled(library, 24)
+    assert len(sample) == 24 and len(set(sample)) == 24
+    grown = calsample.sampled(library + [f"/photos/2023/img{k:04d}.jpg" for k in range(100)], 24)
+    assert len(set(sample) & set(grown)) >= 18, "new photos displace only a few"
+    subfolder = [p for p in library if "/2021/" in p]
+    assert {p for p in sample if "/2021/" in p} <= set(calsample.sampled(subfolder, 24))
 
 
 def test_explicit_threshold_skips_calibration(library_50, tmp_path, fake_embedder):

@@ -116,6 +116,63 @@ def test_reads_in_flight_are_bounded(tmp_path, cache_path, fake_embedder, monkey
     assert 0 < watch.ahead <= window, "memory is flat: the readers never run ahead of the window"
 
 
+class SlowLoadingEmbedder:
+    """The fake embedder behind a load() that waits (as torch's import does) until `loaded`
+    is set; embed() loads first, as ResNetEmbedder does. Notes how many files had been read
+    when the first batch was embedded."""
+
+    def __init__(self, inner, read):
+        self.inner, self.model, self.read = inner, inner.model, read
+        self.loaded = threading.Event()
+        self.read_before_first_embed: int | None = None
+
+    def load(self):
+        assert self.loaded.wait(timeout=60), "the model never finished loading"
+
+    def prepare(self, image):
+        return self.inner.prepare(image)
+
+    def embed(self, batch):
+        if self.read_before_first_embed is None:
+            self.read_before_first_embed = len(self.read)
+        self.loaded.set()  # from here on the scan waits for the model, as it would for torch
+        self.load()
+        return self.inner.embed(batch)
+
+
+@pytest.mark.parametrize("load_ahead", [12, 1000])
+def test_reading_goes_on_while_the_model_loads_up_to_a_bound(
+    tmp_path, cache_path, fake_embedder, monkeypatch, load_ahead
+):
+    root = tmp_path / "lib"
+    for i in range(40):
+        f.save(f.make_scene(100 + i, (48, 36)), root / f"{i:02d}.jpg")
+    read = []
+    real = ingest._read_one
+    monkeypatch.setattr(ingest, "_read_one", lambda *a: read.append(1) or real(*a))
+    monkeypatch.setattr(ingest, "LOAD_AHEAD", load_ahead)
+    embedder = SlowLoadingEmbedder(fake_embedder, read)
+
+    class LoadedAfter24:
+        def update(self, phase, done, total):
+            if phase == "embedding" and done >= 24:
+                embedder.loaded.set()
+
+        def is_cancelled(self):
+            return False
+
+    result = scan(
+        _settings(root, cache_path, batch_size=4), embedder=embedder, workers=2, progress=LoadedAfter24()
+    )
+    assert len(result.records) == 40 and result.stats.embedded == 40
+    window = max(2 * 4, 4 * 2)
+    first = embedder.read_before_first_embed
+    if load_ahead > 40:
+        assert first >= 24 > window, "the decoders kept reading while the model loaded"
+    else:
+        assert load_ahead <= first <= load_ahead + window, "no further ahead than LOAD_AHEAD"
+
+
 class ThreadRecordingEmbedder:
     """Delegates to the fake embedder and notes the torch thread budget of every batch."""
 
@@ -181,6 +238,9 @@ def test_decoders_pause_while_inference_is_the_bottleneck(quiet_machine):
             return True
 
         def __len__(self):
+            return 2
+
+        def rows(self):
             return 2
 
         def flush(self):

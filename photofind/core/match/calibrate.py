@@ -19,10 +19,11 @@ The result is cached per model and library (Cache.put_blob, key `model id @ libr
 the library key naming its folders). Recompute rule: it is reused until the library has
 grown or shrunk by more than RECALIBRATE_CHANGE (25%) against the size it was made for, or
 the model or target precision changes; adding a few photos never recalibrates. Its work is
-saved as it goes: each sampled photo's derivative cosines are stored as they are measured,
-so a stopped or killed calibration resumes with the next photo. A (re)calibration is the one
-step after the read pass that opens photo files: its sampled photos (SAMPLE, fewer in a small
-library: `sample_size`), to make derivatives of.
+saved as it goes: each sampled photo's derivative cosines are stored per model and content
+hash as they are measured (calsample.py), so a stopped calibration resumes with the next
+photo and a recalibration measures only photos new to the sample. When a scan will
+calibrate, the read pass measures the sample (`read_pass_sample`), so calibrating itself
+then opens no photo file and runs no inference.
 """
 
 from __future__ import annotations
@@ -32,24 +33,24 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from PIL import Image
 
-from photofind.core.match import derivatives
+from photofind.core.match.calsample import (
+    ReadPassSample,
+    measure,
+    sample_key,
+    sample_size,
+    sampled,
+    saved_cosines,
+)
 from photofind.core.progress import NULL_PROGRESS, Phase, Progress, check_cancel
 from photofind.core.types import ImageRecord, Thresholds
 
 PHASE = Phase.CALIBRATE
 NAMESPACE = "calibration"
-WORK_NAMESPACE = "calibration-work"  # per sampled photo: its derivative cosines
 VERSION = 1
 RECALIBRATE_CHANGE = 0.25
 TARGET_PRECISION = 0.99
 MIN_PHOTOS = 40  # fewer distinct pairs than this says nothing about a tail
-SAMPLE = 24  # photos whose derivatives are embedded (8 each): ~190 extra inferences once
-# A small library samples fewer (one photo in SAMPLE_EVERY, at least MIN_SAMPLE): the fixed
-# ~190 inferences were 1.5 times a 128-photo library's own, most of its first scan's time.
-SAMPLE_EVERY = 16
-MIN_SAMPLE = 8
 NEGATIVE_SAMPLE = 2000  # library photos whose pairwise cosines estimate the distinct tail
 NEAR_RECALL = 0.99
 MAX_CHECKS_PER_PHOTO = 20.0
@@ -168,37 +169,23 @@ def distinct_cosines(
     return sims[iu][keep]
 
 
-def derivative_cosines(
-    images: Sequence[Image.Image],
-    embedder,
-    originals: np.ndarray,
-    *,
-    names: Sequence[str] = derivatives.CALIBRATION,
-    seed: int = 0,
-    progress: Progress = NULL_PROGRESS,
-) -> np.ndarray:
-    """Cosine between each sampled photo's embedding and each of its derivatives'."""
-    out = []
-    for k, (image, vec) in enumerate(zip(images, originals)):
-        batch = [
-            embedder.prepare(derivatives.decode(derivatives.make(name, image, seed + k)[0])) for name in names
-        ]
-        emb = embedder.embed(np.stack(batch))
-        out.append(emb @ vec)
-        check_cancel(progress)
-        progress.update(PHASE, k + 1, len(images))
-    return np.concatenate(out) if out else np.empty(0)
-
-
 def still_valid(cached: Calibration, photos: int, target: float) -> bool:
     """The recompute rule (see the module docstring)."""
     change = abs(photos - cached.photos) / max(cached.photos, 1)
     return cached.target_precision == target and change <= RECALIBRATE_CHANGE
 
 
-def sample_size(photos: int) -> int:
-    """How many photos of a library of `photos` calibration makes derivatives of."""
-    return min(SAMPLE, max(MIN_SAMPLE, photos // SAMPLE_EVERY))
+def read_pass_sample(
+    paths: Sequence[str], embedder, *, cache, library: str = "", target: float = TARGET_PRECISION
+) -> ReadPassSample | None:
+    """What the read pass should measure for the calibration after it, or None when the
+    cached calibration will still hold for a library of `paths` or it is too small to learn
+    from (the same rule as `calibrate`, on the files found: a few skips do not matter)."""
+    n = len(paths)
+    cached = _load(cache, f"{embedder.model.id}@{library}")
+    if n < MIN_PHOTOS or (cached is not None and still_valid(cached, n, target)):
+        return None
+    return ReadPassSample(sampled(paths, sample_size(n)), embedder, cache)
 
 
 def calibrate(
@@ -214,8 +201,8 @@ def calibrate(
     progress: Progress = NULL_PROGRESS,
 ) -> Calibration | None:
     """The calibration for this model and `library` (a key naming it): cached when still
-    valid, else measured. None when the library is too small to learn from and nothing is
-    cached."""
+    valid, else measured (from the cosines the read pass saved, photos it did not measure
+    read again). None when the library is too small to learn from and nothing is cached."""
     model_id = embedder.model.id
     key = f"{model_id}@{library}"
     cached = _load(cache, key)
@@ -224,14 +211,14 @@ def calibrate(
         return cached
     if n < MIN_PHOTOS or embeddings is None:
         return cached
-    valid = [i for i in range(n) if np.linalg.norm(embeddings[i]) > 0.5]
-    rng = np.random.default_rng(seed)
-    size = min(sample or sample_size(n), len(valid))
-    picks = sorted(rng.choice(valid, size=size, replace=False).tolist())
+    picks = _picks(records, embeddings, sample or sample_size(n))
     found = []
     for k, i in enumerate(picks):
         check_cancel(progress)
-        cosines = _photo_cosines(records[i], embeddings[i], embedder, cache, seed + k)
+        record = records[i]
+        cosines = saved_cosines(cache, model_id, record.content_hash)
+        if cosines is None:
+            cosines = measure(record.path, record.content_hash, embeddings[i], embedder, cache)
         if cosines is not None:
             found.append(cosines)
         progress.update(PHASE, k + 1, len(picks))
@@ -246,22 +233,19 @@ def calibrate(
     return cal
 
 
-def _photo_cosines(record: ImageRecord, vector: np.ndarray, embedder, cache, seed: int) -> np.ndarray | None:
-    """One sampled photo's derivative cosines: saved work if any, else measured and saved.
-    None when the photo cannot be decoded now."""
-    key = f"{embedder.model.id}|{record.content_hash}|{seed}|{','.join(derivatives.CALIBRATION)}"
-    saved = cache.get_blob(WORK_NAMESPACE, key) if cache is not None else None
-    if saved is not None:
-        return np.frombuffer(saved, np.float64)
-    from photofind.core.scan.imageio import decode_file
-
-    decoded = decode_file(record.path)
-    if not hasattr(decoded, "image"):
-        return None
-    cosines = derivative_cosines([decoded.image], embedder, vector[None, :], seed=seed).astype(np.float64)
-    if cache is not None:
-        cache.put_blob(WORK_NAMESPACE, key, cosines.tobytes())
-    return cosines
+def _picks(records: Sequence[ImageRecord], embeddings: np.ndarray, size: int) -> list[int]:
+    """The sampled records (calsample.sampled's order): lowest path keys among the photos
+    with an embedding, one per content."""
+    valid = [i for i in range(len(records)) if np.linalg.norm(embeddings[i]) > 0.5]
+    picks: list[int] = []
+    seen: set[str] = set()
+    for i in sorted(valid, key=lambda i: sample_key(records[i].path)):
+        if records[i].content_hash not in seen:
+            seen.add(records[i].content_hash)
+            picks.append(i)
+            if len(picks) == size:
+                break
+    return picks
 
 
 def _load(cache, key: str) -> Calibration | None:

@@ -2,12 +2,15 @@
 thread pool while the calling thread runs batched inference, committing batch by batch.
 
 Memory stays flat: at most `window` files are in flight (each a 224-px float array plus,
-while it is read, the file's bytes), whatever the size of the library. Results are kept as
-small records, and embeddings go straight into the scan's VectorTable.
+while it is read, the file's bytes), whatever the size of the library, and LOAD_AHEAD more
+while the model loads (the decoders keep reading instead of waiting for torch's import).
+Results are kept as small records, and embeddings go straight into the scan's VectorTable.
 
 This is the only pass that decodes a photo: besides the embedding and the hashes it stores
 the pixel check's detail image and bar facts (detail.detail_of_image, 4-8 KB per photo), so
-grouping, calibration and the slider never open the file again.
+grouping, calibration and the slider never open the file again. Calibration's derivatives of
+its sampled photos (`Derivatives`) are made here too, from the decoded picture, and embedded
+in the same batches.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -30,11 +33,25 @@ from photofind.core.progress import NULL_PROGRESS, Cancelled, Progress, check_ca
 from photofind.core.scan.cache import Cache, CachedFile, FileEntry
 from photofind.core.scan.fileread import read_regular
 from photofind.core.scan.hashing import content_box, content_hash, gray_thumb, phash
-from photofind.core.scan.imageio import decode_bytes
+from photofind.core.scan.imageio import Decoded, decode_bytes
 from photofind.core.scan.vectors import VectorTable
 from photofind.core.types import FileRef, ImageFacts, ImageRecord, Skipped, SkipReason
 
 MAX_DECODE_THREADS = 16  # past this the GIL-held parts of decoding stop scaling
+# Files read ahead while the model loads (seconds: torch's import), 77 MB of 224-px inputs:
+# the cores decode meanwhile instead of waiting, and inference starts with a backlog.
+LOAD_AHEAD = 128
+
+
+class Derivatives(Protocol):
+    """More model inputs made from some photos' decoded pictures and embedded beside them
+    (calibration's known edits of its sampled photos: match/calsample.ReadPassSample)."""
+
+    def inputs(self, path: str, content_hash: str, data: bytes, decoded: Decoded) -> np.ndarray | None:
+        """Called from a decoder thread: the inputs to embed for this photo, or None."""
+
+    def embedded(self, content_hash: str, vector: np.ndarray, derived: np.ndarray) -> None:
+        """Called on the inference thread: the photo's embedding and its inputs' embeddings."""
 
 
 @dataclass
@@ -54,6 +71,7 @@ class _Read:
     entry: FileEntry
     prepared: np.ndarray | None = None
     known: CachedFile | None = None  # these bytes were decoded (and embedded) before
+    derived: np.ndarray | None = None  # more inputs (see Derivatives), embedded with `prepared`
 
 
 @dataclass(frozen=True)
@@ -98,9 +116,11 @@ def ingest(
     batch_size: int = 16,
     workers: int | None = None,
     progress: Progress = NULL_PROGRESS,
+    derivatives: Derivatives | None = None,
 ) -> None:
-    """Read, decode and embed `todo` into `state` and the cache. Raises Cancelled between
-    files; every batch finished before that is already committed."""
+    """Read, decode and embed `todo` into `state` and the cache, with `derivatives`' inputs
+    embedded beside their photos. Raises Cancelled between files; every batch finished
+    before that is already committed."""
     if not todo:
         return
     for key in ("decoded", "embedded", "reused_embeddings"):
@@ -108,48 +128,66 @@ def ingest(
     accelerator = getattr(embedder, "device_hint", "cpu") not in ("cpu", "auto")
     plan = ThreadPlan.for_cores(usable_cores(), workers, accelerator=accelerator)
     previous_threads = getattr(embedder, "threads", None)
-    _start_loading(embedder)
+    loaded = _start_loading(embedder)
     try:
-        _run(todo, embedder, cache, state, phase, max(1, batch_size), plan, progress)
+        _run(todo, embedder, cache, state, phase, max(1, batch_size), plan, progress, derivatives, loaded)
     finally:
         if embedder is not None and hasattr(embedder, "set_threads"):
             embedder.set_threads(previous_threads)
 
 
-def _start_loading(embedder) -> None:
-    """Load the model (seconds: torch's import, the weights) while the first files decode.
-    A failure is left for embed(), which loads again and raises it where it is handled."""
+def _start_loading(embedder) -> threading.Event:
+    """Load the model (seconds: torch's import, the weights) while the first files decode;
+    the event is set once it is loaded or has failed. A failure is left for embed(), which
+    loads again and raises it where it is handled."""
+    loaded = threading.Event()
     load = getattr(embedder, "load", None)
     if load is None:
-        return
+        loaded.set()
+        return loaded
 
     def quietly() -> None:
         try:
             load()
         except Exception:  # noqa: BLE001 - re-raised by the first embed() call
             pass
+        finally:
+            loaded.set()
 
     threading.Thread(target=quietly, name="photofind-model-load", daemon=True).start()
+    return loaded
 
 
-def _run(todo, embedder, cache, state, phase, batch_size, plan: ThreadPlan, progress) -> None:
+def _run(
+    todo, embedder, cache, state, phase, batch_size, plan: ThreadPlan, progress, derivatives, loaded
+) -> None:
     model_id = embedder.model.id if embedder is not None else None
     finished: dict[str, tuple[ImageFacts, int | None]] = {}  # hash -> facts, in this scan
     known = _KnownBytes(cache, model_id, state.table, finished)
-    batch = _Batch(embedder, model_id, cache, state, finished)
+    batch = _Batch(embedder, model_id, cache, state, finished, derivatives)
     prepare = embedder.prepare if embedder is not None else None
+    derive = derivatives if prepare is not None else None
     gate = threading.Event()  # cleared while inference has every core
     gate.set()
     width = WidthChooser(plan.cores, plan.decoders + 1)
     # Bounded: the pool never runs more than `window` files ahead of inference.
     window = max(2 * batch_size, 4 * plan.decoders)
     processed = 0
+    backlog: deque[_Read] = deque()  # read while the model loads, not yet in a batch
     with ThreadPoolExecutor(max_workers=plan.decoders, thread_name_prefix="photofind-read") as pool:
         queue: deque[Future[_Read]] = deque()
         files = iter(todo)
 
         def submit(f: FileRef) -> None:
-            queue.append(pool.submit(_read_one, f, prepare, known, gate))
+            queue.append(pool.submit(_read_one, f, prepare, known, gate, derive))
+
+        def batches() -> None:
+            """Move the backlog into batches, embedding each as it fills."""
+            while backlog:
+                batch.add(backlog.popleft())
+                if len(batch) >= batch_size:
+                    check_cancel(progress)  # not a second of inference after a cancel
+                    _flush(batch, queue, gate, plan, batch_size, embedder, width)
 
         for f in files:
             submit(f)
@@ -158,20 +196,21 @@ def _run(todo, embedder, cache, state, phase, batch_size, plan: ThreadPlan, prog
         try:
             while queue:
                 check_cancel(progress)
-                result = queue.popleft().result()
+                backlog.append(queue.popleft().result())
                 nxt = next(files, None)
                 if nxt is not None:
                     submit(nxt)
                 processed += 1
-                batch.add(result)
-                if len(batch) >= batch_size:
-                    check_cancel(progress)  # not a second of inference after a cancel
-                    _flush(batch, queue, gate, plan, batch_size, embedder, width)
+                if loaded.is_set() or len(backlog) >= LOAD_AHEAD:
+                    batches()
                 progress.update(phase, processed, len(todo))
+            batches()
             _flush(batch, queue, gate, plan, batch_size, embedder, width)
         except Cancelled:
             for fut in queue:
                 fut.cancel()
+            for read in backlog:
+                batch.add(read)
             batch.flush_without_inference()
             raise
         finally:
@@ -230,13 +269,13 @@ def _flush(
     set_threads(plan.cores if wide else plan.torch_threads)
     if wide and not idle:
         gate.clear()
-    photos = len(batch)
+    rows = batch.rows()
     start = time.perf_counter()
     try:
         batch.flush()
     finally:
         gate.set()
-    width.record(wide, time.perf_counter() - start, photos)
+    width.record(wide, time.perf_counter() - start, rows)
 
 
 class _KnownBytes:
@@ -258,13 +297,20 @@ class _KnownBytes:
 class _Batch:
     """Files waiting for inference; flushed as one inference call and one transaction."""
 
-    def __init__(self, embedder, model_id, cache: Cache, state: IngestState, finished: dict) -> None:
+    def __init__(
+        self, embedder, model_id, cache: Cache, state: IngestState, finished: dict, derivatives=None
+    ) -> None:
         self._embedder, self._model_id, self._cache = embedder, model_id, cache
         self._state, self._finished = state, finished
+        self._derivatives: Derivatives | None = derivatives
         self._pending: list[_Read] = []
 
     def __len__(self) -> int:
         return len(self._pending)
+
+    def rows(self) -> int:
+        """Model inputs in the batch: its photos and their derivatives."""
+        return len(self._pending) + sum(len(r.derived) for r in self._pending if r.derived is not None)
 
     def add(self, result: _Read) -> None:
         stats, entry = self._state.stats, result.entry
@@ -302,10 +348,18 @@ class _Batch:
         if first and self._embedder is not None and table is not None:
             todo = list(first.items())
             # cast: only prepared files were kept above
-            out = self._embedder.embed(np.stack([cast(np.ndarray, r.prepared) for _, r in todo]))
+            inputs = [np.stack([cast(np.ndarray, r.prepared) for _, r in todo])]
+            derived = [(h, k, r.derived) for k, (h, r) in enumerate(todo) if r.derived is not None]
+            inputs += [d for _, _, d in derived]
+            out = self._embedder.embed(inputs[0] if len(inputs) == 1 else np.concatenate(inputs))
             for (h, r), vec in zip(todo, out):
                 table.put(r.entry.file.path, h, vec)
             stats["embedded"] += len(todo)
+            at = len(todo)
+            for h, k, d in derived:
+                assert self._derivatives is not None  # only it makes derived inputs
+                self._derivatives.embedded(h, out[k], out[at : at + len(d)])
+                at += len(d)
         self._commit()
 
     def flush_without_inference(self) -> None:
@@ -346,7 +400,7 @@ def read_photo(
     """One photo read as the scan reads it: one read of the file gives its cache entry (hashes,
     thumbnail, detail) and, with `prepare`, its model input. For a photo outside the library
     (`photofind similar`), so that it is compared exactly as a library photo would be."""
-    read = _read_one(file, prepare, lambda _hash: None, _ALWAYS_OPEN)
+    read = _read_one(file, prepare, lambda _hash: None, _ALWAYS_OPEN, None)
     return read.entry, read.prepared
 
 
@@ -359,6 +413,7 @@ def _read_one(
     prepare: Callable[[Any], np.ndarray] | None,
     known: Callable[[str], CachedFile | None],
     gate: threading.Event,
+    derivatives: Derivatives | None,
 ) -> _Read:
     gate.wait()
     try:
@@ -381,6 +436,7 @@ def _read_one(
     image = decoded.image
     box = content_box(image)  # once, for the detail and the pHash
     detail = detail_of_image(image, quality=file_quality(io.BytesIO(data)), prepare=False, box=box)
+    derived = derivatives.inputs(file.path, chash, data, decoded) if derivatives is not None else None
     del data
     entry = FileEntry(
         file,
@@ -392,7 +448,7 @@ def _read_one(
         detail_format=DETAIL_FORMAT,
         bordered=detail.bordered,
     )
-    return _Read(entry, prepare(image) if prepare is not None else None)
+    return _Read(entry, prepare(image) if prepare is not None else None, derived=derived)
 
 
 def _skip(file: FileRef, reason: SkipReason, detail: str) -> _Read:
