@@ -41,7 +41,8 @@ _LOOKUP_CHUNK = 4096  # files per cache read: batched SQL, bounded per-file obje
 def make_embedder(settings: ScanSettings, *, load: bool = True) -> tuple[Embedder | None, str | None]:
     """The embedder the settings ask for, or (None, why) when no weights can be had.
     Weights from a file are loaded here (`load`), so a bad file is named before any photo is
-    read; `photofind similar` loads them later, on a thread, beside the library's listing."""
+    read; `photofind similar` loads them only when a photo must be embedded (a bad file is
+    named then)."""
     if not settings.embed:
         return None, "visual similarity is turned off"
     if settings.precision not in PRECISIONS:
@@ -216,10 +217,10 @@ def _result(
     calibration = None
     if not cancelled and settings.calibrate and embedder is not None and embeddings is not None:
         # Thresholds learned from this library's own photos (cached per model id).
-        from photofind.core.match.calibrate import calibrate
+        from photofind.core.match.calibrate import calibrate, library_key
 
         try:
-            library = "|".join(sorted(settings.roots))
+            library = library_key(settings.roots)
             calibration = calibrate(
                 records, embeddings, embedder, cache=cache, library=library, progress=progress
             )

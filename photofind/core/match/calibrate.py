@@ -201,6 +201,11 @@ def sample_size(photos: int) -> int:
     return min(SAMPLE, max(MIN_SAMPLE, photos // SAMPLE_EVERY))
 
 
+def library_key(roots: Sequence[str]) -> str:
+    """The key naming a library among the cached calibrations: its folders."""
+    return "|".join(sorted(roots))
+
+
 def calibrate(
     records: Sequence[ImageRecord],
     embeddings: np.ndarray,
