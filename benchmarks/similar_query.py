@@ -9,6 +9,10 @@ embedding cached. Then, each in a fresh process, timed from start to exit:
 `photofind similar OUTSIDE_PHOTO ...` (that one builds the ResNet-34 and embeds one photo),
 both with `--weights random` (seeded random init) and with `--weights FILE`, a saved
 random-init state dict: the code path of real weights (the cache is filled for both).
+photofind's bytecode is compiled first and kept, as an installed package's is.
+`--baseline DIR` also times the same commands with the photofind of DIR (a checkout of an
+earlier commit, e.g. `git worktree add /tmp/base main`), each run of each command interleaved
+with the others, so both sets of medians come from the same minutes of machine load.
 
 Part 2 (search alone): SimilarIndex over N synthetic 512-d embeddings (benchmarks/index_scale.py's
 anisotropic vectors with planted near-duplicates): index build, the first query (which builds
@@ -16,6 +20,7 @@ the LSH tables above 200k), then per-query times over 40 queries (half with a pl
 near-duplicate, which must come first), against one exact product and faiss IndexFlatIP.
 
 Usage: python benchmarks/similar_query.py [--photos 10000] [--sizes 10000,100000,1000000]
+       [--baseline DIR] [--runs 3]
 """
 
 from __future__ import annotations
@@ -100,18 +105,22 @@ def fill_cache(library: Path, cache: Path, weights_arg: str = "random") -> tuple
     return time.perf_counter() - start, len(result.records)
 
 
-def timed(command: list[str]) -> float:
+def timed(command: list[str], code: Path = ROOT) -> float:
+    """Seconds from start to exit of `command`, importing photofind from `code`."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package's bytecode is compiled once
     start = time.perf_counter()
-    done = subprocess.run(
-        command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
-    )
+    # Run from `code`: `python -m` puts the working folder first on sys.path.
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=code)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr}")
     return seconds
 
 
-def whole_command(photos: int) -> None:
+def whole_command(photos: int, runs: int, baseline: Path | None) -> None:
+    import compileall
+
     from PIL import Image
 
     library = make_library(ROOT / ".bench" / f"similar-{photos}", photos)
@@ -126,22 +135,34 @@ def whole_command(photos: int) -> None:
     Image.open(inside).resize((80, 60), Image.Resampling.LANCZOS).save(outside, quality=80)
     similar = [sys.executable, "-m", "photofind", "similar"]
     tail = ["--in", str(library), "--top", "5", "--cache", str(cache), "-q"]
-    rows = [
-        ("python -c 'import torch'", [sys.executable, "-c", "import torch"]),
+    commands = [
         ("similar, a library photo", [*similar, inside, *tail, "--weights", "random"]),
+        ("similar, library, file", [*similar, inside, *tail, "--weights", weights]),
         ("similar, outside, random", [*similar, str(outside), *tail, "--weights", "random"]),
         ("similar, outside, file", [*similar, str(outside), *tail, "--weights", weights]),
     ]
-    times = {label: [timed(command) for _ in range(RUNS)] for label, command in rows}
+    codes = [("", ROOT)] + ([("baseline: ", baseline)] if baseline is not None else [])
+    rows = [("python -c 'import torch'", [sys.executable, "-c", "import torch"], ROOT)]
+    rows += [(prefix + label, command, code) for prefix, code in codes for label, command in commands]
+    for _prefix, code in codes:
+        compileall.compile_dir(code / "photofind", quiet=1)
+    load = os.getloadavg()[0]
+    times: dict[str, list[float]] = {label: [] for label, _command, _code in rows}
+    for _ in range(runs):  # interleaved: each command sees the same drift in the machine's load
+        for label, command, code in rows:
+            times[label].append(timed(command, code))
     torch_s = statistics.median(times[rows[0][0]])
     print(
         f"\nWhole command on a cached library of {count:,} photos (cache brought up to date in {fill:.1f} s); "
-        f"median of {RUNS} fresh processes; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs\n"
+        f"median of {runs} fresh processes; load average {load:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} CPUs"
+        + (f"; baseline: the photofind of {baseline}" if baseline is not None else "")
+        + "\n"
     )
-    print(f"{'command':<28}{'median s':>10}{'min s':>8}{'- import torch s':>18}")
-    for label, _command in rows:
+    print(f"{'command':<38}{'median s':>10}{'min s':>8}{'- import torch s':>18}")
+    for label, _command, _code in rows:
         median = statistics.median(times[label])
-        print(f"{label:<28}{median:>10.2f}{min(times[label]):>8.2f}{median - torch_s:>18.2f}")
+        print(f"{label:<38}{median:>10.2f}{min(times[label]):>8.2f}{median - torch_s:>18.2f}")
 
 
 def search_alone(n: int) -> dict:
@@ -204,9 +225,13 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=10_000, help="library size for the whole command")
     parser.add_argument("--sizes", default="10000,100000,1000000", help="embeddings for the search alone")
     parser.add_argument("--no-command", action="store_true", help="skip the whole-command part")
+    parser.add_argument("--runs", type=int, default=RUNS, help="fresh processes per command (median)")
+    parser.add_argument(
+        "--baseline", type=Path, metavar="DIR", help="also time the photofind of DIR, interleaved"
+    )
     args = parser.parse_args()
     if not args.no_command:
-        whole_command(args.photos)
+        whole_command(args.photos, args.runs, args.baseline)
     rows = [search_alone(int(n)) for n in args.sizes.split(",") if n]
     print(f"\nSearch alone: SimilarIndex.find(top 10) over aniso 512-d embeddings, {QUERIES} queries\n")
     print(

@@ -23,6 +23,15 @@ class FakeEmbedder:
     def __init__(self) -> None:
         self.calls = 0
         self.images_embedded = 0
+        self.loads = 0
+        self.threads: int | None = None
+
+    def load(self) -> None:
+        """Nothing to load; counted, as ResNetEmbedder.load is asked for by `similar`."""
+        self.loads += 1
+
+    def set_threads(self, threads: int | None) -> None:
+        self.threads = threads
 
     @property
     def model(self) -> ModelInfo:
@@ -46,6 +55,18 @@ class FakeEmbedder:
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()
+
+
+@pytest.fixture(scope="session")
+def resnet34_file(tmp_path_factory):
+    """A ResNet-34 weights file (torchvision's layout, random init), as a user would pass it."""
+    import torch
+
+    from photofind.core.model.resnet import build_resnet34
+
+    path = tmp_path_factory.mktemp("weights") / "resnet34.pth"
+    torch.save(build_resnet34().state_dict(), path)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ def _loaded_after(statement: str) -> set[str]:
     "statement",
     [
         "import photofind.core.pipeline, photofind.core.match.grouping, photofind.core.match.pairsearch, "
-        "photofind.core.report, photofind.core.scan.cache",
+        "photofind.core.report, photofind.core.scan.cache, photofind.core.query",
         "import photofind.cli; photofind.cli.build_parser()",
     ],
 )

@@ -1,8 +1,9 @@
 """`photofind similar IMAGE --in PATH...`: the photos of a library most like one image.
 
-A query, not a scan: the library's files are listed and their embeddings read from the cache
-(only new or changed photos are read; the library is never grouped), the image is embedded the
-way the scan embeds photos unless the library already holds it, and
+A query, not a scan (photofind.core.query): the library's files are listed by name and what
+the cache knows about them is taken as it is; only photos it does not know are read, the
+library is never grouped, and the photos returned are checked against their files first. The
+image is embedded the way the scan embeds photos unless the library holds it, and
 photofind.core.match.similar ranks the library and pixel-checks only the top hits.
 """
 
@@ -11,10 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from photofind.commands.common import (
     add_engine_options,
@@ -24,9 +27,6 @@ from photofind.commands.common import (
     settings_from_args,
 )
 from photofind.core.output import write_text_atomic
-
-if TYPE_CHECKING:
-    from photofind.core.match.similar import SimilarSearchError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -52,57 +52,34 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from photofind.cli import EXIT_CANCELLED, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
-    from photofind.commands.textprogress import TextProgress
-    from photofind.core.match.similar import SimilarIndex, SimilarSearchError
-    from photofind.core.model.weights import WeightsUnavailable
-    from photofind.core.pipeline import make_embedder, scan
-    from photofind.core.progress import CancelToken
+    from photofind.cli import EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
 
     image = Path(args.image)
     problem = _usage_problem(args, image)
     if problem:
         print(f"photofind similar: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    settings = settings_from_args(args, [str(Path(p).resolve()) for p in args.roots])
+    roots = [str(Path(p).resolve()) for p in args.roots]
     query = str(image.resolve())
-    outside = _outside(query, settings.roots)
-    # An outside photo's thread loads the model (a bad weights file is named from there).
-    embedder, why = make_embedder(settings, load=not outside)
+    ahead = _ModelAhead() if _outside(query, roots) else None  # first: torch's import is the longest step
+    settings = settings_from_args(args, roots)
+    embedder, problem = _embedder(settings, ahead)
     if embedder is None:
-        print(f"photofind similar: {_NO_MODEL}: {why}", file=sys.stderr)
+        print(f"photofind similar: {problem}", file=sys.stderr)
         return EXIT_USAGE
     cache = open_cache(args.cache, "photofind similar")
     if cache is None:
         return EXIT_USAGE
-    ahead = _QueryAhead(query, embedder) if outside else None
-    token = CancelToken()
-    progress = TextProgress(token, enabled=not args.quiet)
     with cache:
-        try:
-            with cancel_on_sigint(token):
-                result = scan(settings, embedder=embedder, cache=cache, progress=progress, group=False)
-        except WeightsUnavailable as exc:  # new photos to embed, and the model would not load
-            print(f"photofind similar: {_NO_MODEL}: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        finally:
-            progress.close()
-        if result.cancelled:
-            print("cancelled: finished work is cached; run again to resume", file=sys.stderr)
-            return EXIT_CANCELLED
-        index = SimilarIndex.for_result(result, cache)
-        try:
-            # A link inside the library may resolve to the query: then it is a library photo.
-            asked = ahead.query() if ahead is not None and index.row_of(query) is None else query
-            hits = index.find(asked, args.top, embedder=embedder)
-        except SimilarSearchError as exc:
-            print(f"photofind similar: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+        found = _search(args, settings, embedder, cache, query)
+    if isinstance(found, int):
+        return found
+    library, hits = found
     doc = {
         "query": query,
         "results": [
             {
-                "path": result.records[h.index].path,
+                "path": library.path(h.index),
                 "similarity": round(h.similarity, 6),
                 "tier": h.tier.value if h.tier else None,
             }
@@ -115,47 +92,99 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"photofind similar: cannot write {args.json}: {exc.strerror or exc}", file=sys.stderr)
             return EXIT_OUTPUT
-    _print_results(doc, result, sys.stderr if args.json == "-" else sys.stdout)
+    _print_results(doc, embedder.model, sys.stderr if args.json == "-" else sys.stdout)
     return EXIT_OK
 
 
 _NO_MODEL = "needs the similarity model, which is not available"
+# torch threads for the one photo from outside the library (the fold of the weights, one
+# inference). While they run, the main thread is still reading the library: more torch
+# threads than the cores left stall at every layer's barrier (ingest.ThreadPlan). Measured
+# on 2 cores at load 5-7: fold and first inference 0.37 s with one thread, 1.36 s with two.
+# What a quiet machine with more cores gives up is those two steps' speed-up, at most
+# their one-thread time.
+_QUERY_THREADS = 1
 
 
-class _QueryAhead:
-    """A photo outside the library, read and embedded on a thread while the library is
-    listed and its embeddings read: loading the model (torch's import, the weights) takes
-    seconds and needs nothing from the library. Daemon, so a Ctrl-C does not wait for it."""
+def _embedder(settings: Any, ahead: _ModelAhead | None) -> tuple[Any, str | None]:
+    """The embedder, or (None, why not); handed to `ahead` in any case. Its model loads only
+    when a photo must be embedded: a query by a photo of a cached library never imports torch
+    (a bad weights file is named when it is loaded)."""
+    embedder, problem = None, None
+    try:
+        from photofind.core.model.embed import device_problem
+        from photofind.core.pipeline import make_embedder
 
-    def __init__(self, path: str, embedder: Any) -> None:
-        self._path, self._embedder = path, embedder
-        self._done = threading.Event()
-        self._found: Any = None
-        self._error: SimilarSearchError | None = None
-        threading.Thread(target=self._run, name="photofind-query", daemon=True).start()
+        problem = device_problem(settings.device)
+        if problem is None:
+            embedder, why = make_embedder(settings, load=False)
+            if embedder is None:
+                problem = f"{_NO_MODEL}: {why}"
+            elif ahead is not None:
+                embedder.set_threads(_QUERY_THREADS)
+    finally:
+        if ahead is not None:
+            ahead.load(embedder)
+    return embedder, problem
+
+
+def _search(args: argparse.Namespace, settings: Any, embedder: Any, cache: Any, query: str) -> Any:
+    """(library, hits), or the exit code after saying what went wrong."""
+    from photofind.cli import EXIT_CANCELLED, EXIT_USAGE
+    from photofind.commands.textprogress import TextProgress
+    from photofind.core.match.similar import SimilarSearchError
+    from photofind.core.model.weights import WeightsUnavailable
+    from photofind.core.progress import Cancelled, CancelToken
+    from photofind.core.query import open_library
+
+    token = CancelToken()
+    progress = TextProgress(token, enabled=not args.quiet)
+    try:
+        with cancel_on_sigint(token):
+            library = open_library(settings, embedder, cache, progress=progress)
+            return library, library.find(query, args.top)
+    except Cancelled:
+        print("cancelled: finished work is cached; run again to resume", file=sys.stderr)
+        return EXIT_CANCELLED
+    except WeightsUnavailable as exc:  # photos to embed, and the model would not load
+        print(f"photofind similar: {_NO_MODEL}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SimilarSearchError as exc:
+        print(f"photofind similar: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        progress.close()
+
+
+class _ModelAhead:
+    """The model for a photo from outside the library, loaded on a thread from the first
+    moment: torch's import is the longest step of such a query, and needs nothing the main
+    thread works out meanwhile (the weights file's hash, the library). Daemon, so a Ctrl-C
+    does not wait for it. A load that fails is left to the main thread's embed(), which
+    loads again and raises the error where it is reported."""
+
+    def __init__(self) -> None:
+        self._embedder: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="photofind-model", daemon=True).start()
+
+    def load(self, embedder: Any) -> None:
+        """Load `embedder` once torch is imported (None: the thread ends)."""
+        self._embedder.put(embedder)
 
     def _run(self) -> None:
-        from photofind.core.match.similar import SimilarSearchError, embed_query
+        import torch  # noqa: F401 - the import is the first half of the work
+
         from photofind.core.model.weights import WeightsUnavailable
 
-        try:
-            self._found = embed_query(self._path, self._embedder)
-        except SimilarSearchError as exc:
-            self._error = exc
-        except WeightsUnavailable as exc:
-            self._error = SimilarSearchError(f"{_NO_MODEL}: {exc}")
-        finally:
-            self._done.set()
-
-    def query(self) -> Any:
-        """The embedded Query; raises SimilarSearchError when the photo could not be had."""
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-        return self._found
+        embedder = self._embedder.get()
+        if embedder is not None:
+            try:
+                embedder.load()
+            except WeightsUnavailable:
+                pass
 
 
-def _outside(path: str, roots: tuple[str, ...]) -> bool:
+def _outside(path: str, roots: Sequence[str]) -> bool:
     """True when `path` lies in none of the library's folders (nor is one of its files)."""
     real = os.path.realpath(path)
     for root in map(os.path.realpath, roots):
@@ -165,8 +194,8 @@ def _outside(path: str, roots: tuple[str, ...]) -> bool:
 
 
 def _usage_problem(args: argparse.Namespace, image: Path) -> str | None:
-    from photofind.core.model.embed import device_problem
-
+    """What is wrong with the arguments, found without importing numpy or torch (the device
+    is checked by _embedder, once torch's import may have started)."""
     if image.is_dir():
         return f"{args.image} is a folder; give one image (the library goes after --in)"
     if image.exists() and not image.is_file():
@@ -180,7 +209,7 @@ def _usage_problem(args: argparse.Namespace, image: Path) -> str | None:
         return "--top must be at least 1"
     if args.threshold is not None and not 0.0 < args.threshold <= 1.0:
         return "--threshold must be in (0, 1]"
-    return output_problems({"--json": args.json}) or device_problem(args.device)
+    return output_problems({"--json": args.json})
 
 
 def _write_json(doc: dict[str, Any], target: str) -> None:
@@ -191,8 +220,8 @@ def _write_json(doc: dict[str, Any], target: str) -> None:
     write_text_atomic(text, target)
 
 
-def _print_results(doc: dict[str, Any], result: Any, out) -> None:
-    if result.model is not None and result.model.weights.startswith("random"):
+def _print_results(doc: dict[str, Any], model: Any, out) -> None:
+    if model.weights.startswith("random"):
         print("note: using RANDOM weights (testing only): similarities are not meaningful", file=out)
     print(f"{len(doc['results'])} photos most like {doc['query']}:", file=out)
     for r in doc["results"]:

@@ -41,7 +41,8 @@ _LOOKUP_CHUNK = 4096  # files per cache read: batched SQL, bounded per-file obje
 def make_embedder(settings: ScanSettings, *, load: bool = True) -> tuple[Embedder | None, str | None]:
     """The embedder the settings ask for, or (None, why) when no weights can be had.
     Weights from a file are loaded here (`load`), so a bad file is named before any photo is
-    read; `photofind similar` loads them later, on a thread, beside the library's listing."""
+    read; `photofind similar` loads them only when a photo must be embedded (a bad file is
+    named then)."""
     if not settings.embed:
         return None, "visual similarity is turned off"
     if settings.precision not in PRECISIONS:
@@ -111,10 +112,10 @@ def _scan(settings, embedder, model, problem, cache, progress, workers, started,
     sample = None
     if settings.calibrate and embedder is not None and todo:
         # Calibration's sampled photos are measured by the read pass (match/calsample.py).
-        from photofind.core.match.calibrate import read_pass_sample
+        from photofind.core.match.calibrate import library_key, read_pass_sample
 
         paths = [f.path for f in found.files]
-        sample = read_pass_sample(paths, embedder, cache=cache, library=_library_key(settings))
+        sample = read_pass_sample(paths, embedder, cache=cache, library=library_key(settings.roots))
     cancelled = False
     try:
         ingest(
@@ -224,11 +225,16 @@ def _result(
     calibration = None
     if not cancelled and settings.calibrate and embedder is not None and embeddings is not None:
         # Thresholds learned from this library's own photos (cached per model id).
-        from photofind.core.match.calibrate import calibrate
+        from photofind.core.match.calibrate import calibrate, library_key
 
         try:
             calibration = calibrate(
-                records, embeddings, embedder, cache=cache, library=_library_key(settings), progress=progress
+                records,
+                embeddings,
+                embedder,
+                cache=cache,
+                library=library_key(settings.roots),
+                progress=progress,
             )
         except Cancelled:
             cancelled = True
@@ -273,11 +279,6 @@ def _result(
         calibration=calibration,
         companions=companions,
     )
-
-
-def _library_key(settings: ScanSettings) -> str:
-    """What a calibration is cached under besides the model: the scanned folders."""
-    return "|".join(sorted(settings.roots))
 
 
 def _thumb_or(raw: bytes | None, blank: bytes) -> bytes:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from PIL import Image
@@ -251,3 +254,42 @@ def test_similar_reads_an_outside_photo_once_and_no_library_photo(
     root = str(library["root"].resolve())
     assert [f for f in opened if f.startswith(root)] == []
     assert opened.count(str(outside.resolve())) == 1
+
+
+@pytest.mark.slow
+def test_a_library_photo_is_searched_without_loading_the_model(small_library, tmp_path, resnet34_file):
+    """Its embedding is cached: torch is not even imported (a weights file is hashed, not read)."""
+    cache = str(tmp_path / "c.sqlite3")
+    weights = ["--weights", str(resnet34_file), "--cache", cache, "-q"]
+    assert cli.main(["scan", str(small_library), *weights]) == 0
+    probe = (
+        "import sys; from photofind import cli; code = cli.main(sys.argv[1:]); "
+        "print('torch imported:', 'torch' in sys.modules, file=sys.stderr); sys.exit(code)"
+    )
+    query = ["similar", str(small_library / "a.jpg"), "--in", str(small_library), "--top", "2", *weights]
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *query], capture_output=True, text=True, env=os.environ
+    )
+    assert done.returncode == 0, done.stderr
+    assert "torch imported: False" in done.stderr
+    assert str((small_library / "copies" / "a copy.jpg").resolve()) in done.stdout
+
+
+def test_only_a_photo_from_outside_asks_for_the_model_and_it_runs_on_one_thread(
+    library, fake_embedder, tmp_path, monkeypatch, capsys
+):
+    from photofind.core import pipeline
+
+    monkeypatch.setattr(pipeline, "make_embedder", lambda settings, **kw: (fake_embedder, None))
+    p = library["paths"]
+    assert cli.main(_query_args(p["A"], library, tmp_path)) == 0  # reads the library into the cache
+    loads = fake_embedder.loads
+    assert cli.main(_query_args(p["B"], library, tmp_path)) == 0
+    assert (fake_embedder.loads, fake_embedder.threads) == (loads, None)  # all cached: no model asked for
+    capsys.readouterr()
+    outside = factory.save(Image.open(p["B"]), tmp_path / "elsewhere" / "b.jpg")
+    assert cli.main(_query_args(outside, library, tmp_path)) == 0
+    # One photo to embed while the library is read: one torch thread (no barrier to stall).
+    assert fake_embedder.threads == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert (str(p["B"]), "near") in {(r["path"], r["tier"]) for r in doc["results"]}

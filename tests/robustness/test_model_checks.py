@@ -9,17 +9,6 @@ from photofind.core.model import weights as w
 from tests import imagefactory as f
 
 
-@pytest.fixture(scope="module")
-def resnet34_file(tmp_path_factory):
-    import torch
-
-    from photofind.core.model.resnet import build_resnet34
-
-    path = tmp_path_factory.mktemp("weights") / "resnet34.pth"
-    torch.save(build_resnet34().state_dict(), path)
-    return path
-
-
 def _bad_weights(kind, tmp_path, resnet34_file):
     path = tmp_path / f"{kind}.pth"
     if kind == "truncated":

@@ -188,6 +188,11 @@ def read_pass_sample(
     return ReadPassSample(sampled(paths, sample_size(n)), embedder, cache)
 
 
+def library_key(roots: Sequence[str]) -> str:
+    """The key naming a library among the cached calibrations: its folders."""
+    return "|".join(sorted(roots))
+
+
 def calibrate(
     records: Sequence[ImageRecord],
     embeddings: np.ndarray,

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from itertools import combinations
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -31,6 +31,12 @@ if TYPE_CHECKING:
 
 QUERY_EXACT_BELOW = 200_000  # below this, one matrix-vector product (< 0.1 s) beats an index
 MAX_RADIUS = 2
+
+
+class ByRow(Protocol):
+    """Per-photo data by library row: a numpy array, or a view that reads a row when asked."""
+
+    def __getitem__(self, row: int, /) -> Any: ...
 
 
 class SimilarSearchError(ValueError):
@@ -124,6 +130,10 @@ class SimilarIndex:
     details the scan cached (pixelfacts.CachedPixelFacts, as grouping does), so no library
     photo file is opened; a query photo from outside the library is read once. Without one
     (a caller with no cache) the hits' files are decoded. Safe to query from several threads.
+
+    `paths` and `hashes`: the records' paths and content hashes, from a caller that holds
+    them as columns; `records` and `thumbs` are then read only at the rows a query returns
+    (core/query.py makes a record only for those).
     """
 
     def __init__(
@@ -131,23 +141,25 @@ class SimilarIndex:
         records: Sequence[ImageRecord],
         embeddings: np.ndarray | None,
         *,
-        thumbs: np.ndarray | None = None,
+        thumbs: ByRow | None = None,
         thresholds: Thresholds | None = None,
         exact_below: int = QUERY_EXACT_BELOW,
         lsh: QueryIndex | None = None,
         groups: Sequence[Group] = (),
         cache: Cache | None = None,
+        paths: Sequence[str] | None = None,
+        hashes: Sequence[str] | None = None,
     ) -> None:
         self.records = records
         self.embeddings = embeddings
         self.thumbs = thumbs
         self.thresholds = thresholds or Thresholds()
         self.exact_below = exact_below
-        self._row: dict[str, int] = {}
+        self._paths = paths if paths is not None else [r.path for r in records]
+        self._row: dict[str, int] = {path: i for i, path in enumerate(self._paths)}
         self._copies: dict[str, list[int]] = {}
-        for i, r in enumerate(records):
-            self._row[r.path] = i
-            self._copies.setdefault(r.content_hash, []).append(i)
+        for i, chash in enumerate(hashes if hashes is not None else (r.content_hash for r in records)):
+            self._copies.setdefault(chash, []).append(i)
         self._valid = None if embeddings is None else _has_embedding(embeddings)
         # Each photo's duplicate group (not a similar one): its pixel-verified copies, found by
         # a lookup instead of a walk through every group per query (20k groups at 100k photos).
@@ -215,16 +227,24 @@ class SimilarIndex:
         similar (cosine >= similar), else None. Only the hits returned are pixel-checked.
         """
         q = self.resolve(query, embedder)
+        return self.tiered(q, self.ranked(q, top))
+
+    def ranked(self, q: Query, top: int) -> list[tuple[int, float]]:
+        """(row, similarity) of the `top` photos most like `q`, best first: find() before the
+        pixel check, for a caller that checks the rows' files first (core/query.py)."""
         scores: dict[int, float] = {}
         if q.record is not None:
             scores = dict.fromkeys(self._copies.get(q.record.content_hash, ()), 1.0)
-        if self.embeddings is not None and len(q.vector) and len(self.records):
+        if self.embeddings is not None and len(q.vector) and len(self._paths):
             for i, s in self.nearest(q.vector, top + len(scores) + 1):
                 scores.setdefault(i, s)
         if q.library_index is not None:
             scores.pop(q.library_index, None)
-        records = self.records
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], records[kv[0]].path))[:top]
+        paths = self._paths
+        return sorted(scores.items(), key=lambda kv: (-kv[1], paths[kv[0]]))[:top]
+
+    def tiered(self, q: Query, ranked: Sequence[tuple[int, float]]) -> list[SimilarHit]:
+        """The hits of ranked() with their tiers (only these rows are pixel-checked)."""
         return [SimilarHit(i, s, *self._tier(q, i, s)) for i, s in ranked]
 
     def nearest(self, vector: np.ndarray, want: int) -> list[tuple[int, float]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import zipfile
 from typing import Any, Protocol
 
 import numpy as np
@@ -84,7 +85,10 @@ def _read_state(torch, path: str, expected: dict) -> dict:
     """The state dict in `path`, checked against ResNet-34's layout, or WeightsUnavailable
     saying what is wrong with the file."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        # Mapped, not read into memory first: the fold reads each tensor once, straight from
+        # the page cache, into its final layout. A file in the legacy (non-zip) format cannot
+        # be mapped; it is read as before.
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except (RuntimeError, EOFError) as exc:
         first = str(exc).split(". ")[0]
         raise WeightsUnavailable(f"the weights file {path} is truncated or damaged ({first})") from exc
@@ -191,6 +195,8 @@ class ResNetEmbedder:
                 return
             import torch
 
+            if self._threads is not None:  # the fold of the weights runs in this thread
+                _apply_threads(torch, self._threads)
             self._device = pick_device(self._device_request)
             self._precision = resolve_precision(self._precision_request, self._device)
             if self._precision == "fp16":

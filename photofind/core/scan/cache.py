@@ -146,6 +146,17 @@ class CachedFile(NamedTuple):
     has_detail: bool = True  # the pixel check's detail image is cached in the asked format
 
 
+class ListedFile(NamedTuple):
+    """A file's row as it was cached, for a caller that trusts it without a stat (a query
+    checks only the photos it returns): no image facts, no per-file objects beyond this."""
+
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    skipped: bool  # read and skipped (its reason is in the row): not a photo to search
+    embedding: bytes | None  # float32 bytes that passed their checksum, for the model asked
+
+
 @dataclass(frozen=True)
 class FileEntry:
     """One file's results, written atomically with its image row and embedding."""
@@ -245,6 +256,28 @@ class Cache(SQLiteStore):
         return found
 
     @_damaged_late
+    def listed(self, paths: Sequence[str], model_id: str | None) -> dict[str, ListedFile]:
+        """The rows of the files at `paths` the cache has, whatever their size and mtime now,
+        with their embedding by `model_id`: one pass over the files and embeddings tables
+        (no image row, thumbnail or detail is read)."""
+        found: dict[str, ListedFile] = {}
+        with self._lock:
+            for chunk, marks in _in_chunks([path_key(p) for p in paths]):
+                rows = self._db.execute(
+                    f"""SELECT f.path, f.size, f.mtime_ns, f.content_hash, f.skip_reason IS NOT NULL,
+                               e.vector, e.checksum
+                        FROM files f
+                        LEFT JOIN embeddings e
+                               ON e.content_hash = f.content_hash AND e.model_id = ?
+                        WHERE f.path IN ({marks})""",
+                    [model_id or "", *chunk],
+                )
+                for key, size, mtime_ns, chash, skipped, vector, checksum in rows:
+                    embedding = self._intact(vector, checksum)
+                    found[path_from_key(key)] = ListedFile(size, mtime_ns, chash, bool(skipped), embedding)
+        return found
+
+    @_damaged_late
     def images_for_hashes(
         self, hashes: Iterable[str], model_id: str | None, detail_format: int | None = None
     ) -> dict[str, CachedFile]:
@@ -281,8 +314,13 @@ class Cache(SQLiteStore):
         return result
 
     def _checked(self, vector: bytes | None, checksum: int | None) -> np.ndarray | None:
-        """The embedding, or None (compute it again) when its bytes fail their checksum: a
-        flipped bit that SQLite's own checks miss would silently change the groups."""
+        """The embedding, or None (compute it again) when its bytes fail their checksum."""
+        intact = self._intact(vector, checksum)
+        return None if intact is None else np.frombuffer(intact, dtype=np.float32)
+
+    def _intact(self, vector: bytes | None, checksum: int | None) -> bytes | None:
+        """An embedding's bytes, or None when they fail their checksum: a flipped bit that
+        SQLite's own checks miss would silently change the groups."""
         if vector is None:
             return None
         if zlib.crc32(vector) != checksum:
@@ -292,7 +330,7 @@ class Cache(SQLiteStore):
                     f"{self.path}: damaged embeddings were found (checksum mismatch); they are computed again"
                 )
             return None
-        return np.frombuffer(vector, dtype=np.float32)
+        return vector
 
     @_damaged_late
     def thumbs_for_hashes(self, hashes: Iterable[str]) -> dict[str, bytes]:
