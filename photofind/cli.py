@@ -66,9 +66,10 @@ def entry() -> None:
     without the interpreter's teardown, which after a scan costs 1-2 s of waiting once the
     summary is printed (finalising torch's modules: collecting and freeing what dies with
     the process anyway). Every database and report file is closed by then, and the standard
-    streams are flushed here. The app is left to its normal exit, where Qt saves its state."""
+    streams are flushed here. The app is left to its normal exit, where Qt saves its state,
+    and so is a run under a profiler or a coverage tracer, which write their results then."""
     code = main()
-    if "PySide6" in sys.modules:
+    if "PySide6" in sys.modules or sys.getprofile() is not None or sys.gettrace() is not None:
         raise SystemExit(code)
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -1,7 +1,9 @@
 import json
 import os
+import pstats
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +134,17 @@ def test_one_pixel_images_are_skipped_and_never_grouped(tmp_path):
     assert proc.returncode == 1  # ran, with skipped files
     assert {s["reason"] for s in doc["skipped"]} == {"too-small"}
     assert doc["groups"] == []
+
+
+def test_the_command_under_a_profiler_leaves_normally_so_the_profile_is_written(tmp_path):
+    profile, library = tmp_path / "scan.prof", tmp_path / "empty"
+    library.mkdir()
+    scan = ["scan", str(library), "--no-embed", "--cache", str(tmp_path / "c.sqlite3"), "-q"]
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "photofind", *scan],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert done.returncode == 0, done.stderr
+    assert pstats.Stats(str(profile)).total_calls > 0
