@@ -148,12 +148,15 @@ def detail(z: np.ndarray, sigma: float = 2.0) -> np.ndarray:
     anything; edges and texture only with the same photo, correctly aligned. The blur weighs
     only the neighbours within BLUR_REACH sigmas (a band, not an n x n matrix product: a
     fifth of the work at 128 pixels, where it was a sixth of a rejected pair check)."""
-    band = _blur_band(z.shape[0], sigma)
+    n = z.shape[0]
+    band = _blur_band(n, sigma)
     r = band.shape[1] // 2
-    windows = sliding_window_view(np.pad(z, ((r, r), (0, 0))), 2 * r + 1, axis=0)
-    rows = _einsum("ik,ijk->ij", band, windows)
-    windows = sliding_window_view(np.pad(rows, ((0, 0), (r, r))), 2 * r + 1, axis=1)
-    return z - _einsum("jk,ijk->ij", band, windows)
+    padded = np.zeros((n + 2 * r, n), np.float32)  # not np.pad: its checks cost more than the copy
+    padded[r : r + n] = z
+    rows = _einsum("ik,ijk->ij", band, sliding_window_view(padded, 2 * r + 1, axis=0))
+    padded = np.zeros((n, n + 2 * r), np.float32)
+    padded[:, r : r + n] = rows
+    return z - _einsum("jk,ijk->ij", band, sliding_window_view(padded, 2 * r + 1, axis=1))
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -327,7 +330,9 @@ def grid_stability(coarse: np.ndarray) -> float:
 def _peaks(scores: np.ndarray, top: int, gate: float) -> list[tuple[int, int]]:
     """The `top` best coarse regions at or above `gate` (NaN: a region ruled out)."""
     scores = np.nan_to_num(scores, nan=-np.inf)
-    flat = np.argsort(scores, axis=None)[::-1][:top]
+    flat = scores.ravel()
+    best = np.argpartition(flat, -top)[-top:] if top < flat.size else np.arange(flat.size)
+    flat = best[np.argsort(flat[best])[::-1]]  # only the few best are sorted
     return [
         (int(iy), int(ix)) for iy, ix in zip(*np.unravel_index(flat, scores.shape)) if scores[iy, ix] >= gate
     ]
