@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -45,7 +46,7 @@ TILT_STEP = 1.0  # angle grid of the coarse tilt screen
 TILT_COARSE_GATE = 0.85  # 32x32 correlation a straightened copy reaches at its angle
 TILTS = tuple(sign * k * TILT_STEP for k in range(1, int(TILT_MAX / TILT_STEP) + 1) for sign in (1, -1))
 # Bump when pixel_check or same_pixels may answer a pair differently: cached verdicts go.
-VERIFIER_VERSION = 3
+VERIFIER_VERSION = 4
 
 
 _details = Lru(1024)  # ~150 KB each (the image and its pyramid): ~150 MB at most
@@ -296,21 +297,51 @@ def _tilt_stack(detail: Detail) -> np.ndarray:
     # A texture (gravel, grass) is turned at the detail's 128 pixels, then averaged down as
     # the copy's own 32x32 image was: turning its 32x32 image blurs it by interpolation,
     # which costs it most of its correlation (0.75-0.82 instead of 0.96). A photo's coarse
-    # image is smooth enough to turn as it is, at half the cost.
+    # image is smooth enough to turn as it is, at a sixteenth of the cost.
     coarse = detail.pyramid.coarse
     source = detail.gray if align.grid_stability(coarse) < TEXTURE else coarse
-    stack = np.stack(
-        [
-            _unit(
-                align.downsample(
-                    tilt(source, deg, detail.aspect, straighten_zoom(deg, detail.aspect)), align.COARSE
-                )
-            )
-            for deg in TILTS
-        ]
-    )
+    n = source.shape[0]
+    index, weight = _coarse_tilt_taps(detail.aspect) if n == align.COARSE else _tilt_taps(n, detail.aspect)
+    turned = np.einsum("ktp,ktp->tp", np.asarray(source, np.float32).ravel()[index], weight)
+    f = n // align.COARSE
+    stack = turned.reshape(len(TILTS), align.COARSE, f, align.COARSE, f).mean(axis=(2, 4))
+    stack = stack.reshape(len(TILTS), -1)
+    stack -= stack.mean(axis=1, keepdims=True)
+    stack /= np.maximum(np.sqrt(np.einsum("tp,tp->t", stack, stack)), 1e-6)[:, None]
     _tilt_stacks.put(id(detail), (detail, stack))
     return stack
+
+
+@lru_cache(maxsize=16)  # ~650 KB each
+def _coarse_tilt_taps(aspect: float) -> tuple[np.ndarray, np.ndarray]:
+    """_tilt_taps of a photo's coarse image, kept per aspect: a library has few, and they
+    cost more than the gather. A texture's (at 128 pixels, 10 MB) are made each time."""
+    return _tilt_taps(align.COARSE, aspect)
+
+
+def _tilt_taps(n: int, aspect: float) -> tuple[np.ndarray, np.ndarray]:
+    """`tilt` at every TILTS angle (with its straighten_zoom) at once, as a gather: for each
+    angle and output pixel of an n x n image, the flat indices of its four source pixels and
+    their bilinear weights, (4, len(TILTS), n*n) each. The same numbers as PIL's AFFINE
+    transform: output pixel centres mapped through the coefficients, interpolation between
+    source pixel centres with the edge pixels repeated, samples outside the image 0."""
+    t = -np.radians(np.array(TILTS))[:, None, None]  # image rows grow downwards
+    zoom = np.array([straighten_zoom(deg, aspect) for deg in TILTS])[:, None, None]
+    c, s = np.cos(t), np.sin(t)
+    a, b, d, e = c * zoom, s / aspect * zoom, -s * aspect * zoom, c * zoom
+    half = n / 2.0
+    centre = np.arange(n) + 0.5
+    x, y = centre[None, None, :], centre[None, :, None]
+    xin = a * x + b * y + (half - a * half - b * half)
+    yin = d * x + e * y + (half - d * half - e * half)
+    inside = (xin >= 0) & (xin < n) & (yin >= 0) & (yin < n)
+    x0, y0 = np.floor(xin - 0.5), np.floor(yin - 0.5)
+    dx, dy = xin - 0.5 - x0, yin - 0.5 - y0
+    cols = [np.clip(x0 + k, 0, n - 1).astype(np.int32) for k in (0, 1)]
+    rows = [np.clip(y0 + k, 0, n - 1).astype(np.int32) * n for k in (0, 1)]
+    index = np.stack([rows[0] + cols[0], rows[0] + cols[1], rows[1] + cols[0], rows[1] + cols[1]])
+    weight = np.stack([(1 - dx) * (1 - dy), dx * (1 - dy), (1 - dx) * dy, dx * dy]) * inside
+    return index.reshape(4, len(TILTS), -1), weight.astype(np.float32).reshape(4, len(TILTS), -1)
 
 
 def _tilted(da: Detail, db: Detail) -> Verdict | None:
