@@ -59,8 +59,10 @@ class QueryIndex:
     """Per-table sorted keys of a fixed set of vectors, for candidate lookups by key."""
 
     def __init__(self, vectors: np.ndarray, planes: Hyperplanes) -> None:
+        from photofind.core.model.embed import usable_cores
+
         self.planes = planes
-        sig = planes.signatures(np.ascontiguousarray(vectors, np.float32))
+        sig = planes.signatures(np.ascontiguousarray(vectors, np.float32), usable_cores())
         self._tables = []
         for t in range(planes.params.tables):
             keys = sig.table_keys(t)
