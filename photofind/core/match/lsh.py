@@ -23,7 +23,7 @@ import io
 import json
 import math
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -202,8 +202,7 @@ class Hyperplanes:
         n, nbits = len(vectors), self.params.planes
         nwords = -(-nbits // 64)
         words = np.zeros((nwords, n), np.uint64)
-        offset = self.planes @ self.mean  # (x - m).p == x.p - m.p: no centred copy of x
-        planes_t = np.ascontiguousarray(self.planes.T)
+        planes_t, offset = self._product
         # One set of block buffers for every block: a fresh 80 MB product per block cost 12% of
         # the projection at 1M in page faults alone.
         rows = max(1, min(n, _BLOCK_ROWS))
@@ -212,11 +211,21 @@ class Hyperplanes:
         packed = np.zeros((rows, nwords * 8), np.uint8)
         for s in range(0, n, rows):
             m = min(rows, n - s)
-            np.matmul(vectors[s : s + m], planes_t, out=product[:m])
+            if m == 1:  # one query photo: no BLAS call, which on a busy machine waits ~10 ms for its threads
+                np.einsum("ij,j->i", self.planes, vectors[s], out=product[0])
+            else:
+                np.matmul(vectors[s : s + m], planes_t, out=product[:m])
             np.greater(product[:m], offset, out=bits[:m])
             packed[:m, : -(-nbits // 8)] = np.packbits(bits[:m], axis=1)
             words[:, s : s + m] = packed[:m].view(">u8").T
         return Signatures(words, self.params)
+
+    @cached_property
+    def _product(self) -> tuple[np.ndarray, np.ndarray]:
+        """The planes transposed for the product, and the mean's values on them: made once, as
+        a one-photo query (similar.py) asks for keys many times. (x - m).p == x.p - m.p: no
+        centred copy of x."""
+        return np.ascontiguousarray(self.planes.T), self.planes @ self.mean
 
     def keys(self, vectors: np.ndarray) -> np.ndarray:
         """(n, L) uint32 bucket keys."""

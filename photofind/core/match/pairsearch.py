@@ -4,11 +4,11 @@ libraries, and the LSH coarse stage + exact fine stage for big ones.
 The LSH stage (planes and keys in `photofind.core.match.lsh`), per table:
 * Sort the keys; runs of equal keys are buckets. Pairs inside a bucket, and (multi-probe)
   pairs across buckets whose keys differ in one bit, are candidates.
-* Before any float is read, the Hamming distance between two whole signatures estimates
-  the pair's angle (Charikar). A candidate whose distance is implausible for a pair at the
-  threshold (binomial tail < 1e-4, first on one 64-bit word, then on all of them) is dropped.
-  That removes almost every chance collision for ~20 ns, which is what lets K stay small
-  and recall high.
+* Before any float is read, the Hamming distance between two signatures estimates the
+  pair's angle (Charikar), on FILTER_BITS that no table's key uses. A candidate whose
+  distance is implausible for a pair at the threshold (binomial tail < 1e-4, first on 256
+  bits, then on all 512) is dropped. That removes almost every chance collision for a few
+  ns, which is what lets K stay small and recall high.
 * A bucket above `bucket_cap` is never enumerated pair by pair: it is searched exactly in
   blocks (above `exact_cap`, first split by more seeded planes), so one degenerate bucket
   cannot make the work quadratic in the library.
