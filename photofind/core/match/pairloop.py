@@ -2,7 +2,7 @@
 
 The numpy path in `photofind.core.match.pairsearch` materialises every candidate pair as
 index arrays and gathers signature words for them: about 140 ns per candidate, which at 1M
-anisotropic photos (hundreds of millions of candidates over 59 tables) is most of the run.
+anisotropic photos (hundreds of millions of candidates over dozens of tables) is most of the run.
 Here each candidate is generated, tested against the same signature filter, and dropped or
 kept without leaving registers, and the loop releases the GIL so tables run on several cores.
 The decisions are the numpy path's, bit for bit (same integer Hamming counts, the same
