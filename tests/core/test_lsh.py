@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from photofind.core.match.lsh import (
+    FILTER_BITS,
     NAMESPACE,
     Hyperplanes,
     LshParams,
@@ -15,6 +20,7 @@ from photofind.core.match.lsh import (
     choose_params,
     expected_recall,
     load_hyperplanes,
+    rotation_signs,
     seeded_planes,
 )
 from photofind.core.match.pairsearch import (
@@ -96,7 +102,7 @@ def test_key_is_the_signs_of_the_centred_projections(seed, bits, tables, scale):
 def test_key_changes_exactly_where_a_sign_changes(seed, flip):
     rng = np.random.default_rng(seed)
     hp = Hyperplanes.create(12, LshParams(bits=12, tables=1, seed=3))
-    planes = hp.planes.astype(np.float64)
+    planes = hp.table_planes(0).astype(np.float64)
     x = rng.standard_normal(12)
     proj = planes @ x
     # Move x across plane `flip` only: solve for the point with that one projection negated.
@@ -111,10 +117,17 @@ def test_key_changes_exactly_where_a_sign_changes(seed, flip):
 def test_planes_are_seeded_blocks_and_survive_a_round_trip():
     assert np.array_equal(seeded_planes(10, 8, 5), seeded_planes(200, 8, 5)[:10])
     assert not np.array_equal(seeded_planes(10, 8, 5), seeded_planes(10, 8, 6))
+    assert np.array_equal(
+        rotation_signs(2, 16, 5), rotation_signs(7, 16, 5)[:2]
+    )  # more tables, same old ones
     hp = Hyperplanes.create(8, LshParams(bits=5, tables=3, seed=9), np.arange(8, dtype=np.float32), 42)
     back = Hyperplanes.from_bytes(hp.to_bytes())
     assert np.array_equal(back.planes, hp.planes) and np.array_equal(back.mean, hp.mean)
     assert back.params == hp.params and back.fitted_on == 42
+    assert hp.planes.shape == (hp.params.planes, 8) and hp.params.planes == 64 + FILTER_BITS
+    # A power-of-two dimension: each rotation's rows are orthonormal planes.
+    square = Hyperplanes.create(64, LshParams(bits=16, tables=4))
+    np.testing.assert_allclose(square.planes[:64] @ square.planes[:64].T, np.eye(64), atol=1e-5)
     with pytest.raises(ValueError):
         LshParams(bits=40)
 
@@ -134,6 +147,14 @@ def test_planes_and_mean_are_stored_in_the_cache_and_refreshed_on_drift(tmp_path
         assert np.array_equal(drifted.planes, first.planes)
         cache.put_blob(NAMESPACE, "model-b", b"not an npz")
         assert load_hyperplanes(cache, "model-b", x, params).params == params  # rebuilt, no crash
+        # Dense planes stored before the rotations: replaced by rotations, no crash.
+        old = io.BytesIO()
+        meta = json.dumps({"params": dataclasses.asdict(params), "fitted_on": 500})
+        np.savez(old, planes=first.planes[:40], mean=first.mean, meta=np.array(meta))
+        cache.put_blob(NAMESPACE, "model-c", old.getvalue())
+        rebuilt = load_hyperplanes(cache, "model-c", x, params)
+        assert rebuilt.signs is not None and np.array_equal(rebuilt.planes, first.planes)
+        assert Hyperplanes.from_bytes(cache.get_blob(NAMESPACE, "model-c")).signs is not None
 
 
 # -- choosing L and K ---------------------------------------------------------------------------
@@ -184,7 +205,7 @@ def test_giant_buckets_are_searched_exactly_not_pairwise():
     # 600 near-identical vectors: one bucket in every table, far above the caps below.
     blob = unit(x[0] + 0.02 * rng.standard_normal((600, x.shape[1])).astype(np.float32))
     x = np.concatenate([x, blob])
-    params = LshParams(bits=10, tables=6, bucket_cap=16, exact_cap=200)
+    params = LshParams(bits=10, tables=12, bucket_cap=16, exact_cap=200)
     found = lsh_pairs(x, 0.9, Hyperplanes.fit(x, params))
     truth = as_set(exact_pairs(x, 0.9))
     got = as_set(found)
@@ -222,7 +243,7 @@ def test_lsh_path_of_find_pairs_with_tuned_defaults():
         (True, LshParams(bits=10, tables=4)),
         (False, LshParams(bits=12, tables=3, probe=False)),
         (True, LshParams(bits=24, tables=2)),  # keys too long for the dense table: binary search
-        (True, LshParams(bits=6, tables=3, bucket_cap=16, exact_cap=64)),  # giant buckets
+        (True, LshParams(bits=7, tables=3, bucket_cap=24, exact_cap=64)),  # giant buckets
     ],
 )
 def test_the_compiled_loop_keeps_exactly_the_candidates_numpy_keeps(anisotropic, params):
@@ -237,14 +258,13 @@ def test_the_compiled_loop_keeps_exactly_the_candidates_numpy_keeps(anisotropic,
     slot = np.full(1 << params.bits, -1, np.int32) if dense else None
     for t in range(params.tables):
         buckets = pairsearch._Buckets(sig.table_keys(t), params, slot)
-        order = filt.word_order(t, params.bits)
         numpy_codes = [
             np.minimum(a, b) * len(x) + np.maximum(a, b)
-            for a, b in (filt.keep(i, j, order) for i, j in buckets.pairs())
+            for a, b in (filt.keep(i, j) for i, j in buckets.pairs())
         ]
         expected = np.sort(np.concatenate(numpy_codes)) if numpy_codes else np.zeros(0, np.int64)
         assert len(expected) > 0
-        codes, giants = table_codes(sig.table_keys(t), filt, t, params)
+        codes, giants = table_codes(sig.table_keys(t), filt, params)
         np.testing.assert_array_equal(np.sort(codes), expected)
         assert len(giants) == len(buckets.giants)
         for ours, theirs in zip(giants, buckets.giants):
@@ -270,3 +290,47 @@ def test_the_compiled_bucketing_sorts_as_numpy_does(bits):
     ):
         np.testing.assert_array_equal(ours, theirs)
     assert [len(a) for a in _buckets(keys[:0], bits)] == [0, 0, 0, 0]
+
+
+# -- the fast transform and thread counts ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("dim", [64, 12, 100])
+def test_the_fast_transform_gives_the_planes_bits(dim):
+    from photofind.core.match import rotation
+
+    rng = np.random.default_rng(dim)
+    x = unit(rng.standard_normal((500, dim)).astype(np.float32))
+    hp = Hyperplanes.fit(x, LshParams(bits=13, tables=5))
+    offset = rotation.project(hp.mean[None], hp.signs, hp.params.planes)[0]
+    fast = rotation.signature_words(x, hp.signs, offset)
+    dense = Hyperplanes(hp.planes, hp.mean, hp.params).signatures(x).words  # no rotations: the product
+    assert fast.shape == dense.shape == (-(-hp.params.planes // 64), len(x))
+    differ = np.unpackbits(np.ascontiguousarray((fast ^ dense).T).astype(">u8").view(np.uint8), axis=1)
+    differ = differ[:, : hp.params.planes]
+    margins = (x - hp.mean).astype(np.float64) @ hp.planes.T.astype(np.float64)
+    # The same bits, but where a value sits within float rounding of its plane.
+    assert np.all(np.abs(margins[differ.astype(bool)]) < 1e-5)
+    assert differ.sum() <= 2
+
+
+def test_signatures_and_pairs_do_not_depend_on_the_thread_count():
+    from photofind.core.match import lsh, rotation
+
+    rng = np.random.default_rng(8)
+    x = unit(rng.standard_normal((lsh.FAST_FROM + 20_000, 16)).astype(np.float32))
+    hp = Hyperplanes.fit(x, LshParams(bits=12, tables=4))
+    one = hp.signatures(x, threads=1).words
+    assert len(x) > 2 * rotation._CHUNK_ROWS  # so three threads each get rows
+    np.testing.assert_array_equal(one, hp.signatures(x, threads=3).words)
+    offset = rotation.project(hp.mean[None], hp.signs, hp.params.planes)[0]
+    np.testing.assert_array_equal(one, rotation.signature_words(x, hp.signs, offset, threads=1))
+
+    y, _ = library(3000, 80, anisotropic=True, seed=6)
+    hp = Hyperplanes.fit(y, LshParams(bits=10, tables=6))
+    single = lsh_pairs(y, 0.9, hp, compiled=True, threads=1)
+    assert len(single) >= 60
+    for threads in (2, 5):
+        many = lsh_pairs(y, 0.9, hp, compiled=True, threads=threads)
+        for field in ("i", "j", "sim"):
+            np.testing.assert_array_equal(getattr(many, field), getattr(single, field))

@@ -98,6 +98,29 @@ def test_the_lsh_index_finds_the_same_neighbours_as_exact_search():
     assert len(np.union1d(near, index.candidates(q, 1))) > len(near)
 
 
+def test_the_lsh_query_always_looks_one_bit_away(monkeypatch):
+    """The tables are sized for their recall with radius 1: a query does not stop at its own
+    buckets, however many candidates they hold."""
+    rng = np.random.default_rng(3)
+    x = unit(rng.standard_normal((3000, DIM)))
+    q = x[0]
+    x = np.concatenate([x, np.stack([at_cosine(q, 0.999, rng) for _ in range(60)])])
+    index = QueryIndex.build(x)
+    real = index.candidates
+    asked = []
+
+    def spy(vector, radius):
+        asked.append((radius, len(real(vector, radius))))
+        return real(vector, radius)
+
+    monkeypatch.setattr(index, "candidates", spy)
+    records = [rec(f"r{i}") for i in range(len(x))]
+    hits = SimilarIndex(records, x, exact_below=0, lsh=index).find(q, 1)
+    assert hits[0].similarity >= 0.99
+    assert asked[0][0] == 0 and asked[0][1] >= 4 * 2 + 32  # enough to rank, at radius 0 already
+    assert [radius for radius, _ in asked] == [0, 1]
+
+
 def test_search_result_for_the_gui_with_an_outside_query(library, fake_embedder, tmp_path):
     from photofind.core.pipeline import scan
     from photofind.core.types import ScanSettings

@@ -5,10 +5,14 @@ Why it is built this way:
 * Centre, then hash. Pooled ReLU features are non-negative, so unrelated photos already sit
   at cosine ~0.5 and raw sign bits pile a library into a few buckets. Subtracting the
   library mean first makes an unrelated pair's bits coin flips.
-* One matrix product gives all L*K sign bits of a block of vectors. They stay packed as the
+* The planes are the rows of seeded Hadamard rotations (H D3 H D2 H D1, `rotation_signs`),
+  so a big library's sign bits come from the fast Walsh-Hadamard transform
+  (`photofind.core.match.rotation`, 5x less CPU than one dense product at 1M) and a small
+  one's from the same planes as a matrix (`rotation_planes`). They stay packed as the
   photo's signature. Table t's key is bits [tK, tK+K) read as an integer whose most
-  significant bit is plane tK: exactly lshash3's `_hash` string for the same planes.
-* Planes come in seeded blocks and are stored in the cache with the mean, so keys are stable
+  significant bit is plane tK: exactly lshash3's `_hash` string for the same planes. After
+  the tables' bits come FILTER_BITS that no key uses, for the candidate filter.
+* Rotations are seeded one by one and stored in the cache with the mean, so keys are stable
   across runs and adding tables never changes the old ones.
 The pair search itself lives in `photofind.core.match.pairsearch`.
 """
@@ -19,7 +23,7 @@ import io
 import json
 import math
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -30,7 +34,12 @@ MEAN_DRIFT = 0.05  # refit the stored mean when the library's mean moved further
 TARGET_RECALL = 0.99
 MAX_TABLES = 64
 _PLANE_BLOCK = 64
+FILTER_BITS = 512  # sign bits after the tables' own, read by pairsearch's candidate filter only
+FILTER_HEAD_WORDS = 4  # the filter's first stage: 256 bits, after which 0.3% of 1M candidates are left
+_ROUNDS = 3  # H D rounds per rotation
+_ROTATION_STREAM = 1000  # seeds rotations apart from seeded_planes' streams
 _BLOCK_ROWS = 16_384  # vectors projected per matrix product: bounded temporary memory
+FAST_FROM = 50_000  # from this many vectors the fast transform pays for loading numba (~0.5 s)
 
 
 @dataclass(frozen=True)
@@ -55,8 +64,17 @@ class LshParams:
             raise ValueError("need 2 <= bucket_cap <= exact_cap")
 
     @property
-    def planes(self) -> int:
+    def key_bits(self) -> int:
         return self.bits * self.tables
+
+    @property
+    def filter_word(self) -> int:
+        """The first signature word of the filter's bits (the tables' bits end before it)."""
+        return -(-self.key_bits // 64)
+
+    @property
+    def planes(self) -> int:
+        return 64 * self.filter_word + FILTER_BITS
 
 
 def seeded_planes(count: int, dim: int, seed: int, stream: int = 0) -> np.ndarray:
@@ -66,6 +84,37 @@ def seeded_planes(count: int, dim: int, seed: int, stream: int = 0) -> np.ndarra
         for b in range(-(-count // _PLANE_BLOCK))
     ]
     return np.concatenate(blocks)[:count] if blocks else np.zeros((0, dim), np.float32)
+
+
+def rotation_signs(count: int, size: int, seed: int) -> np.ndarray:
+    """(count, _ROUNDS, size) float32 +-1: the diagonals of `count` seeded Hadamard rotations
+    of a power-of-two `size`; rotation r depends only on (seed, size, r)."""
+    signs = [
+        np.random.default_rng([seed, size, _ROTATION_STREAM, r]).integers(0, 2, (_ROUNDS, size)) * 2 - 1
+        for r in range(count)
+    ]
+    return np.array(signs, np.float32).reshape(count, _ROUNDS, size)
+
+
+def rotation_size(dim: int) -> int:
+    """The Hadamard size a `dim`-d vector is rotated at (zero padded)."""
+    return 1 << max(0, dim - 1).bit_length()
+
+
+def rotation_planes(signs: np.ndarray, dim: int) -> np.ndarray:
+    """(count * size, dim) float32: the rows of each rotation H D3 H D2 H D1 (scaled to unit
+    length before the padding columns are cut), plane r * size + j being row j of rotation r."""
+    size = signs.shape[2]
+    hadamard = np.ones((1, 1), np.float32)
+    while len(hadamard) < size:
+        hadamard = np.block([[hadamard, hadamard], [hadamard, -hadamard]])
+    blocks = []
+    for diagonals in signs:
+        m = np.eye(size, dtype=np.float32)
+        for d in diagonals:
+            m = hadamard @ (d[:, None] * m)  # sums of +-1: exact in float32
+        blocks.append(m[:, :dim] / np.float32(size ** (len(diagonals) / 2)))
+    return np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float32)
 
 
 def library_mean(vectors: np.ndarray) -> np.ndarray:
@@ -91,6 +140,11 @@ class Signatures:
     def nbits(self) -> int:
         return self.params.planes
 
+    @property
+    def filter_words(self) -> np.ndarray:
+        """(FILTER_BITS / 64, n): the bits no table's key uses."""
+        return self.words[self.params.filter_word :]
+
     def table_keys(self, table: int) -> np.ndarray:
         """(n,) uint32 keys of one table."""
         k = self.params.bits
@@ -110,17 +164,20 @@ class Signatures:
 class Hyperplanes:
     """Seeded planes plus the library mean they are centred on."""
 
-    planes: np.ndarray  # (L*K, dim) float32
+    planes: np.ndarray  # (params.planes, dim) float32
     mean: np.ndarray  # (dim,) float32
     params: LshParams
     fitted_on: int = 0  # how many vectors the mean came from
+    signs: np.ndarray | None = None  # the planes are these rotations' rows (rotation_signs)
 
     @classmethod
     def create(
         cls, dim: int, params: LshParams, mean: np.ndarray | None = None, fitted_on: int = 0
     ) -> Hyperplanes:
         m = np.zeros(dim, np.float32) if mean is None else np.asarray(mean, np.float32)
-        return cls(seeded_planes(params.planes, dim, params.seed), m, params, fitted_on)
+        size = rotation_size(dim)
+        signs = rotation_signs(-(-params.planes // size), size, params.seed)
+        return cls(rotation_planes(signs, dim)[: params.planes], m, params, fitted_on, signs)
 
     @classmethod
     def fit(cls, vectors: np.ndarray, params: LshParams) -> Hyperplanes:
@@ -134,12 +191,18 @@ class Hyperplanes:
         k = self.params.bits
         return self.planes[table * k : (table + 1) * k]
 
-    def signatures(self, vectors: np.ndarray) -> Signatures:
+    def signatures(self, vectors: np.ndarray, threads: int = 1) -> Signatures:
+        """The sign bits of `vectors`: from `FAST_FROM` vectors by the rotations' fast
+        transform (numba, on `threads` threads), else by a product with the planes."""
+        if self.signs is not None and len(vectors) >= FAST_FROM:
+            from photofind.core.match import rotation  # numba: loaded on first use
+
+            offset = rotation.project(self.mean[None], self.signs, self.params.planes)[0]
+            return Signatures(rotation.signature_words(vectors, self.signs, offset, threads), self.params)
         n, nbits = len(vectors), self.params.planes
         nwords = -(-nbits // 64)
         words = np.zeros((nwords, n), np.uint64)
-        offset = self.planes @ self.mean  # (x - m).p == x.p - m.p: no centred copy of x
-        planes_t = np.ascontiguousarray(self.planes.T)
+        planes_t, offset = self._product
         # One set of block buffers for every block: a fresh 80 MB product per block cost 12% of
         # the projection at 1M in page faults alone.
         rows = max(1, min(n, _BLOCK_ROWS))
@@ -148,11 +211,21 @@ class Hyperplanes:
         packed = np.zeros((rows, nwords * 8), np.uint8)
         for s in range(0, n, rows):
             m = min(rows, n - s)
-            np.matmul(vectors[s : s + m], planes_t, out=product[:m])
+            if m == 1:  # one query photo: no BLAS call, which on a busy machine waits ~10 ms for its threads
+                np.einsum("ij,j->i", self.planes, vectors[s], out=product[0])
+            else:
+                np.matmul(vectors[s : s + m], planes_t, out=product[:m])
             np.greater(product[:m], offset, out=bits[:m])
             packed[:m, : -(-nbits // 8)] = np.packbits(bits[:m], axis=1)
             words[:, s : s + m] = packed[:m].view(">u8").T
         return Signatures(words, self.params)
+
+    @cached_property
+    def _product(self) -> tuple[np.ndarray, np.ndarray]:
+        """The planes transposed for the product, and the mean's values on them: made once, as
+        a one-photo query (similar.py) asks for keys many times. (x - m).p == x.p - m.p: no
+        centred copy of x."""
+        return np.ascontiguousarray(self.planes.T), self.planes @ self.mean
 
     def keys(self, vectors: np.ndarray) -> np.ndarray:
         """(n, L) uint32 bucket keys."""
@@ -166,20 +239,27 @@ class Hyperplanes:
         return format(key, f"0{self.params.bits}b")
 
     def to_bytes(self) -> bytes:
+        """The mean, the parameters and the rotations' signs (the planes follow from them)."""
+        if self.signs is None:
+            raise ValueError("only planes made by create() or fit() are stored")
         buf = io.BytesIO()
         meta = json.dumps({"params": asdict(self.params), "fitted_on": self.fitted_on})
-        np.savez(buf, planes=self.planes, mean=self.mean, meta=np.array(meta))
+        np.savez(buf, signs=self.signs.astype(np.int8), mean=self.mean, meta=np.array(meta))
         return buf.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Hyperplanes:
+        """Raises ValueError (or KeyError, for a blob of the dense planes stored before
+        rotations) when the blob is not a set of rotations for its parameters."""
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
-            planes, mean = z["planes"].astype(np.float32), z["mean"].astype(np.float32)
+            signs, mean = z["signs"].astype(np.float32), z["mean"].astype(np.float32)
         params = LshParams(**meta["params"])
-        if planes.shape != (params.planes, mean.shape[0]):
-            raise ValueError("stored planes do not match their parameters")
-        return cls(planes, mean, params, int(meta.get("fitted_on", 0)))
+        size = rotation_size(mean.shape[0])
+        if signs.shape != (-(-params.planes // size), _ROUNDS, size) or not np.all(np.abs(signs) == 1):
+            raise ValueError("stored rotations do not match their parameters")
+        planes = rotation_planes(signs, mean.shape[0])[: params.planes]
+        return cls(planes, mean, params, int(meta.get("fitted_on", 0)), signs)
 
 
 def load_hyperplanes(cache, model_id: str, vectors: np.ndarray, params: LshParams) -> Hyperplanes:
@@ -229,10 +309,12 @@ def centred_threshold(threshold: float, mean_sq: float) -> float:
 
 
 # Seconds per unit of work, measured on the 2-core benchmark machine; only ratios matter.
-_COST_BIT = 2.5e-8  # one sign bit of one vector (a 512-d dot product, in BLAS)
-_COST_SORT = 1.5e-7  # one key through argsort and run detection
-_COST_PROBE = 1.0e-8  # one bucket's neighbour lookup for one bit
-_COST_PAIR = 6.0e-8  # one candidate pair through enumeration and the signature filter
+# Below FAST_FROM: numpy's loop and BLAS's product. From there: numba's loop and the fast
+# transform, where a table's fixed costs weigh more against its candidates (so K is smaller).
+_COST_BIT = (2.5e-8, 1.7e-9)  # one sign bit of one vector
+_COST_SORT = (1.5e-7, 1.6e-7)  # one key through the sort and run detection (and, compiled, its gather)
+_COST_PROBE = (1.0e-8, 4.0e-9)  # one bucket's neighbour lookup for one bit
+_COST_PAIR = (6.0e-8, 4.0e-9)  # one candidate pair through enumeration and the signature filter
 RECALL_BAND = 0.05  # recall is averaged over pairs with cosine in [t, t + band]: the hardest ones
 
 
@@ -272,6 +354,7 @@ def choose_params(
     the K that comes closest is used.
     """
     p_rand = bit_agreement(np.asarray(random_cos, np.float64)) if random_cos is not None else np.array([0.5])
+    path = int(n >= FAST_FROM)
     all_tables = np.arange(1, MAX_TABLES + 1)
     best: tuple[float, int, int] | None = None
     closest: tuple[float, int, int] | None = None
@@ -279,10 +362,10 @@ def choose_params(
         reached = np.asarray(expected_recall(threshold, mean_sq, bits, all_tables, probe))
         chance = float(np.mean(table_hit_rate(p_rand, bits, probe)))
         per_table = (
-            _COST_BIT * n * bits
-            + _COST_SORT * n
-            + (_COST_PROBE * n * bits if probe else 0.0)
-            + _COST_PAIR * chance * n * (n - 1) / 2
+            _COST_BIT[path] * n * bits
+            + _COST_SORT[path] * n
+            + (_COST_PROBE[path] * n * bits if probe else 0.0)
+            + _COST_PAIR[path] * chance * n * (n - 1) / 2
         )
         if reached[-1] >= recall:
             tables = int(all_tables[np.argmax(reached >= recall)])

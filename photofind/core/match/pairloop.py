@@ -2,22 +2,22 @@
 
 The numpy path in `photofind.core.match.pairsearch` materialises every candidate pair as
 index arrays and gathers signature words for them: about 140 ns per candidate, which at 1M
-anisotropic photos (hundreds of millions of candidates over 59 tables) is most of the run.
+anisotropic photos (hundreds of millions of candidates over dozens of tables) is most of the run.
 Here each candidate is generated, tested against the same signature filter, and dropped or
-kept without leaving registers; both buckets of a pair are read in sequence (see
-`_table_codes`), and the loop releases the GIL so tables run on several cores. The decisions
-are the numpy path's, bit for bit (same integer Hamming counts, the same float32 products and
-comparisons), so both return the same pairs.
+kept without leaving registers, and the loop releases the GIL so tables run on several cores.
+The decisions are the numpy path's, bit for bit (same integer Hamming counts, the same
+float32 products and comparisons), so both return the same pairs.
 
-At 1M (K = 21), a table has ~11 million candidates, 4.5% of which pass the first stage and
-0.2% the second. The later stages once read signature words, bound, half and radius by photo
-index (cache misses); now each table first gathers what the early stages read into bucket
-order (`_in_bucket_order`), only pairs still alive after four words read whole photo-major
-signature rows (`_SignatureFilter.rows`), and buckets come from a counting sort (`_buckets`)
-instead of numpy's sort. Together: 0.49 against 0.53 CPU s per table, interleaved. What is
-left is enumeration and the first stage itself (about half each), likely bound by branches
-rather than memory: variants that changed the access pattern (one pass over all bits, a dense
-slot table for neighbour buckets) made no difference, and a 1x1-bucket fast path was slower.
+At 1M (K = 21) a table has ~12 million candidates (95% from neighbouring buckets) and 0.2%
+of them pass the filter's first stage, 256 bits that no table's key uses. Those bits are the
+same for every table, so each table gathers them, with each photo's bound, into bucket order
+once (`_in_bucket_order`: one 32-byte row a photo, read in sequence by the enumeration); the
+hot loop only notes the pairs that pass, and the exact stages run on those afterwards, reading
+the rest of the filter photo-major (`_SignatureFilter.rows`). Neighbour buckets are found bit by
+bit with two pointers that only move forward (one pass for all bits, each with its own pointer,
+was no faster). Buckets come from a counting sort (`_buckets`) instead of numpy's sort. Per 1M
+table, one thread, K = 21: about 0.05 CPU s to sort, 0.05 to gather, 0.08 to walk the
+neighbours, 0.13 to enumerate and test the candidates.
 
 `pairsearch.lsh_pairs` imports this module (and so numba) on first use only: `photofind --help`
 and the GUI never load it.
@@ -28,9 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from photofind.core.match.lsh import agreement_limits
-
-_FIRST_OUT = 1 << 16  # output slots to start with; doubled when full
+from photofind.core.match.lsh import FILTER_HEAD_WORDS
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -41,124 +39,98 @@ def _popcount(x):
     return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
 
 
-@njit(cache=True, nogil=True)
-def _passes(p, q, hd, near, rows, members, order, stage_ends, limits, half, radius):
-    """_SignatureFilter.keep's stages for candidate (p, q), which passed the first one with
-    `hd` differing bits. Words of the first stages come from `near` (in bucket order, read in
-    sequence); only the few pairs still alive after them read whole rows at random."""
-    need = half[p] + half[q]
-    rr = radius[p] * radius[q]
-    done = stage_ends[0]
-    for stage in range(len(stage_ends)):
-        end = stage_ends[stage]
-        if end <= near.shape[1]:
-            for s in range(done, end):
-                hd += _popcount(near[p, s] ^ near[q, s])
-        else:
-            x, y = members[p], members[q]
-            for s in range(done, end):
-                k = order[s]
-                hd += _popcount(rows[x, k] ^ rows[y, k])
-        done = end
-        if not need <= limits[stage, hd] * rr:
-            return False
-    return True
+@njit(cache=True, nogil=True, inline="always")
+def _head_distance(head, p, q):
+    hd = 0
+    for w in range(FILTER_HEAD_WORDS):
+        hd += _popcount(head[p, w] ^ head[q, w])
+    return hd
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _emit(out, count, code):
-    if count == len(out):
-        out = np.concatenate((out, np.empty(len(out), np.int64)))
-    out[count] = code
-    return out
+def _push(found, count, p, q):
+    if count == len(found):
+        found = np.concatenate((found, np.empty_like(found)))
+    found[count, 0] = p
+    found[count, 1] = q
+    return found, count + 1
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _cross(out, count, sa, ea, sb, eb, members, near, bound, rows, order, stage_ends, limits, half, radius):
-    """Candidates p in [sa, ea) x q in [sb, eb) (q > p when the ranges are one bucket)."""
-    n = len(members)
-    head = stage_ends[0]
-    same = sa == sb
-    for p in range(sa, ea):
-        for q in range(p + 1 if same else sb, eb):
-            hd = 0
-            for w in range(head):
-                hd += _popcount(near[p, w] ^ near[q, w])
-            if hd > max(bound[p], bound[q]):  # the first stage, inline: most candidates stop here
-                continue
-            if _passes(p, q, hd, near, rows, members, order, stage_ends, limits, half, radius):
-                x, y = members[p], members[q]
-                out = _emit(out, count, min(x, y) * n + max(x, y))
-                count += 1
-    return out, count
+def _passes(x, y, hd, rows, half, radius, limits):
+    """_SignatureFilter.keep's exact stages for photos x, y, whose head words differ in hd bits."""
+    need = half[x] + half[y]
+    rr = radius[x] * radius[y]
+    if not need <= limits[0, hd] * rr:
+        return False
+    for w in range(FILTER_HEAD_WORDS, rows.shape[1]):
+        hd += _popcount(rows[x, w] ^ rows[y, w])
+    return need <= limits[1, hd] * rr
 
 
 @njit(cache=True, nogil=True)
-def _in_bucket_order(members, rows, cols, bound, half, radius):
-    """Per bucket position p (photo members[p]): its words `cols`, bound, half and radius."""
-    near = np.empty((len(members), len(cols)), np.uint64)
+def _in_bucket_order(members, rows, bound):
+    """Per bucket position p (photo members[p]): its head words and bound."""
+    head = np.empty((len(members), FILTER_HEAD_WORDS), np.uint64)
     b = np.empty(len(members), bound.dtype)
-    h = np.empty(len(members), half.dtype)
-    r = np.empty(len(members), radius.dtype)
     for p in range(len(members)):
         x = members[p]
-        for c in range(len(cols)):
-            near[p, c] = rows[x, cols[c]]
-        b[p], h[p], r[p] = bound[x], half[x], radius[x]
-    return near, b, h, r
+        for w in range(FILTER_HEAD_WORDS):
+            head[p, w] = rows[x, w]
+        b[p] = bound[x]
+    return head, b
 
 
 @njit(cache=True, nogil=True)
-def _table_codes(
-    members,
-    starts,
-    sizes,
-    ukeys,
-    probe,
-    bits,
-    cap,
-    rows,
-    order,
-    near_words,
-    stage_ends,
-    limits,
-    bound,
-    half,
-    radius,
-):
-    """Neighbour buckets are found bit by bit with two pointers that only move forward, so
-    both buckets of every candidate pair are read in sequence, not at random."""
-    near, bound, half, radius = _in_bucket_order(members, rows, order[:near_words], bound, half, radius)
-    out = np.empty(_FIRST_OUT, np.int64)
+def _table_codes(members, starts, sizes, ukeys, probe, bits, rows, bound, half, radius, limits):
+    """Pair codes of one table's candidates that pass the filter. The buckets given are those
+    to enumerate (none above the cap): a neighbour key that is missing here is either absent
+    or a giant bucket, and both are skipped. The enumeration only applies the first stage and
+    notes the positions that pass (0.3%); the rest of the filter runs on those afterwards, so
+    the hot loop stays small."""
+    head, near_bound = _in_bucket_order(members, rows, bound)
+    found = np.empty((1 << 14, 2), np.int64)
     count = 0
     buckets = len(starts)
     for a in range(buckets):
-        if 2 <= sizes[a] <= cap:
-            sa = starts[a]
-            out, count = _cross(
-                out, count, sa, sa + sizes[a], sa, sa + sizes[a],
-                members, near, bound, rows, order, stage_ends, limits, half, radius,
-            )  # fmt: skip
+        sa, ea = starts[a], starts[a] + sizes[a]
+        for p in range(sa, ea):
+            for q in range(p + 1, ea):
+                if _head_distance(head, p, q) <= max(near_bound[p], near_bound[q]):
+                    found, count = _push(found, count, p, q)
     for bit in range(bits if probe else 0):
         flip = np.uint32(1) << np.uint32(bit)
         b = 0
         for a in range(buckets):
             key = ukeys[a]
-            if key & flip or sizes[a] > cap:
+            if key & flip:
                 continue
             want = key | flip  # grows with a, so b never moves back
             while b < buckets and ukeys[b] < want:
                 b += 1
             if b == buckets:
                 break
-            if ukeys[b] != want or sizes[b] > cap:
+            if ukeys[b] != want:
                 continue
             sa, sb = starts[a], starts[b]
-            out, count = _cross(
-                out, count, sa, sa + sizes[a], sb, sb + sizes[b],
-                members, near, bound, rows, order, stage_ends, limits, half, radius,
-            )  # fmt: skip
-    return out[:count]
+            if sizes[a] == 1 and sizes[b] == 1:  # the common case: two lone photos
+                if _head_distance(head, sa, sb) <= max(near_bound[sa], near_bound[sb]):
+                    found, count = _push(found, count, sa, sb)
+                continue
+            for p in range(sa, sa + sizes[a]):
+                for q in range(sb, sb + sizes[b]):
+                    if _head_distance(head, p, q) <= max(near_bound[p], near_bound[q]):
+                        found, count = _push(found, count, p, q)
+    n = len(members)
+    codes = np.empty(count, np.int64)
+    kept = 0
+    for k in range(count):
+        p, q = found[k, 0], found[k, 1]
+        x, y = members[p], members[q]
+        if _passes(x, y, _head_distance(head, p, q), rows, half, radius, limits):
+            codes[kept] = min(x, y) * n + max(x, y)
+            kept += 1
+    return codes[:kept]
 
 
 @njit(cache=True, nogil=True)
@@ -201,40 +173,25 @@ def _buckets(keys, bits):
     return order, starts, sizes, ukeys
 
 
-def table_codes(keys: np.ndarray, filt, table: int, params) -> tuple[np.ndarray, list[np.ndarray]]:
+def table_codes(keys: np.ndarray, filt, params) -> tuple[np.ndarray, list[np.ndarray]]:
     """One table's pair codes (min * n + max) of candidates that pass the signature filter,
     what `pairsearch._Buckets.pairs` followed by `_SignatureFilter.keep` yields, and its
     giant buckets (members of each bucket above bucket_cap), as `_Buckets.giants`."""
     members, starts, sizes, ukeys = _buckets(keys, params.bits)
-    giants = [members[starts[b] : starts[b] + sizes[b]] for b in np.flatnonzero(sizes > params.bucket_cap)]
-    order = np.array(filt.word_order(table, params.bits), np.int64)
-    head = filt.head
-    bits = sum(filt.word_bits[k] for k in order[:head])
-    stage_bits = []
-    done = head
-    for end in filt.stage_ends:
-        bits += sum(filt.word_bits[k] for k in order[done:end])
-        done = end
-        stage_bits.append(bits)
-    limits = np.zeros((len(stage_bits), filt.nbits + 1), np.float32)
-    for s, b in enumerate(stage_bits):
-        limits[s, : b + 1] = agreement_limits(b, filt.miss)
-    head_bits = sum(filt.word_bits[k] for k in order[:head])
+    big = sizes > params.bucket_cap
+    giants = [members[starts[b] : starts[b] + sizes[b]] for b in np.flatnonzero(big)]
+    small = ~big
     codes = _table_codes(
         members,
-        starts,
-        sizes,
-        ukeys,
+        starts[small],
+        sizes[small],
+        ukeys[small],
         params.probe,
         params.bits,
-        params.bucket_cap,
         filt.rows,
-        order,
-        filt.stage_ends[1] if len(filt.stage_ends) > 1 else head,
-        np.array(filt.stage_ends, np.int64),
-        limits,
-        filt.bound(head_bits),
+        filt.bound,
         filt.half,
         filt.radius,
+        filt.limits,
     )
     return codes, giants

@@ -4,11 +4,11 @@ libraries, and the LSH coarse stage + exact fine stage for big ones.
 The LSH stage (planes and keys in `photofind.core.match.lsh`), per table:
 * Sort the keys; runs of equal keys are buckets. Pairs inside a bucket, and (multi-probe)
   pairs across buckets whose keys differ in one bit, are candidates.
-* Before any float is read, the Hamming distance between two whole signatures estimates
-  the pair's angle (Charikar). A candidate whose distance is implausible for a pair at the
-  threshold (binomial tail < 1e-4, first on one 64-bit word, then on all of them) is dropped.
-  That removes almost every chance collision for ~20 ns, which is what lets K stay small
-  and recall high.
+* Before any float is read, the Hamming distance between two signatures estimates the
+  pair's angle (Charikar), on FILTER_BITS that no table's key uses. A candidate whose
+  distance is implausible for a pair at the threshold (binomial tail < 1e-4, first on 256
+  bits, then on all 512) is dropped. That removes almost every chance collision for a few
+  ns, which is what lets K stay small and recall high.
 * A bucket above `bucket_cap` is never enumerated pair by pair: it is searched exactly in
   blocks (above `exact_cap`, first split by more seeded planes), so one degenerate bucket
   cannot make the work quadratic in the library.
@@ -24,6 +24,8 @@ from functools import cached_property
 import numpy as np
 
 from photofind.core.match.lsh import (
+    FAST_FROM,
+    FILTER_HEAD_WORDS,
     PAIR_MISS,
     Hyperplanes,
     LshParams,
@@ -37,7 +39,7 @@ from photofind.core.match.lsh import (
 from photofind.core.progress import NULL_PROGRESS, Phase, Progress, check_cancel
 
 EXACT_BELOW = 12_000  # below this many vectors exact search costs about as much and misses nothing
-COMPILED_FROM = 100_000  # from this many vectors the numba candidate loop beats numpy's
+COMPILED_FROM = FAST_FROM  # from here signatures load numba anyway, and its loop beats numpy's
 _CHUNK = 1 << 17  # candidate pairs per vectorised step
 _DENSE_BITS = 22  # keys this short find neighbour buckets through a dense table, not a search
 _SPLIT_BITS = 8  # extra bits per split of a giant bucket
@@ -155,79 +157,53 @@ class _SignatureFilter:
     """x.y >= t  <=>  centred cosine >= (t + |m|^2 - x.m - y.m) / (|x-m| |y-m|) = need / rr: each
     pair's own required centred cosine, compared with what its Hamming distance allows.
 
-    Stages, cheapest first: the first two 64-bit words against a per-photo bound (no floats
-    gathered), then 2, 4, 8... words against the pair's exact requirement. Words holding the
-    table's own bits come last: they agree for every candidate of that table. Each stage may
-    drop a true pair at the threshold with chance <= PAIR_MISS / stages."""
+    It reads the signature's FILTER_BITS, which no table's key uses: a candidate's bits there
+    say as much about its angle as a random pair's, whichever table found it. Stages, cheapest
+    first: the first FILTER_HEAD_WORDS words against a per-photo bound (no floats read), the same
+    bits against the pair's exact requirement, then all the filter's bits against it. Each
+    stage may drop a true pair at the threshold with chance <= PAIR_MISS / 3."""
 
     def __init__(self, sig: Signatures, vectors: np.ndarray, mean: np.ndarray, threshold: float) -> None:
-        self.words = sig.words
-        self.nbits = sig.nbits
+        self.words = sig.filter_words
         mm = float(mean @ mean)
         dots = np.concatenate([b @ mean for b in _blocks(vectors)])
         sq = np.concatenate([np.einsum("ij,ij->i", b, b) for b in _blocks(vectors)])
         self.half = ((threshold + mm) / 2 - dots).astype(np.float32)
         self.radius = np.sqrt(np.maximum(sq - 2 * dots + mm, 0.0)).astype(np.float32)
-        nwords = len(self.words)
-        self.head = min(2, nwords)
-        ends, w = [], self.head
-        while w < nwords:
-            w *= 2
-            ends.append(min(w, nwords))
-        self.stage_ends = [self.head] + ends
-        self.miss = PAIR_MISS / (len(self.stage_ends) + 1)
-        self.word_bits = [min(64, self.nbits - 64 * k) for k in range(nwords)]
-        # The fewest bits any partner of photo i must differ in, as a floor on its required
-        # centred cosine: with h_i, h_j > 0, need / rr >= 2 sqrt(h_i h_j) / (r_i r_j) >=
-        # 2 min(h_i / r_i^2, h_j / r_j^2). Photos with h <= 0 get no floor.
+        self.miss = PAIR_MISS / 3
+        head_bits, all_bits = 64 * FILTER_HEAD_WORDS, 64 * len(self.words)
+        self.limits = np.zeros((2, all_bits + 1), np.float32)  # the exact stages: head bits, all bits
+        self.limits[0, : head_bits + 1] = agreement_limits(head_bits, self.miss)
+        self.limits[1] = agreement_limits(all_bits, self.miss)
+        # The most bits out of the head's in which any partner of photo i may differ: with
+        # h_i, h_j > 0, need / rr >= 2 sqrt(h_i h_j) / (r_i r_j) >= 2 min(h_i / r_i^2, h_j / r_j^2),
+        # a floor on the pair's required centred cosine. Photos with h <= 0 get no floor.
         with np.errstate(divide="ignore", invalid="ignore"):
             floor_cos = np.where(self.half > 0, 2 * self.half / np.maximum(self.radius**2, 1e-12), -1.0)
-        self._floor_cos = np.clip(floor_cos, -1.0, 1.0)
-        self._bounds: dict[int, np.ndarray] = {}
+        decreasing = self.limits[0, : head_bits + 1]
+        allowed = head_bits - np.searchsorted(decreasing[::-1], np.clip(floor_cos, -1.0, 1.0), side="left")
+        self.bound = np.clip(allowed, 0, head_bits).astype(np.uint16)
 
     @cached_property
     def rows(self) -> np.ndarray:
         """(n, W) the same words photo by photo: the compiled loop reads a photo's words together."""
         return np.ascontiguousarray(self.words.T)
 
-    def bound(self, bits: int) -> np.ndarray:
-        """(n,) uint8: per photo, the most bits out of `bits` in which a partner may differ."""
-        if bits not in self._bounds:
-            limits = agreement_limits(bits, self.miss)  # decreasing in h
-            allowed = bits - np.searchsorted(limits[::-1], self._floor_cos, side="left")
-            self._bounds[bits] = np.clip(allowed, 0, bits).astype(np.uint8)
-        return self._bounds[bits]
-
-    def word_order(self, table: int, bits: int) -> list[int]:
-        """All words, those with the table's own bits last."""
-        nwords = len(self.words)
-        own = set(range(table * bits // 64, ((table + 1) * bits - 1) // 64 + 1))
-        after = ((table + 1) * bits - 1) // 64 + 1
-        cyclic = [(after + k) % nwords for k in range(nwords)]
-        return [w for w in cyclic if w not in own] + [w for w in cyclic if w in own]
-
-    def keep(self, i: np.ndarray, j: np.ndarray, order: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    def keep(self, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         words = self.words
-        head = order[: self.head]
-        hd = np.zeros(len(i), np.uint8)
-        for k in head:
+        hd = np.zeros(len(i), np.int32)
+        for k in range(FILTER_HEAD_WORDS):
             hd += np.bitwise_count(words[k][i] ^ words[k][j])
-        bound = self.bound(sum(self.word_bits[k] for k in head))
-        ok = hd <= np.maximum(bound[i], bound[j])
-        i, j = i[ok], j[ok]
-        hd = hd[ok].astype(np.int32)
+        ok = hd <= np.maximum(self.bound[i], self.bound[j])
+        i, j, hd = i[ok], j[ok], hd[ok]
         need = self.half[i] + self.half[j]
         rr = self.radius[i] * self.radius[j]
-        done = self.head
-        bits = sum(self.word_bits[k] for k in head)
-        for end in self.stage_ends:
-            for k in order[done:end]:
-                hd += np.bitwise_count(words[k][i] ^ words[k][j])
-                bits += self.word_bits[k]
-            done = end
-            ok = need <= agreement_limits(bits, self.miss)[hd] * rr
-            i, j, need, rr, hd = i[ok], j[ok], need[ok], rr[ok], hd[ok]
-        return i, j
+        ok = need <= self.limits[0][hd] * rr
+        i, j, hd, need, rr = i[ok], j[ok], hd[ok], need[ok], rr[ok]
+        for k in range(FILTER_HEAD_WORDS, len(words)):
+            hd += np.bitwise_count(words[k][i] ^ words[k][j])
+        ok = need <= self.limits[1][hd] * rr
+        return i[ok], j[ok]
 
 
 def _blocks(vectors: np.ndarray, rows: int = 65536) -> Iterator[np.ndarray]:
@@ -371,20 +347,28 @@ def lsh_pairs(
     signatures: Signatures | None = None,
     progress: Progress = NULL_PROGRESS,
     compiled: bool | None = None,
+    threads: int | None = None,
 ) -> Pairs:
     """Pairs with cosine >= threshold that share a bucket (or a neighbouring one) in any table.
     `signatures`: planes.signatures(vectors), when the caller already has them. `compiled`:
     each table's candidates go through numba's loop (`pairloop`), else through numpy arrays;
     both keep the same pairs. None: compiled from COMPILED_FROM vectors, where it pays for
-    loading numba and its cached machine code (about half a second per process)."""
+    loading numba and its cached machine code (about half a second per process). `threads`:
+    how many tables (and blocks of the projection) run at once; None: the cores this process
+    may use. The pairs do not depend on it."""
     n, params = len(vectors), planes.params
     if n < 2:
         return Pairs.empty()
     if compiled is None:
         compiled = n >= COMPILED_FROM
-    sig = signatures if signatures is not None else planes.signatures(vectors)
+    if threads is None:
+        from photofind.core.model.embed import usable_cores
+
+        threads = usable_cores()
+    threads = max(1, threads)
+    sig = signatures if signatures is not None else planes.signatures(vectors, threads)
     filt = _SignatureFilter(sig, vectors, planes.mean, threshold)
-    tables = _compiled_tables(sig, filt, params) if compiled else _numpy_tables(sig, filt, params)
+    tables = _compiled_tables(sig, filt, params, threads) if compiled else _numpy_tables(sig, filt, params)
     found: list[np.ndarray] = []
     pending = 0
     confirmed: list[Pairs] = []
@@ -419,32 +403,31 @@ def _numpy_tables(sig: Signatures, filt: _SignatureFilter, params: LshParams) ->
     slot = np.full(1 << params.bits, -1, np.int32) if dense else None
     for t in range(params.tables):
         buckets = _Buckets(sig.table_keys(t), params, slot)
-        order = filt.word_order(t, params.bits)
         codes = []
         for i, j in buckets.pairs():
             for s in range(0, len(i), _CHUNK):
-                a, b = filt.keep(i[s : s + _CHUNK], j[s : s + _CHUNK], order)
+                a, b = filt.keep(i[s : s + _CHUNK], j[s : s + _CHUNK])
                 codes.append(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
         yield codes, buckets.giants
 
 
-def _compiled_tables(sig: Signatures, filt: _SignatureFilter, params: LshParams) -> Generator[TableResult]:
-    """The same, in table order, through numba's loop, several tables at once: the loop and
-    numpy's sort release the GIL, so the tables share the cores this process may use."""
+def _compiled_tables(
+    sig: Signatures, filt: _SignatureFilter, params: LshParams, threads: int
+) -> Generator[TableResult]:
+    """The same, in table order, through numba's loop, `threads` tables at once: the loop
+    releases the GIL, so the tables share the cores. Each table's codes are its own array,
+    whichever thread made them, so the result does not depend on `threads`."""
     from concurrent.futures import ThreadPoolExecutor
 
     from photofind.core.match.pairloop import table_codes  # numba: loaded on first use
-    from photofind.core.model.embed import usable_cores
 
-    filt.rows  # noqa: B018 - built once, before the threads share it; so is each table's bound
-    for t in range(params.tables):
-        filt.bound(sum(filt.word_bits[k] for k in filt.word_order(t, params.bits)[: filt.head]))
+    filt.rows  # noqa: B018 - built once, before the threads share it
 
     def one(t: int) -> TableResult:
-        codes, giants = table_codes(sig.table_keys(t), filt, t, params)
+        codes, giants = table_codes(sig.table_keys(t), filt, params)
         return [codes], giants
 
-    pool = ThreadPoolExecutor(max_workers=min(params.tables, usable_cores()), thread_name_prefix="lsh-table")
+    pool = ThreadPoolExecutor(max_workers=min(params.tables, threads), thread_name_prefix="lsh-table")
     try:
         yield from pool.map(one, range(params.tables))
     finally:
