@@ -258,6 +258,22 @@ def synthetic_result(photos: int):
     )
 
 
+def painted_after(app, paints, signal, action) -> None:
+    """Run `action`, wait for `signal` (what it leads to), then for the grid's next paint as
+    the event loop schedules it (a repaint forced at once would add the paint's time to the
+    swap's, in one turn of the loop, which the app never does)."""
+    arrived: list[int] = []
+
+    def noted(_value) -> None:
+        arrived.append(paints.count)
+
+    signal.connect(noted)
+    action()
+    wait_for(app, lambda: bool(arrived), 120)
+    signal.disconnect(noted)
+    wait_for(app, lambda: paints.count > arrived[0], 120)
+
+
 def synthetic_main(photos: int) -> int:
     from PySide6.QtCore import QSettings
 
@@ -287,19 +303,8 @@ def synthetic_main(photos: int) -> int:
     paints = PaintCounter(grid.viewport())
 
     def shown(action) -> None:
-        """Run `action`, then wait for the groups it leads to and for the grid's next paint,
-        as the event loop schedules it (a repaint forced at once would add the paint's time
-        to the swap's, in one turn of the loop, which the app never does)."""
-        arrived: list[int] = []
-
-        def swapped(_ready) -> None:
-            arrived.append(paints.count)
-
-        controller.groupsChanged.connect(swapped)
-        action()
-        wait_for(app, lambda: bool(arrived), 120)
-        controller.groupsChanged.disconnect(swapped)
-        wait_for(app, lambda: paints.count > arrived[0], 120)
+        """Run `action`, then wait for the groups it leads to and for the grid's next paint."""
+        painted_after(app, paints, controller.groupsChanged, action)
 
     meter.start("groups arrive")
     t0 = time.perf_counter()
@@ -360,16 +365,7 @@ def edit_phases(app, window, meter: StallMeter, seconds: dict[str, float], paint
     def edited(label: str, action) -> None:
         meter.start(label)
         t0 = time.perf_counter()
-        arrived: list[int] = []
-
-        def applied(_outcome) -> None:
-            arrived.append(paints.count)
-
-        edits.applied.connect(applied)
-        action()
-        wait_for(app, lambda: bool(arrived), 120)
-        edits.applied.disconnect(applied)
-        wait_for(app, lambda: paints.count > arrived[0], 120)
+        painted_after(app, paints, edits.applied, action)
         seconds[label] = time.perf_counter() - t0
         meter.stop()
 
