@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
         ["--photos", "10000", "--mode", "no-embed"],
     ),
     "quality": (["--quick"], []),
+    "phash_rescan": (["--photos", "10000"], ["--photos", "100000"]),
     "index_scale": (["--sizes", "10000", "--kinds", "aniso", "--no-regroup"], ["--million"]),
     "gui_responsiveness": (
         ["--photos", "200", "--fixed-thresholds"],

@@ -204,20 +204,21 @@ def test_a_warm_rescan_takes_the_phash_candidates_from_the_cache(library, cache_
     settings = ScanSettings(roots=(str(library["root"]),), cache_path=str(cache_path), embed=False)
     cold = scan(settings)
     searches = []
-    real = phash_index.phash_candidates
+    for name in ("phash_candidates", "pairs_involving"):
+        real = getattr(phash_index, name)
 
-    def counted(*args, **kw):
-        searches.append(1)
-        return real(*args, **kw)
+        def counted(*args, _real=real, _name=name, **kw):
+            searches.append(_name)
+            return _real(*args, **kw)
 
-    monkeypatch.setattr(phash_index, "phash_candidates", counted)
+        monkeypatch.setattr(phash_index, name, counted)
     assert _groups(scan(settings)) == _groups(cold)
     assert searches == []  # the same hashes: the last answer
     factory.save(factory.make_scene(77), library["root"] / "new" / "g.jpg")
     grown = scan(settings)
-    # Other hashes: searched again (the centred views, then the corner views), the answer kept.
-    assert searches == [1, 1]
-    assert _groups(scan(settings)) == _groups(grown) and searches == [1, 1]
+    # One new photo: only its pairs searched (the centred views, then the corner views), kept.
+    assert searches == ["pairs_involving", "pairs_involving"]
+    assert _groups(scan(settings)) == _groups(grown) and len(searches) == 2
 
 
 @pytest.mark.parametrize("quality", [10, 35, 50, 75, 88, 95])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from photofind.core.match import align, phash_index
+from photofind.core.match import align, phash_index, phash_memo
 from photofind.core.match import derivatives as d
 from photofind.core.match.grouping import group_records
 from photofind.core.scan.hashing import gray_thumb, phash_of_thumb
@@ -79,7 +79,7 @@ def test_a_corner_crop_is_a_pHash_candidate_without_embeddings(tmp_path, scene, 
     thumbs = np.stack([ta, tb])
     centred = phash_index.phash_candidates(hashes, variants=phash_index.with_zooms(hashes, thumbs))
     assert centred.tolist() == []  # the centred views miss it
-    close, _ = phash_index.remembered_candidates(None, hashes, thumbs, rotations=False)
+    close, _ = phash_memo.remembered_candidates(None, hashes, thumbs, rotations=False)
     assert close.tolist() == [[0, 1]]
     groups = group_records([ra, rb], None, Thresholds(), thumbs=thumbs)
     assert [sorted(g.indices) for g in groups if g.tier is Tier.NEAR] == [[0, 1]]
@@ -116,6 +116,6 @@ def test_the_remembered_answer_is_keyed_by_the_off_centre_views(monkeypatch, tmp
         for name, data in {"o": d.encode(scene), "c": d.encode(d.crop(scene, 0.9, (0.1, 0.9)))}.items()
     )
     hashes, thumbs = np.array([ra.phash, rb.phash], np.uint64), np.stack([ta, tb])
-    assert phash_index.remembered_candidates(cache, hashes, thumbs, rotations=False)[0].tolist() == [[0, 1]]
+    assert phash_memo.remembered_candidates(cache, hashes, thumbs, rotations=False)[0].tolist() == [[0, 1]]
     monkeypatch.setattr(phash_index, "OFF_CENTRE_PER_PHOTO", 0)  # an answer made without them is not reused
-    assert phash_index.remembered_candidates(cache, hashes, thumbs, rotations=False)[0].tolist() == []
+    assert phash_memo.remembered_candidates(cache, hashes, thumbs, rotations=False)[0].tolist() == []

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from photofind.core.cleanup.keep import DEFAULT_POLICY, pick_keeper
-from photofind.core.match import bursts, phash_index, phylogeny, verify
+from photofind.core.match import bursts, phash_memo, phylogeny, verify
 from photofind.core.match.linkage import best_per_node, complete_linkage, edge_codes
 from photofind.core.match.lsh import Hyperplanes, load_hyperplanes
 from photofind.core.match.pairsearch import EXACT_BELOW, auto_params, contains, find_pairs, unique_sorted
@@ -208,7 +208,7 @@ class Regrouper:
             hashes = np.array([self.records[self.reps[k]].phash for k in idx], np.uint64)
             thumbs = self.thumbs[[self.reps[k] for k in idx]]
             # Close: the pHashes, or one's and the centre of the other's (a crop, a tilt).
-            close, turned = phash_index.remembered_candidates(
+            close, turned = phash_memo.remembered_candidates(
                 cache, hashes, thumbs, rotations=self.rotations, progress=self._progress
             )
             for pp in (close, turned):

@@ -2,22 +2,18 @@
 distance, found with a multi-index hash (no all-pairs scan at scale), so copies are found even
 without a CNN. Grouping takes these as candidates beside the embedding pair search.
 
-The search costs seconds at 100k photos, and an unchanged library asks the same question at
-every rescan: `remembered_candidates` keeps the last answer in the scan cache, keyed by a
-digest of the hashes it was computed from."""
+The search costs minutes at 100k photos; `pairs_involving` finds only the pairs a few new
+photos add, at a cost in proportion to their number (phash_memo.py keeps the last answer and
+adds to it)."""
 
 from __future__ import annotations
-
-import hashlib
-import zlib
-from typing import Any
 
 import numpy as np
 
 from photofind.core.match.align import resample_matrix
 from photofind.core.match.linkage import best_per_node
 from photofind.core.progress import NULL_PROGRESS, Phase, Progress, check_cancel
-from photofind.core.scan.hashing import dihedral_phashes, phashes_through
+from photofind.core.scan.hashing import phashes_through
 
 PHASH_NEAR = 10  # default pHash radius for candidates: Hamming distance of 64-bit pHashes
 # Centred views whose pHash a cropped or straightened copy shares: editors crop about the
@@ -40,8 +36,6 @@ OFF_CENTRE_PER_PHOTO = 2
 _BRUTE_FORCE_MAX = 6000  # below this, a blocked all-pairs popcount is faster than an index
 _BLOCKS = 4  # 16-bit substrings for the multi-index hash
 _BUCKET_CAP = 2000  # a substring shared by more photos than this (flat images) is skipped
-NAMESPACE = "phash-pairs"  # Cache.put_blob: the last answer, one entry
-_DIGEST = 20
 
 
 def phash_candidates(
@@ -70,38 +64,53 @@ def phash_candidates(
     return np.unique(pairs, axis=0) if len(pairs) else np.empty((0, 2), np.int64)
 
 
-def remembered_candidates(
-    cache: Any, phashes, thumbs: np.ndarray, *, rotations: bool, progress: Progress = NULL_PROGRESS
-) -> tuple[np.ndarray, np.ndarray]:
-    """(close, turned): phash_candidates of the photos' pHashes queried `with_zooms`, with
-    `off_centre_candidates` added, and (with `rotations`) queried with their eight symmetries,
-    as (m, 2) index pairs. Answered from `cache` when its last answer was for the same hashes
-    and thumbnails in the same order (a warm rescan; the query hashes derive from those), else
-    computed and kept there (one answer, so the cache does not grow). On a hit no query hash
-    is computed."""
-    h = np.ascontiguousarray(phashes, dtype=np.uint64).ravel()
-    digest = hashlib.blake2b(h.tobytes(), digest_size=_DIGEST)
-    digest.update(np.ascontiguousarray(thumbs).tobytes())
-    digest.update(
-        f"r{PHASH_NEAR}b{_BUCKET_CAP}z{ZOOMS}c{CORNERS}k{OFF_CENTRE_PER_PHOTO}t{rotations}".encode()
-    )
-    saved = cache.get_blob(NAMESPACE, "candidates") if cache is not None else None
-    if saved is not None and saved[:_DIGEST] == digest.digest():
-        both = np.frombuffer(zlib.decompress(saved[_DIGEST + 8 :]), np.int32).astype(np.int64)
-        split = 2 * int.from_bytes(saved[_DIGEST : _DIGEST + 8], "little")
-        return both[:split].reshape(-1, 2), both[split:].reshape(-1, 2)
-    close = phash_candidates(h, variants=with_zooms(h, thumbs), progress=progress)
-    close = np.concatenate([close, off_centre_candidates(h, thumbs, close, progress=progress)])
-    close = close[np.lexsort((close[:, 1], close[:, 0]))]
-    turned = np.empty((0, 2), np.int64)
-    if rotations:
-        turned = phash_candidates(
-            h, variants=np.stack([dihedral_phashes(t) for t in thumbs]), progress=progress
-        )
-    if cache is not None:
-        packed = zlib.compress(np.concatenate([close, turned]).astype(np.int32).tobytes(), 1)
-        cache.put_blob(NAMESPACE, "candidates", digest.digest() + len(close).to_bytes(8, "little") + packed)
-    return close, turned
+def pairs_involving(
+    phashes, variants: np.ndarray, new, max_distance: int = PHASH_NEAR, *, progress: Progress = NULL_PROGRESS
+) -> np.ndarray:
+    """The pairs of `phash_candidates(phashes, max_distance, variants=variants)` with a photo
+    in `new` (indices), at a cost in proportion to len(new), not to the photos': the new
+    photos' variants against every pHash, then every variant against the new photos' pHashes
+    (the variants indexed, the new pHashes the queries; a new photo is not probed in a block
+    where the full search skips its bucket, `capped_buckets`). The same pairs, bucket cap
+    included."""
+    h = np.asarray(phashes, dtype=np.uint64).ravel()
+    v = np.asarray(variants, dtype=np.uint64).reshape(len(h), -1)
+    new = np.asarray(new, np.int64)
+    k = v.shape[1]
+    found = []
+    for c in range(k):
+        q = v[new, c]
+        if len(h) <= _BRUTE_FORCE_MAX:
+            rows = _brute_force(q, h, max_distance)
+        else:
+            rows = _multi_index(q, h, max_distance, progress, (c, k + 1))
+        found.append(np.stack([new[rows[:, 0]], rows[:, 1]], axis=1))
+    if len(h) <= _BRUTE_FORCE_MAX:
+        back = _brute_force(h[new], v.ravel(), max_distance)
+    else:
+        blocks = np.arange(_BLOCKS, dtype=np.uint64)
+        codes = (blocks.astype(np.int64) << 16) | (
+            (h[new, None] >> (16 * blocks)) & np.uint64(0xFFFF)
+        ).astype(np.int64)
+        skip = np.isin(codes, capped_buckets(h))
+        back = _multi_index(h[new], v.ravel(), max_distance, progress, (k, k + 1), cap=False, skip=skip)
+    found.append(np.stack([back[:, 1] // k, new[back[:, 0]]], axis=1))
+    pairs = np.sort(np.concatenate(found), axis=1)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    return np.unique(pairs, axis=0) if len(pairs) else np.empty((0, 2), np.int64)
+
+
+def capped_buckets(phashes) -> np.ndarray:
+    """Sorted codes (block << 16 | substring) of the buckets `phash_candidates` skips for these
+    pHashes (more than _BUCKET_CAP photos share the substring; none when it compares all)."""
+    h = np.asarray(phashes, dtype=np.uint64).ravel()
+    if len(h) <= _BRUTE_FORCE_MAX:
+        return np.empty(0, np.int64)
+    out = []
+    for block in range(_BLOCKS):
+        keys = ((h >> np.uint64(16 * block)) & np.uint64(0xFFFF)).astype(np.int64)
+        out.append((block << 16) | np.flatnonzero(np.bincount(keys, minlength=1 << 16) > _BUCKET_CAP))
+    return np.concatenate(out)
 
 
 def zoomed_phashes(thumbs: np.ndarray) -> np.ndarray:
@@ -124,17 +133,39 @@ def off_centre_candidates(
     endpoint, as linkage.best_per_node keeps them), so their number is bounded by the photos'."""
     h = np.asarray(phashes, np.uint64).ravel()
     views = off_centre_phashes(thumbs)
-    pairs = phash_candidates(h, variants=views, progress=progress)
-    n = max(len(h), 1)
-    pairs = pairs[~np.isin(pairs[:, 0] * n + pairs[:, 1], known[:, 0] * n + known[:, 1])]
+    pairs = without(phash_candidates(h, variants=views, progress=progress), known, len(h))
+    return closest_off_centre(h, views, pairs)
+
+
+def closest_off_centre(phashes, views: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """The `pairs` (found through `views`, the `off_centre_phashes`, sorted as phash_candidates
+    returns them) that are among each photo's OFF_CENTRE_PER_PHOTO closest. Ties go to the
+    first in that order, so the same pairs give the same answer however they were found."""
     if not len(pairs):
         return pairs
+    h = np.asarray(phashes, np.uint64).ravel()
     a, b = pairs[:, 0], pairs[:, 1]
     distance = np.minimum(
         np.bitwise_count(views[a] ^ h[b, None]).min(axis=1),
         np.bitwise_count(views[b] ^ h[a, None]).min(axis=1),
     )
     return pairs[best_per_node(a, b, -distance.astype(np.float64), OFF_CENTRE_PER_PHOTO)]
+
+
+def union(parts: list[np.ndarray], n: int) -> np.ndarray:
+    """(m, 2) pairs i < j in any of `parts` (pairs of photos 0..n-1), sorted, each once."""
+    codes = np.unique(np.concatenate([_codes(p, n) for p in parts]))
+    return np.stack([codes // max(n, 1), codes % max(n, 1)], axis=1)
+
+
+def without(pairs: np.ndarray, known: np.ndarray, n: int) -> np.ndarray:
+    """`pairs` (i < j) not in `known`, in their order."""
+    return pairs[~np.isin(_codes(pairs, n), _codes(known, n))]
+
+
+def _codes(pairs: np.ndarray, n: int) -> np.ndarray:
+    pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
+    return pairs[:, 0] * max(n, 1) + pairs[:, 1]
 
 
 def _views(thumbs: np.ndarray, views: list[tuple[float, float, float]]) -> np.ndarray:
@@ -164,9 +195,18 @@ def _brute_force(q: np.ndarray, h: np.ndarray, r: int) -> np.ndarray:
 
 
 def _multi_index(
-    q: np.ndarray, h: np.ndarray, r: int, progress: Progress = NULL_PROGRESS, part: tuple[int, int] = (0, 1)
+    q: np.ndarray,
+    h: np.ndarray,
+    r: int,
+    progress: Progress = NULL_PROGRESS,
+    part: tuple[int, int] = (0, 1),
+    *,
+    cap: bool = True,
+    skip: np.ndarray | None = None,
 ) -> np.ndarray:
-    """`part`: (this query set, of how many), for progress over all of them."""
+    """`part`: (this query set, of how many), for progress over all of them. `cap`: skip
+    buckets of more than _BUCKET_CAP; `skip` ((len(q), _BLOCKS) bool): a query not probed in
+    that block."""
     t = r // _BLOCKS
     masks = _masks(16, t)
     out = []
@@ -179,12 +219,13 @@ def _multi_index(
         # The substrings are 16 bits: a table of bucket sizes and starts replaces a binary search.
         sizes = np.bincount(keys, minlength=1 << 16)
         starts = np.cumsum(sizes) - sizes
-        sizes[sizes > _BUCKET_CAP] = 0
+        if cap:
+            sizes[sizes > _BUCKET_CAP] = 0
         qkeys = ((q >> shift) & np.uint64(0xFFFF)).astype(np.int64)
         for mask in masks:
             probe = qkeys ^ mask
             lo = starts[probe]
-            counts = sizes[probe]
+            counts = sizes[probe] if skip is None else np.where(skip[:, block], 0, sizes[probe])
             if not counts.any():
                 continue
             rows = np.repeat(np.arange(len(q)), counts)
