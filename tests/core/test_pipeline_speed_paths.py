@@ -8,6 +8,7 @@ import io
 import os
 import threading
 from concurrent.futures import Future
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,13 +90,19 @@ def test_warm_rescan_reads_no_file(library, cache_path, fake_embedder, monkeypat
     assert np.array_equal(first.embeddings, second.embeddings)
 
 
-def test_reads_in_flight_are_bounded(tmp_path, cache_path, fake_embedder, monkeypatch):
+def _forty_photos_counting_reads(tmp_path, monkeypatch) -> tuple[Path, list[int]]:
+    """A library of 40 small photos, and a list that grows by one as each file's read starts."""
     root = tmp_path / "lib"
     for i in range(40):
         f.save(f.make_scene(100 + i, (48, 36)), root / f"{i:02d}.jpg")
-    started = []
+    started: list[int] = []
     real = ingest._read_one
     monkeypatch.setattr(ingest, "_read_one", lambda *a: started.append(1) or real(*a))
+    return root, started
+
+
+def test_reads_in_flight_are_bounded(tmp_path, cache_path, fake_embedder, monkeypatch):
+    root, started = _forty_photos_counting_reads(tmp_path, monkeypatch)
 
     class Watch:
         ahead = 0
@@ -144,12 +151,7 @@ class SlowLoadingEmbedder:
 def test_reading_goes_on_while_the_model_loads_up_to_a_bound(
     tmp_path, cache_path, fake_embedder, monkeypatch, load_ahead
 ):
-    root = tmp_path / "lib"
-    for i in range(40):
-        f.save(f.make_scene(100 + i, (48, 36)), root / f"{i:02d}.jpg")
-    read = []
-    real = ingest._read_one
-    monkeypatch.setattr(ingest, "_read_one", lambda *a: read.append(1) or real(*a))
+    root, read = _forty_photos_counting_reads(tmp_path, monkeypatch)
     monkeypatch.setattr(ingest, "LOAD_AHEAD", load_ahead)
     embedder = SlowLoadingEmbedder(fake_embedder, read)
 
