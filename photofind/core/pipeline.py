@@ -20,7 +20,7 @@ from photofind.core.model.embed import Embedder, ResNetEmbedder, device_problem
 from photofind.core.model.precision import PRECISIONS
 from photofind.core.model.weights import WeightsUnavailable, resolve_weights
 from photofind.core.progress import NULL_PROGRESS, Cancelled, Phase, Progress
-from photofind.core.scan.cache import Cache
+from photofind.core.scan.cache import THUMB_SIDE, Cache
 from photofind.core.scan.companions import Companion, find_companions
 from photofind.core.scan.discover import discover
 from photofind.core.scan.ingest import IngestState, ingest
@@ -212,13 +212,10 @@ def _result(
     embeddings = None
     if table is not None and records:
         embeddings = table.take([r.path for r in records])
-    thumbs = np.zeros((len(records), 32, 32), dtype=np.uint8)
-    blank = bytes(32 * 32)
+    thumbs = np.zeros((len(records), THUMB_SIDE, THUMB_SIDE), dtype=np.uint8)
     for start in range(0, len(records), _LOOKUP_CHUNK):
         part = records[start : start + _LOOKUP_CHUNK]
-        stored = cache.thumbs_for_hashes(r.content_hash for r in part)
-        raw = b"".join(_thumb_or(stored.get(r.content_hash), blank) for r in part)
-        thumbs[start : start + len(part)] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 32, 32)
+        thumbs[start : start + len(part)] = cache.thumbs_for_hashes([r.content_hash for r in part])
     groups: Sequence[Group] = ()
     companions: dict[str, tuple[Companion, ...]] = {}
     choice_notes: tuple[str, ...] = ()
@@ -279,7 +276,3 @@ def _result(
         calibration=calibration,
         companions=companions,
     )
-
-
-def _thumb_or(raw: bytes | None, blank: bytes) -> bytes:
-    return raw if raw is not None and len(raw) == len(blank) else blank

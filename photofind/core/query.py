@@ -33,8 +33,6 @@ from photofind.core.scan.ingest import IngestState, ingest
 from photofind.core.scan.vectors import VectorTable
 from photofind.core.types import FileRef, ImageRecord, ScanSettings, Thresholds
 
-_THUMB = 32  # side of the cached grey thumbnail (hashing.gray_thumb)
-
 
 def open_library(
     settings: ScanSettings, embedder: Embedder, cache: Cache, *, progress: Progress = NULL_PROGRESS
@@ -241,14 +239,9 @@ class QueryLibrary:
         return False
 
     def _read_thumbs(self, rows: Sequence[int]) -> None:
-        found = self._cache.thumbs_for_hashes(self._hashes[i] for i in rows)
-        for i in rows:
-            raw = found.get(self._hashes[i])
-            self._thumbs[self._paths[i]] = (
-                np.frombuffer(raw, np.uint8).reshape(_THUMB, _THUMB)
-                if raw is not None and len(raw) == _THUMB * _THUMB
-                else np.zeros((_THUMB, _THUMB), np.uint8)  # as a scan's result has for it
-            )
+        found = self._cache.thumbs_for_hashes([self._hashes[i] for i in rows])
+        for i, thumb in zip(rows, found):
+            self._thumbs[self._paths[i]] = thumb
 
     def _current_index(self) -> SimilarIndex:
         if self._index is None:

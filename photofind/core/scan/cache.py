@@ -49,6 +49,7 @@ from photofind.core.types import FileRef, ImageFacts, Skipped, SkipReason
 
 SCHEMA_VERSION = 2  # 2: images.frames, embeddings.checksum, details, pixel_digests, verdicts
 APP_ID = "photofind-cache"
+THUMB_SIDE = 32  # the grey thumbnail each image row keeps (hashing.gray_thumb at this side)
 _CHUNK = 500  # bound parameters per IN (...) query; SQLite's default limit is far higher
 
 _SCHEMA = """
@@ -333,7 +334,10 @@ class Cache(SQLiteStore):
         return vector
 
     @_damaged_late
-    def thumbs_for_hashes(self, hashes: Iterable[str]) -> dict[str, bytes]:
+    def thumbs_for_hashes(self, hashes: Sequence[str]) -> np.ndarray:
+        """(len(hashes), THUMB_SIDE, THUMB_SIDE) uint8: each content's grey thumbnail, in
+        order; all zeros for one the cache has no (well-formed) thumbnail of, as a scan's
+        result holds for it."""
         result: dict[str, bytes] = {}
         keys = list(dict.fromkeys(hashes))
         with self._lock:
@@ -344,7 +348,13 @@ class Cache(SQLiteStore):
                     chunk,
                 ):
                     result[chash] = thumb
-        return result
+        size = THUMB_SIDE * THUMB_SIDE
+        out = np.zeros((len(hashes), THUMB_SIDE, THUMB_SIDE), np.uint8)
+        for k, chash in enumerate(hashes):
+            raw = result.get(chash)
+            if raw is not None and len(raw) == size:
+                out[k] = np.frombuffer(raw, np.uint8).reshape(THUMB_SIDE, THUMB_SIDE)
+        return out
 
     # -- writing -------------------------------------------------------------------------
 

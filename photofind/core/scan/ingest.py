@@ -30,7 +30,7 @@ import numpy as np
 from photofind.core.match.detail import DETAIL_FORMAT, detail_of_image, detail_to_bytes, file_quality
 from photofind.core.model.embed import INPUT_SIZE, Embedder, usable_cores
 from photofind.core.progress import NULL_PROGRESS, Cancelled, Progress, check_cancel
-from photofind.core.scan.cache import Cache, CachedFile, FileEntry
+from photofind.core.scan.cache import THUMB_SIDE, Cache, CachedFile, FileEntry
 from photofind.core.scan.fileread import read_regular
 from photofind.core.scan.hashing import content_box, content_hash, gray_thumb, phash
 from photofind.core.scan.imageio import Decoded, decode_bytes
@@ -443,7 +443,7 @@ def _read_one(
         content_hash=chash,
         facts=decoded.facts,
         phash=phash(image, box=box),
-        thumb=gray_thumb(image, 32).astype(np.uint8).tobytes(),
+        thumb=gray_thumb(image, THUMB_SIDE).astype(np.uint8).tobytes(),
         detail=detail_to_bytes(detail),
         detail_format=DETAIL_FORMAT,
         bordered=detail.bordered,
