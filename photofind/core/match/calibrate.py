@@ -182,7 +182,7 @@ def read_pass_sample(
     cached calibration will still hold for a library of `paths` or it is too small to learn
     from (the same rule as `calibrate`, on the files found: a few skips do not matter)."""
     n = len(paths)
-    cached = _load(cache, f"{embedder.model.id}@{library}")
+    cached = _load(cache, _cache_key(embedder.model.id, library))
     if n < MIN_PHOTOS or (cached is not None and still_valid(cached, n, target)):
         return None
     return ReadPassSample(sampled(paths, sample_size(n)), embedder, cache)
@@ -191,6 +191,11 @@ def read_pass_sample(
 def library_key(roots: Sequence[str]) -> str:
     """The key naming a library among the cached calibrations: its folders."""
     return "|".join(sorted(roots))
+
+
+def _cache_key(model_id: str, library: str) -> str:
+    """Where a calibration is cached: the read pass's sample and `calibrate` must agree."""
+    return f"{model_id}@{library}"
 
 
 def calibrate(
@@ -209,7 +214,7 @@ def calibrate(
     valid, else measured (from the cosines the read pass saved, photos it did not measure
     read again). None when the library is too small to learn from and nothing is cached."""
     model_id = embedder.model.id
-    key = f"{model_id}@{library}"
+    key = _cache_key(model_id, library)
     cached = _load(cache, key)
     n = len(records)
     if cached is not None and still_valid(cached, n, target):
