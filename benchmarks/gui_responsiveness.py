@@ -463,6 +463,8 @@ def library_phases(app, window, meter: StallMeter, seconds: dict[str, float]) ->
         photo = qt_model.index(random.Random(section).randrange(qt_model.rowCount(parent)), 0, parent)
         grid.scrollTo(photo)
         app.processEvents()
+        # A user clicks a photo they can see: its thumbnail, and its neighbours', are shown.
+        wait_for(app, lambda: grid.loader.pending_count() == 0, 120)
         done: list[str] = []
 
         def finished(path: str, _shown: int, done=done) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +27,15 @@ from photofind.core.cleanup.marks import Marks
 from photofind.core.cleanup.ready import ReadyGroups, make_ready
 from photofind.core.types import Group, ImageRecord, ScanResult, ScanSettings, Thresholds, Tier
 from photofind.gui import similar_search
-from photofind.gui.workers import ActionWorker, EmbedderCache, ScanWorker, run_in_background, start_worker
+from photofind.gui.workers import (
+    ActionWorker,
+    EmbedderCache,
+    ScanWorker,
+    build_pool,
+    keep_out_of_collections,
+    run_in_background,
+    start_worker,
+)
 
 if TYPE_CHECKING:
     from photofind.core.cleanup.executor import BatchReport
@@ -152,9 +159,6 @@ class ScanController(QObject):
         self.busyChanged.emit(False)
         self.scanFinished.emit(result)
         self.groupsChanged.emit(ready)
-        # Only now, with the groups shown: a thread building in Python would share the GIL
-        # with the GUI thread's own work on the new result and make it slower.
-        self._warm_similar_index(result)
         self._run_pending_regroup()  # the slider moved while the scan ran
 
     def _scan_failed(self, message: str) -> None:
@@ -409,16 +413,22 @@ class ScanController(QObject):
 
     # -- similar search (called from the similar view's pool thread) ----------------------------
 
-    def _warm_similar_index(self, result: ScanResult) -> None:
-        """Build the similar index now, on a background thread, so the first click shows its
-        results as fast as the next ones (at 100k photos the index takes a few tenths of a
-        second). A search that comes first waits for it instead of building it twice."""
+    def warm_similar_index(self) -> None:
+        """Build the similar index of the current result now, on the build thread, so the
+        first click shows its results as fast as the next ones (at 100k photos the index
+        takes a few tenths of a second). A search that comes first waits for it instead of
+        building it twice. The window calls this once it has painted the new groups: a
+        Python build shares the GIL with that paint and would slow it."""
+        result = self.result
+        if result is None:
+            return
 
         def build() -> None:
             run_in_background()
             self._similar.index(result)
+            keep_out_of_collections()
 
-        threading.Thread(target=build, name="photofind-similar-index", daemon=True).start()
+        build_pool().start(build)
 
     def similar_search(self, path: str, top: int) -> list[similar_search.Match]:
         result = self.result

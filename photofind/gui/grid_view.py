@@ -416,6 +416,12 @@ class GroupGridView(QAbstractItemView):
         if row is not None:
             self.compareRequested.emit(row)
 
+    def hideEvent(self, event) -> None:
+        # Another page is shown: thumbnails still queued for this one would only take cores
+        # from it. Shown again, the next paint asks for what is visible then.
+        self.loader.drop_queued()
+        super().hideEvent(event)
+
     def _scrolled(self, _value: int) -> None:
         self.loader.drop_queued()  # Qt scrolls the pixels itself and repaints what came into view
 

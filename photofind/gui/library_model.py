@@ -20,7 +20,6 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QRunnable,
     Qt,
-    QThreadPool,
     QTimer,
     Signal,
     Slot,
@@ -30,6 +29,7 @@ from photofind.core.library import Library, Section, SectionBy
 from photofind.core.types import ImageRecord
 from photofind.gui.group_model import Roles
 from photofind.gui.two_level_model import ROOT, TwoLevelModel
+from photofind.gui.workers import build_pool, keep_out_of_collections, run_in_background
 
 BACKGROUND_FROM = 5_000  # photos: below this, sections are made at once (a few ms)
 
@@ -57,20 +57,12 @@ class _SectionsTask(QRunnable):
     def run(self) -> None:
         if self._latest[0] != self._generation:
             return  # overtaken before it started
+        run_in_background()
         source = self._source
         library = source if isinstance(source, Library) else Library(*source)
-        self._relay.built.emit(self._generation, library, library.sections(self._by, self._needle))
-
-
-_POOL: QThreadPool | None = None
-
-
-def _sections_pool() -> QThreadPool:
-    global _POOL
-    if _POOL is None:
-        _POOL = QThreadPool()
-        _POOL.setMaxThreadCount(1)  # one build at a time; overtaken ones skip themselves
-    return _POOL
+        sections = library.sections(self._by, self._needle)
+        keep_out_of_collections()
+        self._relay.built.emit(self._generation, library, sections)
 
 
 class LibraryModel(TwoLevelModel):
@@ -130,7 +122,7 @@ class LibraryModel(TwoLevelModel):
             # Started once the GUI thread is back in its event loop: the build holds the GIL
             # in turns with it, so it must not overlap the rest of what the caller is doing
             # (a new scan result also resets the group grid).
-            QTimer.singleShot(0, self, lambda: _sections_pool().start(task))
+            QTimer.singleShot(0, self, lambda: build_pool().start(task))
             return
         library = source if isinstance(source, Library) else Library(*source)
         self._built(self._latest[0], library, library.sections(self._by, self._filter))

@@ -30,6 +30,7 @@ from photofind.core.cleanup.keep import RuleError, parse_rules
 from photofind.core.cleanup.ready import ReadyGroups
 from photofind.core.types import ScanResult, ScanSettings, Thresholds, Tier
 from photofind.gui import assets, text
+from photofind.gui.after_paint import after_next_paint
 from photofind.gui.controller import ScanController, thresholds_at
 from photofind.gui.dialogs import ModelBanner, SkippedPanel
 from photofind.gui.filters import FilterPanel
@@ -284,7 +285,9 @@ class MainWindow(QMainWindow):
         self.status.set_skipped(len(result.skipped))
         self._show_model_problem(result)
         self._follow_calibration(result)
-        self.library.set_records(self.controller.library_records(), self.controller.library_roots())
+        # What the other pages need of the new result is built on a worker, once the groups
+        # are painted: a build in Python shares the GIL with the GUI thread and slows its paint.
+        after_next_paint(self.grid.viewport(), self._build_for_new_result)
         seconds = result.stats.seconds
         if result.cancelled:
             self.show_status(
@@ -366,6 +369,10 @@ class MainWindow(QMainWindow):
         self.model.show(ready)
         self.filters.set_tier_counts(self.model.tier_counts())
         self._update_placeholder()  # the summary followed show's reviewChanged
+
+    def _build_for_new_result(self) -> None:
+        self.library.set_records(self.controller.library_records(), self.controller.library_roots())
+        self.controller.warm_similar_index()
 
     def _trash_finished(self, report: BatchReport) -> None:
         # Before the groups without the trashed files arrive: their pairs go, marks with them.

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, QRunnable, QSize, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QImageReader
 
 from photofind.core.scan.rawfiles import is_raw_name
+from photofind.gui.workers import run_in_background
 
 # Previews are kept in memory per open view, so bound their size: a 4096-px RGB32 preview of a
 # 4:3 photo is about 50 MB. Callers ask for less when they show many photos at once.
@@ -109,6 +110,7 @@ class _PreviewTask(QRunnable):
     def run(self) -> None:
         if self._ticket.cancelled:
             return
+        run_in_background()
         error = ""
         try:
             image = read_preview(self._path, self._max_side)

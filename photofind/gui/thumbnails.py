@@ -18,7 +18,6 @@ from photofind.core.scan.rawfiles import is_raw_name
 from photofind.gui.workers import run_in_background
 
 DEFAULT_BOX = 320  # device pixels; views pass their exact cell size so painting never rescales
-_pool_thread = threading.local()
 DEFAULT_BUDGET_BYTES = 96 * 1024 * 1024
 
 
@@ -94,9 +93,7 @@ class _LoadTask(QRunnable):
 
     def run(self) -> None:
         self.started.set()
-        if not getattr(_pool_thread, "background", False):
-            run_in_background()
-            _pool_thread.background = True
+        run_in_background()
         image = read_thumbnail(self.path, self.box)
         if self.radius and not image.isNull():
             image = rounded(image, self.radius)

@@ -62,3 +62,16 @@ def test_folders_are_titled_from_the_scanned_folder_that_holds_them():
     assert sections(records, SectionBy.FOLDER, roots=["/tmp/pytest-of-me/pytest-4"])[1].title.startswith(
         "/tmp"
     )
+
+
+def test_a_photo_at_the_root_of_a_drive_is_in_the_root_folder():
+    records = [fake_record("/a/y.jpg"), fake_record("/x.jpg"), fake_record("/a/b/z.jpg")]
+    assert [(s.key, [records[i].path for i in s.members]) for s in sections(records, SectionBy.FOLDER)] == [
+        ("/", ["/x.jpg"]),
+        ("/a", ["/a/y.jpg"]),
+        ("/a/b", ["/a/b/z.jpg"]),
+    ]
+
+
+def test_an_empty_library_has_no_sections():
+    assert sections([], SectionBy.FOLDER) == [] and sections([], SectionBy.DATE) == []

@@ -54,11 +54,20 @@ def window(make_window, fake_embedder):
 
 
 def scan_and_wait(qtbot, window, timeout: int = 60_000) -> ScanResult:
-    """Press Scan in `window` and return the result once the grid shows it."""
+    """Press Scan in `window` and return the result once the grid shows it, and the Library
+    lists its photos (built on a worker once the grid has painted the groups)."""
     with qtbot.waitSignal(window.controller.groupsChanged, timeout=timeout):
         with qtbot.waitSignal(window.controller.scanFinished, timeout=timeout) as finished:
             assert window.start_scan()
-    return finished.args[0]
+    result = finished.args[0]
+    qtbot.waitUntil(
+        lambda: (
+            window.library.model.photo_count() == len(result.records)
+            and not window.library.model.is_building()
+        ),
+        timeout=timeout,
+    )
+    return result
 
 
 def edit_and_wait(qtbot, window, start: Callable[[], object], timeout: int = 30_000) -> object:

@@ -235,6 +235,41 @@ def test_grid_paints_and_loads_only_visible_cells(qtbot, grid, tmp_path):
     assert 0 < painted.count("photo") <= 3 * 6
 
 
+def test_a_hidden_grid_stops_the_thumbnail_loads_it_no_longer_needs(qtbot, tmp_path, monkeypatch):
+    """Another page is shown: its queued loads are dropped, so they take no core from it."""
+    import threading
+
+    from PySide6.QtGui import QImage
+
+    from photofind.gui import thumbnails
+    from photofind.gui.app import create_application
+    from photofind.gui.grid_view import GroupGridView
+
+    release = threading.Event()
+    monkeypatch.setattr(thumbnails, "read_thumbnail", lambda _path, _box: (release.wait(10), QImage())[1])
+    create_application()
+    grid = GroupGridView(ThumbnailLoader(threads=1))
+    qtbot.addWidget(grid)
+    grid.resize(900, 700)
+    grid.show()
+    qtbot.waitExposed(grid)
+    model = GroupModel()
+    model.set_groups(
+        make_records(600, str(tmp_path)),
+        tuple(
+            make_group(g + 1, Tier.NEAR, [3 * g, 3 * g + 1, 3 * g + 2], [1.0, 0.9, 0.9]) for g in range(200)
+        ),
+    )
+    grid.setModel(model)
+    QApplication.processEvents()  # the layout the model change asked for
+    grid.viewport().repaint()
+    assert grid.loader.pending_count() > 2  # one decoding (held), the rest queued
+    grid.hide()
+    assert grid.loader.pending_count() <= 1  # only the one already started
+    release.set()
+    qtbot.waitUntil(lambda: grid.loader.pending_count() == 0, timeout=10_000)
+
+
 def test_an_arriving_thumbnail_repaints_only_its_cell(qtbot, grid, tmp_path):
     paths = [factory.save(factory.make_scene(i, (120, 90)), tmp_path / f"{i}.jpg") for i in range(12)]
     records = tuple(
