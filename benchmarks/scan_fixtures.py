@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from photofind.core.model.embed import NumpyEmbedder
 from photofind.core.types import ModelInfo
 
 
@@ -111,7 +112,7 @@ def _jpeg(im: Image.Image, quality: int) -> bytes:
     return buf.getvalue()
 
 
-class LowResEmbedder:
+class LowResEmbedder(NumpyEmbedder):
     """Fills a cache for the rescan measurement without the CNN: a warm rescan never runs the
     model, so its cost does not depend on which model filled the cache. Like the CNN, it
     puts resized and re-encoded copies close together and distinct photos far apart (the

@@ -12,19 +12,22 @@ from PIL import Image
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["PHOTOFIND_NO_DOWNLOAD"] = "1"  # tests never touch the network
 
+from photofind.core.model.embed import NumpyEmbedder  # noqa: E402
 from photofind.core.types import ModelInfo  # noqa: E402
 from tests import imagefactory as factory  # noqa: E402
 
 
-class FakeEmbedder:
+class FakeEmbedder(NumpyEmbedder):
     """Deterministic and fast: the embedding is a centred, normalised low-resolution copy of
-    the picture, so resized or re-encoded copies land close and different scenes far apart."""
+    the picture, so resized or re-encoded copies land close and different scenes far apart.
+    Its loads and threads are counted and kept as ResNetEmbedder's would be."""
+
+    shares_cores = True  # the scan budgets its threads as it does the CNN's
 
     def __init__(self) -> None:
         self.calls = 0
         self.images_embedded = 0
         self.loads = 0
-        self.threads: int | None = None
 
     def load(self) -> None:
         """Nothing to load; counted, as ResNetEmbedder.load is asked for by `similar`."""

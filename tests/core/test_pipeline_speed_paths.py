@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from photofind.core.model.embed import NumpyEmbedder
 from photofind.core.pipeline import scan
 from photofind.core.scan import ingest
 from photofind.core.scan.imageio import decode_bytes
@@ -123,7 +124,7 @@ def test_reads_in_flight_are_bounded(tmp_path, cache_path, fake_embedder, monkey
     assert 0 < watch.ahead <= window, "memory is flat: the readers never run ahead of the window"
 
 
-class SlowLoadingEmbedder:
+class SlowLoadingEmbedder(NumpyEmbedder):
     """The fake embedder behind a load() that waits (as torch's import does) until `loaded`
     is set; embed() loads first, as ResNetEmbedder does. Notes how many files had been read
     when the first batch was embedded."""
@@ -175,8 +176,10 @@ def test_reading_goes_on_while_the_model_loads_up_to_a_bound(
         assert load_ahead <= first <= load_ahead + window, "no further ahead than LOAD_AHEAD"
 
 
-class ThreadRecordingEmbedder:
+class ThreadRecordingEmbedder(NumpyEmbedder):
     """Delegates to the fake embedder and notes the torch thread budget of every batch."""
+
+    shares_cores = True
 
     def __init__(self, inner, gate_probe=None):
         self.inner, self.threads, self.seen = inner, 7, []
@@ -248,8 +251,8 @@ def test_decoders_pause_while_inference_is_the_bottleneck(quiet_machine):
         def flush(self):
             seen["gate_open"], seen["threads"] = gate.is_set(), embedder.threads
 
-    class Embedder:
-        threads = None
+    class Embedder(NumpyEmbedder):
+        shares_cores = True
 
         def set_threads(self, n):
             self.threads = n
@@ -273,6 +276,36 @@ def test_decoders_pause_while_inference_is_the_bottleneck(quiet_machine):
     quiet.record(wide=False, seconds=1.0, photos=16)
     quiet.record(wide=True, seconds=0.4, photos=16)
     assert quiet.allowed
+
+
+def test_an_embedder_without_cpu_threads_to_share_is_left_alone(quiet_machine):
+    """NumpyEmbedder's default (shares_cores False): the batch is embedded as it comes, with no
+    thread budget set and no pause of the decoders, where a CNN's would take every core."""
+    plan = ingest.ThreadPlan(cores=4, decoders=2, torch_threads=2)
+    gate = threading.Event()
+    gate.set()
+    seen = []
+
+    class Batch:
+        def needs_inference(self):
+            return True
+
+        def __len__(self):
+            return 2
+
+        def rows(self):
+            return 2
+
+        def flush(self):
+            seen.append(("flush", gate.is_set()))
+
+    class Embedder(NumpyEmbedder):
+        def set_threads(self, n):
+            seen.append(("threads", n))
+
+    behind = [_done_future(), _done_future(), Future()]  # the case that pauses a CNN's decoders
+    ingest._flush(Batch(), behind, gate, plan, 2, Embedder())
+    assert seen == [("flush", True)]
 
 
 def test_a_busy_machine_keeps_inference_narrow_from_the_start(monkeypatch):

@@ -10,6 +10,7 @@ import time
 import pytest
 from PySide6.QtCore import QObject, QThread, Signal
 
+from photofind.core.model.embed import NumpyEmbedder
 from photofind.core.progress import CancelToken
 from photofind.core.types import ScanSettings, Thresholds
 from photofind.gui.controller import ScanController, regroup_result, thresholds_at
@@ -180,7 +181,7 @@ def test_controller_keeps_only_the_newest_regroup(qtbot, library, fake_embedder,
 def test_controller_refuses_a_second_scan_while_busy(qtbot, library, cache_path):
     gate = threading.Event()
 
-    class SlowEmbedder:
+    class SlowEmbedder(NumpyEmbedder):
         def __init__(self):
             self.inner = FakeEmbedder()
 

@@ -37,18 +37,21 @@ def _is_freedesktop() -> bool:
 
 def _backend():
     """send2trash's function, with its freedesktop module told the trash of *now*: it reads
-    XDG_DATA_HOME once at import, and we must look for files where they really went."""
+    XDG_DATA_HOME once at import, and we must look for files where they really went. It is
+    send2trash's choice only on Linux and BSD without gio (gio, macOS and Windows find the
+    trash themselves), and the function's module is the one place that choice shows."""
     import send2trash
-    from send2trash import send2trash as send_fn
 
-    module = sys.modules.get(getattr(send_fn, "__module__", ""), None)
-    if module is not None and module.__name__.endswith("plat_other"):
+    send_fn = send2trash.send2trash
+    if send_fn.__module__ == "send2trash.plat_other":
+        from send2trash import plat_other
+
         data_home = os.fsencode(str(home_trash().parent))
-        if getattr(module, "XDG_DATA_HOME", None) != data_home:
-            module.XDG_DATA_HOME = data_home
-            module.HOMETRASH_B = os.path.join(data_home, b"Trash")
-            module.HOMETRASH = os.fsdecode(module.HOMETRASH_B)
-    return send2trash.send2trash
+        if plat_other.XDG_DATA_HOME != data_home:
+            plat_other.XDG_DATA_HOME = data_home
+            plat_other.HOMETRASH_B = os.path.join(data_home, b"Trash")
+            plat_other.HOMETRASH = os.fsdecode(plat_other.HOMETRASH_B)
+    return send_fn
 
 
 @lru_cache(maxsize=4096)  # one walk per folder, not per file

@@ -28,16 +28,53 @@ _OFFSET = (-_MEAN / _STD).astype(np.float32)
 
 
 class Embedder(Protocol):
-    """Anything that turns images into comparable unit vectors."""
+    """Anything that turns images into comparable unit vectors, and what a scan asks of it
+    besides: a model to load while the first photos decode, the device it runs on, and the
+    CPU threads inference may take. NumpyEmbedder gives the last three to a simple one."""
 
     @property
     def model(self) -> ModelInfo: ...
+
+    @property
+    def device_hint(self) -> str:
+        """The device asked for ("auto", "cpu", "cuda", ...) or, once loaded, the one in use;
+        never loads."""
+
+    @property
+    def shares_cores(self) -> bool:
+        """True when inference runs on CPU threads that `set_threads` bounds: the scan then
+        shares the cores out between it and the decoders (ingest.ThreadPlan)."""
+
+    @property
+    def threads(self) -> int | None:
+        """The CPU threads inference may take (None: every core)."""
+
+    def set_threads(self, threads: int | None) -> None: ...
+
+    def load(self) -> None:
+        """Make the model ready (seconds); embed() loads too, so this only starts it early."""
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         """Image -> model input array. Pure numpy/PIL so decode threads can run it."""
 
     def embed(self, batch: np.ndarray) -> np.ndarray:
         """(n, ...) prepared inputs -> (n, dim) float32 rows of unit length."""
+
+
+class NumpyEmbedder:
+    """The rest of Embedder for one that computes in numpy on the calling thread (the tests'
+    and the benchmarks' stand-ins for the CNN): nothing to load, on the CPU, and no threads
+    for the scan to share out. A subclass gives `model`, `prepare` and `embed`."""
+
+    device_hint = "cpu"
+    shares_cores = False
+    threads: int | None = None
+
+    def load(self) -> None:
+        """Nothing to load."""
+
+    def set_threads(self, threads: int | None) -> None:
+        """No threads to bound."""
 
 
 def prepare_imagenet(image: Image.Image, size: int = INPUT_SIZE) -> np.ndarray:
@@ -129,6 +166,8 @@ class ResNetEmbedder:
     The model id does not depend on the precision: fast-path embeddings stay within cosine
     0.999 of fp32 (tests/core/test_embed_precision.py), so they are compared as one model.
     """
+
+    shares_cores = True  # torch's CPU threads, bounded per batch by set_threads
 
     def __init__(
         self,

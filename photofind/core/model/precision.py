@@ -76,6 +76,8 @@ def cpu_has_native_bf16() -> bool:
     """AVX512-BF16 or AMX, as torch's own CPU feature detection reports them."""
     import torch
 
+    # Private functions of torch, added and renamed across its versions (torch 2.1, the oldest we
+    # support, has neither): one that this torch lacks counts as "no".
     for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
         check = getattr(torch.cpu, name, None)
         try:

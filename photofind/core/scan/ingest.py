@@ -125,26 +125,26 @@ def ingest(
         return
     for key in ("decoded", "embedded", "reused_embeddings"):
         state.stats.setdefault(key, 0)
-    accelerator = getattr(embedder, "device_hint", "cpu") not in ("cpu", "auto")
+    accelerator = embedder is not None and embedder.device_hint not in ("cpu", "auto")
     plan = ThreadPlan.for_cores(usable_cores(), workers, accelerator=accelerator)
-    previous_threads = getattr(embedder, "threads", None)
+    previous_threads = embedder.threads if embedder is not None else None
     loaded = _start_loading(embedder)
     try:
         _run(todo, embedder, cache, state, phase, max(1, batch_size), plan, progress, derivatives, loaded)
     finally:
-        if embedder is not None and hasattr(embedder, "set_threads"):
+        if embedder is not None:
             embedder.set_threads(previous_threads)
 
 
-def _start_loading(embedder) -> threading.Event:
+def _start_loading(embedder: Embedder | None) -> threading.Event:
     """Load the model (seconds: torch's import, the weights) while the first files decode;
     the event is set once it is loaded or has failed. A failure is left for embed(), which
     loads again and raises it where it is handled."""
     loaded = threading.Event()
-    load = getattr(embedder, "load", None)
-    if load is None:
+    if embedder is None:
         loaded.set()
         return loaded
+    load = embedder.load
 
     def quietly() -> None:
         try:
@@ -253,12 +253,11 @@ def _flush(
     gate: threading.Event,
     plan: ThreadPlan,
     batch_size: int,
-    embedder,
+    embedder: Embedder | None,
     width: WidthChooser | None = None,
 ) -> None:
     """Embed the batch with as many torch threads as leave the decoders their cores."""
-    set_threads = getattr(embedder, "set_threads", None)
-    if set_threads is None or not batch.needs_inference():
+    if embedder is None or not embedder.shares_cores or not batch.needs_inference():
         batch.flush()
         return
     width = width or WidthChooser()
@@ -266,7 +265,7 @@ def _flush(
     idle = ready == len(queue)  # the decoders are idle: nothing to share the cores with
     behind = ready >= batch_size  # inference is the bottleneck: decoders pause meanwhile
     wide = width.allowed and plan.torch_threads < plan.cores and (idle or behind)
-    set_threads(plan.cores if wide else plan.torch_threads)
+    embedder.set_threads(plan.cores if wide else plan.torch_threads)
     if wide and not idle:
         gate.clear()
     rows = batch.rows()
