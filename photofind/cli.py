@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _tolerate_odd_paths()
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "run", None):
+    if args.command is None:  # every command's parser sets args.run; none was named
         parser.print_help()
         return EXIT_USAGE
     try:

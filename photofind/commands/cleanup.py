@@ -90,7 +90,7 @@ def validate(args: argparse.Namespace) -> str | None:
     for folder in args.protect:
         if not Path(folder).is_dir():
             return f"--protect {folder}: no such folder"
-    outputs = [getattr(args, k, None) for k in ("json", "csv", "plan_json", "plan_csv")]
+    outputs = [args.json, args.csv, args.plan_json, args.plan_csv]  # --json, --csv: scan's own
     if outputs.count("-") > 1:
         return "only one of --json, --csv, --plan-json, --plan-csv can write to stdout ('-')"
     if args.dry_run and not args.act:

@@ -49,10 +49,12 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace, roots, **overrides):
+    """ScanSettings from the engine options and --threshold, which each caller (scan,
+    similar) adds itself: its help differs from one command to the other."""
     from photofind.core.types import ScanSettings, Thresholds
 
     thresholds = Thresholds()
-    if getattr(args, "threshold", None) is not None:
+    if args.threshold is not None:
         thresholds = Thresholds(near=args.threshold, similar=min(thresholds.similar, args.threshold))
     return ScanSettings(
         roots=tuple(roots),
@@ -65,7 +67,7 @@ def settings_from_args(args: argparse.Namespace, roots, **overrides):
         precision=args.precision,
         embed=not args.no_embed,
         rotations=args.rotations,
-        calibrate=getattr(args, "threshold", None) is None,
+        calibrate=args.threshold is None,
         **overrides,
     )
 

@@ -86,10 +86,10 @@ def load_detail(record: ImageRecord) -> Detail | None:
     key = (record.path, record.content_hash)
     hit = _details.get(key)
     if hit is None:
-        from photofind.core.scan.imageio import decode_file  # decoding stack only when needed
+        from photofind.core.scan.imageio import Decoded, decode_file  # decoding stack only when needed
 
         decoded = decode_file(record.path, min_side=READ_SIDE)
-        if hasattr(decoded, "image"):
+        if isinstance(decoded, Decoded):
             hit = detail_of_image(decoded.image, quality=file_quality(record.path))
         else:
             hit = _MISSING
