@@ -20,6 +20,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QRunnable,
     Qt,
+    QThreadPool,
     QTimer,
     Signal,
     Slot,
@@ -29,7 +30,7 @@ from photofind.core.library import Library, Section, SectionBy
 from photofind.core.types import ImageRecord
 from photofind.gui.group_model import Roles
 from photofind.gui.two_level_model import ROOT, TwoLevelModel
-from photofind.gui.workers import build_pool, keep_out_of_collections, run_in_background
+from photofind.gui.workers import keep_out_of_collections, run_in_background
 
 BACKGROUND_FROM = 5_000  # photos: below this, sections are made at once (a few ms)
 
@@ -65,6 +66,17 @@ class _SectionsTask(QRunnable):
         self._relay.built.emit(self._generation, library, sections)
 
 
+_POOL: QThreadPool | None = None
+
+
+def _sections_pool() -> QThreadPool:
+    global _POOL
+    if _POOL is None:
+        _POOL = QThreadPool()
+        _POOL.setMaxThreadCount(1)  # one build at a time; overtaken ones skip themselves
+    return _POOL
+
+
 class LibraryModel(TwoLevelModel):
     sectionsReady = Signal()  # the sections asked for last are shown
 
@@ -87,6 +99,11 @@ class LibraryModel(TwoLevelModel):
     def set_records(self, records: Sequence[ImageRecord], roots: Sequence[str] = ()) -> None:
         """Show these photos; `roots` are the scanned folders the section titles start from."""
         self._library, self._pending = None, (records, tuple(roots))
+        self._rebuild()
+
+    def set_library(self, library: Library) -> None:
+        """Show the photos of a Library already built; only its sections are made."""
+        self._library, self._pending = library, None
         self._rebuild()
 
     def set_section_by(self, by: SectionBy) -> None:
@@ -122,7 +139,7 @@ class LibraryModel(TwoLevelModel):
             # Started once the GUI thread is back in its event loop: the build holds the GIL
             # in turns with it, so it must not overlap the rest of what the caller is doing
             # (a new scan result also resets the group grid).
-            QTimer.singleShot(0, self, lambda: build_pool().start(task))
+            QTimer.singleShot(0, self, lambda: _sections_pool().start(task))
             return
         library = source if isinstance(source, Library) else Library(*source)
         self._built(self._latest[0], library, library.sections(self._by, self._filter))

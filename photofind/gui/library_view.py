@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photofind.core.library import SectionBy
+from photofind.core.library import Library, SectionBy
 from photofind.core.scan.formats import PHOTO_EXTENSIONS
 from photofind.core.types import ImageRecord
 from photofind.gui.grid_view import GroupGridView
@@ -45,6 +45,10 @@ class LibraryView(QWidget):
     def set_records(self, records: Sequence[ImageRecord], roots: Sequence[str] = ()) -> None:
         """Show these photos; section titles start from the scanned folders `roots`."""
         self.model.set_records(records, roots)
+
+    def set_library(self, library: Library) -> None:
+        """Show the photos of a Library already built (a new scan's, built with its groups)."""
+        self.model.set_library(library)
 
     def ask_photo_path(self) -> str:
         """Asks for a photo file (tests replace this)."""

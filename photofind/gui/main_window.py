@@ -285,9 +285,9 @@ class MainWindow(QMainWindow):
         self.status.set_skipped(len(result.skipped))
         self._show_model_problem(result)
         self._follow_calibration(result)
-        # What the other pages need of the new result is built on a worker, once the groups
-        # are painted: a build in Python shares the GIL with the GUI thread and slows its paint.
-        after_next_paint(self.grid.viewport(), self._build_for_new_result)
+        # The Library's sections are made on a worker once the groups are painted: Python there
+        # shares the GIL with the GUI thread and would slow that paint.
+        after_next_paint(self.grid.viewport(), lambda: self.library.set_library(self.controller.photos))
         seconds = result.stats.seconds
         if result.cancelled:
             self.show_status(
@@ -369,10 +369,6 @@ class MainWindow(QMainWindow):
         self.model.show(ready)
         self.filters.set_tier_counts(self.model.tier_counts())
         self._update_placeholder()  # the summary followed show's reviewChanged
-
-    def _build_for_new_result(self) -> None:
-        self.library.set_records(self.controller.library_records(), self.controller.library_roots())
-        self.controller.warm_similar_index()
 
     def _trash_finished(self, report: BatchReport) -> None:
         # Before the groups without the trashed files arrive: their pairs go, marks with them.

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThread, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from photofind.core.progress import CancelToken, Progress, RateMeter
 from photofind.core.types import ScanSettings
@@ -58,20 +58,6 @@ def run_in_background() -> None:
         os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + BACKGROUND_NICE))
     except (OSError, AttributeError):
         pass  # not permitted or not supported: run at normal priority
-
-
-_BUILDS: QThreadPool | None = None
-
-
-def build_pool() -> QThreadPool:
-    """The one thread for what a new scan result needs built (the Library's sections, the
-    similar index). That work is Python, which holds the GIL in turns with the GUI thread:
-    one such thread beside it halves its speed, two would cut it to a third."""
-    global _BUILDS
-    if _BUILDS is None:
-        _BUILDS = QThreadPool()
-        _BUILDS.setMaxThreadCount(1)
-    return _BUILDS
 
 
 @dataclass(frozen=True)

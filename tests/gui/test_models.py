@@ -235,6 +235,23 @@ def test_grid_paints_and_loads_only_visible_cells(qtbot, grid, tmp_path):
     assert 0 < painted.count("photo") <= 3 * 6
 
 
+def test_the_placeholder_repaints_only_an_empty_grid_and_only_when_it_changes(grid, monkeypatch, tmp_path):
+    # The window sets it on every change of folders or marks: a full repaint each time would
+    # cost ~10 ms of the GUI thread at any library size.
+    repaints: list[tuple] = []
+    monkeypatch.setattr(grid.viewport(), "update", lambda *area: repaints.append(area))
+    model = GroupModel()
+    grid.setModel(model)
+    repaints.clear()
+    grid.set_placeholder("Nothing here", "Scan first.")
+    grid.set_placeholder("Nothing here", "Scan first.")  # the same words: nothing to repaint
+    assert len(repaints) == 1
+    model.set_groups(make_records(3, str(tmp_path)), (make_group(1, Tier.NEAR, [0, 1, 2], [1.0, 0.9, 0.9]),))
+    repaints.clear()
+    grid.set_placeholder("Nothing to show", "All groups are hidden.")  # not shown while groups are
+    assert repaints == [] and grid.placeholder == ("Nothing to show", "All groups are hidden.")
+
+
 def test_a_hidden_grid_stops_the_thumbnail_loads_it_no_longer_needs(qtbot, tmp_path, monkeypatch):
     """Another page is shown: its queued loads are dropped, so they take no core from it."""
     import threading

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
 
 import pytest
 from PySide6.QtCore import QObject, QThread, Signal
@@ -21,7 +20,6 @@ from photofind.gui.workers import (
     ProgressInfo,
     ScanWorker,
     SignalProgress,
-    build_pool,
     run_in_background,
     start_worker,
 )
@@ -290,21 +288,18 @@ def test_a_pool_thread_is_made_nicer_once_however_many_tasks_it_runs():
     assert niceness_after(1) == niceness_after(3) == base + BACKGROUND_NICE
 
 
-def test_builds_for_a_new_result_run_one_at_a_time():
-    # The Library's sections and the similar index: each holds the GIL in turns with the
-    # GUI thread, and two at once would leave it a third of the time instead of half.
-    running, most = [0], [0]
-    lock = threading.Lock()
-
-    def build() -> None:
-        with lock:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-        time.sleep(0.02)
-        with lock:
-            running[0] -= 1
-
-    for _ in range(4):
-        build_pool().start(build)
-    assert build_pool().waitForDone(10_000)
-    assert most[0] == 1
+def test_a_scan_is_announced_with_its_library_and_similar_index_built(
+    qtbot, library, fake_embedder, cache_path
+):
+    # Built in the job that makes the groups ready: built after, their Python would share the
+    # GIL with the grid's first paint.
+    controller = ScanController(embedder=fake_embedder, cache_path=str(cache_path), workers=2)
+    try:
+        with qtbot.waitSignal(controller.scanFinished, timeout=60_000) as finished:
+            assert controller.start_scan(ScanSettings(roots=(str(library["root"]),)))
+        result = finished.args[0]
+        assert controller.photos.records is result.records
+        path = result.records[1].path
+        assert controller.library_row(path) == 1  # the index answers without being asked first
+    finally:
+        controller.shutdown()
