@@ -301,6 +301,9 @@ def synthetic_main(photos: int) -> int:
     seconds: dict[str, float] = {}
 
     paints = PaintCounter(grid.viewport())
+    # The window has long been on screen when a scan ends: its first layout and paint are
+    # not part of the groups arriving.
+    wait_for(app, lambda: paints.count > 0, 60)
 
     def shown(action) -> None:
         """Run `action`, then wait for the groups it leads to and for the grid's next paint."""

@@ -352,7 +352,7 @@ class ScanController(QObject):
         """Run a clean-up or an undo, `fn(progress)`, on a worker (see `run`): the app is
         busy until it is done, and its progress is shown."""
         self._action_running = True
-        self.run(fn, finished, failed, progressed=True)
+        self.run(fn, finished, failed, progressed=True, builds=False)
         self.busyChanged.emit(True)
         return True
 
@@ -363,11 +363,13 @@ class ScanController(QObject):
         failed: Callable[[str], None],
         *,
         progressed: bool = False,
+        builds: bool = True,
     ) -> None:
         """Run `fn(progress)` on a worker thread: its result goes to `finished`, an error to
         `failed`. Both must be bound methods (or signals) of objects living on the GUI
-        thread, so Qt queues the calls there. `progressed`: forward its progress."""
-        worker = ActionWorker(fn)
+        thread, so Qt queues the calls there. `progressed`: forward its progress. `builds`:
+        fn builds what the GUI shows next, in a second at most (see ActionWorker)."""
+        worker = ActionWorker(fn, builds=builds)
         if progressed:
             worker.progressed.connect(self.progressed)
         worker.finished.connect(finished)

@@ -20,6 +20,7 @@ from photofind.gui.workers import (
     ProgressInfo,
     ScanWorker,
     SignalProgress,
+    collections_paused,
     run_in_background,
     start_worker,
 )
@@ -303,3 +304,38 @@ def test_a_scan_is_announced_with_its_library_and_similar_index_built(
         assert controller.library_row(path) == 1  # the index answers without being asked first
     finally:
         controller.shutdown()
+
+
+def test_a_build_runs_with_collections_paused_and_a_scan_does_not(qtbot):
+    import gc
+
+    def seen(builds: bool) -> bool:
+        worker = ActionWorker(lambda progress: gc.isenabled(), builds=builds)
+        probe = Probe(worker)
+        with qtbot.waitSignal(probe.done, timeout=10_000) as finished:
+            thread = start_worker(worker)
+        assert thread.wait(10_000)
+        return finished.args[0]
+
+    assert seen(builds=True) is False
+    assert seen(builds=False) is True
+    assert gc.isenabled()
+
+
+def test_collections_resume_only_when_the_last_of_overlapping_builds_ends():
+    import gc
+
+    first, second = collections_paused(), collections_paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()  # the second build still runs
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+
+
+def test_the_app_lets_the_gui_thread_take_the_gil_back_within_a_quarter_millisecond():
+    from photofind.gui.app import create_application
+
+    create_application()
+    assert sys.getswitchinterval() <= 0.00025
