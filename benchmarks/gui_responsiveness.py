@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PHOTOFIND_NO_DOWNLOAD", "1")
+import photofind.gui  # noqa: E402, F401 - before PySide6 is imported, as in the app: how it makes its types
 
 TICK_MS = 5
 STALL_BAR_MS = 50

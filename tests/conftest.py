@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import photofind.gui  # noqa: E402, F401 - before PySide6 is imported: it sets how PySide6 makes its types
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["PHOTOFIND_NO_DOWNLOAD"] = "1"  # tests never touch the network
 

@@ -339,3 +339,13 @@ def test_the_app_lets_the_gui_thread_take_the_gil_back_within_a_quarter_millisec
 
     create_application()
     assert sys.getswitchinterval() <= 0.00025
+
+
+def test_the_app_has_pyside_make_its_types_at_import_not_in_whichever_thread_needs_one_first():
+    # Lazily made types raced between a thumbnail thread and the GUI thread: a segfault.
+    import subprocess
+
+    probe = "import os, photofind.gui, PySide6.QtGui; print(os.environ['PYSIDE6_OPTION_LAZY'])"
+    env = {k: v for k, v in os.environ.items() if k != "PYSIDE6_OPTION_LAZY"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "0"
