@@ -231,6 +231,25 @@ def _done_future():
     return fut
 
 
+class _BatchOfTwo:
+    """Two photos that need inference; embedding them calls `flushed`."""
+
+    def __init__(self, flushed) -> None:
+        self._flushed = flushed
+
+    def needs_inference(self):
+        return True
+
+    def __len__(self):
+        return 2
+
+    def rows(self):
+        return 2
+
+    def flush(self):
+        self._flushed()
+
+
 def test_decoders_pause_while_inference_is_the_bottleneck(quiet_machine):
     """The next batch is already decoded: inference takes every core and the decoders wait."""
     plan = ingest.ThreadPlan(cores=4, decoders=2, torch_threads=2)
@@ -238,18 +257,8 @@ def test_decoders_pause_while_inference_is_the_bottleneck(quiet_machine):
     gate.set()
     seen = {}
 
-    class Batch:
-        def needs_inference(self):
-            return True
-
-        def __len__(self):
-            return 2
-
-        def rows(self):
-            return 2
-
-        def flush(self):
-            seen["gate_open"], seen["threads"] = gate.is_set(), embedder.threads
+    def flushed() -> None:
+        seen["gate_open"], seen["threads"] = gate.is_set(), embedder.threads
 
     class Embedder(NumpyEmbedder):
         shares_cores = True
@@ -259,18 +268,18 @@ def test_decoders_pause_while_inference_is_the_bottleneck(quiet_machine):
 
     embedder = Embedder()
     running = Future()  # still being decoded
-    ingest._flush(Batch(), [_done_future(), _done_future(), running], gate, plan, 2, embedder)
+    ingest._flush(_BatchOfTwo(flushed), [_done_future(), _done_future(), running], gate, plan, 2, embedder)
     assert seen == {"gate_open": False, "threads": 4}
     assert gate.is_set(), "the decoders are released after the batch"
 
-    ingest._flush(Batch(), [_done_future(), running], gate, plan, 2, embedder)
+    ingest._flush(_BatchOfTwo(flushed), [_done_future(), running], gate, plan, 2, embedder)
     assert seen == {"gate_open": True, "threads": 2}, "decode-bound: both run, torch on its share"
 
     busy_machine = ingest.WidthChooser()
     busy_machine.record(wide=False, seconds=1.0, photos=16)
     busy_machine.record(wide=True, seconds=1.2, photos=16)  # slower with more threads: contended
     assert not busy_machine.allowed
-    ingest._flush(Batch(), [_done_future()], gate, plan, 2, embedder, busy_machine)
+    ingest._flush(_BatchOfTwo(flushed), [_done_future()], gate, plan, 2, embedder, busy_machine)
     assert seen == {"gate_open": True, "threads": 2}, "no wide batches once they did not pay"
     quiet = ingest.WidthChooser()
     quiet.record(wide=False, seconds=1.0, photos=16)
@@ -286,25 +295,14 @@ def test_an_embedder_without_cpu_threads_to_share_is_left_alone(quiet_machine):
     gate.set()
     seen = []
 
-    class Batch:
-        def needs_inference(self):
-            return True
-
-        def __len__(self):
-            return 2
-
-        def rows(self):
-            return 2
-
-        def flush(self):
-            seen.append(("flush", gate.is_set()))
-
     class Embedder(NumpyEmbedder):
         def set_threads(self, n):
             seen.append(("threads", n))
 
     behind = [_done_future(), _done_future(), Future()]  # the case that pauses a CNN's decoders
-    ingest._flush(Batch(), behind, gate, plan, 2, Embedder())
+    ingest._flush(
+        _BatchOfTwo(lambda: seen.append(("flush", gate.is_set()))), behind, gate, plan, 2, Embedder()
+    )
     assert seen == [("flush", True)]
 
 
