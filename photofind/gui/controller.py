@@ -28,12 +28,7 @@ from photofind.core.cleanup.ready import ReadyGroups, make_ready
 from photofind.core.library import Library
 from photofind.core.types import Group, ImageRecord, ScanResult, ScanSettings, Thresholds, Tier
 from photofind.gui import similar_search
-from photofind.gui.workers import (
-    ActionWorker,
-    EmbedderCache,
-    ScanWorker,
-    start_worker,
-)
+from photofind.gui.workers import ActionWorker, EmbedderCache, ScanWorker, start_worker
 
 if TYPE_CHECKING:
     from photofind.core.cleanup.executor import BatchReport

@@ -30,7 +30,7 @@ from photofind.core.library import Library, Section, SectionBy
 from photofind.core.types import ImageRecord
 from photofind.gui.group_model import Roles
 from photofind.gui.two_level_model import ROOT, TwoLevelModel
-from photofind.gui.workers import collections_paused, keep_out_of_collections, run_in_background
+from photofind.gui.workers import collections_paused, run_in_background
 
 BACKGROUND_FROM = 5_000  # photos: below this, sections are made at once (a few ms)
 
@@ -63,7 +63,6 @@ class _SectionsTask(QRunnable):
         with collections_paused():
             library = source if isinstance(source, Library) else Library(*source)
             sections = library.sections(self._by, self._needle)
-        keep_out_of_collections()
         self._relay.built.emit(self._generation, library, sections)
 
 
