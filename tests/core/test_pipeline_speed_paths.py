@@ -306,6 +306,26 @@ def test_an_embedder_without_cpu_threads_to_share_is_left_alone(quiet_machine):
     assert seen == [("flush", True)]
 
 
+def test_the_cnn_on_a_gpu_leaves_the_decoders_running(quiet_machine):
+    """On the CPU the CNN's batch takes the cores and the decoders wait; on a GPU they would
+    only idle, so they go on decoding."""
+    from photofind.core.model.embed import ResNetEmbedder
+    from photofind.core.model.weights import resolve_weights
+
+    weights = resolve_weights("random")
+    assert ResNetEmbedder(weights, device="cpu").shares_cores
+    assert ResNetEmbedder(weights, device="auto").shares_cores  # until loaded: as ingest's plan
+    on_gpu = ResNetEmbedder(weights, device="cuda")
+    assert not on_gpu.shares_cores
+    plan = ingest.ThreadPlan(cores=4, decoders=3, torch_threads=1)
+    gate = threading.Event()
+    gate.set()
+    seen = []
+    behind = [_done_future(), _done_future(), Future()]  # on the CPU, this pauses the decoders
+    ingest._flush(_BatchOfTwo(lambda: seen.append(gate.is_set())), behind, gate, plan, 2, on_gpu)
+    assert seen == [True] and on_gpu.threads is None
+
+
 def test_a_busy_machine_keeps_inference_narrow_from_the_start(monkeypatch):
     monkeypatch.setattr(ingest.os, "getloadavg", lambda: (9.0, 9.0, 9.0), raising=False)
     assert not ingest.WidthChooser(cores=2, own_threads=3).allowed

@@ -167,8 +167,6 @@ class ResNetEmbedder:
     0.999 of fp32 (tests/core/test_embed_precision.py), so they are compared as one model.
     """
 
-    shares_cores = True  # torch's CPU threads, bounded per batch by set_threads
-
     def __init__(
         self,
         weights: WeightsChoice,
@@ -210,6 +208,13 @@ class ResNetEmbedder:
     def device_hint(self) -> str:
         """The device if loaded, else the one asked for ("auto" included); never loads."""
         return self._device if self._net is not None else self._device_request
+
+    @property
+    def shares_cores(self) -> bool:
+        """On the CPU, torch's threads (bounded per batch by set_threads) share the cores with
+        the decoders. On a GPU they do not: pausing the decoders while a batch runs there
+        would only idle them. Before loading, "auto" counts as the CPU, as in ingest's plan."""
+        return self.device_hint in ("cpu", "auto")
 
     @property
     def precision(self) -> str:
