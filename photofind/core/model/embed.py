@@ -61,6 +61,12 @@ class Embedder(Protocol):
         """(n, ...) prepared inputs -> (n, dim) float32 rows of unit length."""
 
 
+def counts_as_cpu(device_hint: str) -> bool:
+    """Whether a scan plans its threads for inference on the CPU: "cpu", or "auto" before the
+    model has loaded (the scan plans before it knows where "auto" lands)."""
+    return device_hint in ("cpu", "auto")
+
+
 class NumpyEmbedder:
     """The rest of Embedder for one that computes in numpy on the calling thread (the tests'
     and the benchmarks' stand-ins for the CNN): nothing to load, on the CPU, and no threads
@@ -213,8 +219,8 @@ class ResNetEmbedder:
     def shares_cores(self) -> bool:
         """On the CPU, torch's threads (bounded per batch by set_threads) share the cores with
         the decoders. On a GPU they do not: pausing the decoders while a batch runs there
-        would only idle them. Before loading, "auto" counts as the CPU, as in ingest's plan."""
-        return self.device_hint in ("cpu", "auto")
+        would only idle them."""
+        return counts_as_cpu(self.device_hint)
 
     @property
     def precision(self) -> str:

@@ -28,7 +28,7 @@ from typing import Any, Protocol, cast
 import numpy as np
 
 from photofind.core.match.detail import DETAIL_FORMAT, detail_of_image, detail_to_bytes, file_quality
-from photofind.core.model.embed import INPUT_SIZE, Embedder, usable_cores
+from photofind.core.model.embed import INPUT_SIZE, Embedder, counts_as_cpu, usable_cores
 from photofind.core.progress import NULL_PROGRESS, Cancelled, Progress, check_cancel
 from photofind.core.scan.cache import THUMB_SIDE, Cache, CachedFile, FileEntry
 from photofind.core.scan.fileread import read_regular
@@ -125,7 +125,7 @@ def ingest(
         return
     for key in ("decoded", "embedded", "reused_embeddings"):
         state.stats.setdefault(key, 0)
-    accelerator = embedder is not None and embedder.device_hint not in ("cpu", "auto")
+    accelerator = embedder is not None and not counts_as_cpu(embedder.device_hint)
     plan = ThreadPlan.for_cores(usable_cores(), workers, accelerator=accelerator)
     previous_threads = embedder.threads if embedder is not None else None
     loaded = _start_loading(embedder)
